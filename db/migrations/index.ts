@@ -1,0 +1,9 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_events.js';
+import * as m0002 from './0002_events_append_only.js';
+
+/** Every migration, by name; names sort in the order they run. */
+export const migrations: Record<string, Migration> = {
+  '0001_events': m0001,
+  '0002_events_append_only': m0002,
+};

@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { PGliteDialect } from './pglite-dialect.js';
+import { PGliteNotifier, PostgresNotifier, type Notifier } from './notifier.js';
+import type { Database } from './schema.js';
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export interface DatabaseHandle {
+  readonly kind: DatabaseKind;
+  readonly db: Kysely<Database>;
+  readonly notifier: Notifier;
+  close(): Promise<void>;
+}
+
+export type OpenDatabaseOptions =
+  | { kind: 'postgres'; url: string; poolMax?: number; log: Logger }
+  /** dataDir `memory://` keeps the database in memory (tests). */
+  | { kind: 'pglite'; dataDir: string; log: Logger }
+  | { kind: 'pglite'; instance: PGlite; log: Logger };
+
+// int8 as a JS number on both backends: PGlite already does this, pg returns strings.
+// Positions and versions stay far below 2^53.
+const INT8_OID = 20;
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  if (options.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolMax ?? 20,
+      types: pgTypes,
+      application_name: 'quire',
+    });
+    // An idle client killed by the server must not crash the process; the pool replaces it.
+    pool.on('error', (err) => options.log.warn({ err }, 'idle database connection lost'));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const notifier = await PostgresNotifier.start(options.url, options.log);
+    return {
+      kind: 'postgres',
+      db,
+      notifier,
+      async close() {
+        await notifier.close();
+        await db.destroy();
+      },
+    };
+  }
+
+  let pglite: PGlite;
+  let owned = true;
+  if ('instance' in options) {
+    pglite = options.instance;
+    owned = false;
+  } else if (options.dataDir.startsWith('memory://')) {
+    pglite = await PGlite.create(options.dataDir);
+  } else {
+    const dir = join(options.dataDir, 'pglite');
+    mkdirSync(dir, { recursive: true });
+    pglite = await PGlite.create(dir);
+  }
+  const notifier = await PGliteNotifier.start(pglite);
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    kind: 'pglite',
+    db,
+    notifier,
+    async close() {
+      await notifier.close();
+      await db.destroy();
+      if (owned) await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+/** Channels quire NOTIFYs on. PGlite can only LISTEN before other work starts, so all are known up-front. */
+export const CHANNELS = ['quire_events'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/**
+ * Wakes readers when something was written. A notification is a hint, never data: readers always
+ * catch up from their own checkpoint, so a lost notification (or a lost connection) delays but
+ * never loses anything. After a reconnect every handler is woken once, since notifications sent
+ * while the connection was down are gone.
+ */
+export interface Notifier {
+  on(channel: Channel, handler: (payload: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+class HandlerSet {
+  private readonly handlers = new Map<Channel, Set<(payload: string) => void>>();
+
+  on(channel: Channel, handler: (payload: string) => void): () => void {
+    let set = this.handlers.get(channel);
+    if (!set) this.handlers.set(channel, (set = new Set()));
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  emit(channel: string, payload: string): void {
+    for (const handler of this.handlers.get(channel as Channel) ?? []) handler(payload);
+  }
+
+  wakeAll(): void {
+    for (const [channel] of this.handlers) this.emit(channel, '');
+  }
+}
+
+/** LISTEN on a dedicated connection to the primary, reconnecting with backoff when it drops. */
+export class PostgresNotifier implements Notifier {
+  static readonly applicationName = 'quire-listener';
+  private readonly handlers = new HandlerSet();
+  private client: pg.Client | undefined;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly connectionString: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(connectionString: string, log: Logger): Promise<PostgresNotifier> {
+    const notifier = new PostgresNotifier(connectionString, log);
+    await notifier.connect();
+    return notifier;
+  }
+
+  on(channel: Channel, handler: (payload: string) => void): () => void {
+    return this.handlers.on(channel, handler);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: PostgresNotifier.applicationName,
+    });
+    client.on('notification', (msg) => this.handlers.emit(msg.channel, msg.payload ?? ''));
+    client.on('error', (err) => {
+      this.log.warn({ err }, 'notifier connection lost');
+      this.drop(client);
+    });
+    client.on('end', () => this.drop(client));
+    await client.connect();
+    for (const channel of CHANNELS) await client.query(`LISTEN ${channel}`);
+    this.client = client;
+  }
+
+  private drop(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.removeAllListeners('notification');
+    void client.end().catch(() => {});
+    this.scheduleReconnect(100);
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(async () => {
+      this.retryTimer = undefined;
+      if (this.closed) return;
+      try {
+        await this.connect();
+        this.log.info('notifier reconnected');
+        this.handlers.wakeAll();
+      } catch (err) {
+        this.log.warn({ err }, 'notifier reconnect failed');
+        this.scheduleReconnect(Math.min(delayMs * 2, 5000));
+      }
+    }, delayMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+}
+
+/** PGlite delivers NOTIFY to listeners of the same instance, which is all an embedded database has. */
+export class PGliteNotifier implements Notifier {
+  private readonly handlers = new HandlerSet();
+  private unlisteners: Array<() => Promise<void>> = [];
+
+  static async start(pglite: PGlite): Promise<PGliteNotifier> {
+    const notifier = new PGliteNotifier();
+    for (const channel of CHANNELS) {
+      notifier.unlisteners.push(await pglite.listen(channel, (payload) => notifier.handlers.emit(channel, payload)));
+    }
+    return notifier;
+  }
+
+  on(channel: Channel, handler: (payload: string) => void): () => void {
+    return this.handlers.on(channel, handler);
+  }
+
+  async close(): Promise<void> {
+    for (const unlisten of this.unlisteners) await unlisten().catch(() => {});
+    this.unlisteners = [];
+  }
+}

@@ -1,0 +1,11 @@
+import canonicalize from 'canonicalize';
+
+/**
+ * RFC 8785 (JSON Canonicalization Scheme): sorted keys, ECMAScript number formatting, no
+ * whitespace. Any verifier, in any language, that implements JCS gets the same bytes.
+ */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value has no JSON representation');
+  return text;
+}

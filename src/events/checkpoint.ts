@@ -1,0 +1,29 @@
+import { QuireError } from '../errors.js';
+
+/**
+ * A position in the global log's total order: (transaction id, global position). Readers only
+ * read below the oldest running transaction, so this order never lets a late commit slip behind
+ * a checkpoint.
+ */
+export interface Checkpoint {
+  /** xid8 as decimal text. */
+  readonly transactionId: string;
+  readonly globalPosition: number;
+}
+
+export const START: Checkpoint = Object.freeze({ transactionId: '0', globalPosition: 0 });
+
+export function encodeCheckpoint(c: Checkpoint): string {
+  return `${c.transactionId}:${c.globalPosition}`;
+}
+
+export class InvalidCheckpointError extends QuireError {
+  readonly code = 'INVALID_CHECKPOINT';
+  override readonly name = 'InvalidCheckpointError';
+}
+
+export function decodeCheckpoint(text: string): Checkpoint {
+  const match = /^(\d{1,20}):(\d{1,16})$/.exec(text);
+  if (!match) throw new InvalidCheckpointError(`invalid checkpoint ${JSON.stringify(text)}: expected "<xid>:<position>"`);
+  return { transactionId: BigInt(match[1]!).toString(), globalPosition: Number(match[2]) };
+}

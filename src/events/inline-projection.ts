@@ -1,0 +1,12 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../database/schema.js';
+import type { RecordedEvent } from './recorded-event.js';
+
+/**
+ * A projection updated in the same transaction as the append: a reader never sees an event
+ * without its projection, nor a projection ahead of the log. Throwing aborts the append.
+ */
+export interface InlineProjection {
+  readonly name: string;
+  apply(trx: Transaction<Database>, events: readonly RecordedEvent[]): Promise<void>;
+}

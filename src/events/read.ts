@@ -1,0 +1,116 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+import { START, type Checkpoint } from './checkpoint.js';
+import type { EventRow, RecordedEvent } from './recorded-event.js';
+import { EventMetadata, QuireEventSchema, type EventType } from './types.js';
+import { upcast } from './upcasters.js';
+
+const EVENT_COLUMNS = [
+  'global_position',
+  'event_id',
+  'stream_id',
+  'stream_version',
+  'type',
+  'schema_version',
+  'data',
+  'metadata',
+  'recorded_at',
+  sql<string>`transaction_id::text`.as('transaction_id'),
+  'prev_hash',
+  'hash',
+] as const;
+
+export class CorruptEventError extends Error {
+  override readonly name = 'CorruptEventError';
+}
+
+/** Upcasts and validates a stored row. A row that fails is corrupt: reading must not guess. */
+export function toRecordedEvent(row: EventRow): RecordedEvent {
+  const parsed = QuireEventSchema.safeParse({
+    type: row.type,
+    data: upcast(row.type as EventType, row.schema_version, row.data),
+  });
+  const metadata = EventMetadata.safeParse(row.metadata);
+  if (!parsed.success || !metadata.success) {
+    throw new CorruptEventError(
+      `event ${row.global_position} (${row.stream_id} v${row.stream_version}, ${row.type}) does not match its schema`,
+    );
+  }
+  return {
+    ...parsed.data,
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    globalPosition: row.global_position,
+    schemaVersion: row.schema_version,
+    metadata: metadata.data,
+    recordedAt: new Date(row.recorded_at),
+    checkpoint: { transactionId: row.transaction_id, globalPosition: row.global_position },
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+export interface ReadStreamOptions {
+  /** First version to return (1 = from the start). */
+  fromVersion?: number;
+  limit?: number;
+}
+
+/** The events of one stream, in version order. */
+export async function readStream(
+  db: Kysely<Database>,
+  streamId: string,
+  { fromVersion = 1, limit }: ReadStreamOptions = {},
+): Promise<RecordedEvent[]> {
+  let query = db
+    .selectFrom('events')
+    .select(EVENT_COLUMNS)
+    .where('stream_id', '=', streamId)
+    .where('stream_version', '>=', fromVersion)
+    .orderBy('stream_version');
+  if (limit !== undefined) query = query.limit(limit);
+  const rows = await query.execute();
+  return rows.map(toRecordedEvent);
+}
+
+/** Rows of the global log after `after`, in commit order, without upcasting (auditors verify these). */
+export async function readAllRows(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<EventRow[]> {
+  // Only transactions below the oldest one still running are final: a transaction with a lower
+  // xid that commits later can never appear behind a checkpoint we already handed out.
+  return db
+    .selectFrom('events')
+    .select(EVENT_COLUMNS)
+    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+    .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
+    .orderBy('transaction_id')
+    .orderBy('global_position')
+    .limit(limit)
+    .execute();
+}
+
+export interface ReadAllResult {
+  events: RecordedEvent[];
+  /** Checkpoint of the last event returned, or `after` when none was. */
+  checkpoint: Checkpoint;
+}
+
+/** The global log after `after`, in commit order, never skipping a late commit. */
+export async function readAll(db: Kysely<Database>, after: Checkpoint = START, limit = 500): Promise<ReadAllResult> {
+  const rows = await readAllRows(db, after, limit);
+  const events = rows.map(toRecordedEvent);
+  return { events, checkpoint: events.at(-1)?.checkpoint ?? after };
+}
+
+/** The checkpoint of the newest event a reader may safely see now: subscribe from here for "only new events". */
+export async function headCheckpoint(db: Kysely<Database>): Promise<Checkpoint> {
+  const row = await db
+    .selectFrom('events')
+    .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id')])
+    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+    .orderBy('transaction_id', 'desc')
+    .orderBy('global_position', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { transactionId: row.transaction_id, globalPosition: row.global_position } : START;
+}

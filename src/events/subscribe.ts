@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Notifier } from '../database/notifier.js';
+import type { Database } from '../database/schema.js';
+import { EVENTS_CHANNEL } from './append.js';
+import { START, type Checkpoint } from './checkpoint.js';
+import { readAll } from './read.js';
+import type { RecordedEvent } from './recorded-event.js';
+
+export interface SubscribeOptions {
+  /** Deliver events after this checkpoint (default: from the start of the log). */
+  after?: Checkpoint;
+  batchSize?: number;
+  /** Poll this often even without a notification (a stalled xmin advances silently). */
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface SubscribeContext {
+  db: Kysely<Database>;
+  notifier: Notifier;
+  log: Logger;
+}
+
+/**
+ * Every event after `after`, in commit order, exactly once: first the catch-up, then live.
+ * NOTIFY only wakes the loop; each read starts from the last delivered checkpoint, so a lost
+ * notification, a dropped LISTEN connection or a failed read delays delivery but never skips or
+ * repeats an event. Ends when `signal` aborts (or the consumer stops iterating).
+ */
+export async function* subscribe(ctx: SubscribeContext, options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
+  const { batchSize = 500, pollMs = 1000, signal } = options;
+  let checkpoint = options.after ?? START;
+  let woken = false;
+  let wake: (() => void) | undefined;
+  const onWake = () => {
+    woken = true;
+    wake?.();
+  };
+  const unlisten = ctx.notifier.on(EVENTS_CHANNEL, onWake);
+  signal?.addEventListener('abort', onWake);
+  let failures = 0;
+  try {
+    while (!signal?.aborted) {
+      woken = false;
+      let batch: RecordedEvent[];
+      try {
+        batch = (await readAll(ctx.db, checkpoint, batchSize)).events;
+        failures = 0;
+      } catch (err) {
+        failures++;
+        ctx.log.warn({ err, failures }, 'subscription read failed; retrying');
+        await sleep(Math.min(100 * 2 ** failures, pollMs * 5));
+        continue;
+      }
+      for (const event of batch) {
+        if (signal?.aborted) return;
+        checkpoint = event.checkpoint;
+        yield event;
+      }
+      if (batch.length === batchSize || woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    unlisten();
+    signal?.removeEventListener('abort', onWake);
+  }
+}
