@@ -1,0 +1,115 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Checkpoint } from '../../src/events/checkpoint.js';
+import { EventStore } from '../../src/events/event-store.js';
+import type { InlineProjection } from '../../src/events/inline-projection.js';
+import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
+import { collect, waitFor } from '../support/collect.js';
+import { newReportStream, requested } from '../support/fixtures.js';
+
+/**
+ * A projection that, for one chosen stream, keeps the append's transaction open after its INSERT
+ * until released: the event has taken its global_position but is not committed.
+ */
+function holdingProjection() {
+  let held: { streamId: string; entered: () => void; gate: Promise<void> } | undefined;
+  const projection: InlineProjection = {
+    name: 'holding',
+    async apply(_trx, events) {
+      if (!held || events[0]?.streamId !== held.streamId) return;
+      held.entered();
+      await held.gate;
+    },
+  };
+  return {
+    projection,
+    hold(streamId: string) {
+      let entered!: () => void;
+      let release!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      held = { streamId, entered, gate: new Promise<void>((r) => (release = r)) };
+      return { inside, release: () => release() };
+    },
+  };
+}
+
+describe.each(backends)('reading the global log on %s', (kind) => {
+  let database: TestDatabase;
+  let store: EventStore;
+  const holder = holdingProjection();
+
+  beforeAll(async () => {
+    database = await openTestDatabase(kind);
+    store = new EventStore({
+      db: database.db,
+      notifier: database.notifier,
+      region: 'iad',
+      log: silentLog,
+      projections: [holder.projection],
+      pollMs: 200,
+    });
+  });
+  afterAll(() => database?.close());
+
+  const readEverything = async (after: Checkpoint) => {
+    const out = [];
+    let checkpoint = after;
+    for (;;) {
+      const page = await store.readAll(checkpoint, 3);
+      if (page.events.length === 0) return out;
+      out.push(...page.events);
+      checkpoint = page.checkpoint;
+    }
+  };
+
+  it('pages through the log in order with checkpoints', async () => {
+    const start = await store.headCheckpoint();
+    const streams = Array.from({ length: 4 }, newReportStream);
+    for (const s of streams) await store.append(s.streamId, 'no_stream', [requested(s.reportId)]);
+    const events = await readEverything(start);
+    expect(events.map((e) => e.streamId)).toEqual(streams.map((s) => s.streamId));
+    expect(await store.headCheckpoint()).toEqual(events.at(-1)!.checkpoint);
+  });
+
+  it('never skips a transaction that took a lower position but committed later', async () => {
+    const start = await store.headCheckpoint();
+    const controller = new AbortController();
+    const live = collect(store.subscribe({ after: start, signal: controller.signal }), controller);
+
+    const slow = newReportStream();
+    const hold = holder.hold(slow.streamId);
+    const slowAppend = store.append(slow.streamId, 'no_stream', [requested(slow.reportId)]);
+    await hold.inside;
+
+    const fast = Array.from({ length: 3 }, newReportStream);
+    const fastAppends = fast.map((s) => store.append(s.streamId, 'no_stream', [requested(s.reportId)]));
+
+    if (kind === 'postgres') {
+      // The later transactions commit while the first is still open...
+      await Promise.all(fastAppends);
+      const committed = await sql<{ stream_id: string; global_position: number }>`
+        SELECT stream_id, global_position FROM events WHERE global_position > ${start.globalPosition} ORDER BY global_position`.execute(
+        database.db,
+      );
+      // ...so a reader trusting global_position alone would see them now and step past the held one.
+      expect(committed.rows.map((r) => r.stream_id)).toEqual(fast.map((s) => s.streamId));
+      // The safe read waits instead.
+      expect((await store.readAll(start)).events).toEqual([]);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(live.events).toEqual([]);
+    }
+
+    hold.release();
+    const slowResult = await slowAppend;
+    await Promise.all(fastAppends);
+
+    const all = await readEverything(start);
+    expect(all.map((e) => e.streamId)).toEqual([slow.streamId, ...fast.map((s) => s.streamId)]);
+    expect(slowResult.events[0]!.globalPosition).toBeLessThan(all[1]!.globalPosition);
+
+    await waitFor(() => live.events.length >= 4, 10_000, 'the subscriber to receive 4 events');
+    await new Promise((r) => setTimeout(r, 500));
+    await live.stop();
+    expect(live.events.map((e) => e.eventId)).toEqual(all.map((e) => e.eventId));
+  });
+});
