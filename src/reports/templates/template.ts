@@ -1,0 +1,36 @@
+import type { TDocumentDefinitions } from 'pdfmake/interfaces.js';
+import type { z } from 'zod';
+
+/** One event of the subject report's stream, as the `history` template prints it. */
+export interface HistoryEntry {
+  streamVersion: number;
+  type: string;
+  /** ISO 8601. */
+  recordedAt: string;
+  actor: string | null;
+  region: string;
+  hash: string;
+}
+
+/** What a template knows besides its params: set by quire, never by the requester. */
+export interface TemplateContext {
+  reportId: string;
+  title: string;
+  generatedAt: Date;
+  /** The events of the report named in the `history` template's params. */
+  history?: HistoryEntry[];
+}
+
+export interface ReportTemplate<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  /** Validates the requester's params; `build` only ever sees its output. */
+  params: S;
+  /** Pure and synchronous: runs inside a render worker. */
+  build(params: z.output<S>, ctx: TemplateContext): TDocumentDefinitions;
+}
+
+/** Keeps each template's params type tied to its schema. */
+export function defineTemplate<S extends z.ZodType>(template: ReportTemplate<S>): ReportTemplate<S> {
+  return template;
+}
