@@ -1,0 +1,22 @@
+import type { HistoryEntry } from '../reports/templates/registry.js';
+import type { RenderFailure } from './errors.js';
+
+/** What to render: everything a worker needs, structured-clonable. */
+export interface RenderJob {
+  /** A name from the templates registry. */
+  template: string;
+  title: string;
+  /** Raw params: the worker validates them against the template's schema again. */
+  params: unknown;
+  reportId: string;
+  generatedAt: Date;
+  history?: HistoryEntry[];
+}
+
+export type ToWorker = { type: 'render'; id: number; job: RenderJob };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'progress'; id: number; fraction: number }
+  | { type: 'done'; id: number; pdf: Uint8Array; pages: number; renderMs: number; rendererVersion: string }
+  | { type: 'failed'; id: number; reason: Extract<RenderFailure, 'invalid_job' | 'failed'>; message: string };
