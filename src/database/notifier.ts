@@ -14,7 +14,52 @@ export type Channel = (typeof CHANNELS)[number];
  */
 export interface Notifier {
   on(channel: Channel, handler: (payload: string) => void): () => void;
+  /**
+   * Wakes this process's handlers at once and, coalesced with other calls made meanwhile, every
+   * listener on the database. Called after a commit: a NOTIFY inside the writing transaction would
+   * serialise every commit on PostgreSQL's notify queue lock.
+   */
+  notify(channel: Channel, payload: string): void;
   close(): Promise<void>;
+}
+
+/** NOTIFY payloads are limited to 8000 bytes; a batch that would not fit says "*" (anything). */
+const MAX_PAYLOAD = 7000;
+
+/**
+ * Collects payloads per channel for a few milliseconds and sends them as one NOTIFY each, one
+ * round trip at a time: under load, hundreds of appends share one notification.
+ */
+const NOTIFY_WINDOW_MS = 5;
+
+class NotifyBatcher {
+  private pending = new Map<Channel, Set<string>>();
+  private flushing = false;
+
+  constructor(private readonly send: (channel: Channel, payload: string) => Promise<void>) {}
+
+  add(channel: Channel, payload: string): void {
+    let set = this.pending.get(channel);
+    if (!set) this.pending.set(channel, (set = new Set()));
+    set.add(payload);
+    if (!this.flushing) {
+      this.flushing = true;
+      setTimeout(() => void this.flush(), NOTIFY_WINDOW_MS).unref();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.size > 0) {
+      const batch = this.pending;
+      this.pending = new Map();
+      for (const [channel, payloads] of batch) {
+        const joined = [...payloads].join(',');
+        // A lost notification only delays readers until their next poll.
+        await this.send(channel, joined.length > MAX_PAYLOAD ? '*' : joined).catch(() => {});
+      }
+    }
+    this.flushing = false;
+  }
 }
 
 class HandlerSet {
@@ -42,6 +87,9 @@ export class PostgresNotifier implements Notifier {
   private readonly handlers = new HandlerSet();
   private client: pg.Client | undefined;
   private closed = false;
+  private readonly batcher = new NotifyBatcher(async (channel, payload) => {
+    await this.client?.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  });
   private retryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -57,6 +105,11 @@ export class PostgresNotifier implements Notifier {
 
   on(channel: Channel, handler: (payload: string) => void): () => void {
     return this.handlers.on(channel, handler);
+  }
+
+  notify(channel: Channel, payload: string): void {
+    this.handlers.emit(channel, payload);
+    this.batcher.add(channel, payload);
   }
 
   private async connect(): Promise<void> {
@@ -112,6 +165,11 @@ export class PostgresNotifier implements Notifier {
 export class PGliteNotifier implements Notifier {
   private readonly handlers = new HandlerSet();
   private unlisteners: Array<() => Promise<void>> = [];
+
+  /** Everything shares one embedded database, so waking this process's handlers is enough. */
+  notify(channel: Channel, payload: string): void {
+    this.handlers.emit(channel, payload);
+  }
 
   static async start(pglite: PGlite): Promise<PGliteNotifier> {
     const notifier = new PGliteNotifier();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { violatedUniqueConstraint } from '../database/errors.js';
+import type { Channel, Notifier } from '../database/notifier.js';
 import type { Database } from '../database/schema.js';
 import {
   IdempotencyConflictError,
@@ -10,7 +11,7 @@ import {
   type EventIssue,
 } from './errors.js';
 import { satisfies, type ExpectedVersion } from './expected-version.js';
-import { chainHash, GENESIS_HASH } from './hash-chain.js';
+import { chainHash, GENESIS_HASH, hashedBody, type HashedFields } from './hash-chain.js';
 import type { InlineProjection } from './inline-projection.js';
 import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
@@ -38,6 +39,7 @@ export interface AppendResult {
 
 export interface AppendContext {
   db: Kysely<Database>;
+  notifier: Notifier;
   region: string;
   projections: readonly InlineProjection[];
 }
@@ -47,7 +49,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `any` appends retry a lost race on the next version this many times. */
 const ANY_RETRIES = 10;
 
-export const EVENTS_CHANNEL = 'quire_events';
+export const EVENTS_CHANNEL = 'quire_events' satisfies Channel;
 
 export async function append(
   ctx: AppendContext,
@@ -63,24 +65,57 @@ export async function append(
   const valid = validate(events, { ...meta, region: ctx.region });
   const callerIds = events.some((e) => e.eventId !== undefined);
 
+  const result = await appendWithRetries(ctx, streamId, expected, valid, callerIds);
+  if (!result.idempotent) ctx.notifier.notify(EVENTS_CHANNEL, streamId);
+  return result;
+}
+
+async function appendWithRetries(
+  ctx: AppendContext,
+  streamId: string,
+  expected: ExpectedVersion,
+  valid: ValidEvent[],
+  callerIds: boolean,
+): Promise<AppendResult> {
+  const knownVersion = expected === 'no_stream' ? 0 : typeof expected === 'number' ? expected : undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ctx.db.transaction().execute((trx) => write(trx, ctx, streamId, expected, valid, callerIds));
+      // Fast path: a known version and nothing to project is one autocommitted statement.
+      if (knownVersion !== undefined && ctx.projections.length === 0) {
+        return await insertEvents(ctx.db, streamId, knownVersion, valid);
+      }
+      return await ctx.db.transaction().execute(async (trx) => {
+        const version = knownVersion ?? (await lockedStreamVersion(trx, streamId, expected));
+        const result = await insertEvents(trx, streamId, version, valid);
+        for (const projection of ctx.projections) await projection.apply(trx, result.events);
+        return result;
+      });
     } catch (err) {
       const constraint = violatedUniqueConstraint(err);
-      if (constraint === 'events_event_id_key' && callerIds) {
-        // A concurrent copy of this same append won: answer as the retry it is.
+      const conflict = err instanceof WrongExpectedVersionError || constraint === 'events_stream_version_key';
+      if (callerIds && (conflict || constraint === 'events_event_id_key')) {
+        // Possibly this very append, retried after it already succeeded: answer as it did.
         const previous = await findAppended(ctx.db, streamId, valid);
         if (previous) return previous;
-        throw new IdempotencyConflictError(streamId, valid.map((e) => e.eventId));
+        if (!conflict) throw new IdempotencyConflictError(streamId, valid.map((e) => e.eventId));
       }
-      if (constraint === 'events_stream_version_key') {
-        if (expected === 'any' && attempt < ANY_RETRIES) continue;
-        throw new WrongExpectedVersionError(streamId, expected, await streamVersion(ctx.db, streamId));
-      }
+      if (constraint === 'events_stream_version_key' && knownVersion === undefined && attempt < ANY_RETRIES) continue;
+      if (err instanceof WrongExpectedVersionError) throw err;
+      if (conflict) throw new WrongExpectedVersionError(streamId, expected, await streamVersion(ctx.db, streamId));
       throw err;
     }
   }
+}
+
+/**
+ * For `any` and `stream_exists`: the stream's current version, read under a per-stream advisory
+ * lock so that concurrent appenders of this kind queue instead of racing for the same version.
+ */
+async function lockedStreamVersion(trx: Transaction<Database>, streamId: string, expected: ExpectedVersion): Promise<number> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${streamId}, 0))`.execute(trx);
+  const actual = await streamVersion(trx, streamId);
+  if (!satisfies(expected, actual)) throw new WrongExpectedVersionError(streamId, expected, actual);
+  return actual;
 }
 
 interface ValidEvent {
@@ -114,95 +149,126 @@ function validate(events: readonly NewEvent[], metadata: AppendMetadata & { regi
   return valid;
 }
 
-async function write(
-  trx: Transaction<Database>,
-  ctx: AppendContext,
+interface PreparedEvent extends HashedFields {
+  /** canonical_json of the fields: what the hash covers after prev_hash. */
+  body: string;
+}
+
+interface InsertedRow {
+  event_id: string;
+  global_position: number;
+  transaction_id: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Appends `events` after version `version` in a single statement. */
+async function insertEvents(
+  db: Kysely<Database>,
   streamId: string,
-  expected: ExpectedVersion,
+  version: number,
   events: ValidEvent[],
-  callerIds: boolean,
 ): Promise<AppendResult> {
-  if (callerIds) {
-    const previous = await findAppended(trx, streamId, events);
-    if (previous) return previous;
-  }
-
-  // The stream head and the clock in one round trip; recorded_at is hashed, so it is fixed here.
-  const { rows } = await sql<{ now: Date; version: number | null; hash: string | null }>`
-    SELECT date_trunc('milliseconds', statement_timestamp()) AS now, last.stream_version AS version, last.hash
-    FROM (SELECT 1) AS one
-    LEFT JOIN LATERAL (
-      SELECT stream_version, hash FROM events WHERE stream_id = ${streamId}
-      ORDER BY stream_version DESC LIMIT 1
-    ) AS last ON true`.execute(trx);
-  const head = rows[0]!;
-  const actual = head.version ?? 0;
-  if (!satisfies(expected, actual)) throw new WrongExpectedVersionError(streamId, expected, actual);
-
-  let prevHash = head.hash ?? GENESIS_HASH;
-  const recordedAt = new Date(head.now);
-  const rowsToInsert = events.map(({ eventId, event, metadata }, i) => {
+  const recordedAt = new Date();
+  const prepared = events.map(({ eventId, event, metadata }, i): PreparedEvent => {
     const fields = {
       eventId,
       streamId,
-      streamVersion: actual + i + 1,
+      streamVersion: version + i + 1,
       type: event.type,
       schemaVersion: SCHEMA_VERSIONS[event.type],
       data: event.data,
       metadata,
       recordedAt,
     };
-    const hash = chainHash(prevHash, fields);
-    const row = { ...fields, prevHash, hash };
+    return { ...fields, body: hashedBody(fields) };
+  });
+  const inserted = version === 0 ? await insertNewStream(db, prepared) : await insertAfterHead(db, streamId, version, prepared);
+  if (inserted.length === 0) throw new WrongExpectedVersionError(streamId, version, await streamVersion(db, streamId));
+
+  const byId = new Map(inserted.map((r) => [r.event_id, r]));
+  const recorded = prepared.map((p, i): RecordedEvent => {
+    const row = byId.get(p.eventId)!;
+    return {
+      ...events[i]!.event,
+      eventId: p.eventId,
+      streamId,
+      streamVersion: p.streamVersion,
+      globalPosition: row.global_position,
+      schemaVersion: p.schemaVersion,
+      metadata: events[i]!.metadata,
+      recordedAt,
+      checkpoint: { transactionId: row.transaction_id, globalPosition: row.global_position },
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    };
+  });
+  return { streamId, nextExpectedVersion: version + events.length, events: recorded, idempotent: false };
+}
+
+/** A new stream starts from the genesis hash, so the whole chain is computed here; a plain INSERT. */
+async function insertNewStream(db: Kysely<Database>, events: PreparedEvent[]): Promise<InsertedRow[]> {
+  let prevHash = GENESIS_HASH;
+  const rows = events.map((e) => {
+    const hash = chainHash(prevHash, e);
+    const row = {
+      event_id: e.eventId,
+      stream_id: e.streamId,
+      stream_version: e.streamVersion,
+      type: e.type,
+      schema_version: e.schemaVersion,
+      data: JSON.stringify(e.data),
+      metadata: JSON.stringify(e.metadata),
+      recorded_at: e.recordedAt,
+      prev_hash: prevHash,
+      hash,
+    };
     prevHash = hash;
     return row;
   });
-
-  const inserted = await trx
-    .with('inserted', (db) =>
-      db
-        .insertInto('events')
-        .values(
-          rowsToInsert.map((r) => ({
-            event_id: r.eventId,
-            stream_id: r.streamId,
-            stream_version: r.streamVersion,
-            type: r.type,
-            schema_version: r.schemaVersion,
-            data: JSON.stringify(r.data),
-            metadata: JSON.stringify(r.metadata),
-            recorded_at: r.recordedAt,
-            prev_hash: r.prevHash,
-            hash: r.hash,
-          })),
-        )
-        .returning(['event_id', 'global_position', sql<string>`transaction_id::text`.as('transaction_id')]),
-    )
-    .selectFrom('inserted')
-    .select(['event_id', 'global_position', 'transaction_id', sql`pg_notify(${EVENTS_CHANNEL}, ${streamId})`.as('notified')])
+  return db
+    .insertInto('events')
+    .values(rows)
+    .returning(['event_id', 'global_position', sql<string>`transaction_id::text`.as('transaction_id'), 'prev_hash', 'hash'])
     .execute();
-  const positions = new Map(inserted.map((r) => [r.event_id, r]));
+}
 
-  const recorded = rowsToInsert.map((r, i): RecordedEvent => {
-    const pos = positions.get(r.eventId)!;
-    return {
-      ...events[i]!.event,
-      eventId: r.eventId,
-      streamId,
-      streamVersion: r.streamVersion,
-      globalPosition: pos.global_position,
-      schemaVersion: r.schemaVersion,
-      metadata: r.metadata,
-      recordedAt: r.recordedAt,
-      checkpoint: { transactionId: pos.transaction_id, globalPosition: pos.global_position },
-      prevHash: r.prevHash,
-      hash: r.hash,
-    };
-  });
-
-  for (const projection of ctx.projections) await projection.apply(trx, recorded);
-
-  return { streamId, nextExpectedVersion: actual + events.length, events: recorded, idempotent: false };
+/**
+ * Appends after event `version` of an existing stream without reading its head first: the
+ * database chains the hashes, sha256(prev_hash || body), from the hash of event `version`. No
+ * rows come back when the stream is shorter than `version`; a longer one violates
+ * (stream_id, stream_version).
+ */
+async function insertAfterHead(
+  db: Kysely<Database>,
+  streamId: string,
+  version: number,
+  events: PreparedEvent[],
+): Promise<InsertedRow[]> {
+  const column = <K extends keyof PreparedEvent>(key: K) => events.map((e) => e[key]);
+  const { rows } = await sql<InsertedRow>`
+    WITH RECURSIVE input AS (
+      SELECT * FROM unnest(
+        ${column('eventId')}::uuid[], ${column('streamVersion')}::bigint[], ${column('type')}::text[],
+        ${column('schemaVersion')}::int[], ${events.map((e) => JSON.stringify(e.data))}::jsonb[],
+        ${events.map((e) => JSON.stringify(e.metadata))}::jsonb[], ${column('body')}::text[]
+      ) WITH ORDINALITY AS i (event_id, stream_version, type, schema_version, data, metadata, body, n)
+    ),
+    chain (n, prev_hash, hash) AS (
+      SELECT 1::bigint, head.hash, encode(sha256(convert_to(head.hash || input.body, 'UTF8')), 'hex')
+      FROM events AS head JOIN input ON input.n = 1
+      WHERE head.stream_id = ${streamId} AND head.stream_version = ${version}
+      UNION ALL
+      SELECT chain.n + 1, chain.hash, encode(sha256(convert_to(chain.hash || input.body, 'UTF8')), 'hex')
+      FROM chain JOIN input ON input.n = chain.n + 1
+    )
+    INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+    SELECT input.event_id, ${streamId}, input.stream_version, input.type, input.schema_version, input.data,
+           input.metadata, ${events[0]!.recordedAt}::timestamptz, chain.prev_hash, chain.hash
+    FROM input JOIN chain USING (n)
+    ORDER BY n
+    RETURNING event_id, global_position, transaction_id::text AS transaction_id, prev_hash, hash`.execute(db);
+  return rows;
 }
 
 /**

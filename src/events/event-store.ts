@@ -39,7 +39,7 @@ export class EventStore {
   }
 
   append(streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], meta?: AppendMetadata): Promise<AppendResult> {
-    return append({ db: this.db, region: this.region, projections: this.projections }, streamId, expected, events, meta);
+    return append({ db: this.db, notifier: this.options.notifier, region: this.region, projections: this.projections }, streamId, expected, events, meta);
   }
 
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

@@ -16,9 +16,9 @@ export interface HashedFields {
   recordedAt: Date;
 }
 
-/** hash = sha256(prev_hash || canonical_json(event)), hex. */
-export function chainHash(prevHash: string, event: HashedFields): string {
-  const body = canonicalJson({
+/** canonical_json(event): the text an event's hash covers after prev_hash. */
+export function hashedBody(event: HashedFields): string {
+  return canonicalJson({
     eventId: event.eventId,
     streamId: event.streamId,
     streamVersion: event.streamVersion,
@@ -28,7 +28,14 @@ export function chainHash(prevHash: string, event: HashedFields): string {
     metadata: event.metadata,
     recordedAt: event.recordedAt.toISOString(),
   });
-  return createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
+/**
+ * hash = sha256(prev_hash || canonical_json(event)), hex, over the UTF-8 bytes. The append
+ * statement computes the same thing in SQL; verifiers use this.
+ */
+export function chainHash(prevHash: string, event: HashedFields): string {
+  return createHash('sha256').update(prevHash).update(hashedBody(event)).digest('hex');
 }
 
 export interface ChainBreak {
