@@ -5,10 +5,13 @@ import { openDatabase } from './database/connect.js';
 import { migrateToLatest } from './database/migrate.js';
 import { createLogger } from './log.js';
 import { startRuntime } from './runtime.js';
+import { createWorkers } from './workers/start-workers.js';
 
 async function serve(): Promise<void> {
   const config = loadConfig();
   const runtime = await startRuntime(config);
+  const workers = config.workersEnabled ? createWorkers(runtime) : undefined;
+  workers?.render.start();
   const http = await startHttpServer(runtime, config.port, config.host);
   runtime.log.info(
     { url: http.url, database: runtime.database.kind, region: config.region },
@@ -20,6 +23,7 @@ async function serve(): Promise<void> {
     stopping = true;
     runtime.log.info({ signal }, 'shutting down');
     await http.close();
+    await workers?.stop();
     await runtime.close();
     process.exit(0);
   };

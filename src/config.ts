@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Every environment variable quire reads, validated once at start-up. */
@@ -14,6 +15,13 @@ const EnvSchema = z.object({
     .default('local'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  REPORTS_DIR: z.string().optional(),
+  WORKERS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true'),
+  RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  RETRY_BASE_MS: z.coerce.number().int().min(10).default(2000),
+  LEASE_MS: z.coerce.number().int().min(500).default(60_000),
+  WORKER_POLL_MS: z.coerce.number().int().min(50).default(1000),
 });
 
 export type Config = {
@@ -28,6 +36,18 @@ export type Config = {
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Fallback poll interval for subscriptions when no NOTIFY arrives. */
   subscriptionPollMs: number;
+  /** This region's volume. */
+  reportsDir: string;
+  workersEnabled: boolean;
+  /** Render worker threads, and reports rendered at once. */
+  renderConcurrency: number;
+  /** Attempts per stage before a report is FAILED (render) or left to an operator (copies). */
+  maxAttempts: number;
+  /** Backoff before the second attempt; doubles each time. */
+  retryBaseMs: number;
+  /** How long a claim holds without renewal: a dead instance's work is taken over after this. */
+  leaseMs: number;
+  workerPollMs: number;
 };
 
 export class ConfigError extends Error {
@@ -52,5 +72,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: e.FLY_REGION,
     logLevel: e.LOG_LEVEL,
     subscriptionPollMs: e.SUBSCRIPTION_POLL_MS,
+    reportsDir: resolve(e.REPORTS_DIR ?? join(e.DATA_DIR, 'reports')),
+    workersEnabled: e.WORKERS_ENABLED === 'true' || e.WORKERS_ENABLED === '1',
+    renderConcurrency: e.RENDER_CONCURRENCY,
+    maxAttempts: e.MAX_ATTEMPTS,
+    retryBaseMs: e.RETRY_BASE_MS,
+    leaseMs: e.LEASE_MS,
+    workerPollMs: e.WORKER_POLL_MS,
   };
 }

@@ -3,6 +3,7 @@ import { openDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrate.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
+import { reportProjection } from './projections/report-projection.js';
 
 /** Everything one quire process shares: config, logger, database, event store. */
 export interface Runtime {
@@ -32,6 +33,7 @@ export async function startRuntime(config: Config, log: Logger = createLogger(co
     region: config.region,
     log,
     pollMs: config.subscriptionPollMs,
+    projections: [reportProjection],
   });
   return {
     config,

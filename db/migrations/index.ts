@@ -1,9 +1,13 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_events.js';
 import * as m0002 from './0002_events_append_only.js';
+import * as m0003 from './0003_report_projections.js';
+import * as m0004 from './0004_work_leases.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
   '0001_events': m0001,
   '0002_events_append_only': m0002,
+  '0003_report_projections': m0003,
+  '0004_work_leases': m0004,
 };

@@ -17,6 +17,49 @@ export interface EventsTable {
   hash: string;
 }
 
+/** Projection: one row per report, its current state. */
+export interface ReportStatusTable {
+  report_id: string;
+  stream_id: string;
+  owner: string;
+  title: string;
+  template: string;
+  status: string;
+  requested_region: string;
+  sha256: string | null;
+  bytes: number | null;
+  pages: number | null;
+  attempts: number;
+  last_error: string | null;
+  failed_stage: string | null;
+  next_attempt_at: Date | null;
+  requested_at: Date;
+  updated_at: Date;
+  last_version: number;
+}
+
+/** Projection: where each copy of a report's file lives. */
+export interface ReportLocationsTable {
+  report_id: string;
+  kind: 'volume' | 'object';
+  place: string;
+  key: string;
+  sha256: string;
+  bytes: number;
+  stored_at: Date;
+  verified_at: Date;
+}
+
+export interface WorkLeasesTable {
+  report_id: string;
+  stage: string;
+  owner: string;
+  expires_at: Date;
+}
+
 export interface Database {
   events: EventsTable;
+  report_status: ReportStatusTable;
+  report_locations: ReportLocationsTable;
+  work_leases: WorkLeasesTable;
 }

@@ -66,6 +66,11 @@ export const ReportFailed = z.strictObject({
   retryAt: z.iso.datetime().nullable(),
 });
 
+/** A failed report goes back to the queue (retryReport); who asked is in the metadata. */
+export const ReportRetryRequested = z.strictObject({
+  reason: z.string().max(500).optional(),
+});
+
 const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data });
 
@@ -76,6 +81,7 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('ReportReplicated', ReportReplicated),
   event('ReportMigrated', ReportMigrated),
   event('ReportFailed', ReportFailed),
+  event('ReportRetryRequested', ReportRetryRequested),
 ]);
 
 export type QuireEvent = z.infer<typeof QuireEventSchema>;
@@ -92,6 +98,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ReportReplicated: 1,
   ReportMigrated: 1,
   ReportFailed: 1,
+  ReportRetryRequested: 1,
 };
 
 /** Who and where: stamped on every event. */

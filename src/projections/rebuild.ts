@@ -1,0 +1,52 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+import { readStream } from '../events/read.js';
+import { locationRow, statusRow } from './report-rows.js';
+import { foldReport, REPORT_STREAM_PREFIX } from './report-state.js';
+
+export interface RebuildResult {
+  reports: number;
+  events: number;
+}
+
+/**
+ * Drops every projection row and replays the log into them, in one transaction: readers see the
+ * old tables or the new ones. The tables are locked for writing meanwhile, so appends wait and
+ * then fold their events onto the rebuilt rows.
+ */
+export async function rebuildProjections(db: Kysely<Database>, pageSize = 500): Promise<RebuildResult> {
+  return db.transaction().execute(async (trx) => {
+    await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
+    await trx.deleteFrom('report_locations').execute();
+    await trx.deleteFrom('report_status').execute();
+    const result: RebuildResult = { reports: 0, events: 0 };
+    let after = REPORT_STREAM_PREFIX;
+    for (;;) {
+      // Each report stream starts at version 1: walk those through the (stream_id, version) index.
+      const streams = await trx
+        .selectFrom('events')
+        .select('stream_id')
+        .where('stream_version', '=', 1)
+        .where('stream_id', '>', after)
+        .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
+        .orderBy('stream_id')
+        .limit(pageSize)
+        .execute();
+      if (streams.length === 0) return result;
+      const states = [];
+      for (const { stream_id } of streams) {
+        const events = await readStream(trx, stream_id);
+        const state = foldReport(events);
+        result.events += events.length;
+        if (state) states.push(state);
+      }
+      if (states.length > 0) {
+        await trx.insertInto('report_status').values(states.map(statusRow)).execute();
+        const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
+        if (locations.length > 0) await trx.insertInto('report_locations').values(locations).execute();
+      }
+      result.reports += states.length;
+      after = streams.at(-1)!.stream_id;
+    }
+  });
+}

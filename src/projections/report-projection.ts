@@ -1,0 +1,57 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../database/schema.js';
+import type { InlineProjection } from '../events/inline-projection.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { locationRow, loadReportState, statusRow } from './report-rows.js';
+import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } from './report-state.js';
+
+const sameLocation = (a: ReportLocation, b: ReportLocation) =>
+  a.kind === b.kind &&
+  a.place === b.place &&
+  a.key === b.key &&
+  a.sha256 === b.sha256 &&
+  a.bytes === b.bytes &&
+  a.storedAt.getTime() === b.storedAt.getTime() &&
+  a.verifiedAt.getTime() === b.verifiedAt.getTime();
+
+/** Writes the difference between two states of one report. */
+export async function saveReportState(trx: Transaction<Database>, before: ReportState | null, after: ReportState): Promise<void> {
+  const row = statusRow(after);
+  if (before) {
+    const { report_id, ...changes } = row;
+    await trx.updateTable('report_status').set(changes).where('report_id', '=', report_id).execute();
+  } else {
+    await trx.insertInto('report_status').values(row).execute();
+  }
+  const changed = after.locations.filter((l) => !before?.locations.some((b) => sameLocation(b, l)));
+  if (changed.length === 0) return;
+  await trx
+    .insertInto('report_locations')
+    .values(changed.map((l) => locationRow(after.reportId, l)))
+    .onConflict((oc) =>
+      oc.columns(['report_id', 'kind', 'place']).doUpdateSet((eb) => ({
+        key: eb.ref('excluded.key'),
+        sha256: eb.ref('excluded.sha256'),
+        bytes: eb.ref('excluded.bytes'),
+        stored_at: eb.ref('excluded.stored_at'),
+        verified_at: eb.ref('excluded.verified_at'),
+      })),
+    )
+    .execute();
+}
+
+/** report_status and report_locations, kept in step with the log inside every append. */
+export const reportProjection: InlineProjection = {
+  name: 'reports',
+  async apply(trx, events: readonly RecordedEvent[]) {
+    const first = events[0];
+    // One append writes one stream.
+    if (!first?.streamId.startsWith(REPORT_STREAM_PREFIX)) return;
+    const before =
+      first.type === 'ReportRequested' && first.streamVersion === 1
+        ? null
+        : await loadReportState(trx, first.streamId.slice(REPORT_STREAM_PREFIX.length));
+    const after = events.reduce(evolve, before);
+    if (after && after !== before) await saveReportState(trx, before, after);
+  },
+};

@@ -1,0 +1,88 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
+import type { ReportLocation, ReportState, ReportStatus } from './report-state.js';
+
+/** Mapping between ReportState and its two projection tables. */
+export function statusRow(s: ReportState): ReportStatusTable {
+  return {
+    report_id: s.reportId,
+    stream_id: s.streamId,
+    owner: s.owner,
+    title: s.title,
+    template: s.template,
+    status: s.status,
+    requested_region: s.requestedRegion,
+    sha256: s.sha256,
+    bytes: s.bytes,
+    pages: s.pages,
+    attempts: s.attempts,
+    last_error: s.lastError,
+    failed_stage: s.failedStage,
+    next_attempt_at: s.nextAttemptAt,
+    requested_at: s.requestedAt,
+    updated_at: s.updatedAt,
+    last_version: s.version,
+  };
+}
+
+export function locationRow(reportId: string, l: ReportLocation): ReportLocationsTable {
+  return {
+    report_id: reportId,
+    kind: l.kind,
+    place: l.place,
+    key: l.key,
+    sha256: l.sha256,
+    bytes: l.bytes,
+    stored_at: l.storedAt,
+    verified_at: l.verifiedAt,
+  };
+}
+
+export function toLocation(r: Selectable<ReportLocationsTable>): ReportLocation {
+  return {
+    kind: r.kind,
+    place: r.place,
+    key: r.key,
+    sha256: r.sha256,
+    bytes: Number(r.bytes),
+    storedAt: new Date(r.stored_at),
+    verifiedAt: new Date(r.verified_at),
+  };
+}
+
+export function toReportState(r: Selectable<ReportStatusTable>, locations: ReportLocation[]): ReportState {
+  return {
+    reportId: r.report_id,
+    streamId: r.stream_id,
+    owner: r.owner,
+    title: r.title,
+    template: r.template,
+    status: r.status as ReportStatus,
+    requestedRegion: r.requested_region,
+    sha256: r.sha256,
+    bytes: r.bytes === null ? null : Number(r.bytes),
+    pages: r.pages,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    failedStage: r.failed_stage,
+    nextAttemptAt: r.next_attempt_at && new Date(r.next_attempt_at),
+    requestedAt: new Date(r.requested_at),
+    updatedAt: new Date(r.updated_at),
+    version: Number(r.last_version),
+    locations,
+  };
+}
+
+/** The projected state of one report, or null. */
+export async function loadReportState(db: Kysely<Database>, reportId: string): Promise<ReportState | null> {
+  const row = await db.selectFrom('report_status').selectAll().where('report_id', '=', reportId).executeTakeFirst();
+  if (!row) return null;
+  const locations = await db
+    .selectFrom('report_locations')
+    .selectAll()
+    .where('report_id', '=', reportId)
+    .orderBy('kind')
+    .orderBy('place')
+    .execute();
+  return toReportState(row, locations.map(toLocation));
+}

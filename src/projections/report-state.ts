@@ -1,0 +1,143 @@
+import type { RecordedEvent } from '../events/recorded-event.js';
+
+/**
+ * A report's state as a pure fold over its events. The inline projection, the rebuild and time
+ * travel all use this one function, so they cannot disagree.
+ */
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED'] as const;
+export type ReportStatus = (typeof REPORT_STATUSES)[number];
+
+export interface ReportLocation {
+  kind: 'volume' | 'object';
+  /** The region for a volume copy, the bucket for an object copy. */
+  place: string;
+  key: string;
+  sha256: string;
+  bytes: number;
+  storedAt: Date;
+  verifiedAt: Date;
+}
+
+export interface ReportState {
+  reportId: string;
+  streamId: string;
+  owner: string;
+  title: string;
+  template: string;
+  status: ReportStatus;
+  requestedRegion: string;
+  sha256: string | null;
+  bytes: number | null;
+  pages: number | null;
+  /** Failed attempts at the current stage. */
+  attempts: number;
+  lastError: string | null;
+  failedStage: string | null;
+  /** When the failed stage will be tried again. */
+  nextAttemptAt: Date | null;
+  requestedAt: Date;
+  updatedAt: Date;
+  /** Stream version of the last event folded in. */
+  version: number;
+  locations: ReportLocation[];
+}
+
+export const REPORT_STREAM_PREFIX = 'report-';
+
+export function reportStreamId(reportId: string): string {
+  return `${REPORT_STREAM_PREFIX}${reportId}`;
+}
+
+function withLocation(locations: ReportLocation[], location: ReportLocation): ReportLocation[] {
+  const others = locations.filter((l) => !(l.kind === location.kind && l.place === location.place));
+  return [...others, location];
+}
+
+/** Folds one event into the state. Events at or below `state.version` are ignored (idempotent). */
+export function evolve(state: ReportState | null, event: RecordedEvent): ReportState | null {
+  if (event.type === 'ReportRequested') {
+    if (state) return state;
+    return {
+      reportId: event.data.reportId,
+      streamId: event.streamId,
+      owner: event.data.owner,
+      title: event.data.title,
+      template: event.data.template,
+      status: 'REQUESTED',
+      requestedRegion: event.metadata.region,
+      sha256: null,
+      bytes: null,
+      pages: null,
+      attempts: 0,
+      lastError: null,
+      failedStage: null,
+      nextAttemptAt: null,
+      requestedAt: event.recordedAt,
+      updatedAt: event.recordedAt,
+      version: event.streamVersion,
+      locations: [],
+    };
+  }
+  if (!state || event.streamVersion <= state.version) return state;
+  const next: ReportState = { ...state, updatedAt: event.recordedAt, version: event.streamVersion };
+  const at = event.recordedAt;
+  switch (event.type) {
+    case 'ReportRendered':
+      return {
+        ...next,
+        status: 'RENDERED',
+        sha256: event.data.sha256,
+        bytes: event.data.bytes,
+        pages: event.data.pages,
+        attempts: 0,
+        failedStage: null,
+        nextAttemptAt: null,
+      };
+    case 'ReportStoredLocal': {
+      const { region, key, sha256, bytes } = event.data;
+      return {
+        ...next,
+        status: state.status === 'REPLICATED' ? 'REPLICATED' : 'STORED',
+        attempts: 0,
+        failedStage: null,
+        nextAttemptAt: null,
+        locations: withLocation(state.locations, { kind: 'volume', place: region, key, sha256, bytes, storedAt: at, verifiedAt: at }),
+      };
+    }
+    case 'ReportReplicated':
+    case 'ReportMigrated': {
+      const { bucket, key, sha256, bytes } = event.data;
+      return {
+        ...next,
+        status: 'REPLICATED',
+        sha256: state.sha256 ?? sha256,
+        bytes: state.bytes ?? bytes,
+        attempts: 0,
+        failedStage: null,
+        nextAttemptAt: null,
+        locations: withLocation(state.locations, { kind: 'object', place: bucket, key, sha256, bytes, storedAt: at, verifiedAt: at }),
+      };
+    }
+    case 'ReportFailed': {
+      const { stage, error, attempt, retryAt } = event.data;
+      // Only a report that never got a file is FAILED; a failed copy leaves the existing one usable.
+      const terminal = retryAt === null && (stage === 'render' || stage === 'store');
+      return {
+        ...next,
+        status: terminal ? 'FAILED' : state.status,
+        attempts: attempt,
+        lastError: error,
+        failedStage: stage,
+        nextAttemptAt: retryAt === null ? null : new Date(retryAt),
+      };
+    }
+    case 'ReportRetryRequested':
+      if (state.status !== 'FAILED') return next;
+      return { ...next, status: 'REQUESTED', attempts: 0, failedStage: null, nextAttemptAt: null };
+  }
+}
+
+/** Folds a whole stream (in version order). */
+export function foldReport(events: readonly RecordedEvent[], initial: ReportState | null = null): ReportState | null {
+  return events.reduce<ReportState | null>(evolve, initial);
+}

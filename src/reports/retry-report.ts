@@ -1,0 +1,32 @@
+import { canRead, type Actor } from '../actor.js';
+import { WrongExpectedVersionError } from '../events/errors.js';
+import type { EventStore } from '../events/event-store.js';
+import { loadReportState } from '../projections/report-rows.js';
+import type { ReportState } from '../projections/report-state.js';
+import { ForbiddenError, NotRetryableError, ReportNotFoundError } from './errors.js';
+import { isUuid } from './uuid.js';
+
+/** Puts a FAILED report back in the render queue. */
+export async function retryReport(
+  store: EventStore,
+  reportId: string,
+  actor: Actor,
+  options: { requestId?: string } = {},
+): Promise<ReportState> {
+  const state = isUuid(reportId) ? await loadReportState(store.db, reportId) : null;
+  if (!state || !canRead(actor, state.owner)) throw new ReportNotFoundError(reportId);
+  if (actor.role === 'auditor') throw new ForbiddenError('auditors read; they cannot retry reports');
+  if (state.status !== 'FAILED') throw new NotRetryableError(reportId, state.status);
+  // The expected version makes a double click (or two admins) one retry, not two.
+  try {
+    await store.append(state.streamId, state.version, [{ type: 'ReportRetryRequested', data: {} }], {
+      actor: actor.id,
+      ...(options.requestId ? { requestId: options.requestId } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof WrongExpectedVersionError)) throw err;
+    const now = await loadReportState(store.db, reportId);
+    throw new NotRetryableError(reportId, now?.status ?? state.status);
+  }
+  return (await loadReportState(store.db, reportId))!;
+}

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { QuireError } from '../errors.js';
+
+export class InvalidStorageKeyError extends QuireError {
+  readonly code = 'INVALID_STORAGE_KEY';
+  constructor(readonly key: string) {
+    super(`invalid storage key ${JSON.stringify(key)}`);
+    this.name = 'InvalidStorageKeyError';
+  }
+}
+
+const KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+
+/**
+ * This region's volume (`REPORTS_DIR`). Writes are atomic: a temp file in the same directory,
+ * fsync, rename, fsync of the directory; a reader sees the whole file or none.
+ */
+export class Volume {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  /** The file behind a key; refuses anything that would leave the volume. */
+  pathOf(key: string): string {
+    if (!KEY.test(key) || key.length > 512 || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+      throw new InvalidStorageKeyError(key);
+    }
+    const path = resolve(this.dir, key);
+    const rel = relative(this.dir, path);
+    if (rel.startsWith('..') || rel.startsWith(sep)) throw new InvalidStorageKeyError(key);
+    return path;
+  }
+
+  async write(key: string, bytes: Uint8Array): Promise<void> {
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `.${randomUUID()}.tmp`);
+    const file = await open(temp, 'wx', 0o640);
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } catch (err) {
+      await file.close();
+      await rm(temp, { force: true });
+      throw err;
+    }
+    await file.close();
+    try {
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    const directory = await open(dir, 'r');
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
+  }
+
+  /** Size of the file, or null when it is not on this volume. */
+  async size(key: string): Promise<number | null> {
+    try {
+      return (await stat(this.pathOf(key))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  createReadStream(key: string): ReadStream {
+    return createReadStream(this.pathOf(key));
+  }
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { WrongExpectedVersionError } from '../events/errors.js';
+import type { EventStore } from '../events/event-store.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { foldReport, reportStreamId } from '../projections/report-state.js';
+import { RenderError } from '../render/errors.js';
+import type { RenderJob, RenderPool } from '../render/render-pool.js';
+import type { HistoryEntry } from '../reports/templates/registry.js';
+import { reportKey } from '../storage/report-key.js';
+import type { Volume } from '../storage/volume.js';
+import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
+import { claimDue, releaseLease, renewLease, type Claim } from './leases.js';
+
+export interface RenderStageOptions {
+  store: EventStore;
+  pool: RenderPool;
+  volume: Volume;
+  /** This instance's region: the volume the file lands on. */
+  region: string;
+  /** This instance's lease owner id. */
+  owner: string;
+  leaseMs: number;
+  backoff: BackoffPolicy;
+  log: Logger;
+  /** Transient render progress (0..1); not a lifecycle event. */
+  onProgress?: (reportId: string, fraction: number) => void;
+}
+
+const STAGE = 'render';
+
+export function toHistoryEntries(events: readonly RecordedEvent[]): HistoryEntry[] {
+  return events.map((e) => ({
+    streamVersion: e.streamVersion,
+    type: e.type,
+    recordedAt: e.recordedAt.toISOString(),
+    actor: e.metadata.actor,
+    region: e.metadata.region,
+    hash: e.hash,
+  }));
+}
+
+/**
+ * The render stage: claims REQUESTED reports that are due, renders them on the worker pool, writes
+ * the PDF to this region's volume, then appends ReportRendered and ReportStoredLocal together at
+ * the version it read. A worker that lost its lease, or lost the race, appends nothing.
+ */
+export function renderStage(options: RenderStageOptions) {
+  const { store, pool, volume, region, owner, leaseMs, backoff, log } = options;
+
+  async function claim(limit: number): Promise<Claim[]> {
+    return claimDue(store.db, { stage: STAGE, owner, limit, leaseMs, due: sql<boolean>`s.status = 'REQUESTED'` });
+  }
+
+  async function process(claim: Claim, stop: AbortSignal): Promise<void> {
+    const lost = new AbortController();
+    const onStop = () => lost.abort(new Error('worker stopping'));
+    stop.addEventListener('abort', onStop);
+    const heartbeat = setInterval(() => {
+      renewLease(store.db, claim.reportId, STAGE, owner, leaseMs)
+        .then((held) => held || lost.abort(new Error('lease lost')))
+        .catch((err) => log.warn({ err, reportId: claim.reportId }, 'lease renewal failed'));
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    try {
+      await renderOne(claim, lost.signal);
+    } finally {
+      clearInterval(heartbeat);
+      stop.removeEventListener('abort', onStop);
+      await releaseLease(store.db, claim.reportId, STAGE, owner).catch((err) => log.warn({ err }, 'lease release failed'));
+    }
+  }
+
+  async function renderOne(claim: Claim, signal: AbortSignal): Promise<void> {
+    const events = await store.readStream(claim.streamId);
+    const state = foldReport(events);
+    const requested = events[0];
+    if (!state || state.status !== 'REQUESTED' || requested?.type !== 'ReportRequested') return;
+
+    let stage: 'render' | 'store' = 'render';
+    const meta = { actor: `worker:${region}` };
+    try {
+      const job: RenderJob = {
+        template: requested.data.template,
+        title: requested.data.title,
+        params: requested.data.params,
+        reportId: state.reportId,
+        // The request time, not the clock: a re-render of the same report gives the same bytes.
+        generatedAt: state.requestedAt,
+      };
+      if (job.template === 'history') {
+        const subject = String((requested.data.params as { reportId?: unknown }).reportId);
+        job.history = toHistoryEntries(await store.readStream(reportStreamId(subject)));
+      }
+      const result = await pool.render(job, {
+        signal,
+        ...(options.onProgress ? { onProgress: (f: number) => options.onProgress!(state.reportId, f) } : {}),
+      });
+      stage = 'store';
+      const sha256 = createHash('sha256').update(result.pdf).digest('hex');
+      const key = reportKey(state.reportId, sha256);
+      await volume.write(key, result.pdf);
+      if (signal.aborted) return;
+      await store.append(
+        claim.streamId,
+        state.version,
+        [
+          {
+            type: 'ReportRendered',
+            data: { sha256, bytes: result.pdf.byteLength, pages: result.pages, renderMs: result.renderMs, rendererVersion: result.rendererVersion },
+          },
+          { type: 'ReportStoredLocal', data: { region, key, sha256, bytes: result.pdf.byteLength } },
+        ],
+        meta,
+      );
+      log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key }, 'report stored');
+    } catch (err) {
+      if (err instanceof WrongExpectedVersionError) {
+        log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');
+        return;
+      }
+      // Lost lease or shutdown: another instance (or the next start) takes over; no failure to record.
+      if (signal.aborted) return;
+      const attempt = state.attempts + 1;
+      const permanent = err instanceof RenderError && err.reason === 'invalid_job';
+      const retryAt = permanent ? null : nextAttemptAt(attempt, backoff);
+      const message = err instanceof Error ? err.message : String(err);
+      log.warn({ err, reportId: state.reportId, stage, attempt, retryAt }, 'report failed');
+      await store
+        .append(
+          claim.streamId,
+          state.version,
+          [{ type: 'ReportFailed', data: { stage, error: message.slice(0, 4000), attempt, retryAt: retryAt?.toISOString() ?? null } }],
+          meta,
+        )
+        .catch((e) => {
+          if (!(e instanceof WrongExpectedVersionError)) throw e;
+        });
+    }
+  }
+
+  return { claim, process };
+}

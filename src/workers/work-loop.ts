@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import type { Notifier } from '../database/notifier.js';
+import type { Claim } from './leases.js';
+
+export interface WorkLoopOptions {
+  name: string;
+  /** Claims processed at once. */
+  concurrency: number;
+  /** Look for due work this often even without a notification (retries come due silently). */
+  pollMs: number;
+  notifier: Notifier;
+  log: Logger;
+  claim(limit: number): Promise<Claim[]>;
+  /** Handles one claim; `signal` aborts when the loop stops hard. Must release its lease. */
+  process(claim: Claim, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * claim → act → append, forever: wakes on every event notification and on a poll timer, keeps at
+ * most `concurrency` claims in flight, and on stop lets them finish (or aborts them after a grace).
+ */
+export class WorkLoop {
+  private running = false;
+  private inFlight = new Set<Promise<void>>();
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private loop: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private unlisten: (() => void) | undefined;
+
+  constructor(private readonly options: WorkLoopOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = this.options.notifier.on('quire_events', () => this.poke());
+    this.loop = this.run();
+  }
+
+  /** Stops claiming; waits up to `graceMs` for work in flight, then aborts it. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unlisten?.();
+    this.poke();
+    await this.loop;
+    const timer = setTimeout(() => this.abort.abort(), graceMs);
+    await Promise.allSettled(this.inFlight);
+    clearTimeout(timer);
+  }
+
+  /** Claims and processes until nothing is due (tests and one-shot CLI runs). */
+  async drain(): Promise<number> {
+    let processed = 0;
+    for (;;) {
+      const claims = await this.options.claim(this.options.concurrency);
+      if (claims.length === 0) return processed;
+      await Promise.all(claims.map((c) => this.options.process(c, this.abort.signal)));
+      processed += claims.length;
+    }
+  }
+
+  private poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    const { concurrency, pollMs, log, name } = this.options;
+    while (this.running) {
+      this.woken = false;
+      const free = concurrency - this.inFlight.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const claims = await this.options.claim(free);
+          claimed = claims.length;
+          for (const claim of claims) this.track(claim);
+        } catch (err) {
+          log.warn({ err, loop: name }, 'claim failed');
+        }
+      }
+      if (!this.running) break;
+      if ((claimed > 0 && claimed === free) || this.woken) {
+        // Full, or more may be due: wait only for a slot to free up or a new event.
+        if (this.inFlight.size < concurrency) continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private track(claim: Claim): void {
+    const work = this.options
+      .process(claim, this.abort.signal)
+      .catch((err) => this.options.log.error({ err, loop: this.options.name, reportId: claim.reportId }, 'work failed'))
+      .finally(() => {
+        this.inFlight.delete(work);
+        this.poke();
+      });
+    this.inFlight.add(work);
+  }
+}
