@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  assertByteRange,
+  assertPutInfo,
+  assertStorageKey,
+  assertTtl,
+  ObjectDigestMismatchError,
+  RangeNotSatisfiableError,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStore,
+  type PresignedUrl,
+} from './object-store.js';
+import { digestStream, Sha256Stream } from './sha256-stream.js';
+import { Volume } from './volume.js';
+
+export interface DiskObjectStoreOptions {
+  /** Where objects live, e.g. `${DATA_DIR}/objects`. */
+  dir: string;
+  /** Recorded in ReportReplicated.bucket. Default `disk`. */
+  bucket?: string;
+  /** Makes a URL that quire itself answers (`/files/<token>`); the disk store only asks for one. */
+  sign: (claims: { key: string; filename: string; ttlSeconds: number }) => Promise<PresignedUrl>;
+}
+
+/** What put recorded about an object, kept beside it so head needs no re-read. */
+interface Sidecar {
+  bytes: number;
+  sha256: string;
+  contentType: string;
+}
+
+/**
+ * The object store when no S3 is configured: bodies under `<dir>/blobs/<key>`, their metadata under
+ * `<dir>/meta/<key>.json` (two trees, so no key can collide with another key's metadata). Writes are
+ * atomic like Volume.write, and the body is hashed while it is written: a body that does not match
+ * what the caller declared is never renamed into place. etag = sha256.
+ */
+export class DiskObjectStore implements ObjectStore {
+  readonly kind = 'disk' as const;
+  readonly bucket: string;
+  readonly #blobs: Volume;
+  readonly #meta: Volume;
+  readonly #sign: DiskObjectStoreOptions['sign'];
+
+  constructor(options: DiskObjectStoreOptions) {
+    this.bucket = options.bucket ?? 'disk';
+    // Volume supplies the key → path mapping that cannot leave its directory.
+    this.#blobs = new Volume(join(options.dir, 'blobs'));
+    this.#meta = new Volume(join(options.dir, 'meta'));
+    this.#sign = options.sign;
+  }
+
+  /** The file behind a key, for a route that wants to sendfile it. */
+  pathOf(key: string): string {
+    assertStorageKey(key);
+    return this.#blobs.pathOf(key);
+  }
+
+  async put(
+    key: string,
+    body: Uint8Array | NodeJS.ReadableStream,
+    info: { bytes: number; sha256: string; contentType?: string },
+  ): Promise<{ etag: string }> {
+    assertStorageKey(key);
+    assertPutInfo(info);
+    const path = this.#blobs.pathOf(key);
+    const counter = new Sha256Stream();
+    await atomicWrite(path, async (temp) => {
+      const source = body instanceof Uint8Array ? Readable.from([body]) : body;
+      await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
+      const actual = { bytes: counter.bytes, sha256: counter.sha256 };
+      if (actual.bytes !== info.bytes || actual.sha256 !== info.sha256) {
+        throw new ObjectDigestMismatchError(key, { bytes: info.bytes, sha256: info.sha256 }, actual);
+      }
+    });
+    const sidecar: Sidecar = { bytes: info.bytes, sha256: info.sha256, contentType: info.contentType ?? 'application/octet-stream' };
+    await this.#meta.write(`${key}.json`, Buffer.from(JSON.stringify(sidecar)));
+    return { etag: info.sha256 };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    assertStorageKey(key);
+    const size = await this.#blobs.size(key);
+    if (size === null) return null;
+    const sidecar = await this.#readSidecar(key);
+    if (sidecar && sidecar.bytes === size) return { bytes: size, sha256: sidecar.sha256, etag: sidecar.sha256 };
+    // A crash between the body's rename and the sidecar's: the body is whole, so hash it once.
+    const digest = await this.digest(key);
+    if (!digest) return null;
+    return { bytes: digest.bytes, sha256: digest.sha256, etag: digest.sha256 };
+  }
+
+  async digest(key: string): Promise<{ bytes: number; sha256: string } | null> {
+    assertStorageKey(key);
+    const stream = await this.get(key);
+    return stream ? digestStream(stream) : null;
+  }
+
+  async get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null> {
+    assertStorageKey(key);
+    if (range) assertByteRange(range);
+    const path = this.#blobs.pathOf(key);
+    // Open first, so a file removed between the check and the read cannot turn into a stream error.
+    let file;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    if (range) {
+      const { size } = await file.stat();
+      if (range.start >= size) {
+        await file.close();
+        throw new RangeNotSatisfiableError(key, range);
+      }
+      return file.createReadStream({ start: range.start, end: Math.min(range.end, size - 1) });
+    }
+    return file.createReadStream();
+  }
+
+  async presignGet(key: string, options: { ttlSeconds: number; filename: string }): Promise<PresignedUrl> {
+    assertStorageKey(key);
+    assertTtl(options.ttlSeconds);
+    return this.#sign({ key, filename: options.filename, ttlSeconds: options.ttlSeconds });
+  }
+
+  async delete(key: string): Promise<void> {
+    assertStorageKey(key);
+    await rm(this.#blobs.pathOf(key), { force: true });
+    await rm(this.#meta.pathOf(`${key}.json`), { force: true });
+  }
+
+  async #readSidecar(key: string): Promise<Sidecar | null> {
+    try {
+      return JSON.parse(await readFile(this.#meta.pathOf(`${key}.json`), 'utf8')) as Sidecar;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
+      throw err;
+    }
+  }
+}
+
+/** Volume.write for a body written by `fill`: temp file beside the target, fsync, rename, fsync dir. */
+async function atomicWrite(path: string, fill: (temp: string) => Promise<void>): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${randomUUID()}.tmp`);
+  try {
+    await fill(temp);
+    const file = await open(temp, 'r+');
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  const directory = await open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
