@@ -11,7 +11,7 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const runtime = await startRuntime(config);
   const workers = config.workersEnabled ? createWorkers(runtime) : undefined;
-  workers?.render.start();
+  workers?.start();
   const http = await startHttpServer(runtime, config.port, config.host);
   runtime.log.info(
     { url: http.url, database: runtime.database.kind, region: config.region },

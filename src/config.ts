@@ -22,7 +22,35 @@ const EnvSchema = z.object({
   RETRY_BASE_MS: z.coerce.number().int().min(10).default(2000),
   LEASE_MS: z.coerce.number().int().min(500).default(60_000),
   WORKER_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  STORAGE_MODE: z.enum(['volume', 'mirror', 'object']).default('mirror'),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+  BUCKET_NAME: z.string().min(3).max(63).optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_REGION: z.string().default('auto'),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0']).default('false'),
+  OBJECTS_DIR: z.string().optional(),
+  AUTH_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  AUTH_JWKS_URL: z.string().url().optional(),
+  AUTH_ISSUER: z.string().optional(),
+  AUTH_AUDIENCE: z.string().optional(),
+  PUBLIC_URL: z.string().url().optional(),
+  REGION_URLS: z
+    .string()
+    .regex(/^([a-z0-9-]{1,32}=https?:\/\/[^,=\s]+)(,[a-z0-9-]{1,32}=https?:\/\/[^,=\s]+)*$/, 'a list like iad=https://iad.example.com,lax=https://lax.example.com')
+    .optional(),
+  FLY_APP_NAME: z.string().optional(),
+  FLY_REPLAY: z.enum(['true', 'false', '1', '0']).optional(),
+  DOWNLOAD_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
 });
+
+const flag = (v: string) => v === 'true' || v === '1';
+
+export type StorageMode = 'volume' | 'mirror' | 'object';
+
+export type ObjectStoreConfig =
+  | { kind: 's3'; endpoint: string | undefined; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; forcePathStyle: boolean }
+  | { kind: 'disk'; dir: string };
 
 export type Config = {
   port: number;
@@ -48,10 +76,45 @@ export type Config = {
   /** How long a claim holds without renewal: a dead instance's work is taken over after this. */
   leaseMs: number;
   workerPollMs: number;
+  /** volume: legacy, volume only; mirror: volume then object store; object: object store only. */
+  storageMode: StorageMode;
+  objectStore: ObjectStoreConfig;
+  /** HS256 key for user tokens and signed file URLs; when unset, one is kept under dataDir. */
+  authSecret: string | undefined;
+  authJwksUrl: string | undefined;
+  authIssuer: string | undefined;
+  authAudience: string | undefined;
+  /** Base of the links quire signs for itself (/files/<token>). */
+  publicUrl: string;
+  /** Base URL of each region's instances, for redirects outside Fly. */
+  regionUrls: Record<string, string>;
+  /** Answer requests for another region's file with `fly-replay` (on Fly) instead of a redirect. */
+  flyReplay: boolean;
+  downloadTtlSeconds: number;
 };
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/** S3 when a bucket and credentials are set (as `fly storage create` sets them), else the disk store. */
+function objectStoreConfig(e: z.infer<typeof EnvSchema>): ObjectStoreConfig {
+  const s3 = [e.BUCKET_NAME, e.AWS_ACCESS_KEY_ID, e.AWS_SECRET_ACCESS_KEY];
+  if (s3.every((v) => v === undefined)) {
+    return { kind: 'disk', dir: resolve(e.OBJECTS_DIR ?? join(e.DATA_DIR, 'objects')) };
+  }
+  if (s3.some((v) => v === undefined)) {
+    throw new ConfigError('invalid configuration:\n  BUCKET_NAME, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set all three for S3, or none');
+  }
+  return {
+    kind: 's3',
+    endpoint: e.AWS_ENDPOINT_URL_S3,
+    bucket: e.BUCKET_NAME!,
+    region: e.AWS_REGION,
+    accessKeyId: e.AWS_ACCESS_KEY_ID!,
+    secretAccessKey: e.AWS_SECRET_ACCESS_KEY!,
+    forcePathStyle: flag(e.S3_FORCE_PATH_STYLE),
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -73,11 +136,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     subscriptionPollMs: e.SUBSCRIPTION_POLL_MS,
     reportsDir: resolve(e.REPORTS_DIR ?? join(e.DATA_DIR, 'reports')),
-    workersEnabled: e.WORKERS_ENABLED === 'true' || e.WORKERS_ENABLED === '1',
+    workersEnabled: flag(e.WORKERS_ENABLED),
     renderConcurrency: e.RENDER_CONCURRENCY,
     maxAttempts: e.MAX_ATTEMPTS,
     retryBaseMs: e.RETRY_BASE_MS,
     leaseMs: e.LEASE_MS,
     workerPollMs: e.WORKER_POLL_MS,
+    storageMode: e.STORAGE_MODE,
+    objectStore: objectStoreConfig(e),
+    authSecret: e.AUTH_SECRET,
+    authJwksUrl: e.AUTH_JWKS_URL,
+    authIssuer: e.AUTH_ISSUER,
+    authAudience: e.AUTH_AUDIENCE,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    regionUrls: Object.fromEntries(
+      (e.REGION_URLS?.split(',') ?? []).map((pair) => {
+        const [region, url] = pair.split('=') as [string, string];
+        return [region, url.replace(/\/+$/, '')];
+      }),
+    ),
+    flyReplay: e.FLY_REPLAY === undefined ? e.FLY_APP_NAME !== undefined : flag(e.FLY_REPLAY),
+    downloadTtlSeconds: e.DOWNLOAD_TTL_SECONDS,
   };
 }

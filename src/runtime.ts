@@ -1,21 +1,61 @@
+import { deriveKey, resolveSecret } from './auth/secret.js';
+import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrate.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { reportProjection } from './projections/report-projection.js';
+import { DiskObjectStore } from './storage/disk-object-store.js';
+import { FileTokens } from './storage/file-token.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { S3ObjectStore } from './storage/s3-object-store.js';
+import { Volume } from './storage/volume.js';
 
-/** Everything one quire process shares: config, logger, database, event store. */
+/** Everything one quire process shares. */
 export interface Runtime {
   readonly config: Config;
   readonly log: Logger;
   readonly database: DatabaseHandle;
   readonly store: EventStore;
+  readonly volume: Volume;
+  readonly objectStore: ObjectStore;
+  readonly fileTokens: FileTokens;
+  readonly userTokens: UserTokens;
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
-/** Opens the configured database (PostgreSQL or embedded PGlite), migrates it and builds the store. */
-export async function startRuntime(config: Config, log: Logger = createLogger(config.logLevel, config.region)): Promise<Runtime> {
+/** The configured object store: S3 when configured, else the disk store whose links quire signs. */
+export function createObjectStore(config: Config, fileTokens: FileTokens): ObjectStore {
+  const c = config.objectStore;
+  if (c.kind === 's3') {
+    return new S3ObjectStore({
+      endpoint: c.endpoint,
+      bucket: c.bucket,
+      region: c.region,
+      accessKeyId: c.accessKeyId,
+      secretAccessKey: c.secretAccessKey,
+      forcePathStyle: c.forcePathStyle,
+    });
+  }
+  return new DiskObjectStore({
+    dir: c.dir,
+    sign: async ({ key, filename, ttlSeconds }) => {
+      const reportId = /^reports\/([0-9a-f-]{36})\//.exec(key)?.[1] ?? '';
+      const { token, expiresAt } = await fileTokens.sign({ reportId, key, location: 'object', region: null, sha256: '', filename }, ttlSeconds);
+      return { url: `/files/${token}`, expiresAt };
+    },
+  });
+}
+
+/** Opens the configured database (PostgreSQL or embedded PGlite), migrates it and builds the services. */
+export async function startRuntime(
+  config: Config,
+  log: Logger = createLogger(config.logLevel, config.region),
+  options: { metrics?: Metrics } = {},
+): Promise<Runtime> {
   const database = config.databaseUrl
     ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
@@ -27,6 +67,13 @@ export async function startRuntime(config: Config, log: Logger = createLogger(co
     await database.close();
     throw err;
   }
+  return assembleRuntime(config, log, database, options.metrics ?? new Metrics());
+}
+
+/** The services on top of an open, migrated database (tests pass their own database). */
+export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
+  const secret = resolveSecret(config.authSecret, config.dataDir);
+  const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
   const store = new EventStore({
     db: database.db,
     notifier: database.notifier,
@@ -40,6 +87,16 @@ export async function startRuntime(config: Config, log: Logger = createLogger(co
     log,
     database,
     store,
+    volume: new Volume(config.reportsDir),
+    objectStore: createObjectStore(config, fileTokens),
+    fileTokens,
+    userTokens: new UserTokens({
+      key: deriveKey(secret, 'user-token'),
+      ...(config.authJwksUrl ? { jwksUrl: config.authJwksUrl } : {}),
+      ...(config.authIssuer ? { issuer: config.authIssuer } : {}),
+      ...(config.authAudience ? { audience: config.authAudience } : {}),
+    }),
+    metrics,
     close: () => database.close(),
   };
 }

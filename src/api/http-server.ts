@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import type { Runtime } from '../runtime.js';
+import { sendError, sendJson } from './http-errors.js';
+import { downloadReport } from './routes/report-download.js';
+import { serveFile } from './routes/files.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -11,34 +14,49 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
+type Handler = (runtime: Runtime, req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
+
+const health: Handler = async (runtime, _req, res) => sendJson(res, 200, { status: 'ok', region: runtime.config.region });
+
+const ready: Handler = async (runtime, _req, res) => {
+  try {
+    await sql`SELECT 1`.execute(runtime.database.db);
+    sendJson(res, 200, { status: 'ready', database: runtime.database.kind });
+  } catch {
+    sendJson(res, 503, { status: 'unavailable', database: runtime.database.kind });
+  }
+};
+
+const metrics: Handler = async (runtime, _req, res) => {
+  res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
+  res.end(await runtime.metrics.registry.metrics());
+};
+
+/** GET (and HEAD) routes: a path pattern with at most one parameter. */
+const ROUTES: Array<[RegExp, Handler]> = [
+  [/^\/healthz$/, health],
+  [/^\/readyz$/, ready],
+  [/^\/metrics$/, metrics],
+  [/^\/files\/([A-Za-z0-9_.-]{1,4096})$/, serveFile],
+  [/^\/reports\/([^/]{1,100})\/download$/, downloadReport],
+];
 
 export async function startHttpServer(runtime: Runtime, port: number, host: string): Promise<HttpServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-    switch (path) {
-      case '/healthz':
-        return json(res, 200, { status: 'ok', region: runtime.config.region });
-      case '/readyz':
-        try {
-          await sql`SELECT 1`.execute(runtime.database.db);
-          return json(res, 200, { status: 'ready', database: runtime.database.kind });
-        } catch {
-          return json(res, 503, { status: 'unavailable', database: runtime.database.kind });
-        }
-      default:
-        return json(res, 404, { error: 'not found' });
+    for (const [pattern, handler] of ROUTES) {
+      const match = pattern.exec(path);
+      if (!match) continue;
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'use GET' } }, { allow: 'GET, HEAD' });
+      return handler(runtime, req, res, decodeURIComponent(match[1] ?? ''));
     }
+    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${path}` } });
   };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      runtime.log.error({ err }, 'request failed');
-      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      runtime.log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
   });

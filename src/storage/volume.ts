@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -75,7 +75,23 @@ export class Volume {
     }
   }
 
-  createReadStream(key: string): ReadStream {
-    return createReadStream(this.pathOf(key));
+  /** Size and sha256 of the file as it is on disk now, or null when it is not here. */
+  async digest(key: string): Promise<{ bytes: number; sha256: string } | null> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      for await (const chunk of createReadStream(this.pathOf(key))) {
+        hash.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    return { bytes, sha256: hash.digest('hex') };
+  }
+
+  createReadStream(key: string, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.pathOf(key), range);
   }
 }

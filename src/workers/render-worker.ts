@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import type { StorageMode } from '../config.js';
+import type { NewEvent } from '../events/append.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
@@ -8,6 +10,7 @@ import { foldReport, reportStreamId } from '../projections/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
 import type { HistoryEntry } from '../reports/templates/registry.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
@@ -17,6 +20,9 @@ export interface RenderStageOptions {
   store: EventStore;
   pool: RenderPool;
   volume: Volume;
+  /** `object` renders straight to the object store; `volume` and `mirror` write the volume. */
+  mode: StorageMode;
+  objectStore?: ObjectStore;
   /** This instance's region: the volume the file lands on. */
   region: string;
   /** This instance's lease owner id. */
@@ -71,6 +77,21 @@ export function renderStage(options: RenderStageOptions) {
     }
   }
 
+  /** Puts the file where the storage mode says, verified, and returns the event that records it. */
+  async function storeFile(key: string, pdf: Buffer, sha256: string): Promise<NewEvent & { type: 'ReportStoredLocal' | 'ReportReplicated' }> {
+    const bytes = pdf.byteLength;
+    if (options.mode !== 'object') {
+      await volume.write(key, pdf);
+      return { type: 'ReportStoredLocal', data: { region, key, sha256, bytes } };
+    }
+    const objects = options.objectStore;
+    if (!objects) throw new Error('STORAGE_MODE=object needs an object store');
+    const { etag } = await objects.put(key, pdf, { bytes, sha256, contentType: 'application/pdf' });
+    const held = await objects.digest(key);
+    if (held?.sha256 !== sha256 || held.bytes !== bytes) throw new Error(`the object store copy of ${key} does not match what was rendered`);
+    return { type: 'ReportReplicated', data: { bucket: objects.bucket, key, sha256, bytes, etag: etag.slice(0, 200) } };
+  }
+
   async function renderOne(claim: Claim, signal: AbortSignal): Promise<void> {
     const events = await store.readStream(claim.streamId);
     const state = foldReport(events);
@@ -98,8 +119,9 @@ export function renderStage(options: RenderStageOptions) {
       });
       stage = 'store';
       const sha256 = createHash('sha256').update(result.pdf).digest('hex');
+      const bytes = result.pdf.byteLength;
       const key = reportKey(state.reportId, sha256);
-      await volume.write(key, result.pdf);
+      const stored = await storeFile(key, result.pdf, sha256);
       if (signal.aborted) return;
       await store.append(
         claim.streamId,
@@ -107,13 +129,13 @@ export function renderStage(options: RenderStageOptions) {
         [
           {
             type: 'ReportRendered',
-            data: { sha256, bytes: result.pdf.byteLength, pages: result.pages, renderMs: result.renderMs, rendererVersion: result.rendererVersion },
+            data: { sha256, bytes, pages: result.pages, renderMs: result.renderMs, rendererVersion: result.rendererVersion },
           },
-          { type: 'ReportStoredLocal', data: { region, key, sha256, bytes: result.pdf.byteLength } },
+          stored,
         ],
         meta,
       );
-      log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key }, 'report stored');
+      log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) {
         log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');

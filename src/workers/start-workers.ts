@@ -1,16 +1,19 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { RenderPool } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
-import { Volume } from '../storage/volume.js';
 import { releaseAllLeases } from './leases.js';
 import { renderStage } from './render-worker.js';
-import { WorkLoop } from './work-loop.js';
+import { replicateStage } from './replicate-worker.js';
+import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
 
 export interface Workers {
   readonly owner: string;
   readonly pool: RenderPool;
   readonly render: WorkLoop;
+  /** Copies this region's volume files to the object store; only in `mirror` mode. */
+  readonly replicate: WorkLoop | undefined;
+  start(): void;
   /** Finishes (or aborts after a grace) the work in flight and releases this instance's leases. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -21,33 +24,33 @@ export function instanceId(region: string): string {
 }
 
 export function createWorkers(runtime: Runtime, options: { owner?: string; pool?: RenderPool } = {}): Workers {
-  const { config, store, log, database } = runtime;
+  const { config, store, log, database, volume, objectStore, metrics } = runtime;
   const owner = options.owner ?? instanceId(config.region);
   const pool = options.pool ?? new RenderPool({ size: config.renderConcurrency });
-  const stage = renderStage({
+  const common = {
     store,
-    pool,
-    volume: new Volume(config.reportsDir),
     region: config.region,
     owner,
     leaseMs: config.leaseMs,
     backoff: { maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs },
     log,
-  });
-  const render = new WorkLoop({
-    name: 'render',
-    concurrency: pool.size,
-    pollMs: config.workerPollMs,
-    notifier: database.notifier,
-    log,
-    ...stage,
-  });
+  };
+  const loop = (name: string, concurrency: number, stage: Pick<WorkLoopOptions, 'claim' | 'process'>) =>
+    new WorkLoop({ name, concurrency, pollMs: config.workerPollMs, notifier: database.notifier, log, ...stage });
+  const render = loop('render', pool.size, renderStage({ ...common, pool, volume, mode: config.storageMode, objectStore }));
+  const replicate =
+    config.storageMode === 'mirror' ? loop('replicate', 4, replicateStage({ ...common, volume, objectStore, metrics })) : undefined;
   return {
     owner,
     pool,
     render,
+    replicate,
+    start() {
+      render.start();
+      replicate?.start();
+    },
     async stop(graceMs) {
-      await render.stop(graceMs);
+      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs)]);
       await pool.close();
       await releaseAllLeases(store.db, owner);
     },

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseKind } from '../../src/database/connect.js';
 import { loadConfig } from '../../src/config.js';
-import { EventStore } from '../../src/events/event-store.js';
-import { reportProjection } from '../../src/projections/report-projection.js';
-import type { Runtime } from '../../src/runtime.js';
+import { Metrics } from '../../src/metrics.js';
+import { assembleRuntime, type Runtime } from '../../src/runtime.js';
 import { openTestDatabase, silentLog, type TestDatabase } from './databases.js';
 
 export interface TestRuntime extends Runtime {
@@ -13,30 +12,36 @@ export interface TestRuntime extends Runtime {
   readonly dataDir: string;
 }
 
+export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+
 /**
- * The same wiring as `quire serve` (config, store with the report projections) on a fresh test
- * database and a temp DATA_DIR. `env` overrides configuration as environment variables would.
+ * The same wiring as `quire serve` (config, store with the report projections, storage, tokens)
+ * on a fresh test database and a temp DATA_DIR. `env` overrides configuration as environment
+ * variables would. Pass `database` to share one database between several "instances".
  */
-export async function startTestRuntime(kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestRuntime> {
+export async function startTestRuntime(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  shared?: { database: TestDatabase },
+): Promise<TestRuntime> {
   const dataDir = mkdtempSync(join(tmpdir(), 'quire-test-'));
-  const config = loadConfig({ DATA_DIR: dataDir, FLY_REGION: 'iad', LOG_LEVEL: 'silent', RETRY_BASE_MS: '10', ...env });
-  const database = await openTestDatabase(kind);
-  const store = new EventStore({
-    db: database.db,
-    notifier: database.notifier,
-    region: config.region,
-    log: silentLog,
-    pollMs: 100,
-    projections: [reportProjection],
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    FLY_REGION: 'iad',
+    LOG_LEVEL: 'silent',
+    RETRY_BASE_MS: '10',
+    SUBSCRIPTION_POLL_MS: '100',
+    AUTH_SECRET: TEST_SECRET,
+    ...env,
   });
+  const database = shared?.database ?? (await openTestDatabase(kind));
+  const runtime = assembleRuntime(config, silentLog, database, new Metrics({ defaultMetrics: false }));
   return {
-    config,
-    log: silentLog,
+    ...runtime,
     database,
-    store,
     dataDir,
     async close() {
-      await database.close();
+      if (!shared) await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

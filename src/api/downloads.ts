@@ -1,0 +1,39 @@
+import type { Actor } from '../actor.js';
+import { QuireError } from '../errors.js';
+import type { DownloadOutcome, DownloadPath } from '../metrics.js';
+import { resolveDownload, type DownloadContext, type DownloadSource, type DownloadUrl } from '../storage/resolve-download.js';
+import type { Runtime } from '../runtime.js';
+
+const PATHS: Record<DownloadSource, DownloadPath> = { OBJECT_STORE: 'object', LOCAL_VOLUME: 'local', REMOTE_VOLUME: 'replay' };
+const OUTCOMES: Record<string, DownloadOutcome> = {
+  NOT_FOUND: 'not_found',
+  NOT_READY: 'not_ready',
+  FAILED: 'failed',
+  UNAVAILABLE: 'unavailable',
+  FORBIDDEN: 'forbidden',
+  INVALID_PARAMS: 'invalid',
+};
+
+export function downloadContext(runtime: Runtime): DownloadContext {
+  const { config } = runtime;
+  return {
+    db: runtime.store.db,
+    objectStore: runtime.objectStore,
+    fileTokens: runtime.fileTokens,
+    region: config.region,
+    publicUrl: config.publicUrl,
+    canReach: (region) => config.flyReplay || region in config.regionUrls,
+  };
+}
+
+/** createDownloadUrl for every entry point (REST, GraphQL), counted by path and outcome. */
+export async function createDownloadUrl(runtime: Runtime, reportId: string, actor: Actor, ttlSeconds?: number): Promise<DownloadUrl> {
+  try {
+    const url = await resolveDownload(downloadContext(runtime), reportId, actor, ttlSeconds ?? runtime.config.downloadTtlSeconds);
+    runtime.metrics.download(PATHS[url.source], 'ok');
+    return url;
+  } catch (err) {
+    if (err instanceof QuireError && err.code in OUTCOMES) runtime.metrics.download('none', OUTCOMES[err.code]!);
+    throw err;
+  }
+}

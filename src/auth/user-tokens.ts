@@ -1,0 +1,71 @@
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import type { Actor, Role } from '../actor.js';
+import { QuireError } from '../errors.js';
+
+export class UnauthenticatedError extends QuireError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'a valid bearer token is required') {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+const Claims = z.object({
+  sub: z.string().min(1).max(200),
+  role: z.enum(['user', 'auditor', 'admin']).default('user'),
+});
+
+export interface UserTokenOptions {
+  /** HS256 key (derived from AUTH_SECRET); also what `quire token` signs with. */
+  key: Uint8Array;
+  /** When set, tokens are checked against this JWKS (RS256/ES256…) instead. */
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/** Bearer tokens: JWTs with `sub`, `role` and a required `exp`, checked with jose. */
+export class UserTokens {
+  private readonly jwks: JWTVerifyGetKey | undefined;
+
+  constructor(private readonly options: UserTokenOptions) {
+    this.jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  }
+
+  async verify(token: string): Promise<Actor> {
+    try {
+      const verifyOptions = {
+        requiredClaims: ['exp', 'sub'],
+        ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience ? { audience: this.options.audience } : {}),
+      };
+      const { payload } = this.jwks
+        ? await jwtVerify(token, this.jwks, verifyOptions)
+        : await jwtVerify(token, this.options.key, { ...verifyOptions, algorithms: ['HS256'] });
+      const claims = Claims.parse(payload);
+      return { id: claims.sub, role: claims.role };
+    } catch (err) {
+      throw new UnauthenticatedError(err instanceof errors.JWTExpired ? 'the bearer token has expired' : 'the bearer token is not valid');
+    }
+  }
+
+  /** Reads `Authorization: Bearer <jwt>` (or a bare token, as graphql-ws connectionParams may carry). */
+  async fromHeader(header: string | undefined | null): Promise<Actor> {
+    const match = /^(?:Bearer\s+)?([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header?.trim() ?? '');
+    if (!match) throw new UnauthenticatedError();
+    return this.verify(match[1]!);
+  }
+
+  /** Mints an HS256 token (the `quire token` command, tests). */
+  async sign(actor: { id: string; role: Role }, ttlSeconds: number): Promise<string> {
+    let jwt = new SignJWT({ role: actor.role })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(actor.id)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+    if (this.options.issuer) jwt = jwt.setIssuer(this.options.issuer);
+    if (this.options.audience) jwt = jwt.setAudience(this.options.audience);
+    return jwt.sign(this.options.key);
+  }
+}

@@ -1,0 +1,61 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { ReplicationMetrics } from './workers/replication-metrics.js';
+
+export type DownloadPath = 'object' | 'local' | 'replay';
+export type DownloadOutcome = 'ok' | 'not_found' | 'not_ready' | 'failed' | 'unavailable' | 'forbidden' | 'invalid';
+
+/**
+ * What operators watch (served at /metrics): how downloads are resolved and how they end — the
+ * seed's "monitor the 404s" — and how far replication lags behind.
+ */
+export class Metrics implements ReplicationMetrics {
+  readonly registry = new Registry();
+
+  private readonly downloads = new Counter({
+    name: 'quire_download_resolutions_total',
+    help: 'Download URL resolutions by path taken (object, local, replay) and outcome',
+    labelNames: ['path', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly files = new Counter({
+    name: 'quire_file_requests_total',
+    help: 'Requests to /files/<token> by outcome (served, replayed, redirected, forbidden, missing, unavailable)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly replicationLag = new Histogram({
+    name: 'quire_replication_lag_seconds',
+    help: 'Seconds from a report stored on a volume to its verified object-store copy',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+
+  private readonly replicationFailures = new Counter({
+    name: 'quire_replication_failures_total',
+    help: 'Failed replication attempts by reason (store unavailable or copy mismatch)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'quire_' });
+  }
+
+  download(path: DownloadPath | 'none', outcome: DownloadOutcome): void {
+    this.downloads.inc({ path, outcome });
+  }
+
+  file(outcome: 'served' | 'not_modified' | 'replayed' | 'redirected' | 'forbidden' | 'missing' | 'unavailable'): void {
+    this.files.inc({ outcome });
+  }
+
+  replicated(lagSeconds: number): void {
+    this.replicationLag.observe(Math.max(0, lagSeconds));
+  }
+
+  failed(reason: 'store' | 'mismatch'): void {
+    this.replicationFailures.inc({ reason });
+  }
+}

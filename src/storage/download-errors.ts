@@ -1,0 +1,48 @@
+import { QuireError } from '../errors.js';
+
+/** The report exists but has no file yet. */
+export class NotReadyError extends QuireError {
+  readonly code = 'NOT_READY';
+  constructor(
+    readonly reportId: string,
+    readonly status: string,
+  ) {
+    super(`report ${reportId} is not ready yet (status ${status})`);
+    this.name = 'NotReadyError';
+  }
+}
+
+/** The report failed for good; `reason` is its last error. */
+export class ReportFailedError extends QuireError {
+  readonly code = 'FAILED';
+  constructor(
+    readonly reportId: string,
+    readonly reason: string,
+  ) {
+    super(`report ${reportId} failed: ${reason}`);
+    this.name = 'ReportFailedError';
+  }
+}
+
+/** The file exists, but only where this instance cannot send the caller (e.g. no route to that region). */
+export class UnavailableError extends QuireError {
+  readonly code = 'UNAVAILABLE';
+  constructor(
+    readonly reportId: string,
+    readonly regions: string[],
+  ) {
+    super(`report ${reportId} is only on the volume of ${regions.join(', ')}, which cannot be reached from here`);
+    this.name = 'UnavailableError';
+  }
+}
+
+export class InvalidTtlError extends QuireError {
+  readonly code = 'INVALID_PARAMS';
+  constructor(
+    readonly ttlSeconds: number,
+    readonly max: number,
+  ) {
+    super(`ttlSeconds must be an integer from 1 to ${max}, got ${ttlSeconds}`);
+    this.name = 'InvalidTtlError';
+  }
+}

@@ -1,0 +1,60 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import { QuireError } from '../errors.js';
+
+/** Where a signed /files link points: a region's volume, or the disk object store. */
+export interface FileClaims {
+  reportId: string;
+  key: string;
+  /** `volume`: the file is on `region`'s volume; `object`: in the disk object store. */
+  location: 'volume' | 'object';
+  region: string | null;
+  sha256: string;
+  filename: string;
+}
+
+export class InvalidFileTokenError extends QuireError {
+  readonly code = 'FORBIDDEN';
+  constructor(readonly reason: 'expired' | 'invalid') {
+    super(reason === 'expired' ? 'this download link has expired' : 'this download link is not valid');
+    this.name = 'InvalidFileTokenError';
+  }
+}
+
+const AUDIENCE = 'quire:file';
+const Claims = z.object({
+  sub: z.string(),
+  key: z.string(),
+  loc: z.enum(['volume', 'object']),
+  rg: z.string().nullable(),
+  h: z.string(),
+  fn: z.string(),
+  exp: z.number(),
+});
+
+/** Signs and checks the short-lived links quire serves itself at /files/<token> (HS256 JWTs). */
+export class FileTokens {
+  constructor(private readonly key: Uint8Array) {}
+
+  async sign(claims: FileClaims, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const token = await new SignJWT({ key: claims.key, loc: claims.location, rg: claims.region, h: claims.sha256, fn: claims.filename })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(claims.reportId)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(this.key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async verify(token: string): Promise<FileClaims & { expiresAt: Date }> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { audience: AUDIENCE, algorithms: ['HS256'] });
+      const c = Claims.parse(payload);
+      return { reportId: c.sub, key: c.key, location: c.loc, region: c.rg, sha256: c.h, filename: c.fn, expiresAt: new Date(c.exp * 1000) };
+    } catch (err) {
+      throw new InvalidFileTokenError(err instanceof errors.JWTExpired ? 'expired' : 'invalid');
+    }
+  }
+}
