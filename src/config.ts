@@ -42,6 +42,10 @@ const EnvSchema = z.object({
   FLY_APP_NAME: z.string().optional(),
   FLY_REPLAY: z.enum(['true', 'false', '1', '0']).optional(),
   DOWNLOAD_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1536 * 1024),
+  REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
 });
 
 const flag = (v: string) => v === 'true' || v === '1';
@@ -91,6 +95,13 @@ export type Config = {
   /** Answer requests for another region's file with `fly-replay` (on Fly) instead of a redirect. */
   flyReplay: boolean;
   downloadTtlSeconds: number;
+  production: boolean;
+  /** Introspection is on outside production, and in production only when asked for. */
+  introspection: boolean;
+  /** Largest HTTP request body accepted (params are at most 1 MiB). */
+  maxBodyBytes: number;
+  /** requestReport calls per viewer per minute, per instance. */
+  requestsPerMinute: number;
 };
 
 export class ConfigError extends Error {
@@ -157,5 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     flyReplay: e.FLY_REPLAY === undefined ? e.FLY_APP_NAME !== undefined : flag(e.FLY_REPLAY),
     downloadTtlSeconds: e.DOWNLOAD_TTL_SECONDS,
+    production: e.NODE_ENV === 'production',
+    introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : flag(e.GRAPHQL_INTROSPECTION),
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    requestsPerMinute: e.REQUESTS_PER_MINUTE,
   };
 }

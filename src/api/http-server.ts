@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
+import { EventHub } from '../events/event-hub.js';
 import type { Runtime } from '../runtime.js';
+import { attachWebSocketServer } from './graphql/websocket.js';
+import { createGraphQLServer } from './graphql/yoga.js';
 import { sendError, sendJson } from './http-errors.js';
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
@@ -41,9 +44,33 @@ const ROUTES: Array<[RegExp, Handler]> = [
   [/^\/reports\/([^/]{1,100})\/download$/, downloadReport],
 ];
 
+/**
+ * A body over the limit is refused before anyone reads it; so is a body of unknown length (no
+ * Content-Length), which could otherwise stream without end.
+ */
+function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string] | null {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return null;
+  const length = req.headers['content-length'];
+  if (length === undefined) return [411, 'a Content-Length is required'];
+  if (!/^\d+$/.test(length) || Number(length) > maxBytes) return [413, `the request body is over the limit of ${maxBytes} bytes`];
+  return null;
+}
+
 export async function startHttpServer(runtime: Runtime, port: number, host: string): Promise<HttpServer> {
+  const hub = new EventHub(runtime.store, runtime.log);
+  await hub.start();
+  const yoga = createGraphQLServer(runtime, hub);
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/graphql') {
+      const refusal = bodyRefusal(req, runtime.config.maxBodyBytes);
+      if (refusal) {
+        req.resume();
+        return sendJson(res, refusal[0], { errors: [{ message: refusal[1], extensions: { code: 'BAD_REQUEST' } }] }, { connection: 'close' });
+      }
+      return yoga(req, res);
+    }
     for (const [pattern, handler] of ROUTES) {
       const match = pattern.exec(path);
       if (!match) continue;
@@ -64,15 +91,18 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
     server.once('error', reject);
     server.listen(port, host, resolve);
   });
+  const ws = attachWebSocketServer(server, yoga, runtime);
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     server,
     url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await ws.close();
+      await hub.stop();
+      await closed;
+    },
   };
 }

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 
 /** Channels quire NOTIFYs on. PGlite can only LISTEN before other work starts, so all are known up-front. */
-export const CHANNELS = ['quire_events'] as const;
+export const CHANNELS = ['quire_events', 'quire_progress'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 /**

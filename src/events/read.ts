@@ -74,6 +74,21 @@ export async function readStream(
   return rows.map(toRecordedEvent);
 }
 
+/** The events of several streams in one query (DataLoader batches), by stream id. */
+export async function readStreams(db: Kysely<Database>, streamIds: readonly string[]): Promise<Map<string, RecordedEvent[]>> {
+  const out = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]));
+  if (streamIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('events')
+    .select(EVENT_COLUMNS)
+    .where('stream_id', 'in', [...streamIds])
+    .orderBy('stream_id')
+    .orderBy('stream_version')
+    .execute();
+  for (const row of rows) out.get(row.stream_id)?.push(toRecordedEvent(row));
+  return out;
+}
+
 /** Rows of the global log after `after`, in commit order, without upcasting (auditors verify these). */
 export async function readAllRows(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<EventRow[]> {
   // Only transactions below the oldest one still running are final: a transaction with a lower
@@ -87,6 +102,30 @@ export async function readAllRows(db: Kysely<Database>, after: Checkpoint, limit
     .orderBy('global_position')
     .limit(limit)
     .execute();
+}
+
+export interface EventQuery {
+  after: Checkpoint;
+  limit: number;
+  streamId?: string;
+  types?: readonly string[];
+  since?: Date;
+  until?: Date;
+}
+
+/** The global log in commit order, filtered (the auditors' `events` query); same safe read as readAll. */
+export async function queryEvents(db: Kysely<Database>, q: EventQuery): Promise<RecordedEvent[]> {
+  let query = db
+    .selectFrom('events')
+    .select(EVENT_COLUMNS)
+    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+    .where(sql<boolean>`(transaction_id, global_position) > (${q.after.transactionId}::xid8, ${q.after.globalPosition}::bigint)`);
+  if (q.streamId !== undefined) query = query.where('stream_id', '=', q.streamId);
+  if (q.types && q.types.length > 0) query = query.where('type', 'in', [...q.types]);
+  if (q.since) query = query.where('recorded_at', '>=', q.since);
+  if (q.until) query = query.where('recorded_at', '<', q.until);
+  const rows = await query.orderBy('transaction_id').orderBy('global_position').limit(q.limit).execute();
+  return rows.map(toRecordedEvent);
 }
 
 export interface ReadAllResult {

@@ -1,0 +1,127 @@
+import { WrongExpectedVersionError } from '../../events/errors.js';
+import { QuireError } from '../../errors.js';
+import {
+  ForbiddenError,
+  InvalidParamsError,
+  NotRetryableError,
+  ParamsTooLargeError,
+  ReportNotFoundError,
+  UnknownTemplateError,
+} from '../../reports/errors.js';
+import { InvalidTtlError, NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { builder } from './builder.js';
+import { REPORT_STATUS } from './enums.js';
+
+/** Every expected failure is a typed result implementing Error; `code` is stable for clients. */
+export const ErrorInterface = builder.interfaceRef<QuireError>('Error').implement({
+  fields: (t) => ({
+    message: t.exposeString('message'),
+    code: t.exposeString('code'),
+  }),
+});
+
+const ParamIssue = builder.objectRef<{ path: string; message: string }>('ParamIssue').implement({
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'Dotted path into the input, e.g. params.columns.0.key' }),
+    message: t.exposeString('message'),
+  }),
+});
+
+builder.objectType(ReportNotFoundError, {
+  name: 'NotFoundError',
+  description: 'No such report, or not one you may see (the two are indistinguishable on purpose).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ReportNotFoundError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
+});
+
+builder.objectType(NotReadyError, {
+  name: 'NotReadyError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NotReadyError,
+  fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
+});
+
+builder.objectType(ReportFailedError, {
+  name: 'FailedError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ReportFailedError,
+  fields: (t) => ({ reportId: t.exposeString('reportId'), reason: t.exposeString('reason') }),
+});
+
+builder.objectType(UnavailableError, {
+  name: 'UnavailableError',
+  description: 'The file exists only on volumes this instance cannot route to.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof UnavailableError,
+  fields: (t) => ({ reportId: t.exposeString('reportId'), regions: t.exposeStringList('regions') }),
+});
+
+builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ForbiddenError,
+  fields: () => ({}),
+});
+
+builder.objectType(NotRetryableError, {
+  name: 'NotRetryableError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NotRetryableError,
+  fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
+});
+
+/** Bad input of any kind: unknown template, params that fail the template's schema or are too big, a bad TTL. */
+export class InvalidInputError extends QuireError {
+  readonly code = 'INVALID_PARAMS';
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = 'InvalidInputError';
+  }
+
+  static from(err: unknown): InvalidInputError | null {
+    if (err instanceof InvalidParamsError) return new InvalidInputError(err.message, err.issues);
+    if (err instanceof UnknownTemplateError) return new InvalidInputError(err.message, [{ path: 'template', message: err.message }]);
+    if (err instanceof ParamsTooLargeError) return new InvalidInputError(err.message, [{ path: 'params', message: err.message }]);
+    if (err instanceof InvalidTtlError) return new InvalidInputError(err.message, [{ path: 'ttlSeconds', message: err.message }]);
+    return null;
+  }
+}
+
+builder.objectType(InvalidInputError, {
+  name: 'InvalidParamsError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof InvalidInputError,
+  fields: (t) => ({ issues: t.field({ type: [ParamIssue], resolve: (e) => e.issues }) }),
+});
+
+export class ConflictError extends QuireError {
+  readonly code = 'CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+builder.objectType(ConflictError, {
+  name: 'ConflictError',
+  description: 'Someone else changed the report at the same moment; read it again and retry.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ConflictError,
+  fields: () => ({}),
+});
+
+/** Runs a command and turns its domain errors into the typed results the schema declares. */
+export async function asResult<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const invalid = InvalidInputError.from(err);
+    if (invalid) throw invalid;
+    if (err instanceof WrongExpectedVersionError) throw new ConflictError(err.message);
+    throw err;
+  }
+}

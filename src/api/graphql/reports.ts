@@ -1,0 +1,304 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { z } from 'zod';
+import { canRead } from '../../actor.js';
+import { readStreams } from '../../events/read.js';
+import { listenerIterator } from '../../events/event-hub.js';
+import { QuireError } from '../../errors.js';
+import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
+import { loadReportState } from '../../projections/report-rows.js';
+import { evolve, reportStreamId, type ReportLocation, type ReportState } from '../../projections/report-state.js';
+import { ForbiddenError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
+import { requestReport } from '../../reports/request-report.js';
+import { retryReport } from '../../reports/retry-report.js';
+import { isUuid } from '../../reports/uuid.js';
+import { NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
+import { createDownloadUrl, downloadContext } from '../downloads.js';
+import { builder } from './builder.js';
+import { forwardConnection, pageSize } from './connection.js';
+import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
+import { asResult, ConflictError, ErrorInterface, InvalidInputError } from './errors.js';
+import { EventRef } from './events.js';
+
+/** Accepts a report's UUID or its relay global ID. */
+function reportIdFrom(id: string): string {
+  if (isUuid(id)) return id;
+  try {
+    const decoded = decodeGlobalID(id);
+    return decoded.typename === 'Report' ? decoded.id : id;
+  } catch {
+    return id;
+  }
+}
+
+const LocationRef = builder.objectRef<ReportLocation>('ReportLocation').implement({
+  description: 'One copy of the report’s file: on a region’s volume, or in the object store.',
+  fields: (t) => ({
+    kind: t.field({ type: LOCATION_KIND, resolve: (l) => l.kind }),
+    region: t.string({ nullable: true, resolve: (l) => (l.kind === 'volume' ? l.place : null) }),
+    bucket: t.string({ nullable: true, resolve: (l) => (l.kind === 'object' ? l.place : null) }),
+    key: t.exposeString('key'),
+    sha256: t.exposeString('sha256'),
+    bytes: t.exposeFloat('bytes'),
+    storedAt: t.field({ type: 'DateTime', resolve: (l) => l.storedAt }),
+    verifiedAt: t.field({ type: 'DateTime', resolve: (l) => l.verifiedAt }),
+  }),
+});
+
+interface Downloadable {
+  available: boolean;
+  source: 'OBJECT_STORE' | 'LOCAL_VOLUME' | 'REMOTE_VOLUME' | null;
+  region: string | null;
+  reason: string | null;
+}
+
+const DownloadableRef = builder.objectRef<Downloadable>('Downloadable').implement({
+  description: 'Whether createDownloadUrl would succeed right now from this instance, and through which path.',
+  fields: (t) => ({
+    available: t.exposeBoolean('available'),
+    source: t.field({ type: DOWNLOAD_SOURCE, nullable: true, resolve: (d) => d.source }),
+    region: t.exposeString('region', { nullable: true }),
+    reason: t.exposeString('reason', { nullable: true }),
+  }),
+});
+
+export const ReportRef = builder.loadableNode('Report', {
+  description: 'A PDF report and where its file lives.',
+  id: { resolve: (r: ReportState) => r.reportId },
+  load: async (ids: string[], ctx): Promise<Array<ReportState | Error>> => {
+    const states = await loadReportStates(ctx.runtime.store.db, ids.filter(isUuid));
+    return ids.map((id) => {
+      const state = states.get(id);
+      // Someone else's report is indistinguishable from a missing one.
+      return state && canRead(ctx.actor, state.owner) ? state : new ReportNotFoundError(id);
+    });
+  },
+  fields: (t) => ({
+    reportId: t.exposeString('reportId', { description: 'The report’s UUID (what REST routes and `report(id)` take).' }),
+    title: t.exposeString('title'),
+    template: t.exposeString('template'),
+    status: t.field({ type: REPORT_STATUS, resolve: (r) => r.status }),
+    owner: t.exposeString('owner'),
+    requestedRegion: t.exposeString('requestedRegion'),
+    requestedAt: t.field({ type: 'DateTime', resolve: (r) => r.requestedAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+    sha256: t.exposeString('sha256', { nullable: true }),
+    bytes: t.exposeFloat('bytes', { nullable: true }),
+    pages: t.exposeInt('pages', { nullable: true }),
+    attempts: t.exposeInt('attempts'),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    failedStage: t.exposeString('failedStage', { nullable: true }),
+    nextAttemptAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.nextAttemptAt }),
+    version: t.exposeInt('version', { description: 'Stream version of the last event folded in.' }),
+    locations: t.loadableList({
+      type: LocationRef,
+      load: async (ids: string[], ctx) => {
+        const byReport = await loadLocations(ctx.runtime.store.db, ids);
+        return ids.map((id) => byReport.get(id) ?? []);
+      },
+      resolve: (r) => r.reportId,
+    }),
+    history: t.loadableList({
+      type: EventRef,
+      description: 'The report’s own events, oldest first.',
+      load: async (streamIds: string[], ctx) => {
+        const byStream = await readStreams(ctx.runtime.store.db, streamIds);
+        return streamIds.map((id) => byStream.get(id) ?? []);
+      },
+      resolve: (r) => r.streamId,
+    }),
+    downloadable: t.field({
+      type: DownloadableRef,
+      resolve: (r, _, ctx): Downloadable => {
+        try {
+          const route = chooseRoute(r, downloadContext(ctx.runtime));
+          return { available: true, source: route.source, region: route.location.kind === 'volume' ? route.location.place : null, reason: null };
+        } catch (err) {
+          return { available: false, source: null, region: null, reason: err instanceof Error ? err.message : String(err) };
+        }
+      },
+    }),
+  }),
+});
+
+builder.queryField('report', (t) =>
+  t.field({
+    type: ReportRef,
+    nullable: true,
+    description: 'One report by UUID or global ID; null when it does not exist or is not yours.',
+    args: { id: t.arg.id() },
+    resolve: async (_, args, ctx) => {
+      const id = reportIdFrom(String(args.id));
+      if (!isUuid(id)) return null;
+      const state = await loadReportState(ctx.runtime.store.db, id);
+      return state && canRead(ctx.actor, state.owner) ? state : null;
+    },
+  }),
+);
+
+const CURSOR = z.object({ t: z.iso.datetime(), id: z.uuid() });
+
+builder.queryField('reports', (t) =>
+  t.connection({
+    type: ReportRef,
+    description: 'Reports, newest first: your own, or everyone’s for auditors and admins.',
+    args: {
+      status: t.arg({ type: REPORT_STATUS, required: false }),
+      template: t.arg.string({ required: false }),
+    },
+    resolve: async (_, args, ctx) => {
+      const first = pageSize(args, 100, 20);
+      let after;
+      if (args.after) {
+        const parsed = CURSOR.safeParse(JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8') || 'null'));
+        if (!parsed.success) throw new InvalidInputError('invalid cursor', [{ path: 'after', message: 'not a cursor from this connection' }]);
+        after = { requestedAt: new Date(parsed.data.t), reportId: parsed.data.id };
+      }
+      const seesAll = ctx.actor.role === 'auditor' || ctx.actor.role === 'admin';
+      const rows = await listReports(
+        ctx.runtime.store.db,
+        {
+          ...(seesAll ? {} : { owner: ctx.actor.id }),
+          ...(args.status ? { status: args.status } : {}),
+          ...(args.template ? { template: args.template } : {}),
+        },
+        { first: first + 1, ...(after ? { after } : {}) },
+      );
+      const toCursor = (r: ReportState) => Buffer.from(JSON.stringify({ t: r.requestedAt.toISOString(), id: r.reportId })).toString('base64url');
+      return forwardConnection(rows, first, toCursor, args.after);
+    },
+  }),
+);
+
+const RequestReportInput = builder.inputType('RequestReportInput', {
+  fields: (t) => ({
+    template: t.string({ description: 'table, summary or history' }),
+    title: t.string(),
+    params: t.field({ type: 'JSON', description: 'The template’s parameters (validated against its schema; at most 1 MiB).' }),
+  }),
+});
+
+export class RateLimitedError extends QuireError {
+  readonly code = 'RATE_LIMITED';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many report requests; try again in ${retryAfterSeconds} s`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+builder.objectType(RateLimitedError, {
+  name: 'RateLimitedError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof RateLimitedError,
+  fields: (t) => ({ retryAfterSeconds: t.exposeInt('retryAfterSeconds') }),
+});
+
+builder.mutationField('requestReport', (t) =>
+  t.field({
+    type: ReportRef,
+    authScopes: { mutator: true },
+    errors: { types: [InvalidInputError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
+    args: { input: t.arg({ type: RequestReportInput }) },
+    resolve: async (_, { input }, ctx) => {
+      try {
+        await ctx.requestLimiter.consume(ctx.actor.id);
+      } catch (res) {
+        if (res instanceof RateLimiterRes) throw new RateLimitedError(Math.ceil(res.msBeforeNext / 1000));
+        throw res;
+      }
+      const { reportId } = await asResult(() =>
+        requestReport(ctx.runtime.store, { template: input.template, title: input.title, params: input.params }, ctx.actor, { requestId: ctx.requestId }),
+      );
+      return (await loadReportState(ctx.runtime.store.db, reportId))!;
+    },
+  }),
+);
+
+const DownloadUrlRef = builder.objectRef<DownloadUrl>('DownloadUrl').implement({
+  fields: (t) => ({
+    url: t.exposeString('url'),
+    expiresAt: t.field({ type: 'DateTime', resolve: (d) => d.expiresAt }),
+    source: t.field({ type: DOWNLOAD_SOURCE, resolve: (d) => d.source }),
+    region: t.exposeString('region', { nullable: true }),
+  }),
+});
+
+builder.mutationField('createDownloadUrl', (t) =>
+  t.field({
+    type: DownloadUrlRef,
+    description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
+    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, InvalidInputError] },
+    args: {
+      reportId: t.arg.id(),
+      ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),
+    },
+    resolve: (_, args, ctx) =>
+      asResult(() => createDownloadUrl(ctx.runtime, reportIdFrom(String(args.reportId)), ctx.actor, args.ttlSeconds ?? undefined)),
+  }),
+);
+
+builder.mutationField('retryReport', (t) =>
+  t.field({
+    type: ReportRef,
+    authScopes: { mutator: true },
+    errors: { types: [ReportNotFoundError, NotRetryableError, ForbiddenError, ConflictError] },
+    args: { id: t.arg.id() },
+    resolve: (_, args, ctx) => asResult(() => retryReport(ctx.runtime.store, reportIdFrom(String(args.id)), ctx.actor, { requestId: ctx.requestId })),
+  }),
+);
+
+builder.subscriptionField('reportStatus', (t) =>
+  t.field({
+    type: ReportRef,
+    description: 'The report’s current state at once, then again after every change, from any instance.',
+    args: { id: t.arg.id() },
+    subscribe: async function* (_, args, ctx) {
+      const reportId = reportIdFrom(String(args.id));
+      const events = listenerIterator<Parameters<Parameters<typeof ctx.hub.onStream>[1]>[0]>((push) =>
+        ctx.hub.onStream(reportStreamId(reportId), push),
+      );
+      try {
+        // Listening starts before the read: nothing between the two is missed; older events are skipped by version.
+        let state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
+        if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+        yield state;
+        for await (const event of events) {
+          const next = evolve(state, event);
+          if (next && next !== state) {
+            state = next;
+            yield state;
+          }
+        }
+      } finally {
+        await events.return(undefined);
+      }
+    },
+    resolve: (state) => state,
+  }),
+);
+
+const ProgressRef = builder.objectRef<{ reportId: string; fraction: number }>('RenderProgress').implement({
+  fields: (t) => ({ reportId: t.exposeString('reportId'), fraction: t.exposeFloat('fraction') }),
+});
+
+builder.subscriptionField('reportProgress', (t) =>
+  t.field({
+    type: ProgressRef,
+    description: 'Transient render progress (0..1) while a worker renders the report; not part of its history.',
+    args: { id: t.arg.id() },
+    subscribe: async function* (_, args, ctx) {
+      const reportId = reportIdFrom(String(args.id));
+      const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
+      if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+      const updates = listenerIterator<number>((push) =>
+        ctx.runtime.database.notifier.on('quire_progress', (payload) => {
+          const [id, fraction] = payload.split(':');
+          if (id === reportId) push(Number(fraction));
+        }),
+      );
+      for await (const fraction of updates) yield { reportId, fraction };
+    },
+    resolve: (p) => p,
+  }),
+);

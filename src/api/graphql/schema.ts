@@ -1,0 +1,14 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './errors.js';
+import './events.js';
+import './reports.js';
+import './viewer.js';
+
+/** The executable schema: one file per domain registers its types, queries and mutations on the builder. */
+export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
+
+/** The SDL as committed in schema/schema.graphql (sorted, so the diff shows only real changes). */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Actor } from '../../actor.js';
+import type { Runtime } from '../../runtime.js';
+import type { QuireYoga } from './yoga.js';
+
+type Extra = {
+  actor?: Actor;
+  token?: string;
+};
+
+type EnvelopedArgs = ExecutionArgs & { rootValue: { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown } };
+
+/**
+ * graphql-ws on the same port and path as HTTP. Yoga's HTTP plugins do not run here, so auth is
+ * checked at connection (close 4403 when the token is bad) and again for every operation, and the
+ * operation is parsed and validated through yoga's envelop (graphql-armor's limits apply).
+ */
+export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: Runtime): { close(): Promise<void> } {
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: runtime.config.maxBodyBytes });
+  const disposable = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      onConnect: async (ctx) => {
+        const token = ctx.connectionParams?.authorization;
+        try {
+          ctx.extra.actor = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
+          ctx.extra.token = token as string;
+          return true;
+        } catch {
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        // Tokens expire while sockets stay open: check again for every operation.
+        try {
+          ctx.extra.actor = await runtime.userTokens.fromHeader(ctx.extra.token);
+        } catch {
+          ctx.extra.socket.close(4403, 'Forbidden');
+          return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          wsActor: ctx.extra.actor,
+          wsRequestId: randomUUID(),
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+        });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const args: EnvelopedArgs = {
+          schema,
+          document,
+          operationName: payload.operationName ?? null,
+          variableValues: payload.variables ?? null,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        return args;
+      },
+      execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
+      subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+    },
+    wss,
+  );
+  return {
+    async close() {
+      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { EventStore } from './event-store.js';
+import type { RecordedEvent } from './recorded-event.js';
+
+type Listener = (event: RecordedEvent) => void;
+
+/**
+ * One tail of the global log per process, fanned out in memory: a thousand live subscribers cost
+ * one reader, not a thousand. It follows the log through EventStore.subscribe (commit order,
+ * nothing skipped, woken by NOTIFY from any instance) from the head at start.
+ */
+export class EventHub {
+  private readonly byStream = new Map<string, Set<Listener>>();
+  private readonly all = new Set<Listener>();
+  private readonly controller = new AbortController();
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts following from the current head; resolves once the tail is positioned. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const after = await this.store.headCheckpoint();
+    this.running = (async () => {
+      for await (const event of this.store.subscribe({ after, signal: this.controller.signal })) this.dispatch(event);
+    })().catch((err) => this.log.error({ err }, 'event hub stopped'));
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    await this.running;
+  }
+
+  /** Calls `listener` for every new event of one stream; returns the unsubscribe function. */
+  onStream(streamId: string, listener: Listener): () => void {
+    let set = this.byStream.get(streamId);
+    if (!set) this.byStream.set(streamId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.byStream.delete(streamId);
+    };
+  }
+
+  /** Calls `listener` for every new event. */
+  onAny(listener: Listener): () => void {
+    this.all.add(listener);
+    return () => this.all.delete(listener);
+  }
+
+  private dispatch(event: RecordedEvent): void {
+    for (const listener of this.byStream.get(event.streamId) ?? []) this.safely(listener, event);
+    for (const listener of this.all) this.safely(listener, event);
+  }
+
+  private safely(listener: Listener, event: RecordedEvent): void {
+    try {
+      listener(event);
+    } catch (err) {
+      this.log.error({ err }, 'event listener failed');
+    }
+  }
+}
+
+/**
+ * Turns push callbacks into an async iterator for GraphQL subscriptions: buffered (a slow
+ * consumer never blocks the hub), ended by `return()` when the client unsubscribes.
+ */
+export function listenerIterator<T>(register: (push: (value: T) => void) => () => void): AsyncGenerator<T> {
+  const queue: T[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  const unregister = register((value) => {
+    queue.push(value);
+    wake?.();
+  });
+  async function* iterate(): AsyncGenerator<T> {
+    try {
+      while (!done) {
+        while (queue.length > 0) yield queue.shift()!;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      done = true;
+      unregister();
+    }
+  }
+  return iterate();
+}
