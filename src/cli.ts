@@ -1,4 +1,7 @@
 import { Command } from 'commander';
+import { z } from 'zod';
+import { deriveKey, resolveSecret } from './auth/secret.js';
+import { UserTokens } from './auth/user-tokens.js';
 import { startHttpServer } from './api/http-server.js';
 import { loadConfig, ConfigError } from './config.js';
 import { openDatabase } from './database/connect.js';
@@ -14,9 +17,14 @@ async function serve(): Promise<void> {
   workers?.start();
   const http = await startHttpServer(runtime, config.port, config.host);
   runtime.log.info(
-    { url: http.url, database: runtime.database.kind, region: config.region },
+    { url: http.url, database: runtime.database.kind, region: config.region, storageMode: config.storageMode, objectStore: config.objectStore.kind },
     `quire listening on ${http.url}`,
   );
+  if (!config.databaseUrl && !config.production) {
+    // The embedded default is for trying quire out: hand the developer a way in.
+    const token = await runtime.userTokens.sign({ id: 'dev', role: 'user' }, 24 * 3600);
+    console.log(`\nGraphiQL: ${http.url}/graphql\nDev token (user "dev", 24 h), as the Authorization header:\n  Bearer ${token}\n`);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -47,11 +55,30 @@ async function dbMigrate(): Promise<void> {
   }
 }
 
+async function token(options: { sub: string; role: string; ttl: string }): Promise<void> {
+  const config = loadConfig();
+  const role = z.enum(['user', 'auditor', 'admin']).safeParse(options.role);
+  const ttl = z.coerce.number().int().min(1).max(366 * 24 * 3600).safeParse(options.ttl);
+  if (!role.success || !ttl.success || !/^[^\s]{1,200}$/.test(options.sub)) {
+    console.error('usage: quire token --sub <id> [--role user|auditor|admin] [--ttl seconds (1 s to 1 year)]');
+    process.exit(2);
+  }
+  const tokens = new UserTokens({ key: deriveKey(resolveSecret(config.authSecret, config.dataDir), 'user-token') });
+  console.log(await tokens.sign({ id: options.sub, role: role.data }, ttl.data));
+}
+
 export function buildCli(): Command {
   const program = new Command('quire').description('PDF reports downloadable from every region, with a verifiable history');
   program.command('serve').description('migrate the database and serve HTTP (the default of npm start)').action(serve);
   const db = program.command('db').description('database maintenance');
   db.command('migrate').description('apply every pending migration').action(dbMigrate);
+  program
+    .command('token')
+    .description('print a bearer token signed with this deployment\'s secret (AUTH_SECRET, or the one under DATA_DIR)')
+    .requiredOption('--sub <id>', 'the user id')
+    .option('--role <role>', 'user, auditor or admin', 'user')
+    .option('--ttl <seconds>', 'lifetime in seconds', '3600')
+    .action(token);
   return program;
 }
 

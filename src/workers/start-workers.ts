@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Notifier } from '../database/notifier.js';
 import { RenderPool } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
 import { releaseAllLeases } from './leases.js';
@@ -16,6 +17,21 @@ export interface Workers {
   start(): void;
   /** Finishes (or aborts after a grace) the work in flight and releases this instance's leases. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Render progress goes out over NOTIFY only (it is transient, not a lifecycle event), at most
+ * every 5% per report so a 1,000-page render does not flood the channel.
+ */
+function progressPublisher(notifier: Notifier): (reportId: string, fraction: number) => void {
+  const last = new Map<string, number>();
+  return (reportId, fraction) => {
+    const previous = last.get(reportId) ?? -1;
+    if (fraction < 1 && fraction - previous < 0.05) return;
+    if (fraction >= 1) last.delete(reportId);
+    else last.set(reportId, fraction);
+    notifier.notify('quire_progress', `${reportId}:${fraction.toFixed(3)}`);
+  };
 }
 
 /** A lease owner id unique to this process: region, host, pid and a random suffix. */
@@ -37,7 +53,11 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
   };
   const loop = (name: string, concurrency: number, stage: Pick<WorkLoopOptions, 'claim' | 'process'>) =>
     new WorkLoop({ name, concurrency, pollMs: config.workerPollMs, notifier: database.notifier, log, ...stage });
-  const render = loop('render', pool.size, renderStage({ ...common, pool, volume, mode: config.storageMode, objectStore }));
+  const render = loop(
+    'render',
+    pool.size,
+    renderStage({ ...common, pool, volume, mode: config.storageMode, objectStore, onProgress: progressPublisher(database.notifier) }),
+  );
   const replicate =
     config.storageMode === 'mirror' ? loop('replicate', 4, replicateStage({ ...common, volume, objectStore, metrics })) : undefined;
   return {
