@@ -1,0 +1,281 @@
+/**
+ * npm run bench:api — the GraphQL API under load, on embedded PGlite, in one process:
+ *
+ *  1. requests/s and p50/p99 latency at 50 concurrent keep-alive connections of
+ *     (a) `report(id)` and (b) `createDownloadUrl` on STORED reports, against a bare graphql-yoga
+ *     server answering a constant `{ hello }` on node:http in the same run (ratio; target ≥ 0.6
+ *     of bare yoga for report(id));
+ *  2. 1,000 graphql-ws clients (one socket each) subscribed to `reportStatus`, spread over the
+ *     reports; a `ReportFailed` (stage replicate) is appended to each report in turn and the time
+ *     from the append call to delivery at every subscribed client is measured (target p99 < 100 ms).
+ *
+ *   BENCH_SECONDS=5 BENCH_REPORTS=200 BENCH_CONNECTIONS=50 BENCH_WS_CLIENTS=1000 npm run bench:api
+ *
+ * The load generator is a bounded loop of node:http requests over a keep-alive agent (no
+ * autocannon dependency); it shares the CPU with the server, as autocannon would on one machine.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startHttpServer } from '../src/api/http-server.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/database/connect.js';
+import { migrateToLatest } from '../src/database/migrate.js';
+import { createLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics.js';
+import { requestReport } from '../src/reports/request-report.js';
+import { assembleRuntime } from '../src/runtime.js';
+import { createWorkers } from '../src/workers/start-workers.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const REPORTS = Number(process.env.BENCH_REPORTS ?? 200);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const WS_CLIENTS = Number(process.env.BENCH_WS_CLIENTS ?? 1000);
+/** Hard stop for the whole run: nothing may hang the process. */
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MS ?? 10 * 60_000);
+
+const deadline = setTimeout(() => {
+  console.error(`bench:api: still running after ${DEADLINE_MS} ms, giving up`);
+  process.exit(1);
+}, DEADLINE_MS);
+deadline.unref();
+
+const percentile = (sorted: number[], p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+interface LoadResult {
+  name: string;
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+/**
+ * CONNECTIONS loops, each sending one POST after the other on its own keep-alive socket, for
+ * `seconds`; every response must be 200 with `check(body)` true, or it counts as an error.
+ */
+async function load(name: string, url: string, body: (i: number) => string, headers: Record<string, string>, check: (text: string) => boolean, seconds = SECONDS): Promise<LoadResult> {
+  const target = new URL(url);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  let errors = 0;
+  let n = 0;
+  const post = (payload: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+      req.end(payload);
+    });
+  // Warm-up: JIT, schema caches, the connections themselves.
+  await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => post(body(i)).catch(() => undefined)));
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const i = n++;
+        const t0 = performance.now();
+        try {
+          const res = await post(body(i));
+          if (res.status !== 200 || !check(res.text)) {
+            if (errors++ === 0) console.error(`  ${name}: unexpected response ${res.status} ${res.text.slice(0, 300)}`);
+          }
+        } catch (err) {
+          if (errors++ === 0) console.error(`  ${name}: ${String(err)}`);
+        }
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { name, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+}
+
+// ─── quire on embedded PGlite, wired like `quire serve` ──────────────────────────────────────────
+const dataDir = mkdtempSync(join(tmpdir(), 'quire-bench-api-'));
+const log = createLogger('silent');
+const config = loadConfig({
+  DATA_DIR: dataDir,
+  FLY_REGION: 'iad',
+  LOG_LEVEL: 'silent',
+  AUTH_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
+  NODE_ENV: 'production',
+});
+const database = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log });
+await migrateToLatest(database.db);
+const runtime = assembleRuntime(config, log, database, new Metrics({ defaultMetrics: false }));
+const http = await startHttpServer(runtime, 0, '127.0.0.1');
+const quireUrl = `${http.url}/graphql`;
+const token = await runtime.userTokens.sign({ id: 'bench-user', role: 'user' }, 3600);
+const auth = { authorization: `Bearer ${token}` };
+
+console.log(`bench:api — node ${process.version}, PGlite (in memory), ${CONNECTIONS} connections, ${SECONDS} s per case, ${REPORTS} reports, ${WS_CLIENTS} graphql-ws clients`);
+
+const actor = { id: 'bench-user', role: 'user' as const };
+const reports: Array<{ reportId: string; streamId: string }> = [];
+for (let i = 0; i < REPORTS; i++) {
+  reports.push(
+    await requestReport(runtime.store, {
+      template: 'table',
+      title: `Bench report ${i}`,
+      params: { columns: [{ label: 'Region', key: 'region' }, { label: 'Revenue', key: 'revenue' }], rows: Array.from({ length: 20 }, (_, r) => ({ region: `r${r}`, revenue: r * 100 })) },
+    }, actor),
+  );
+}
+const renderStart = performance.now();
+const workers = createWorkers(runtime);
+await workers.render.drain();
+await workers.stop();
+const stored = await database.db.selectFrom('report_status').select(({ fn }) => fn.countAll<number>().as('n')).where('status', '=', 'STORED').executeTakeFirst().catch(() => undefined);
+console.log(`rendered ${REPORTS} reports in ${fmt((performance.now() - renderStart) / 1000, 1)} s${stored ? ` (${Number(stored.n)} STORED)` : ''}`);
+
+// ─── bare graphql-yoga: one constant field ────────────────────────────────────────────────────────
+const bareYoga = createYoga({
+  schema: createSchema({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'world' } } }),
+  logging: false,
+  graphiql: false,
+});
+const bareServer = createServer(bareYoga);
+const bareUrl = await listen(bareServer);
+
+// ─── 1. HTTP load ─────────────────────────────────────────────────────────────────────────────────
+const reportQuery = 'query Report($id: ID!) { report(id: $id) { reportId status title locations { kind } } }';
+const downloadMutation = 'mutation Download($id: ID!) { createDownloadUrl(reportId: $id, ttlSeconds: 300) { __typename ... on MutationCreateDownloadUrlSuccess { data { url expiresAt source } } } }';
+const pick = (i: number) => reports[i % reports.length]!.reportId;
+
+const results: LoadResult[] = [];
+results.push(await load('bare yoga { hello }', bareUrl, () => JSON.stringify({ query: '{ hello }' }), {}, (t) => t.includes('"world"')));
+results.push(await load('quire report(id)', quireUrl, (i) => JSON.stringify({ query: reportQuery, variables: { id: pick(i) } }), auth, (t) => t.includes('"STORED"')));
+results.push(await load('quire createDownloadUrl', quireUrl, (i) => JSON.stringify({ query: downloadMutation, variables: { id: pick(i) } }), auth, (t) => t.includes('MutationCreateDownloadUrlSuccess')));
+const bare = results[0]!;
+console.log('\ncase                         requests   errors      req/s   p50 ms   p99 ms   vs bare');
+for (const r of results) {
+  console.log(`${r.name.padEnd(28)} ${String(r.requests).padStart(8)} ${String(r.errors).padStart(8)} ${fmt(r.rps, 0).padStart(10)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(r.rps / bare.rps, 2).padStart(9)}`);
+}
+const ratio = results[1]!.rps / bare.rps;
+console.log(`report(id) / bare yoga = ${fmt(ratio, 2)} (target ≥ 0.6: ${ratio >= 0.6 ? 'met' : 'NOT met'})`);
+
+// ─── 2. 1,000 graphql-ws subscriptions ────────────────────────────────────────────────────────────
+const wsUrl = quireUrl.replace(/^http/, 'ws');
+const subscription = 'subscription S($id: ID!) { reportStatus(id: $id) { reportId status version lastError } }';
+const clients: Client[] = [];
+const unsubscribes: Array<() => void> = [];
+/** reportId → per-client callbacks waiting for a version. */
+const waiting = new Map<string, Array<(version: number) => void>>();
+const initialSeen: Promise<void>[] = [];
+const connectStart = performance.now();
+for (let c = 0; c < WS_CLIENTS; c++) {
+  const reportId = reports[c % reports.length]!.reportId;
+  const client = createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: auth,
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: () => {},
+  });
+  clients.push(client);
+  const listeners: Array<(version: number) => void> = [];
+  waiting.set(`${reportId}#${c}`, listeners);
+  initialSeen.push(
+    new Promise<void>((resolve, reject) => {
+      let first = true;
+      unsubscribes.push(
+        client.subscribe<{ reportStatus: { version: number } }>(
+          { query: subscription, variables: { id: reportId } },
+          {
+            next(result) {
+              const version = result.data?.reportStatus.version;
+              if (version === undefined) return reject(new Error(JSON.stringify(result.errors)));
+              if (first) {
+                first = false;
+                resolve();
+              }
+              for (const l of listeners) l(version);
+            },
+            error: reject,
+            complete: () => {},
+          },
+        ),
+      );
+    }),
+  );
+  // Open sockets in batches so the accept queue never overflows.
+  if (c % 100 === 99) await Promise.race([Promise.allSettled(initialSeen.slice(-100)), new Promise((r) => setTimeout(r, 5_000))]);
+}
+const settled = await Promise.allSettled(initialSeen);
+const subscribed = settled.filter((s) => s.status === 'fulfilled').length;
+console.log(`\n${subscribed}/${WS_CLIENTS} graphql-ws clients subscribed (first state received) in ${fmt((performance.now() - connectStart) / 1000, 1)} s`);
+
+const deliveries: number[] = [];
+let missed = 0;
+const streamVersion = async (streamId: string) =>
+  Number((await database.db.selectFrom('events').select(({ fn }) => fn.max('stream_version').as('v')).where('stream_id', '=', streamId).executeTakeFirstOrThrow()).v);
+for (let r = 0; r < reports.length; r++) {
+  const { reportId, streamId } = reports[r]!;
+  const version = await streamVersion(streamId);
+  const mine = [...waiting.entries()].filter(([key]) => key.startsWith(`${reportId}#`)).map(([, listeners]) => listeners);
+  const t0 = performance.now();
+  const delivered = mine.map(
+    (listeners) =>
+      new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), 5_000);
+        listeners.push((v) => {
+          if (v > version) {
+            clearTimeout(timer);
+            resolve(performance.now() - t0);
+          }
+        });
+      }),
+  );
+  await runtime.store.append(streamId, version, [
+    { type: 'ReportFailed', data: { stage: 'replicate', error: 'bench', attempt: 1, retryAt: new Date(Date.now() + 3600e3).toISOString() } },
+  ] as never);
+  for (const ms of await Promise.all(delivered)) {
+    if (ms === null) missed++;
+    else deliveries.push(ms);
+  }
+  for (const listeners of mine) listeners.length = 0;
+}
+deliveries.sort((a, b) => a - b);
+console.log(
+  `append → delivery over ${deliveries.length} deliveries (${reports.length} appends, one at a time, ${WS_CLIENTS / reports.length} clients per report): ` +
+    `p50 ${fmt(percentile(deliveries, 50))} ms, p99 ${fmt(percentile(deliveries, 99))} ms, max ${fmt(deliveries.at(-1) ?? NaN)} ms, missed ${missed} ` +
+    `(target p99 < 100 ms: ${percentile(deliveries, 99) < 100 && missed === 0 ? 'met' : 'NOT met'})`,
+);
+
+// ─── shut down ───────────────────────────────────────────────────────────────────────────────────
+for (const u of unsubscribes) u();
+await Promise.all(clients.map((c) => c.dispose()));
+await http.close();
+await new Promise<void>((resolve) => bareServer.close(() => resolve()));
+bareServer.closeAllConnections();
+await runtime.close();
+rmSync(dataDir, { recursive: true, force: true });
