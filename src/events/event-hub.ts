@@ -66,26 +66,31 @@ export class EventHub {
 }
 
 /**
- * Turns push callbacks into an async iterator for GraphQL subscriptions: buffered (a slow
- * consumer never blocks the hub), ended by `return()` when the client unsubscribes.
+ * Turns push callbacks into an async iterator of batches for GraphQL subscriptions: buffered (a
+ * slow consumer never blocks the hub), ended by `return()` when the client unsubscribes. A batch
+ * is everything pushed before the next macrotask, so the events of one append (dispatched
+ * together) arrive together and a subscriber never sees a state between them.
  */
-export function listenerIterator<T>(register: (push: (value: T) => void) => () => void): AsyncGenerator<T> {
-  const queue: T[] = [];
+export function listenerBatches<T>(register: (push: (value: T) => void) => () => void): AsyncGenerator<T[]> {
+  let queue: T[] = [];
   let wake: (() => void) | undefined;
-  let done = false;
   const unregister = register((value) => {
     queue.push(value);
     wake?.();
   });
-  async function* iterate(): AsyncGenerator<T> {
+  async function* iterate(): AsyncGenerator<T[]> {
     try {
-      while (!done) {
-        while (queue.length > 0) yield queue.shift()!;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+      for (;;) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const batch = queue;
+        queue = [];
+        yield batch;
       }
     } finally {
-      done = true;
       unregister();
     }
   }

@@ -3,7 +3,8 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { canRead } from '../../actor.js';
 import { readStreams } from '../../events/read.js';
-import { listenerIterator } from '../../events/event-hub.js';
+import { listenerBatches } from '../../events/event-hub.js';
+import type { RecordedEvent } from '../../events/recorded-event.js';
 import { QuireError } from '../../errors.js';
 import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
 import { loadReportState } from '../../projections/report-rows.js';
@@ -91,22 +92,21 @@ export const ReportRef = builder.loadableNode('Report', {
     failedStage: t.exposeString('failedStage', { nullable: true }),
     nextAttemptAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.nextAttemptAt }),
     version: t.exposeInt('version', { description: 'Stream version of the last event folded in.' }),
-    locations: t.loadableList({
-      type: LocationRef,
-      load: async (ids: string[], ctx) => {
-        const byReport = await loadLocations(ctx.runtime.store.db, ids);
-        return ids.map((id) => byReport.get(id) ?? []);
-      },
-      resolve: (r) => r.reportId,
-    }),
+    // Every ReportState handed to this type carries its locations (pages load them in one batch).
+    locations: t.field({ type: [LocationRef], resolve: (r) => r.locations }),
     history: t.loadableList({
       type: EventRef,
       description: 'The report’s own events, oldest first.',
-      load: async (streamIds: string[], ctx) => {
-        const byStream = await readStreams(ctx.runtime.store.db, streamIds);
-        return streamIds.map((id) => byStream.get(id) ?? []);
+      // Keyed by version too: a subscription's loader lives as long as the subscription, and a
+      // new state must not be answered from the cache of an older one.
+      load: async (keys: string[], ctx) => {
+        const byStream = await readStreams(ctx.runtime.store.db, [...new Set(keys.map((k) => k.split('@')[0]!))]);
+        return keys.map((key) => {
+          const [streamId, version] = key.split('@') as [string, string];
+          return (byStream.get(streamId) ?? []).filter((e) => e.streamVersion <= Number(version));
+        });
       },
-      resolve: (r) => r.streamId,
+      resolve: (r) => `${r.streamId}@${r.version}`,
     }),
     downloadable: t.field({
       type: DownloadableRef,
@@ -165,6 +165,9 @@ builder.queryField('reports', (t) =>
         },
         { first: first + 1, ...(after ? { after } : {}) },
       );
+      // The page's locations in one statement, whatever its size.
+      const locations = await loadLocations(ctx.runtime.store.db, rows.map((r) => r.reportId));
+      for (const row of rows) row.locations = locations.get(row.reportId) ?? [];
       const toCursor = (r: ReportState) => Buffer.from(JSON.stringify({ t: r.requestedAt.toISOString(), id: r.reportId })).toString('base64url');
       return forwardConnection(rows, first, toCursor, args.after);
     },
@@ -255,23 +258,27 @@ builder.subscriptionField('reportStatus', (t) =>
     args: { id: t.arg.id() },
     subscribe: async function* (_, args, ctx) {
       const reportId = reportIdFrom(String(args.id));
-      const events = listenerIterator<Parameters<Parameters<typeof ctx.hub.onStream>[1]>[0]>((push) =>
-        ctx.hub.onStream(reportStreamId(reportId), push),
-      );
+      let lastSent = 0;
+      const batches = listenerBatches<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
       try {
         // Listening starts before the read: nothing between the two is missed; older events are skipped by version.
         let state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
         if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+        lastSent = state.version;
         yield state;
-        for await (const event of events) {
-          const next = evolve(state, event);
-          if (next && next !== state) {
-            state = next;
-            yield state;
+        for await (const events of batches) {
+          // One state per transaction: the events of one append are one change.
+          for (const [i, event] of events.entries()) {
+            state = evolve(state, event) ?? state;
+            const last = i === events.length - 1 || events[i + 1]!.checkpoint.transactionId !== event.checkpoint.transactionId;
+            if (last && state.version !== lastSent) {
+              lastSent = state.version;
+              yield state;
+            }
           }
         }
       } finally {
-        await events.return(undefined);
+        await batches.return(undefined);
       }
     },
     resolve: (state) => state,
@@ -291,13 +298,14 @@ builder.subscriptionField('reportProgress', (t) =>
       const reportId = reportIdFrom(String(args.id));
       const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
       if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
-      const updates = listenerIterator<number>((push) =>
+      const updates = listenerBatches<number>((push) =>
         ctx.runtime.database.notifier.on('quire_progress', (payload) => {
           const [id, fraction] = payload.split(':');
           if (id === reportId) push(Number(fraction));
         }),
       );
-      for await (const fraction of updates) yield { reportId, fraction };
+      // Only the newest fraction of a burst matters.
+      for await (const fractions of updates) yield { reportId, fraction: fractions.at(-1)! };
     },
     resolve: (p) => p,
   }),

@@ -49,14 +49,15 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           socket: ctx.extra.socket,
           params: payload,
         });
+        // graphql-armor rejects by throwing from parse and validate: answer with the error, keep the socket.
         let document;
         try {
           document = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+          return [err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))];
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
         const args: EnvelopedArgs = {
           schema,
           document,

@@ -42,7 +42,8 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
     maskedErrors: {
       isDev: !config.production,
       maskError: (error, message, isDev) => {
-        const original = error instanceof GraphQLError ? error.originalError : error;
+        let original: unknown = error;
+        while (original instanceof GraphQLError && original.originalError) original = original.originalError;
         if (original instanceof QuireError) {
           return new GraphQLError(original.message, {
             ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
