@@ -57,9 +57,30 @@ export interface WorkLeasesTable {
   expires_at: Date;
 }
 
+/** Table `log_seals`: append-only seals of the global log in commit order (src/audit/seal.ts). */
+export interface LogSealsTable {
+  seq: number;
+  /** xid8 as text on read. */
+  first_transaction_id: ColumnType<string, string, never>;
+  first_position: number;
+  last_transaction_id: ColumnType<string, string, never>;
+  last_position: number;
+  event_count: number;
+  total_events: number;
+  merkle_root: string;
+  prev_seal_hash: string;
+  seal_hash: string;
+  sealed_at: ColumnType<Date, Date | string, never>;
+  /** Global positions, 8 bytes big-endian each, in seal order. */
+  leaf_positions: Uint8Array;
+  /** Event hashes, 32 bytes each, in seal order. */
+  leaf_hashes: Uint8Array;
+}
+
 export interface Database {
   events: EventsTable;
   report_status: ReportStatusTable;
   report_locations: ReportLocationsTable;
   work_leases: WorkLeasesTable;
+  log_seals: LogSealsTable;
 }

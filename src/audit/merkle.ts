@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The Merkle tree over a seal's events (RFC 6962 / RFC 9162 §2.1, the Certificate Transparency tree):
+ *
+ *   leaf(e)      = sha256(0x00 || bytes(e.hash))           e.hash is the event's 64-hex-digit chain hash, as 32 bytes
+ *   node(l, r)   = sha256(0x01 || l || r)
+ *   root([])     is not defined: a seal covers at least one event
+ *   root([x])    = leaf(x)
+ *   root(D[n])   = node(root(D[0:k]), root(D[k:n])), k the largest power of two < n
+ *
+ * Built bottom-up this is the same tree as pairing neighbours level by level and promoting an odd
+ * last node unchanged to the next level. Leaves are in the seal's order: commit order.
+ */
+const LEAF = Buffer.from([0x00]);
+const NODE = Buffer.from([0x01]);
+
+export function leafHash(eventHashHex: string): Buffer {
+  return createHash('sha256').update(LEAF).update(Buffer.from(eventHashHex, 'hex')).digest();
+}
+
+export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE).update(left).update(right).digest();
+}
+
+/**
+ * Streaming root: O(log n) memory. `stack` holds the roots of complete subtrees of decreasing
+ * size (a binary counter); the root folds them from the right.
+ */
+export class MerkleBuilder {
+  private stack: Array<{ hash: Buffer; size: number }> = [];
+  count = 0;
+
+  /** Adds one leaf (already leaf-hashed). */
+  addLeaf(leaf: Buffer): void {
+    let item = { hash: leaf, size: 1 };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === item.size) {
+      const left = this.stack.pop()!;
+      item = { hash: nodeHash(left.hash, item.hash), size: left.size * 2 };
+    }
+    this.stack.push(item);
+    this.count++;
+  }
+
+  addEventHash(eventHashHex: string): void {
+    this.addLeaf(leafHash(eventHashHex));
+  }
+
+  /** The root as hex, or null when no leaf was added. */
+  root(): string | null {
+    if (this.stack.length === 0) return null;
+    let acc = this.stack[this.stack.length - 1]!.hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!.hash, acc);
+    return acc.toString('hex');
+  }
+}
+
+export function merkleRoot(eventHashesHex: readonly string[]): string | null {
+  const b = new MerkleBuilder();
+  for (const h of eventHashesHex) b.addEventHash(h);
+  return b.root();
+}
+
+/** RFC 9162 §2.1.3.1 PATH(m, D[n]) over leaf hashes: the siblings from the leaf up to the root. */
+export function inclusionPath(leaves: readonly Buffer[], index: number): Buffer[] {
+  if (index < 0 || index >= leaves.length) throw new RangeError(`leaf ${index} is outside a tree of ${leaves.length}`);
+  const path: Buffer[] = [];
+  const walk = (lo: number, hi: number, m: number): void => {
+    const n = hi - lo;
+    if (n === 1) return;
+    let k = 1;
+    while (k * 2 < n) k *= 2;
+    if (m < k) {
+      walk(lo, lo + k, m);
+      path.push(subtreeRoot(leaves, lo + k, hi));
+    } else {
+      walk(lo + k, hi, m - k);
+      path.push(subtreeRoot(leaves, lo, lo + k));
+    }
+  };
+  walk(0, leaves.length, index);
+  return path;
+}
+
+function subtreeRoot(leaves: readonly Buffer[], lo: number, hi: number): Buffer {
+  if (hi - lo === 1) return leaves[lo]!;
+  let k = 1;
+  while (k * 2 < hi - lo) k *= 2;
+  return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
+}
+
+/**
+ * RFC 9162 §2.1.3.2: does `path` prove that `leaf` is leaf number `index` of a tree of `size`
+ * leaves with root `rootHex`? Pure: this is the whole offline check.
+ */
+export function verifyInclusion(leaf: Uint8Array, index: number, size: number, path: readonly Uint8Array[], rootHex: string): boolean {
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r: Uint8Array = leaf;
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && Buffer.from(r).toString('hex') === rootHex;
+}
