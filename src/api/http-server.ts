@@ -8,6 +8,7 @@ import { createGraphQLServer } from './graphql/yoga.js';
 import { sendError, sendJson } from './http-errors.js';
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
+import { UI_ROUTES } from './routes/ui.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -42,6 +43,7 @@ const ROUTES: Array<[RegExp, Handler]> = [
   [/^\/metrics$/, metrics],
   [/^\/files\/([A-Za-z0-9_.-]{1,4096})$/, serveFile],
   [/^\/reports\/([^/]{1,100})\/download$/, downloadReport],
+  ...UI_ROUTES,
 ];
 
 /**
