@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerLegacyCommands } from './cli/legacy.js';
 import { z } from 'zod';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { UserTokens } from './auth/user-tokens.js';
@@ -72,6 +73,7 @@ export function buildCli(): Command {
   program.command('serve').description('migrate the database and serve HTTP (the default of npm start)').action(serve);
   const db = program.command('db').description('database maintenance');
   db.command('migrate').description('apply every pending migration').action(dbMigrate);
+  registerLegacyCommands(program);
   program
     .command('token')
     .description('print a bearer token signed with this deployment\'s secret (AUTH_SECRET, or the one under DATA_DIR)')

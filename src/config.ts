@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
+const SQL_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
 /** Every environment variable quire reads, validated once at start-up. */
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -46,7 +48,26 @@ const EnvSchema = z.object({
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1536 * 1024),
   REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  LEGACY_DATABASE_URL: z.string().url().optional(),
+  LEGACY_TABLE: z.string().regex(SQL_NAME, 'a table name, optionally schema-qualified').default('reports'),
+  LEGACY_COLUMNS: z
+    .string()
+    .regex(/^(id|owner|title|file_path|created_at)=[A-Za-z_][A-Za-z0-9_]*(,(id|owner|title|file_path|created_at)=[A-Za-z_][A-Za-z0-9_]*)*$/, 'a list like owner=user_id,file_path=path')
+    .optional(),
+  LEGACY_PATH_PREFIX: z.string().default('/data/reports/'),
+  LEGACY_MIGRATE: z.enum(['true', 'false', '1', '0']).default('false'),
+  LEGACY_MIGRATE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  LEGACY_MIGRATE_RATE: z.coerce.number().positive().optional(),
 });
+
+/** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
+export interface LegacyColumns {
+  id: string;
+  owner: string;
+  title: string;
+  file_path: string;
+  created_at: string;
+}
 
 const flag = (v: string) => v === 'true' || v === '1';
 
@@ -102,6 +123,17 @@ export type Config = {
   maxBodyBytes: number;
   /** requestReport calls per viewer per minute, per instance. */
   requestsPerMinute: number;
+  legacy: {
+    databaseUrl: string | undefined;
+    table: string;
+    columns: LegacyColumns;
+    /** The legacy file_path prefix that is this region's REPORTS_DIR. */
+    pathPrefix: string;
+    /** Run the migrator (phase 2) in this instance's background workers. */
+    migrate: boolean;
+    migrateConcurrency: number;
+    migrateFilesPerSecond: number | undefined;
+  };
 };
 
 export class ConfigError extends Error {
@@ -172,5 +204,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : flag(e.GRAPHQL_INTROSPECTION),
     maxBodyBytes: e.MAX_BODY_BYTES,
     requestsPerMinute: e.REQUESTS_PER_MINUTE,
+    legacy: {
+      databaseUrl: e.LEGACY_DATABASE_URL,
+      table: e.LEGACY_TABLE,
+      columns: {
+        id: 'id',
+        owner: 'user_id',
+        title: 'title',
+        file_path: 'file_path',
+        created_at: 'created_at',
+        ...Object.fromEntries((e.LEGACY_COLUMNS?.split(',') ?? []).map((pair) => pair.split('=') as [string, string])),
+      },
+      pathPrefix: e.LEGACY_PATH_PREFIX,
+      migrate: flag(e.LEGACY_MIGRATE),
+      migrateConcurrency: e.LEGACY_MIGRATE_CONCURRENCY,
+      migrateFilesPerSecond: e.LEGACY_MIGRATE_RATE,
+    },
   };
 }

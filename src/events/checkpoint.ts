@@ -27,3 +27,10 @@ export function decodeCheckpoint(text: string): Checkpoint {
   if (!match) throw new InvalidCheckpointError(`invalid checkpoint ${JSON.stringify(text)}: expected "<xid>:<position>"`);
   return { transactionId: BigInt(match[1]!).toString(), globalPosition: Number(match[2]) };
 }
+
+/** Negative when a comes first in the global order, positive when b does, 0 when equal. */
+export function compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
+  const tx = BigInt(a.transactionId) - BigInt(b.transactionId);
+  if (tx !== 0n) return tx < 0n ? -1 : 1;
+  return a.globalPosition - b.globalPosition;
+}

@@ -56,7 +56,7 @@ export const ReportMigrated = z.strictObject({
   bytes: byteCount,
 });
 
-export const FailureStage = z.enum(['render', 'store', 'replicate', 'migrate']);
+export const FailureStage = z.enum(['render', 'store', 'replicate', 'migrate', 'scan']);
 
 export const ReportFailed = z.strictObject({
   stage: FailureStage,
@@ -71,6 +71,28 @@ export const ReportRetryRequested = z.strictObject({
   reason: z.string().max(500).optional(),
 });
 
+/**
+ * A report of the legacy application (a row of its `reports` table), adopted by quire. Which
+ * region's volume holds its file is not known yet: each region's scan records what it finds.
+ */
+export const LegacyReportImported = z.strictObject({
+  reportId: z.uuid(),
+  legacyId: z.string().min(1).max(200),
+  owner: z.string().min(1).max(200),
+  title: z.string().min(1).max(500),
+  /** file_path exactly as the legacy row had it. */
+  filePath: z.string().min(1).max(1024),
+  createdAt: z.iso.datetime({ offset: true }),
+});
+
+/** One region's pass over its volume for imported files (stream `legacy-scan-<region>`). */
+export const LegacyScanCompleted = z.strictObject({
+  region,
+  checked: z.number().int().nonnegative(),
+  found: z.number().int().nonnegative(),
+  notHere: z.number().int().nonnegative(),
+});
+
 const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data });
 
@@ -82,6 +104,8 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('ReportMigrated', ReportMigrated),
   event('ReportFailed', ReportFailed),
   event('ReportRetryRequested', ReportRetryRequested),
+  event('LegacyReportImported', LegacyReportImported),
+  event('LegacyScanCompleted', LegacyScanCompleted),
 ]);
 
 export type QuireEvent = z.infer<typeof QuireEventSchema>;
@@ -99,6 +123,8 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ReportMigrated: 1,
   ReportFailed: 1,
   ReportRetryRequested: 1,
+  LegacyReportImported: 1,
+  LegacyScanCompleted: 1,
 };
 
 /** Who and where: stamped on every event. */

@@ -4,7 +4,8 @@ import type { RecordedEvent } from '../events/recorded-event.js';
  * A report's state as a pure fold over its events. The inline projection, the rebuild and time
  * travel all use this one function, so they cannot disagree.
  */
-export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED'] as const;
+/** IMPORTED: a legacy report whose file no region has found on its volume (yet). */
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
 
 export interface ReportLocation {
@@ -44,6 +45,9 @@ export interface ReportState {
 
 export const REPORT_STREAM_PREFIX = 'report-';
 
+/** The template name of reports adopted from the legacy application. */
+export const LEGACY_TEMPLATE = 'legacy';
+
 export function reportStreamId(reportId: string): string {
   return `${REPORT_STREAM_PREFIX}${reportId}`;
 }
@@ -55,6 +59,30 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
 
 /** Folds one event into the state. Events at or below `state.version` are ignored (idempotent). */
 export function evolve(state: ReportState | null, event: RecordedEvent): ReportState | null {
+  if (event.type === 'LegacyReportImported') {
+    if (state) return state;
+    return {
+      reportId: event.data.reportId,
+      streamId: event.streamId,
+      owner: event.data.owner,
+      title: event.data.title,
+      template: LEGACY_TEMPLATE,
+      status: 'IMPORTED',
+      requestedRegion: event.metadata.region,
+      sha256: null,
+      bytes: null,
+      pages: null,
+      attempts: 0,
+      lastError: null,
+      failedStage: null,
+      nextAttemptAt: null,
+      // When the legacy application made it, not when it was imported.
+      requestedAt: new Date(event.data.createdAt),
+      updatedAt: event.recordedAt,
+      version: event.streamVersion,
+      locations: [],
+    };
+  }
   if (event.type === 'ReportRequested') {
     if (state) return state;
     return {
@@ -98,6 +126,9 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
       return {
         ...next,
         status: state.status === 'REPLICATED' ? 'REPLICATED' : 'STORED',
+        // A legacy file's hash is first known when a region finds it.
+        sha256: state.sha256 ?? sha256,
+        bytes: state.bytes ?? bytes,
         attempts: 0,
         failedStage: null,
         nextAttemptAt: null,
@@ -132,9 +163,18 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
       };
     }
     case 'ReportRetryRequested':
-      if (state.status !== 'FAILED') return next;
-      return { ...next, status: 'REQUESTED', attempts: 0, failedStage: null, nextAttemptAt: null };
+      if (state.status === 'FAILED') return { ...next, status: 'REQUESTED', attempts: 0, failedStage: null, nextAttemptAt: null };
+      // A copy (replicate, migrate) that was given up on is tried again.
+      if (isStuckCopy(state)) return { ...next, attempts: 0, failedStage: null, nextAttemptAt: null };
+      return next;
+    case 'LegacyScanCompleted':
+      return state;
   }
+}
+
+/** A file whose copy to the object store was given up on (it did not match its record). */
+export function isStuckCopy(state: ReportState): boolean {
+  return (state.failedStage === 'replicate' || state.failedStage === 'migrate') && state.nextAttemptAt === null && state.status === 'STORED';
 }
 
 /** Folds a whole stream (in version order). */

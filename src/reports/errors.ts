@@ -59,7 +59,7 @@ export class NotRetryableError extends QuireError {
     readonly reportId: string,
     readonly status: string,
   ) {
-    super(`report ${reportId} is ${status}; only a FAILED report can be retried`);
+    super(`report ${reportId} is ${status}; only a FAILED report, or a copy that was given up on, can be retried`);
     this.name = 'NotRetryableError';
   }
 }

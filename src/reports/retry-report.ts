@@ -2,11 +2,11 @@ import { canRead, type Actor } from '../actor.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { loadReportState } from '../projections/report-rows.js';
-import type { ReportState } from '../projections/report-state.js';
+import { isStuckCopy, type ReportState } from '../projections/report-state.js';
 import { ForbiddenError, NotRetryableError, ReportNotFoundError } from './errors.js';
 import { isUuid } from './uuid.js';
 
-/** Puts a FAILED report back in the render queue. */
+/** Puts a FAILED report back in the render queue, or a copy that was given up on back in the copy queue. */
 export async function retryReport(
   store: EventStore,
   reportId: string,
@@ -16,7 +16,7 @@ export async function retryReport(
   const state = isUuid(reportId) ? await loadReportState(store.db, reportId) : null;
   if (!state || !canRead(actor, state.owner)) throw new ReportNotFoundError(reportId);
   if (actor.role === 'auditor') throw new ForbiddenError('auditors read; they cannot retry reports');
-  if (state.status !== 'FAILED') throw new NotRetryableError(reportId, state.status);
+  if (state.status !== 'FAILED' && !isStuckCopy(state)) throw new NotRetryableError(reportId, state.status);
   // The expected version makes a double click (or two admins) one retry, not two.
   try {
     await store.append(state.streamId, state.version, [{ type: 'ReportRetryRequested', data: {} }], {

@@ -1,15 +1,23 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
+import type { NewEvent } from '../events/append.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { foldReport } from '../projections/report-state.js';
+import { foldReport, LEGACY_TEMPLATE } from '../projections/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
 import { claimDue, releaseLease, type Claim } from './leases.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 
-export interface ReplicateStageOptions {
+export interface CopyStageOptions {
+  /**
+   * `replicate`: quire's own reports (mirror mode) → ReportReplicated. `migrate`: legacy reports
+   * found on a volume → ReportMigrated. Same copy, same checks.
+   */
+  kind: 'replicate' | 'migrate';
   store: EventStore;
   volume: Volume;
   objectStore: ObjectStore;
@@ -17,93 +25,107 @@ export interface ReplicateStageOptions {
   region: string;
   owner: string;
   leaseMs: number;
-  /** maxAttempts is ignored: a copy is retried until the store is back (backoff caps the rate). */
+  /** maxAttempts is ignored for an unreachable store: the copy is retried until it is back. */
   backoff: BackoffPolicy;
   log: Logger;
   metrics?: ReplicationMetrics;
+  /** At most this many files started per second (migrations of big volumes); unlimited when unset. */
+  filesPerSecond?: number;
 }
 
-const STAGE = 'replicate';
-
-/** Thrown when what is on the volume or in the store is not what the events say. */
+/** What is on the volume is not what the events say: an operator has to look (never retried). */
 class CopyMismatchError extends Error {
   override readonly name = 'CopyMismatchError';
 }
 
 /**
- * The replicate stage, region-affine: claims STORED reports whose file is on this region's
- * volume, uploads the file, reads the object back and appends ReportReplicated only when size and
- * sha256 match the events. A crash after the upload re-verifies the object and appends once.
+ * Copies files from this region's volume to the object store, region-affine: claims STORED
+ * reports whose file is on this volume, checks the file against its recorded sha256, uploads it,
+ * reads the object back and appends the copy event only when size and sha256 match. A crash
+ * after the upload re-verifies the object and appends once.
  */
-export function replicateStage(options: ReplicateStageOptions) {
-  const { store, volume, objectStore, region, owner, leaseMs, backoff, log, metrics } = options;
+export function copyStage(options: CopyStageOptions) {
+  const { kind, store, volume, objectStore, region, owner, leaseMs, backoff, log, metrics } = options;
+  const stage = kind;
+  const templateFilter = kind === 'migrate' ? sql<boolean>`s.template = ${LEGACY_TEMPLATE}` : sql<boolean>`s.template <> ${LEGACY_TEMPLATE}`;
+  const limiter = options.filesPerSecond
+    ? new RateLimiterQueue(new RateLimiterMemory({ points: options.filesPerSecond, duration: 1 }), { maxQueueSize: 10_000 })
+    : undefined;
 
   async function claim(limit: number): Promise<Claim[]> {
     return claimDue(store.db, {
-      stage: STAGE,
+      stage,
       owner,
       limit,
       leaseMs,
-      due: sql<boolean>`s.status = 'STORED' AND EXISTS (
-        SELECT 1 FROM report_locations AS v
-        WHERE v.report_id = s.report_id AND v.kind = 'volume' AND v.place = ${region})`,
+      due: sql<boolean>`s.status = 'STORED' AND ${templateFilter}
+        AND NOT (s.failed_stage IS NOT DISTINCT FROM ${stage} AND s.next_attempt_at IS NULL)
+        AND EXISTS (
+          SELECT 1 FROM report_locations AS v
+          WHERE v.report_id = s.report_id AND v.kind = 'volume' AND v.place = ${region})`,
     });
   }
 
   async function process(claim: Claim): Promise<void> {
     try {
-      await replicateOne(claim);
+      await limiter?.removeTokens(1);
+      await copyOne(claim);
     } finally {
-      await releaseLease(store.db, claim.reportId, STAGE, owner).catch((err) => log.warn({ err }, 'lease release failed'));
+      await releaseLease(store.db, claim.reportId, stage, owner).catch((err) => log.warn({ err }, 'lease release failed'));
     }
   }
 
-  async function replicateOne(claim: Claim): Promise<void> {
+  async function copyOne(claim: Claim): Promise<void> {
     const events = await store.readStream(claim.streamId);
     const state = foldReport(events);
     const copy = state?.locations.find((l) => l.kind === 'volume' && l.place === region);
     if (!state || state.status !== 'STORED' || !copy) return;
-    const meta = { actor: `replicator:${region}` };
+    const objectKey = kind === 'migrate' ? reportKey(state.reportId, copy.sha256) : copy.key;
+    const meta = { actor: `${kind === 'migrate' ? 'migrator' : 'replicator'}:${region}` };
     try {
       // Upload only when the store does not already hold exactly this file (a crash after upload).
-      let held = await objectStore.digest(copy.key);
-      let etag = (await objectStore.head(copy.key))?.etag ?? '';
+      let held = await objectStore.digest(objectKey);
+      let etag = '';
       if (!held || held.sha256 !== copy.sha256 || held.bytes !== copy.bytes) {
         const onDisk = await volume.digest(copy.key);
-        if (!onDisk) throw new CopyMismatchError(`${copy.key} is missing from the ${region} volume`);
+        if (!onDisk) throw new CopyMismatchError(`${copy.key} has disappeared from the ${region} volume`);
         if (onDisk.sha256 !== copy.sha256 || onDisk.bytes !== copy.bytes) {
-          throw new CopyMismatchError(`${copy.key} on the ${region} volume does not match its recorded sha256`);
+          throw new CopyMismatchError(
+            `${copy.key} on the ${region} volume has changed: it is now ${onDisk.bytes} bytes, sha256 ${onDisk.sha256}; recorded ${copy.bytes} bytes, ${copy.sha256}`,
+          );
         }
-        ({ etag } = await objectStore.put(copy.key, volume.createReadStream(copy.key), {
+        ({ etag } = await objectStore.put(objectKey, volume.createReadStream(copy.key), {
           bytes: copy.bytes,
           sha256: copy.sha256,
           contentType: 'application/pdf',
         }));
-        held = await objectStore.digest(copy.key);
+        held = await objectStore.digest(objectKey);
+      } else {
+        etag = (await objectStore.head(objectKey))?.etag ?? '';
       }
       if (!held || held.sha256 !== copy.sha256 || held.bytes !== copy.bytes) {
-        throw new CopyMismatchError(`the object store copy of ${copy.key} does not match (${held?.bytes ?? 0} bytes, ${held?.sha256 ?? 'missing'})`);
+        throw new Error(`the object store copy of ${objectKey} does not match (${held?.bytes ?? 0} bytes, ${held?.sha256 ?? 'missing'})`);
       }
-      await store.append(
-        claim.streamId,
-        state.version,
-        [{ type: 'ReportReplicated', data: { bucket: objectStore.bucket, key: copy.key, sha256: copy.sha256, bytes: copy.bytes, etag: etag.slice(0, 200) } }],
-        meta,
-      );
+      const copied: NewEvent =
+        kind === 'migrate'
+          ? { type: 'ReportMigrated', data: { region, bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes } }
+          : { type: 'ReportReplicated', data: { bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes, etag: etag.slice(0, 200) } };
+      await store.append(claim.streamId, state.version, [copied], meta);
       metrics?.replicated((Date.now() - copy.storedAt.getTime()) / 1000);
-      log.info({ reportId: state.reportId, key: copy.key, bucket: objectStore.bucket }, 'report replicated');
+      log.info({ reportId: state.reportId, key: objectKey, bucket: objectStore.bucket, kind }, 'file copied to the object store');
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) return;
+      const mismatch = err instanceof CopyMismatchError;
       const attempt = state.attempts + 1;
-      const retryAt = nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY });
+      const retryAt = mismatch ? null : nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY });
       const message = err instanceof Error ? err.message : String(err);
-      metrics?.failed(err instanceof CopyMismatchError ? 'mismatch' : 'store');
-      log.warn({ err, reportId: state.reportId, attempt, retryAt }, 'replication failed');
+      metrics?.failed(mismatch ? 'mismatch' : 'store');
+      log.warn({ err, reportId: state.reportId, attempt, retryAt, kind }, mismatch ? 'file does not match its record' : 'copy failed');
       await store
         .append(
           claim.streamId,
           state.version,
-          [{ type: 'ReportFailed', data: { stage: 'replicate', error: message.slice(0, 4000), attempt, retryAt: retryAt?.toISOString() ?? null } }],
+          [{ type: 'ReportFailed', data: { stage, error: message.slice(0, 4000), attempt, retryAt: retryAt?.toISOString() ?? null } }],
           meta,
         )
         .catch((e) => {

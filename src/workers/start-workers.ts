@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Notifier } from '../database/notifier.js';
+import { LegacyScanner } from '../legacy/legacy-scanner.js';
 import { RenderPool } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
 import { releaseAllLeases } from './leases.js';
 import { renderStage } from './render-worker.js';
-import { replicateStage } from './replicate-worker.js';
+import { copyStage } from './replicate-worker.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
 
 export interface Workers {
@@ -14,8 +15,12 @@ export interface Workers {
   readonly render: WorkLoop;
   /** Copies this region's volume files to the object store; only in `mirror` mode. */
   readonly replicate: WorkLoop | undefined;
+  /** Copies this region's legacy files to the object store (phase 2), when LEGACY_MIGRATE is on. */
+  readonly migrate: WorkLoop | undefined;
+  /** Finds imported legacy files on this region's volume (unless STORAGE_MODE=object: no volume). */
+  readonly legacyScanner: LegacyScanner | undefined;
   start(): void;
-  /** Finishes (or aborts after a grace) the work in flight and releases this instance's leases. */
+  /** Finishes (or aborts after a grace) the work in flight, releases this instance's leases, closes its own pool. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -42,6 +47,7 @@ export function instanceId(region: string): string {
 export function createWorkers(runtime: Runtime, options: { owner?: string; pool?: RenderPool } = {}): Workers {
   const { config, store, log, database, volume, objectStore, metrics } = runtime;
   const owner = options.owner ?? instanceId(config.region);
+  const ownPool = !options.pool;
   const pool = options.pool ?? new RenderPool({ size: config.renderConcurrency });
   const common = {
     store,
@@ -59,19 +65,38 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
     renderStage({ ...common, pool, volume, mode: config.storageMode, objectStore, onProgress: progressPublisher(database.notifier) }),
   );
   const replicate =
-    config.storageMode === 'mirror' ? loop('replicate', 4, replicateStage({ ...common, volume, objectStore, metrics })) : undefined;
+    config.storageMode === 'mirror' ? loop('replicate', 4, copyStage({ kind: 'replicate', ...common, volume, objectStore, metrics })) : undefined;
+  const migrate = config.legacy.migrate
+    ? loop(
+        'migrate',
+        config.legacy.migrateConcurrency,
+        copyStage({
+          kind: 'migrate',
+          ...common,
+          volume,
+          objectStore,
+          metrics,
+          ...(config.legacy.migrateFilesPerSecond ? { filesPerSecond: config.legacy.migrateFilesPerSecond } : {}),
+        }),
+      )
+    : undefined;
+  const legacyScanner = config.storageMode === 'object' ? undefined : new LegacyScanner(runtime, Math.max(1000, config.workerPollMs * 10));
   return {
     owner,
     pool,
     render,
     replicate,
+    migrate,
+    legacyScanner,
     start() {
       render.start();
       replicate?.start();
+      migrate?.start();
+      legacyScanner?.start();
     },
     async stop(graceMs) {
-      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs)]);
-      await pool.close();
+      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop()]);
+      if (ownPool) await pool.close();
       await releaseAllLeases(store.db, owner);
     },
   };

@@ -75,6 +75,7 @@ describe.each(backends)('GraphQL API on %s', (kind) => {
 
   afterAll(async () => {
     await workers?.stop();
+    await pool?.close();
     await http?.close();
     await runtime?.close();
     await database?.close();

@@ -44,6 +44,7 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
   });
   afterAll(async () => {
     await workers?.stop();
+    await pool?.close();
     await runtime?.close();
   });
 

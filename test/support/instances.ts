@@ -52,7 +52,7 @@ export async function startInstance(
     workers,
     async close() {
       await http.close();
-      await Promise.all([workers.render.stop(), workers.replicate?.stop()]);
+      await workers.stop();
       await runtime.close();
     },
   };

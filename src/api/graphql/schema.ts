@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { builder } from './builder.js';
 import './errors.js';
 import './events.js';
+import './legacy.js';
 import './reports.js';
 import './viewer.js';
 

@@ -10,6 +10,8 @@ export type DownloadSource =
   | 'REMOTE_VOLUME';
 
 export type EventType =
+  | 'LegacyReportImported'
+  | 'LegacyScanCompleted'
   | 'ReportFailed'
   | 'ReportMigrated'
   | 'ReportRendered'
@@ -24,6 +26,7 @@ export type LocationKind =
 
 export type ReportStatus =
   | 'FAILED'
+  | 'IMPORTED'
   | 'RENDERED'
   | 'REPLICATED'
   | 'REQUESTED'

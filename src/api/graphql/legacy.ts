@@ -1,0 +1,74 @@
+import { migrationProgress, type MigrationProgress, type RegionProgress } from '../../legacy/migration-progress.js';
+import { checkReadiness, type NotReady, type Readiness } from '../../legacy/readiness.js';
+import { listenerBatches } from '../../events/event-hub.js';
+import { builder } from './builder.js';
+
+const RegionProgressRef = builder.objectRef<RegionProgress>('RegionMigrationProgress').implement({
+  fields: (t) => ({
+    region: t.exposeString('region'),
+    foundOnVolume: t.exposeInt('foundOnVolume', { description: 'Legacy files this region’s scan found on its volume.' }),
+    migrated: t.exposeInt('migrated'),
+    failed: t.exposeInt('failed', { description: 'Given up on: the file changed or disappeared after it was found.' }),
+    lastScanAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.lastScanAt }),
+    lastScanChecked: t.exposeInt('lastScanChecked', { nullable: true }),
+  }),
+});
+
+const MigrationProgressRef = builder.objectRef<MigrationProgress>('MigrationProgress').implement({
+  description: 'Phase 2 of the legacy migration, per region.',
+  fields: (t) => ({
+    total: t.exposeInt('total', { description: 'Legacy reports imported.' }),
+    migrated: t.exposeInt('migrated'),
+    missingEverywhere: t.exposeInt('missingEverywhere', { description: 'Imported, but no region found the file.' }),
+    regions: t.field({ type: [RegionProgressRef], resolve: (p) => p.regions }),
+  }),
+});
+
+const NotReadyRef = builder.objectRef<NotReady>('NotReadyReport').implement({
+  fields: (t) => ({
+    reportId: t.exposeString('reportId'),
+    title: t.exposeString('title'),
+    status: t.exposeString('status'),
+    reason: t.exposeString('reason'),
+    regions: t.exposeStringList('regions'),
+  }),
+});
+
+const ReadinessRef = builder.objectRef<Readiness>('Readiness').implement({
+  description: 'Phase 3 gate: ready only when every report with a file has a verified object-store copy.',
+  fields: (t) => ({
+    ready: t.exposeBoolean('ready'),
+    reports: t.exposeInt('reports'),
+    notReady: t.field({ type: [NotReadyRef], resolve: (r) => r.notReady }),
+  }),
+});
+
+builder.queryField('migrationProgress', (t) =>
+  t.field({ type: MigrationProgressRef, authScopes: { auditor: true }, resolve: (_, __, ctx) => migrationProgress(ctx.runtime.store.db) }),
+);
+
+builder.queryField('readiness', (t) =>
+  t.field({ type: ReadinessRef, authScopes: { auditor: true }, resolve: (_, __, ctx) => checkReadiness(ctx.runtime.store.db) }),
+);
+
+builder.subscriptionField('migrationProgress', (t) =>
+  t.field({
+    type: MigrationProgressRef,
+    description: 'The progress now, then again whenever a legacy import, scan or migration lands (at most once a second).',
+    authScopes: { auditor: true },
+    subscribe: async function* (_, __, ctx) {
+      const relevant = new Set(['LegacyReportImported', 'LegacyScanCompleted', 'ReportStoredLocal', 'ReportMigrated', 'ReportFailed']);
+      const batches = listenerBatches<string>((push) => ctx.hub.onAny((event) => relevant.has(event.type) && push(event.type)));
+      try {
+        yield await migrationProgress(ctx.runtime.store.db);
+        for await (const _batch of batches) {
+          await new Promise((r) => setTimeout(r, 1000));
+          yield await migrationProgress(ctx.runtime.store.db);
+        }
+      } finally {
+        await batches.return(undefined);
+      }
+    },
+    resolve: (p) => p,
+  }),
+);

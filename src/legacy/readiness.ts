@@ -1,0 +1,49 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+
+export interface NotReady {
+  reportId: string;
+  title: string;
+  status: string;
+  /** Why this report would be lost with the volumes. */
+  reason: string;
+  regions: string[];
+}
+
+export interface Readiness {
+  ready: boolean;
+  reports: number;
+  notReady: NotReady[];
+}
+
+/**
+ * Phase 3 gate: may the volumes go? Only when every report that has (or had) a file has a
+ * verified object-store copy. Reports still being rendered or failed for good have no file to
+ * lose and do not block.
+ */
+export async function checkReadiness(db: Kysely<Database>, limit = 1000): Promise<Readiness> {
+  const rows = await db
+    .selectFrom('report_status as s')
+    .leftJoin('report_locations as v', (join) => join.onRef('v.report_id', '=', 's.report_id').on('v.kind', '=', 'volume'))
+    .select(['s.report_id', 's.title', 's.status', 's.failed_stage', 's.last_error', 'v.place'])
+    .where('s.status', 'not in', ['REPLICATED', 'REQUESTED', 'FAILED'])
+    .orderBy('s.requested_at')
+    .limit(limit)
+    .execute();
+  const byId = new Map<string, NotReady>();
+  for (const r of rows) {
+    let entry = byId.get(r.report_id);
+    if (!entry) {
+      const reason =
+        r.status === 'IMPORTED'
+          ? 'its file was not found on any volume'
+          : r.failed_stage === 'migrate' || r.failed_stage === 'replicate'
+            ? `the copy was given up on: ${r.last_error ?? 'unknown error'}`
+            : 'only on a volume: not yet copied to the object store';
+      byId.set(r.report_id, (entry = { reportId: r.report_id, title: r.title, status: r.status, reason, regions: [] }));
+    }
+    if (r.place) entry.regions.push(r.place);
+  }
+  const total = await db.selectFrom('report_status').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { ready: byId.size === 0, reports: Number(total.n), notReady: [...byId.values()] };
+}

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import { compareCheckpoints, START, type Checkpoint } from '../events/checkpoint.js';
+import { WrongExpectedVersionError } from '../events/errors.js';
+import type { EventStore } from '../events/event-store.js';
+import { queryEvents } from '../events/read.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { loadReportStates } from '../projections/report-queries.js';
+import type { Volume } from '../storage/volume.js';
+import { volumeKeyFor } from './legacy-row.js';
+
+export interface ScanResult {
+  checked: number;
+  found: number;
+  notHere: number;
+  /** Where the scan got to: scan again from here to check only newer imports. */
+  checkpoint: Checkpoint;
+}
+
+export interface ScanOptions {
+  store: EventStore;
+  volume: Volume;
+  region: string;
+  pathPrefix: string;
+  log: Logger;
+  /** Only imports after this checkpoint (a full scan by default). */
+  after?: Checkpoint;
+  pageSize?: number;
+}
+
+export function scanStreamId(region: string): string {
+  return `legacy-scan-${region}`;
+}
+
+/**
+ * Which imported legacy files are on this region's volume: for each one found, its size and
+ * sha256 go into a ReportStoredLocal, after which downloads reach it from any region (fly-replay)
+ * and this region's migrator can copy it. Ends with a LegacyScanCompleted for the region.
+ */
+export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
+  const { store, volume, region, pathPrefix, log, pageSize = 500 } = options;
+  const result: ScanResult = { checked: 0, found: 0, notHere: 0, checkpoint: options.after ?? START };
+  // Imports committed after this point are left to the next scan.
+  const head = await store.headCheckpoint();
+  for (;;) {
+    const imports = await queryEvents(store.db, { after: result.checkpoint, limit: pageSize, types: ['LegacyReportImported'] });
+    if (imports.length === 0) break;
+    const states = await loadReportStates(
+      store.db,
+      imports.map((e) => (e.type === 'LegacyReportImported' ? e.data.reportId : '')),
+    );
+    for (const event of imports) {
+      if (event.type !== 'LegacyReportImported') continue;
+      result.checked++;
+      const state = states.get(event.data.reportId);
+      if (state?.locations.some((l) => l.kind === 'volume' && l.place === region)) {
+        result.found++;
+        continue;
+      }
+      const key = volumeKeyFor(event.data.filePath, pathPrefix);
+      const file = key ? await volume.digest(key) : null;
+      if (!key || !file) {
+        result.notHere++;
+        continue;
+      }
+      await recordFound(store, event, region, key, file);
+      result.found++;
+    }
+    result.checkpoint = imports.at(-1)!.checkpoint;
+  }
+  if (compareCheckpoints(head, result.checkpoint) > 0) result.checkpoint = head;
+  if (result.checked > 0 || options.after === undefined) {
+    await store.append(scanStreamId(region), 'any', [
+      { type: 'LegacyScanCompleted', data: { region, checked: result.checked, found: result.found, notHere: result.notHere } },
+    ]);
+    log.info({ region, checked: result.checked, found: result.found, notHere: result.notHere }, 'legacy volume scanned');
+  }
+  return result;
+}
+
+async function recordFound(
+  store: EventStore,
+  imported: RecordedEvent & { type: 'LegacyReportImported' },
+  region: string,
+  key: string,
+  file: { bytes: number; sha256: string },
+): Promise<void> {
+  // Another region may record its own copy at the same moment: retry at the new version.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const version = (await store.readStream(imported.streamId)).length;
+    try {
+      await store.append(imported.streamId, version, [{ type: 'ReportStoredLocal', data: { region, key, sha256: file.sha256, bytes: file.bytes } }], {
+        actor: `scanner:${region}`,
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof WrongExpectedVersionError)) throw err;
+    }
+  }
+  throw new Error(`could not record ${key} for ${imported.streamId}: the stream kept changing`);
+}
