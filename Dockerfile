@@ -1,12 +1,26 @@
-# quire: one image for every region. Runs the TypeScript sources through tsx (no build step).
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# quire: one image for every region. TypeScript runs through tsx (a runtime dependency): no build
+# step, so the image holds exactly the sources the tests ran.
+
+FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PORT=4000 \
+    DATA_DIR=/data \
+    REPORTS_DIR=/data/reports
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY db ./db
-COPY tsconfig.json ./
+# The volume is mounted at /data; the unprivileged `node` user (uid 1000) owns it.
+RUN mkdir -p /data/reports && chown -R node:node /data
+USER node
 EXPOSE 4000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "bin/quire.js", "serve"]

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from './support/collect.js';
+
+// No Docker engine runs here: check what `docker build` and the container's CMD depend on.
+const dockerfile = readFileSync('Dockerfile', 'utf8');
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : /\.(ts|js)$/.test(name) ? [path] : [];
+  });
+}
+
+describe('Dockerfile and fly.toml', () => {
+  it('every file the Dockerfile copies from the repository exists', () => {
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    expect(copies.length).toBeGreaterThan(3);
+    for (const sources of copies) for (const source of sources) expect(existsSync(source), `${source} is copied but missing`).toBe(true);
+  });
+
+  it('the runtime imports only production dependencies (the image omits devDependencies)', () => {
+    const packages = new Set<string>();
+    for (const file of [...sourceFiles('src'), ...sourceFiles('bin'), ...sourceFiles('db')]) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^'.][^']*)'|import\('([^'.][^']*)'\)/g)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('node:')) continue;
+        if (/^import\s+type\b/.test(m[0].trim())) continue;
+        packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+      }
+    }
+    const notInProduction = [...packages].filter((p) => !(p in pkg.dependencies));
+    expect(notInProduction).toEqual([]);
+  });
+
+  it('the image’s CMD starts quire in production mode and answers its HEALTHCHECK route', async () => {
+    const cmd = JSON.parse(/^CMD (\[.+\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(cmd).toEqual(['node', 'bin/quire.js', 'serve']);
+    const dataDir = mkdtempSync(join(tmpdir(), 'quire-image-'));
+    dirs.push(dataDir);
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const { DATABASE_URL: _, ...env } = process.env;
+    const child = spawn(process.execPath, cmd.slice(1), {
+      env: { ...env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, REPORTS_DIR: join(dataDir, 'reports') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      await waitFor(() => out.includes('quire listening'), 45_000, 'quire to listen');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // Production: no dev token printed, introspection off.
+      expect(out).not.toContain('Dev token');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    }
+  });
+
+  it('fly.toml mounts the seed’s volume, runs migrations on release and checks /healthz', () => {
+    const fly = readFileSync('fly.toml', 'utf8');
+    expect(fly).toMatch(/primary_region = "iad"/);
+    expect(fly).toMatch(/\[\[mounts\]\]\s+source = "reports_data"\s+destination = "\/data"/);
+    expect(fly).toMatch(/REPORTS_DIR = "\/data\/reports"/);
+    expect(fly).toMatch(/release_command = "node bin\/quire.js db migrate"/);
+    expect(fly).toMatch(/path = "\/healthz"/);
+  });
+});
