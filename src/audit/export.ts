@@ -1,0 +1,336 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint } from '../events/checkpoint.js';
+import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
+import { leafHash, MerkleBuilder } from './merkle.js';
+import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal } from './seal.js';
+import { readBatch } from './verify.js';
+
+/**
+ * The export format, NDJSON, one JSON object per line, in this order:
+ *
+ *   {"kind":"header","format":"quire-log-export","version":1,"after":"<xid>:<pos>"|null,"streamId":string|null,"exportedAt":ISO}
+ *   then, in commit order, events — each sealed range preceded by its seal (unfiltered exports only):
+ *   {"kind":"seal","seq","first","last","count","total","merkleRoot","prevSealHash","sealedAt","sealHash"}
+ *   {"kind":"event","globalPosition","transactionId","eventId","streamId","streamVersion","type","schemaVersion",
+ *    "data","metadata","recordedAt","prevHash","hash"}
+ *   {"kind":"end","events":n,"seals":n,"head":"<xid>:<pos>"}
+ *
+ * Every field an event's hash covers is there as stored (not upcast), so the file can be checked
+ * with no database: see checkExport.
+ */
+export const EXPORT_FORMAT = 'quire-log-export';
+
+export interface ExportOptions {
+  /** A checkpoint "<xid>:<pos>", or a global position (resolved to its event's checkpoint). */
+  after?: string;
+  streamId?: string;
+  batchSize?: number;
+  now?: Date;
+}
+
+export class UnknownPositionError extends InvalidCheckpointError {}
+
+/** "<xid>:<pos>" as is; a bare global position becomes the checkpoint of its event. */
+export async function resolveAfter(db: Kysely<Database>, after: string | undefined): Promise<Checkpoint> {
+  if (after === undefined || after === '' || after === '0') return START;
+  if (after.includes(':')) return decodeCheckpoint(after);
+  if (!/^\d{1,16}$/.test(after)) throw new InvalidCheckpointError(`invalid position ${JSON.stringify(after)}: expected a global position or "<xid>:<position>"`);
+  const row = await db
+    .selectFrom('events')
+    .select(sql<string>`transaction_id::text`.as('transaction_id'))
+    .where('global_position', '=', Number(after))
+    .executeTakeFirst();
+  if (!row) throw new UnknownPositionError(`no event at global position ${after}`);
+  return { transactionId: row.transaction_id, globalPosition: Number(after) };
+}
+
+function compare(a: Checkpoint, b: Checkpoint): number {
+  if (a.transactionId !== b.transactionId) return BigInt(a.transactionId) < BigInt(b.transactionId) ? -1 : 1;
+  return a.globalPosition - b.globalPosition;
+}
+
+function sealLine(s: Seal): string {
+  return JSON.stringify({
+    kind: 'seal',
+    seq: s.seq,
+    first: encodeCheckpoint(s.first),
+    last: encodeCheckpoint(s.last),
+    count: s.count,
+    total: s.total,
+    merkleRoot: s.merkleRoot,
+    prevSealHash: s.prevSealHash,
+    sealedAt: s.sealedAt.toISOString(),
+    sealHash: s.sealHash,
+  });
+}
+
+/** The export as lines (no trailing newline each), streamed: one batch and one seal in memory. */
+export async function* exportLines(db: Kysely<Database>, options: ExportOptions = {}): AsyncGenerator<string> {
+  const after = await resolveAfter(db, options.after);
+  const batchSize = options.batchSize ?? 2000;
+  const streamId = options.streamId ?? null;
+  yield JSON.stringify({
+    kind: 'header',
+    format: EXPORT_FORMAT,
+    version: 1,
+    after: after === START ? null : encodeCheckpoint(after),
+    streamId,
+    exportedAt: (options.now ?? new Date()).toISOString(),
+  });
+  // Seals go only into unfiltered exports, and only those whose whole range is in the file.
+  let nextSeal: Seal | null = null;
+  let sealSeq = 0;
+  const loadSeal = async () => {
+    if (streamId !== null) return null;
+    const row = await db
+      .selectFrom('log_seals')
+      .select(SEAL_COLUMNS)
+      .where('seq', '>', sealSeq)
+      .where(sql<boolean>`(first_transaction_id, first_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    const s = row ? toSeal(row) : null;
+    if (s) sealSeq = s.seq;
+    return s;
+  };
+  nextSeal = await loadSeal();
+  let events = 0;
+  let seals = 0;
+  let cursor = after;
+  for (;;) {
+    const rows =
+      streamId === null
+        ? await readBatch(db, cursor, batchSize)
+        : await db
+            .selectFrom('events')
+            .select([
+              'global_position',
+              sql<string>`transaction_id::text`.as('transaction_id'),
+              'event_id',
+              'stream_id',
+              'stream_version',
+              'type',
+              'schema_version',
+              'data',
+              'metadata',
+              'recorded_at',
+              'prev_hash',
+              'hash',
+            ])
+            .where('stream_id', '=', streamId)
+            .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+            .where(sql<boolean>`(transaction_id, global_position) > (${cursor.transactionId}::xid8, ${cursor.globalPosition}::bigint)`)
+            .orderBy('transaction_id')
+            .orderBy('global_position')
+            .limit(batchSize)
+            .execute();
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      const checkpoint = { transactionId: r.transaction_id, globalPosition: Number(r.global_position) };
+      while (nextSeal && compare(nextSeal.first, checkpoint) < 0) nextSeal = await loadSeal();
+      if (nextSeal && compare(nextSeal.first, checkpoint) === 0) {
+        yield sealLine(nextSeal);
+        seals++;
+        nextSeal = await loadSeal();
+      }
+      yield JSON.stringify({
+        kind: 'event',
+        globalPosition: checkpoint.globalPosition,
+        transactionId: r.transaction_id,
+        eventId: r.event_id,
+        streamId: r.stream_id,
+        streamVersion: Number(r.stream_version),
+        type: r.type,
+        schemaVersion: r.schema_version,
+        data: r.data,
+        metadata: r.metadata,
+        recordedAt: new Date(r.recorded_at).toISOString(),
+        prevHash: r.prev_hash,
+        hash: r.hash,
+      });
+      events++;
+      cursor = checkpoint;
+    }
+  }
+  yield JSON.stringify({ kind: 'end', events, seals, head: encodeCheckpoint(cursor) });
+}
+
+export interface ExportProblem {
+  line: number;
+  position: number | null;
+  message: string;
+}
+
+export interface ExportCheck {
+  ok: boolean;
+  events: number;
+  seals: number;
+  /** The last seal in the file: with the export's provenance, a digest to compare with one kept earlier. */
+  lastSealHash: string | null;
+  digest: { sealHash: string; found: boolean } | null;
+  problems: ExportProblem[];
+  problemCount: number;
+}
+
+/**
+ * Checks an export with no database: the header and the end line (a cut file fails), every
+ * event's hash from its fields, every stream chain (a stream first seen above version 1 is
+ * accepted only in an export that starts after the log's beginning or one stream's), commit
+ * order, every seal's hash, its link to the seal before it in the file, and its Merkle root over
+ * exactly its `count` events. Memory: one entry per stream (the chains' heads).
+ */
+export async function checkExport(lines: AsyncIterable<string> | Iterable<string>, options: { digest?: string; maxProblems?: number } = {}): Promise<ExportCheck> {
+  const maxProblems = options.maxProblems ?? 100;
+  const digest = options.digest?.trim().toLowerCase();
+  const problems: ExportProblem[] = [];
+  let problemCount = 0;
+  const problem = (line: number, position: number | null, message: string) => {
+    problemCount++;
+    if (problems.length < maxProblems) problems.push({ line, position, message });
+  };
+  let lineNo = 0;
+  let header: { after: string | null; streamId: string | null } | null = null;
+  let ended = false;
+  let events = 0;
+  let sealCount = 0;
+  let prevSeal: { seq: number; sealHash: string; total: number } | null = null;
+  let open: { seal: Seal; tree: MerkleBuilder; seen: number; line: number } | null = null;
+  let lastCheckpoint: Checkpoint | null = null;
+  let digestFound = false;
+  const heads = new Map<string, { version: number; hash: string }>();
+
+  const closeSeal = (line: number) => {
+    if (!open) return;
+    const { seal, tree, seen } = open;
+    if (seen !== seal.count) problem(line, seal.last.globalPosition, `seal ${seal.seq} covers ${seal.count} events, the file has ${seen} of them`);
+    else if (tree.root() !== seal.merkleRoot) problem(open.line, seal.first.globalPosition, `seal ${seal.seq}'s Merkle root does not match its events`);
+    open = null;
+  };
+
+  for await (const raw of lines) {
+    lineNo++;
+    const text = raw.trim();
+    if (text === '') continue;
+    let obj: Record<string, any>;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      problem(lineNo, null, 'not JSON');
+      continue;
+    }
+    if (ended) {
+      problem(lineNo, null, 'content after the end line');
+      continue;
+    }
+    if (lineNo === 1 || !header) {
+      if (obj.kind !== 'header' || obj.format !== EXPORT_FORMAT || obj.version !== 1) {
+        problem(lineNo, null, `not a ${EXPORT_FORMAT} version 1 file (the first line must be its header)`);
+        return { ok: false, events, seals: sealCount, lastSealHash: null, digest: digest ? { sealHash: digest, found: false } : null, problems, problemCount };
+      }
+      header = { after: obj.after ?? null, streamId: obj.streamId ?? null };
+      continue;
+    }
+    if (obj.kind === 'seal') {
+      closeSeal(lineNo);
+      let seal: Seal;
+      try {
+        seal = {
+          seq: obj.seq,
+          first: decodeCheckpoint(obj.first),
+          last: decodeCheckpoint(obj.last),
+          count: obj.count,
+          total: obj.total,
+          merkleRoot: obj.merkleRoot,
+          prevSealHash: obj.prevSealHash,
+          sealedAt: new Date(obj.sealedAt),
+          sealHash: obj.sealHash,
+        };
+        if (sealHash(seal) !== seal.sealHash) problem(lineNo, seal.first.globalPosition, `seal ${seal.seq}'s hash does not match its fields`);
+      } catch {
+        problem(lineNo, null, 'malformed seal');
+        continue;
+      }
+      if (prevSeal) {
+        if (seal.seq !== prevSeal.seq + 1 || seal.prevSealHash !== prevSeal.sealHash || seal.total !== prevSeal.total + seal.count) {
+          problem(lineNo, seal.first.globalPosition, `seal ${seal.seq} does not follow seal ${prevSeal.seq}`);
+        }
+      } else if (header.after === null && (seal.seq !== 1 || seal.prevSealHash !== GENESIS_SEAL_HASH)) {
+        problem(lineNo, seal.first.globalPosition, `the first seal of a whole-log export must be seal 1`);
+      }
+      if (digest && seal.sealHash === digest) digestFound = true;
+      prevSeal = { seq: seal.seq, sealHash: seal.sealHash, total: seal.total };
+      open = { seal, tree: new MerkleBuilder(), seen: 0, line: lineNo };
+      sealCount++;
+      continue;
+    }
+    if (obj.kind === 'end') {
+      closeSeal(lineNo);
+      if (obj.events !== events || obj.seals !== sealCount) problem(lineNo, null, `the end line counts ${obj.events} events and ${obj.seals} seals, the file has ${events} and ${sealCount}`);
+      ended = true;
+      continue;
+    }
+    if (obj.kind !== 'event') {
+      problem(lineNo, null, `unknown line kind ${JSON.stringify(obj.kind)}`);
+      continue;
+    }
+    events++;
+    const position = Number(obj.globalPosition);
+    let checkpoint: Checkpoint;
+    try {
+      checkpoint = decodeCheckpoint(`${obj.transactionId}:${obj.globalPosition}`);
+    } catch {
+      problem(lineNo, null, 'malformed event position');
+      continue;
+    }
+    if (lastCheckpoint && compare(checkpoint, lastCheckpoint) <= 0) problem(lineNo, position, `event at position ${position} is out of commit order`);
+    lastCheckpoint = checkpoint;
+    let computed: string;
+    try {
+      computed = chainHash(String(obj.prevHash), {
+        eventId: obj.eventId,
+        streamId: obj.streamId,
+        streamVersion: obj.streamVersion,
+        type: obj.type,
+        schemaVersion: obj.schemaVersion,
+        data: obj.data,
+        metadata: obj.metadata,
+        recordedAt: new Date(obj.recordedAt),
+      });
+    } catch {
+      computed = '';
+    }
+    if (computed !== obj.hash) problem(lineNo, position, `event at position ${position} (${obj.streamId} v${obj.streamVersion}): hash does not match its content`);
+    const head = heads.get(obj.streamId);
+    if (head) {
+      if (obj.streamVersion !== head.version + 1) problem(lineNo, position, `event at position ${position}: ${obj.streamId} jumps from v${head.version} to v${obj.streamVersion}`);
+      else if (obj.prevHash !== head.hash) problem(lineNo, position, `event at position ${position} (${obj.streamId} v${obj.streamVersion}): prev_hash is not the hash of v${head.version}`);
+    } else if (obj.streamVersion === 1) {
+      if (obj.prevHash !== GENESIS_HASH) problem(lineNo, position, `event at position ${position} (${obj.streamId} v1): prev_hash is not the genesis hash`);
+    } else if (header.after === null) {
+      problem(lineNo, position, `event at position ${position}: ${obj.streamId} starts at v${obj.streamVersion} in an export of the whole log`);
+    }
+    heads.set(obj.streamId, { version: obj.streamVersion, hash: obj.hash });
+    if (open) {
+      if (compare(checkpoint, open.seal.last) > 0) closeSeal(lineNo);
+      else {
+        if (open.seen === 0 && compare(checkpoint, open.seal.first) !== 0) problem(lineNo, position, `seal ${open.seal.seq} starts at ${encodeCheckpoint(open.seal.first)}, the file at ${encodeCheckpoint(checkpoint)}`);
+        open.tree.addLeaf(leafHash(String(obj.hash)));
+        open.seen++;
+      }
+    }
+  }
+  if (!header) problem(lineNo, null, 'empty file');
+  else if (!ended) problem(lineNo, null, 'the file ends without its end line: it was cut short');
+  if (digest && !digestFound) problem(lineNo, null, `digest ${digest} is not a seal in this export`);
+  return {
+    ok: problemCount === 0,
+    events,
+    seals: sealCount,
+    lastSealHash: prevSeal?.sealHash ?? null,
+    digest: digest ? { sealHash: digest, found: digestFound } : null,
+    problems,
+    problemCount,
+  };
+}

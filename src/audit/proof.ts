@@ -1,0 +1,167 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+import { encodeCheckpoint, decodeCheckpoint } from '../events/checkpoint.js';
+import { chainHash } from '../events/hash-chain.js';
+import { QuireError } from '../errors.js';
+import { inclusionPath, leafHash, verifyInclusion } from './merkle.js';
+import { sealCovering, sealHash, type Seal } from './seal.js';
+
+export class EventNotFoundError extends QuireError {
+  readonly code = 'EVENT_NOT_FOUND';
+  constructor(readonly globalPosition: number) {
+    super(`no event at global position ${globalPosition}`);
+    this.name = 'EventNotFoundError';
+  }
+}
+
+export class NotSealedError extends QuireError {
+  readonly code = 'NOT_SEALED';
+  constructor(readonly globalPosition: number) {
+    super(`the event at global position ${globalPosition} is not sealed yet; ask again after the next seal`);
+    this.name = 'NotSealedError';
+  }
+}
+
+/**
+ * Everything needed to check, offline, that an event is in the sealed log:
+ *
+ *  1. hash = sha256(event.prevHash || canonical_json(event fields))   (the stream chain, hash-chain.ts)
+ *  2. leaf = sha256(0x00 || hex_decode(hash))
+ *  3. walk `path` with RFC 9162 §2.1.3.2 (merkle.ts verifyInclusion) from `leafIndex` in a tree of
+ *     `treeSize` leaves: the result must equal seal.merkleRoot
+ *  4. seal.sealHash = sha256(canonical_json(seal fields))            (seal.ts sealHash)
+ *  5. seal.sealHash is the digest you kept, or verifyLog(fromDigest: <your digest>) on a later log
+ *     proves the log extends it (seals chain by prevSealHash).
+ */
+export interface EventProof {
+  format: 'quire-event-proof';
+  version: 1;
+  event: {
+    globalPosition: number;
+    transactionId: string;
+    eventId: string;
+    streamId: string;
+    streamVersion: number;
+    type: string;
+    schemaVersion: number;
+    data: unknown;
+    metadata: unknown;
+    recordedAt: string;
+    prevHash: string;
+    hash: string;
+  };
+  leafIndex: number;
+  treeSize: number;
+  /** Sibling hashes, hex, leaf to root. */
+  path: string[];
+  seal: {
+    seq: number;
+    first: string;
+    last: string;
+    count: number;
+    total: number;
+    merkleRoot: string;
+    prevSealHash: string;
+    sealedAt: string;
+    sealHash: string;
+  };
+}
+
+export async function eventProof(db: Kysely<Database>, globalPosition: number): Promise<EventProof> {
+  const row = await db
+    .selectFrom('events')
+    .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id'), 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at', 'prev_hash', 'hash'])
+    .where('global_position', '=', globalPosition)
+    .executeTakeFirst();
+  if (!row) throw new EventNotFoundError(globalPosition);
+  const seal = await sealCovering(db, { transactionId: row.transaction_id, globalPosition });
+  if (!seal) throw new NotSealedError(globalPosition);
+  const index = seal.positions.indexOf(globalPosition);
+  if (index < 0 || seal.hashes[index] !== row.hash) throw new NotSealedError(globalPosition);
+  const leaves = seal.hashes.map(leafHash);
+  return {
+    format: 'quire-event-proof',
+    version: 1,
+    event: {
+      globalPosition,
+      transactionId: row.transaction_id,
+      eventId: row.event_id,
+      streamId: row.stream_id,
+      streamVersion: Number(row.stream_version),
+      type: row.type,
+      schemaVersion: row.schema_version,
+      data: row.data,
+      metadata: row.metadata,
+      recordedAt: new Date(row.recorded_at).toISOString(),
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    },
+    leafIndex: index,
+    treeSize: seal.count,
+    path: inclusionPath(leaves, index).map((b) => b.toString('hex')),
+    seal: sealJson(seal),
+  };
+}
+
+function sealJson(s: Seal): EventProof['seal'] {
+  return {
+    seq: s.seq,
+    first: encodeCheckpoint(s.first),
+    last: encodeCheckpoint(s.last),
+    count: s.count,
+    total: s.total,
+    merkleRoot: s.merkleRoot,
+    prevSealHash: s.prevSealHash,
+    sealedAt: s.sealedAt.toISOString(),
+    sealHash: s.sealHash,
+  };
+}
+
+export interface ProofCheck {
+  ok: boolean;
+  /** What failed, step by step as documented on EventProof. */
+  failures: string[];
+  sealHash: string | null;
+}
+
+/** The offline check of an EventProof (no database); `digest` optionally pins the seal hash. */
+export function checkProof(proof: unknown, digest?: string): ProofCheck {
+  const failures: string[] = [];
+  const p = proof as EventProof;
+  if (!p || p.format !== 'quire-event-proof' || p.version !== 1 || !p.event || !p.seal || !Array.isArray(p.path)) {
+    return { ok: false, failures: ['not a quire-event-proof version 1 document'], sealHash: null };
+  }
+  const e = p.event;
+  let hash = '';
+  try {
+    hash = chainHash(e.prevHash, { ...e, recordedAt: new Date(e.recordedAt) });
+  } catch {
+    failures.push('the event fields are malformed');
+  }
+  if (hash !== e.hash) failures.push('1. the event hash does not match the event fields');
+  if (!/^[0-9a-f]{64}$/.test(e.hash) || !p.path.every((x) => /^[0-9a-f]{64}$/.test(x))) failures.push('hashes must be 64 lowercase hex digits');
+  else if (!verifyInclusion(leafHash(e.hash), p.leafIndex, p.treeSize, p.path.map((x) => Buffer.from(x, 'hex')), p.seal.merkleRoot)) {
+    failures.push('3. the Merkle path does not lead from the event to the seal’s root');
+  }
+  if (p.treeSize !== p.seal.count) failures.push('the tree size is not the seal’s event count');
+  let sealOk = false;
+  try {
+    const s = p.seal;
+    sealOk =
+      sealHash({
+        seq: s.seq,
+        first: decodeCheckpoint(s.first),
+        last: decodeCheckpoint(s.last),
+        count: s.count,
+        total: s.total,
+        merkleRoot: s.merkleRoot,
+        prevSealHash: s.prevSealHash,
+        sealedAt: new Date(s.sealedAt),
+      }) === s.sealHash;
+  } catch {
+    sealOk = false;
+  }
+  if (!sealOk) failures.push('4. the seal hash does not match the seal fields');
+  if (digest && digest.trim().toLowerCase() !== p.seal.sealHash) failures.push('5. the seal is not the given digest (run verifyLog with your digest to prove a later log extends it)');
+  return { ok: failures.length === 0, failures, sealHash: p.seal.sealHash };
+}

@@ -1,0 +1,93 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+import { readStream } from '../events/read.js';
+import { locationRow, statusRow } from '../projections/report-rows.js';
+import { foldReport, REPORT_STREAM_PREFIX } from '../projections/report-state.js';
+
+export interface ProjectionDifference {
+  table: 'report_status' | 'report_locations';
+  /** report_id, plus kind/place for a location. */
+  key: string;
+  /** The live row, or null when only the rebuild has it. */
+  live: Record<string, unknown> | null;
+  /** The rebuilt row, or null when only the live table has it. */
+  rebuilt: Record<string, unknown> | null;
+}
+
+export interface RebuildVerifyResult {
+  reports: number;
+  events: number;
+  differences: ProjectionDifference[];
+  differenceCount: number;
+}
+
+const STATUS_COLUMNS = `report_id::text, stream_id, owner, title, template, status, requested_region, sha256, bytes, pages, attempts,
+  last_error, failed_stage, next_attempt_at, requested_at, updated_at, last_version`;
+const LOCATION_COLUMNS = `report_id::text, kind, place, key, sha256, bytes, stored_at, verified_at`;
+
+/**
+ * Rebuilds every projection from the log into scratch tables and diffs them with the live ones,
+ * without touching the live tables or stopping the service: one REPEATABLE READ transaction sees
+ * the log and the live projections at the same instant (the projections are written in the
+ * append's transaction), folds every report stream with the projection's own fold into
+ * temporary tables, and compares them row by row in SQL. Zero differences is the expected answer.
+ */
+export async function rebuildAndVerifyProjections(db: Kysely<Database>, options: { pageSize?: number; maxDifferences?: number } = {}): Promise<RebuildVerifyResult> {
+  const pageSize = options.pageSize ?? 500;
+  const maxDifferences = options.maxDifferences ?? 100;
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      await sql`CREATE TEMPORARY TABLE scratch_report_status (LIKE report_status INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
+      await sql`CREATE TEMPORARY TABLE scratch_report_locations (LIKE report_locations INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
+      const result: RebuildVerifyResult = { reports: 0, events: 0, differences: [], differenceCount: 0 };
+      let after = REPORT_STREAM_PREFIX;
+      for (;;) {
+        const streams = await trx
+          .selectFrom('events')
+          .select('stream_id')
+          .where('stream_version', '=', 1)
+          .where('stream_id', '>', after)
+          .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
+          .orderBy('stream_id')
+          .limit(pageSize)
+          .execute();
+        if (streams.length === 0) break;
+        const states = [];
+        for (const { stream_id } of streams) {
+          const events = await readStream(trx, stream_id);
+          result.events += events.length;
+          const state = foldReport(events);
+          if (state) states.push(state);
+        }
+        if (states.length > 0) {
+          await (trx as Kysely<any>).insertInto('scratch_report_status').values(states.map(statusRow)).execute();
+          const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
+          if (locations.length > 0) await (trx as Kysely<any>).insertInto('scratch_report_locations').values(locations).execute();
+        }
+        result.reports += states.length;
+        after = streams.at(-1)!.stream_id;
+      }
+      const diff = async (table: ProjectionDifference['table'], columns: string, key: (r: Record<string, unknown>) => string) => {
+        const { rows } = await sql<{ side: 'live' | 'rebuilt'; row: Record<string, unknown> }>`
+          (SELECT 'live' AS side, to_jsonb(d) AS row FROM (SELECT ${sql.raw(columns)} FROM ${sql.table(table)} EXCEPT SELECT ${sql.raw(columns)} FROM ${sql.table(`scratch_${table}`)}) d)
+          UNION ALL
+          (SELECT 'rebuilt' AS side, to_jsonb(d) AS row FROM (SELECT ${sql.raw(columns)} FROM ${sql.table(`scratch_${table}`)} EXCEPT SELECT ${sql.raw(columns)} FROM ${sql.table(table)}) d)`.execute(trx);
+        const byKey = new Map<string, ProjectionDifference>();
+        for (const { side, row } of rows) {
+          const k = key(row);
+          const d = byKey.get(k) ?? { table, key: k, live: null, rebuilt: null };
+          d[side] = row;
+          byKey.set(k, d);
+        }
+        for (const d of byKey.values()) {
+          result.differenceCount++;
+          if (result.differences.length < maxDifferences) result.differences.push(d);
+        }
+      };
+      await diff('report_status', STATUS_COLUMNS, (r) => String(r.report_id));
+      await diff('report_locations', LOCATION_COLUMNS, (r) => `${r.report_id}/${r.kind}/${r.place}`);
+      return result;
+    });
+}

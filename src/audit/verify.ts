@@ -1,0 +1,430 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database/schema.js';
+import { encodeCheckpoint, START, type Checkpoint } from '../events/checkpoint.js';
+import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
+import { leafHash, MerkleBuilder } from './merkle.js';
+import { decodeLeaves, GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal, type SealLeaves } from './seal.js';
+
+export const PROBLEM_KINDS = [
+  /** The event's hash is not sha256(prev_hash || canonical_json(event)): its content was changed. */
+  'CONTENT',
+  /** prev_hash is not the hash of the stream's previous event (or the genesis hash). */
+  'CHAIN',
+  /** The stream's previous version does not exist: an event was deleted. */
+  'VERSION_GAP',
+  /** The stream's previous version comes later in commit order: events were moved or inserted. */
+  'ORDER',
+  /** A seal's own hash does not match its fields, or the seal chain (seq, prev_seal_hash, total) is broken. */
+  'SEAL',
+  /** An event in a sealed range is not the event the seal covers: rewritten, deleted, inserted or moved. */
+  'SEALED_EVENT',
+  /** A seal's Merkle root does not match the events of its range. */
+  'SEAL_ROOT',
+  /** The given digest is not a seal of this log, or the log does not extend it. */
+  'DIGEST',
+] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface Problem {
+  kind: ProblemKind;
+  message: string;
+  /** Global position of the broken event, when one can be named. */
+  position: number | null;
+  checkpoint: Checkpoint | null;
+  streamId: string | null;
+  streamVersion: number | null;
+  sealSeq: number | null;
+}
+
+export interface VerifyOptions {
+  /** A seal hash kept outside quire earlier: prove the current log extends it. */
+  fromDigest?: string;
+  /** Rows per read (default 2,000). */
+  batchSize?: number;
+  /** Most problems listed in the report (default 100); all are counted. */
+  maxProblems?: number;
+  /** Stream heads remembered between events (default 100,000): bounds memory; misses cost a lookup. */
+  headCacheSize?: number;
+  onProgress?: (events: number) => void;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  events: number;
+  /** Streams seen starting (events at version 1). */
+  streams: number;
+  seals: number;
+  sealedEvents: number;
+  /** The last event checked (the safe head when verify ran). */
+  head: Checkpoint;
+  latestSeal: Seal | null;
+  digest: { sealHash: string; found: boolean; seq: number | null; extended: boolean } | null;
+  /** The first broken place in commit order. */
+  firstProblem: Problem | null;
+  problems: Problem[];
+  problemCount: number;
+  durationMs: number;
+}
+
+interface Row {
+  global_position: number;
+  transaction_id: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: unknown;
+  recorded_at: Date;
+  prev_hash: string;
+  hash: string;
+}
+
+interface Head {
+  version: number;
+  hash: string;
+  checkpoint: Checkpoint;
+}
+
+function compare(a: Checkpoint, b: Checkpoint): number {
+  if (a.transactionId !== b.transactionId) {
+    const x = BigInt(a.transactionId);
+    const y = BigInt(b.transactionId);
+    return x < y ? -1 : 1;
+  }
+  return a.globalPosition - b.globalPosition;
+}
+
+/** Rows of the log after `after` in commit order (the safe read of read.ts), raw. */
+export function readBatch(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<Row[]> {
+  return db
+    .selectFrom('events')
+    .select([
+      'global_position',
+      sql<string>`transaction_id::text`.as('transaction_id'),
+      'event_id',
+      'stream_id',
+      'stream_version',
+      'type',
+      'schema_version',
+      'data',
+      'metadata',
+      'recorded_at',
+      'prev_hash',
+      'hash',
+    ])
+    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+    .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
+    .orderBy('transaction_id')
+    .orderBy('global_position')
+    .limit(limit)
+    .execute() as Promise<Row[]>;
+}
+
+async function lookupHeads(db: Kysely<Database>, keys: Array<{ streamId: string; version: number }>): Promise<Map<string, Head>> {
+  const out = new Map<string, Head>();
+  if (keys.length === 0) return out;
+  const { rows } = await sql<{ stream_id: string; stream_version: number; hash: string; transaction_id: string; global_position: number }>`
+    SELECT e.stream_id, e.stream_version, e.hash, e.transaction_id::text AS transaction_id, e.global_position
+    FROM unnest(${keys.map((k) => k.streamId)}::text[], ${keys.map((k) => k.version)}::bigint[]) AS k(stream_id, stream_version)
+    JOIN events AS e ON e.stream_id = k.stream_id AND e.stream_version = k.stream_version`.execute(db);
+  for (const r of rows) {
+    out.set(`${r.stream_version}@${r.stream_id}`, {
+      version: Number(r.stream_version),
+      hash: r.hash,
+      checkpoint: { transactionId: r.transaction_id, globalPosition: Number(r.global_position) },
+    });
+  }
+  return out;
+}
+
+/** Seals one at a time, in seq order, checking the seal chain as it goes. */
+class SealCursor {
+  current: (Seal & SealLeaves & { leavesTrusted: boolean; index: number; indexOf: Map<number, number>; tree: MerkleBuilder; reported: boolean }) | null = null;
+  private prev: Seal | null = null;
+  seals = 0;
+  digestSeal: Seal | null = null;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>) => void,
+    private readonly digest: string | undefined,
+  ) {}
+
+  /** Loads the next seal (or null), checking its own hash and its link to the previous one. */
+  async next(): Promise<void> {
+    const row = await this.db
+      .selectFrom('log_seals')
+      .select([...SEAL_COLUMNS, 'leaf_positions', 'leaf_hashes'])
+      .where('seq', '>', this.prev?.seq ?? 0)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) {
+      this.current = null;
+      return;
+    }
+    const seal = toSeal(row);
+    const leaves = decodeLeaves(row.leaf_positions, row.leaf_hashes);
+    const at = { position: seal.first.globalPosition, checkpoint: seal.first, sealSeq: seal.seq };
+    const expectedSeq = (this.prev?.seq ?? 0) + 1;
+    if (seal.seq !== expectedSeq) {
+      this.report({ kind: 'SEAL', ...at, message: `seal ${expectedSeq} is missing (the next seal is ${seal.seq})` });
+    } else if (seal.prevSealHash !== (this.prev?.sealHash ?? GENESIS_SEAL_HASH)) {
+      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} does not link to seal ${this.prev?.seq ?? 0}: prev_seal_hash differs` });
+    }
+    if (sealHash(seal) !== seal.sealHash) {
+      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s hash does not match its fields: the seal row was rewritten` });
+    }
+    if (seal.total !== (this.prev?.total ?? 0) + seal.count) {
+      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s total ${seal.total} is not the previous total plus its count` });
+    }
+    if (this.prev && compare(seal.first, this.prev.last) <= 0) {
+      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} overlaps seal ${this.prev.seq}` });
+    }
+    // The stored leaves only locate differences; they count only if they reproduce the root.
+    const tree = new MerkleBuilder();
+    for (const h of leaves.hashes) tree.addLeaf(leafHash(h));
+    const leavesTrusted = leaves.hashes.length === seal.count && leaves.positions.length === seal.count && tree.root() === seal.merkleRoot;
+    const indexOf = new Map<number, number>();
+    if (leavesTrusted) leaves.positions.forEach((p, i) => indexOf.set(p, i));
+    this.current = { ...seal, ...leaves, leavesTrusted, index: 0, indexOf, tree: new MerkleBuilder(), reported: false };
+    if (this.digest && seal.sealHash === this.digest) this.digestSeal = seal;
+    this.prev = seal;
+    this.seals++;
+  }
+
+  /** Closes the current seal: every sealed event seen, the root reproduced. */
+  finish(): void {
+    const s = this.current;
+    if (!s) return;
+    if (!s.reported) {
+      if (s.index < s.count) {
+        const missing = s.leavesTrusted ? s.positions[s.index]! : null;
+        this.report({
+          kind: 'SEALED_EVENT',
+          position: missing,
+          checkpoint: s.last,
+          sealSeq: s.seq,
+          message:
+            missing === null
+              ? `seal ${s.seq} covers ${s.count} events, only ${s.index} remain`
+              : `sealed event at position ${missing} is missing (seal ${s.seq} covers ${s.count} events, ${s.index} remain): the log was truncated or events deleted`,
+        });
+      } else if (s.tree.root() !== s.merkleRoot) {
+        this.report({
+          kind: 'SEAL_ROOT',
+          position: s.first.globalPosition,
+          checkpoint: s.first,
+          sealSeq: s.seq,
+          message: `seal ${s.seq}'s Merkle root does not match its events${s.leavesTrusted ? '' : ' (and its stored leaves were altered too)'}`,
+        });
+      }
+    }
+    this.current = null;
+  }
+}
+
+/**
+ * Verifies the whole log in one pass in commit order, streaming (batched keyset reads) with
+ * bounded memory: one batch, one seal's leaves (at most SEAL_EVERY_EVENTS), and a bounded cache
+ * of stream heads. For every event: its hash reproduces from its content and prev_hash; prev_hash
+ * is its stream's previous event's hash (or the genesis hash at version 1), and that event exists
+ * and precedes it in commit order. For every seal: its hash reproduces from its fields, it links
+ * to the previous seal, and its range — exactly the events between its first and last checkpoint
+ * — reproduces its Merkle root; the first event that differs from the sealed one is named. With
+ * `fromDigest`: that seal is in the verified chain and nothing at or before it is broken.
+ */
+export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? 2000;
+  const maxProblems = options.maxProblems ?? 100;
+  const headCacheSize = options.headCacheSize ?? 100_000;
+  const digest = options.fromDigest?.trim().toLowerCase();
+
+  const problems: Problem[] = [];
+  let problemCount = 0;
+  let firstProblem: Problem | null = null;
+  // Problems rank by where they are in commit order (a missing event: where it used to be).
+  let firstRank: Checkpoint | null = null;
+  const report = (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>, rankAt: Checkpoint | null = p.checkpoint) => {
+    const problem: Problem = { streamId: null, streamVersion: null, ...p };
+    problemCount++;
+    if (problems.length < maxProblems) problems.push(problem);
+    if (!firstProblem || (rankAt && (!firstRank || compare(rankAt, firstRank) < 0))) {
+      firstProblem = problem;
+      firstRank = rankAt;
+    }
+  };
+
+  const heads = new Map<string, Head>();
+  const seals = new SealCursor(db, report, digest);
+  await seals.next();
+  let events = 0;
+  let streams = 0;
+  let sealedEvents = 0;
+  let after: Checkpoint = START;
+
+  let pending = readBatch(db, after, batchSize);
+  for (;;) {
+    const rows = await pending;
+    if (rows.length === 0) break;
+    const last = rows[rows.length - 1]!;
+    after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
+    // Read ahead while this batch is hashed.
+    pending = readBatch(db, after, batchSize);
+    pending.catch(() => undefined);
+
+    // Predecessors neither remembered nor earlier in this batch: one lookup for the batch.
+    const seen = new Map<string, number>();
+    const misses: Array<{ streamId: string; version: number }> = [];
+    for (const r of rows) {
+      const v = Number(r.stream_version);
+      if (v > 1 && heads.get(r.stream_id)?.version !== v - 1 && seen.get(r.stream_id) !== v - 1) misses.push({ streamId: r.stream_id, version: v - 1 });
+      seen.set(r.stream_id, v);
+    }
+    const looked = await lookupHeads(db, misses);
+
+    for (const r of rows) {
+      const position = Number(r.global_position);
+      const version = Number(r.stream_version);
+      const checkpoint: Checkpoint = { transactionId: r.transaction_id, globalPosition: position };
+      const at = { position, checkpoint, streamId: r.stream_id, streamVersion: version, sealSeq: null };
+      events++;
+      if (version === 1) streams++;
+
+      const computed = chainHash(r.prev_hash, {
+        eventId: r.event_id,
+        streamId: r.stream_id,
+        streamVersion: version,
+        type: r.type,
+        schemaVersion: r.schema_version,
+        data: r.data,
+        metadata: r.metadata,
+        recordedAt: new Date(r.recorded_at),
+      });
+      if (computed !== r.hash) {
+        report({ kind: 'CONTENT', ...at, message: `event at position ${position} (${r.stream_id} v${version}): hash does not match its content — the event was changed after it was written` });
+      }
+      if (version === 1) {
+        if (r.prev_hash !== GENESIS_HASH) report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v1): prev_hash is not the genesis hash` });
+      } else {
+        const cached = heads.get(r.stream_id);
+        const pred = cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
+        if (!pred) {
+          report({ kind: 'VERSION_GAP', ...at, message: `event at position ${position} (${r.stream_id} v${version}): version ${version - 1} of the stream is missing — an event was deleted` });
+        } else {
+          if (pred.hash !== r.prev_hash) {
+            report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v${version}): prev_hash is not the hash of v${version - 1} (position ${pred.checkpoint.globalPosition})` });
+          }
+          if (compare(pred.checkpoint, checkpoint) > 0) {
+            report({
+              kind: 'ORDER',
+              ...at,
+              message: `event at position ${position} (${r.stream_id} v${version}) precedes its stream's v${version - 1} (position ${pred.checkpoint.globalPosition}) in commit order — events were inserted or moved`,
+            });
+          }
+        }
+      }
+      const head = heads.get(r.stream_id);
+      if (!head || head.version < version) {
+        heads.delete(r.stream_id);
+        heads.set(r.stream_id, { version, hash: r.hash, checkpoint });
+        if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
+      }
+
+      // Seals: close every seal that ends before this event.
+      while (seals.current && compare(checkpoint, seals.current.last) > 0) {
+        seals.finish();
+        await seals.next();
+      }
+      const s = seals.current;
+      if (!s) continue;
+      if (compare(checkpoint, s.first) < 0) {
+        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} lies inside sealed history but in no seal: it was inserted after sealing` });
+        continue;
+      }
+      sealedEvents++;
+      const i = s.index++;
+      s.tree.addLeaf(leafHash(r.hash));
+      if (s.reported || !s.leavesTrusted) continue;
+      if (i >= s.count) {
+        s.reported = true;
+        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
+        continue;
+      }
+      const sealedPosition = s.positions[i]!;
+      if (sealedPosition === position && s.hashes[i] === r.hash) continue;
+      s.reported = true;
+      if (sealedPosition === position) {
+        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} (${r.stream_id} v${version}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
+      } else {
+        const j = s.indexOf.get(position);
+        if (j === undefined) {
+          report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
+        } else if (j > i) {
+          report(
+            {
+              position: sealedPosition,
+              checkpoint: null,
+              kind: 'SEALED_EVENT',
+              sealSeq: s.seq,
+              message: `sealed event at position ${sealedPosition} is missing (seal ${s.seq}): deleted or moved`,
+            },
+            checkpoint,
+          );
+        } else {
+          report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was sealed earlier in seal ${s.seq}'s order: events were reordered` });
+        }
+      }
+    }
+    options.onProgress?.(events);
+  }
+  // Whatever seals remain cover events that are gone.
+  while (seals.current) {
+    seals.finish();
+    await seals.next();
+  }
+
+  const latest = await db.selectFrom('log_seals').select(SEAL_COLUMNS).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  let digestResult: VerifyReport['digest'] = null;
+  if (digest) {
+    const d = seals.digestSeal;
+    const first = firstProblem as Problem | null;
+    const brokenBefore = !!d && !!first && (!first.checkpoint || compare(first.checkpoint, d.last) <= 0);
+    digestResult = { sealHash: digest, found: !!d, seq: d?.seq ?? null, extended: !!d && !brokenBefore };
+    if (!d) {
+      const latestSeal = latest ? toSeal(latest) : null;
+      report({
+        kind: 'DIGEST',
+        position: null,
+        checkpoint: null,
+        sealSeq: null,
+        message: `digest ${digest} is not a seal of this log: the sealed history it vouches for was truncated or rewritten${
+          latestSeal ? ` (the log's seals now end at seal ${latestSeal.seq}, position ${latestSeal.last.globalPosition})` : ' (the log has no seals)'
+        }`,
+      });
+    } else if (brokenBefore) {
+      report({ kind: 'DIGEST', position: null, checkpoint: null, sealSeq: d.seq, message: `the log does not extend digest ${digest} (seal ${d.seq}): history before it is broken` });
+    }
+  }
+  return {
+    ok: problemCount === 0,
+    events,
+    streams,
+    seals: seals.seals,
+    sealedEvents,
+    head: after,
+    latestSeal: latest ? toSeal(latest) : null,
+    digest: digestResult,
+    firstProblem,
+    problems,
+    problemCount,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+export function describeProblem(p: Problem): string {
+  return `${p.kind}${p.position !== null ? ` at position ${p.position}` : ''}${p.checkpoint ? ` [${encodeCheckpoint(p.checkpoint)}]` : ''}: ${p.message}`;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../src/database/schema.js';
+import { EventStore } from '../../src/events/event-store.js';
+import { silentLog, type TestDatabase } from '../support/databases.js';
+import { failed, newReportStream, requested } from '../support/fixtures.js';
+
+/** Five interleaved report streams of four events each: 20 events, one append (transaction) each. */
+export async function seedLog(database: TestDatabase, streams = 5, perStream = 4): Promise<{ store: EventStore; streamIds: string[] }> {
+  const store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog });
+  const ids = Array.from({ length: streams }, () => newReportStream());
+  for (let v = 0; v < perStream; v++) {
+    for (const { reportId, streamId } of ids) {
+      await store.append(streamId, v, [v === 0 ? requested(reportId) : failed(v)]);
+    }
+  }
+  return { store, streamIds: ids.map((i) => i.streamId) };
+}
+
+/** What an attacker with superuser access can do: switch the append-only triggers off for a moment. */
+export async function tamper(db: Kysely<Database>, run: () => Promise<unknown>): Promise<void> {
+  await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db);
+  await sql`ALTER TABLE log_seals DISABLE TRIGGER log_seals_append_only`.execute(db);
+  try {
+    await run();
+  } finally {
+    await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(db);
+    await sql`ALTER TABLE log_seals ENABLE TRIGGER log_seals_append_only`.execute(db);
+  }
+}
+
+export interface StoredRow {
+  global_position: number;
+  transaction_id: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  data: any;
+  metadata: any;
+  recorded_at: Date;
+  prev_hash: string;
+  hash: string;
+}
+
+export async function rowsInCommitOrder(db: Kysely<Database>, streamId?: string): Promise<StoredRow[]> {
+  const { rows } = await sql<StoredRow>`
+    SELECT global_position, transaction_id::text AS transaction_id, event_id::text AS event_id, stream_id, stream_version, type,
+           schema_version, data, metadata, recorded_at, prev_hash, hash
+    FROM events WHERE ${streamId === undefined ? sql`true` : sql`stream_id = ${streamId}`}
+    ORDER BY transaction_id, global_position`.execute(db);
+  return rows.map((r) => ({ ...r, global_position: Number(r.global_position), stream_version: Number(r.stream_version) }));
+}
+
+/** Overwrites the row at `position` with `row`'s content (everything but its position and xid). */
+export async function overwrite(db: Kysely<Database>, position: number, row: Omit<StoredRow, 'global_position' | 'transaction_id'>): Promise<void> {
+  await sql`
+    UPDATE events SET event_id = ${row.event_id}::uuid, stream_id = ${row.stream_id}, stream_version = ${row.stream_version},
+      type = ${row.type}, schema_version = ${row.schema_version}, data = ${JSON.stringify(row.data)}::jsonb,
+      metadata = ${JSON.stringify(row.metadata)}::jsonb, recorded_at = ${new Date(row.recorded_at)}, prev_hash = ${row.prev_hash}, hash = ${row.hash}
+    WHERE global_position = ${position}`.execute(db);
+}
+
+export { randomUUID };

@@ -1,0 +1,183 @@
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkExport, exportLines } from '../../src/audit/export.js';
+import { latestSeal, sealPending } from '../../src/audit/seal.js';
+import { verifyLog } from '../../src/audit/verify.js';
+import type { EventStore } from '../../src/events/event-store.js';
+import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
+import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
+import { failed } from '../support/fixtures.js';
+import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, type StoredRow } from './support.js';
+
+async function collect(gen: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const line of gen) out.push(line);
+  return out;
+}
+
+/** Recomputes a stream's chain over `rows` (in version order) from the genesis hash. */
+function rechain(rows: StoredRow[]): StoredRow[] {
+  let prev = GENESIS_HASH;
+  return rows.map((r) => {
+    const hash = chainHash(prev, {
+      eventId: r.event_id,
+      streamId: r.stream_id,
+      streamVersion: r.stream_version,
+      type: r.type,
+      schemaVersion: r.schema_version,
+      data: r.data,
+      metadata: r.metadata,
+      recordedAt: new Date(r.recorded_at),
+    });
+    const out = { ...r, prev_hash: prev, hash };
+    prev = hash;
+    return out;
+  });
+}
+
+describe.each(backends)('the tampering matrix on %s', (kind) => {
+  let database: TestDatabase;
+  let store: EventStore;
+  let streamIds: string[];
+  let digest: string;
+  let rows: StoredRow[];
+
+  beforeEach(async () => {
+    database = await openTestDatabase(kind);
+    ({ store, streamIds } = await seedLog(database));
+    // Seals of 6: 20 events make 4 seals (6, 6, 6, 2).
+    const seals = await sealPending(database.db, { maxEvents: 6 });
+    expect(seals.map((s) => s.count)).toEqual([6, 6, 6, 2]);
+    digest = seals.at(-1)!.sealHash;
+    rows = await rowsInCommitOrder(database.db);
+  });
+  afterEach(() => database?.close());
+
+  it('an untouched log verifies clean, extends its digest, and its export passes import-check', async () => {
+    // More history after the digest: still an extension of it.
+    await store.append(streamIds[0]!, 4, [failed(4)]);
+    await sealPending(database.db, { maxEvents: 6 });
+    await store.append(streamIds[1]!, 4, [failed(4)]); // unsealed tail
+    const report = await verifyLog(database.db, { fromDigest: digest, batchSize: 7 });
+    expect(report.problems).toEqual([]);
+    expect(report).toMatchObject({ ok: true, events: 22, streams: 5, seals: 5, sealedEvents: 21, digest: { found: true, extended: true, seq: 4 } });
+    const lines = await collect(exportLines(database.db, { batchSize: 7 }));
+    const check = await checkExport(lines, { digest });
+    expect(check.problems).toEqual([]);
+    expect(check).toMatchObject({ ok: true, events: 22, seals: 5 });
+  });
+
+  it('a hand-edited export fails import-check; a cut one too', async () => {
+    const lines = await collect(exportLines(database.db));
+    const i = lines.findIndex((l) => l.includes('"boom"'));
+    const edited = [...lines];
+    edited[i] = edited[i]!.replace('"boom"', '"bOom"');
+    const check = await checkExport(edited);
+    expect(check.ok).toBe(false);
+    expect(check.problems[0]).toMatchObject({ line: i + 1, position: JSON.parse(lines[i]!).globalPosition });
+    expect((await checkExport(lines.slice(0, -3))).problems.at(-1)!.message).toMatch(/cut short/);
+  });
+
+  it('change one payload byte', async () => {
+    const victim = rows[8]!; // sealed, a ReportFailed
+    await tamper(database.db, () =>
+      sql`UPDATE events SET data = jsonb_set(data, '{error}', '"bOom"') WHERE global_position = ${victim.global_position}`.execute(database.db),
+    );
+    const report = await verifyLog(database.db, { fromDigest: digest, batchSize: 4 });
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ kind: 'CONTENT', position: victim.global_position, streamId: victim.stream_id });
+    expect(report.digest).toMatchObject({ found: true, extended: false });
+  });
+
+  it('delete an event', async () => {
+    const victim = rows[7]!;
+    await tamper(database.db, () => sql`DELETE FROM events WHERE global_position = ${victim.global_position}`.execute(database.db));
+    const report = await verifyLog(database.db, { batchSize: 5 });
+    expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: victim.global_position });
+    // The stream's chain shows it too, at the event after the gap.
+    expect(report.problems.some((p) => p.kind === 'VERSION_GAP' && p.streamId === victim.stream_id)).toBe(true);
+  });
+
+  it('swap two events', async () => {
+    const [a, b] = [rows[3]!, rows[9]!]; // different streams, different seals
+    await tamper(database.db, async () => {
+      await overwrite(database.db, a.global_position, { ...b, event_id: randomUUID(), stream_id: 'parked' });
+      await overwrite(database.db, b.global_position, a);
+      await overwrite(database.db, a.global_position, b);
+    });
+    const report = await verifyLog(database.db);
+    // Even unsealed this shows: the event now at a's place precedes its stream's previous version.
+    expect(report.firstProblem).toMatchObject({ kind: 'ORDER', position: a.global_position });
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'SEALED_EVENT', position: a.global_position }));
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'SEALED_EVENT', position: b.global_position }));
+  });
+
+  it('insert a forged event with a recomputed stream chain', async () => {
+    const streamId = rows[0]!.stream_id;
+    const stream = await rowsInCommitOrder(database.db, streamId);
+    // Forge a v2 and shift v2..v4 to v3..v5, every hash recomputed so the stream chain holds.
+    const forged: StoredRow = { ...stream[1]!, event_id: randomUUID(), data: { ...stream[1]!.data, error: 'forged' } };
+    const shifted = stream.slice(1).map((r) => ({ ...r, stream_version: r.stream_version + 1 }));
+    const chained = rechain([stream[0]!, { ...forged, stream_version: 2 }, ...shifted]);
+    await tamper(database.db, async () => {
+      // Rows keep their positions; the old last event moves into a new row at the end.
+      for (let i = 1; i < stream.length; i++) await overwrite(database.db, stream[i]!.global_position, { ...chained[i]!, event_id: i === 1 ? chained[i]!.event_id : randomUUID() });
+      for (let i = 2; i < stream.length; i++) await overwrite(database.db, stream[i]!.global_position, chained[i]!);
+      const last = chained.at(-1)!;
+      await sql`
+        INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+        VALUES (${last.event_id}::uuid, ${last.stream_id}, ${last.stream_version}, ${last.type}, ${last.schema_version},
+          ${JSON.stringify(last.data)}::jsonb, ${JSON.stringify(last.metadata)}::jsonb, ${new Date(last.recorded_at)}, ${last.prev_hash}, ${last.hash})`.execute(database.db);
+    });
+    // The chain alone is intact...
+    const chainOnly = (await verifyLog(database.db)).problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP'].includes(p.kind));
+    expect(chainOnly).toEqual([]);
+    // ...the seals are not: the forged event sits where the sealed v2 was.
+    const report = await verifyLog(database.db, { fromDigest: digest });
+    expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: stream[1]!.global_position, streamId });
+    expect(report.digest).toMatchObject({ found: true, extended: false });
+  });
+
+  it('truncate the tail after a digest', async () => {
+    const firstGone = rows[17]!;
+    await tamper(database.db, () => sql`DELETE FROM events WHERE global_position >= ${firstGone.global_position}`.execute(database.db));
+    const report = await verifyLog(database.db, { fromDigest: digest });
+    expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: firstGone.global_position });
+    expect(report.digest).toMatchObject({ found: true, extended: false });
+
+    // Covering it up by deleting the seals too and sealing again: the digest is gone from the log.
+    await tamper(database.db, () => sql`DELETE FROM log_seals WHERE seq >= 3`.execute(database.db));
+    await sealPending(database.db, { maxEvents: 6 });
+    const again = await verifyLog(database.db, { fromDigest: digest });
+    expect(again.ok).toBe(false);
+    expect(again.digest).toMatchObject({ found: false, extended: false });
+    expect(again.problems.map((p) => p.kind)).toEqual(['DIGEST']);
+  });
+
+  it('replace a whole stream consistently', async () => {
+    const streamId = rows[2]!.stream_id;
+    const stream = await rowsInCommitOrder(database.db, streamId);
+    const replaced = rechain(stream.map((r) => ({ ...r, data: r.type === 'ReportRequested' ? { ...r.data, title: 'Nothing to see' } : { ...r.data, error: 'fine' } })));
+    await tamper(database.db, async () => {
+      for (const [i, r] of stream.entries()) await overwrite(database.db, r.global_position, replaced[i]!);
+    });
+    const chainOnly = (await verifyLog(database.db)).problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP', 'ORDER'].includes(p.kind));
+    expect(chainOnly).toEqual([]);
+    const report = await verifyLog(database.db, { fromDigest: digest });
+    expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: stream[0]!.global_position, streamId });
+    expect(report.digest?.extended).toBe(false);
+  });
+
+  it('rewrite a seal', async () => {
+    await tamper(database.db, () => sql`UPDATE log_seals SET merkle_root = repeat('a', 64) WHERE seq = 2`.execute(database.db));
+    const report = await verifyLog(database.db);
+    const seal2 = (await rowsInCommitOrder(database.db))[6]!;
+    expect(report.firstProblem).toMatchObject({ kind: 'SEAL', sealSeq: 2, position: seal2.global_position });
+  });
+
+  it('the seals table is append-only', async () => {
+    await expect(sql`UPDATE log_seals SET sealed_at = now()`.execute(database.db)).rejects.toThrow(/append-only/);
+    await expect(sql`DELETE FROM log_seals`.execute(database.db)).rejects.toThrow(/append-only/);
+    expect((await latestSeal(database.db))?.sealHash).toBe(digest);
+  });
+});
