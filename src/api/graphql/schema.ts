@@ -4,6 +4,7 @@ import './errors.js';
 import './events.js';
 import './legacy.js';
 import './reports.js';
+import './audit.js';
 import './viewer.js';
 
 /** The executable schema: one file per domain registers its types, queries and mutations on the builder. */
