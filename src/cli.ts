@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { registerLegacyCommands } from './cli/legacy.js';
+import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
+import { startSealer } from './audit/sealer.js';
 import { z } from 'zod';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { UserTokens } from './auth/user-tokens.js';
@@ -16,6 +18,7 @@ async function serve(): Promise<void> {
   const runtime = await startRuntime(config);
   const workers = config.workersEnabled ? createWorkers(runtime) : undefined;
   workers?.start();
+  const sealer = startSealer(runtime);
   const http = await startHttpServer(runtime, config.port, config.host);
   runtime.log.info(
     { url: http.url, database: runtime.database.kind, region: config.region, storageMode: config.storageMode, objectStore: config.objectStore.kind },
@@ -33,6 +36,7 @@ async function serve(): Promise<void> {
     runtime.log.info({ signal }, 'shutting down');
     await http.close();
     await workers?.stop();
+    await sealer.stop();
     await runtime.close();
     process.exit(0);
   };
@@ -74,6 +78,8 @@ export function buildCli(): Command {
   const db = program.command('db').description('database maintenance');
   db.command('migrate').description('apply every pending migration').action(dbMigrate);
   registerLegacyCommands(program);
+  registerAuditCommands(program);
+  registerProjectionCommands(program);
   program
     .command('token')
     .description('print a bearer token signed with this deployment\'s secret (AUTH_SECRET, or the one under DATA_DIR)')

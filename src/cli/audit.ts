@@ -1,0 +1,191 @@
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { checkExport, exportLines } from '../audit/export.js';
+import { checkProof, eventProof } from '../audit/proof.js';
+import { rebuildAndVerifyProjections } from '../audit/rebuild-verify.js';
+import { reportAt } from '../audit/report-at.js';
+import { latestSeal, sealPending } from '../audit/seal.js';
+import { sealerOptionsFromEnv } from '../audit/sealer.js';
+import { describeProblem, verifyLog } from '../audit/verify.js';
+import { loadConfig } from '../config.js';
+import { openDatabase, type DatabaseHandle } from '../database/connect.js';
+import { migrateToLatest } from '../database/migrate.js';
+import { encodeCheckpoint } from '../events/checkpoint.js';
+import { createLogger } from '../log.js';
+import { rebuildProjections } from '../projections/rebuild.js';
+
+/** The configured database, migrated (the seals table must exist), for one command. */
+async function withDatabase<T>(run: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, config.region);
+  const database = config.databaseUrl
+    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: 4, log })
+    : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
+  try {
+    await migrateToLatest(database.db);
+    return await run(database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function writeLines(out: Writable, lines: AsyncIterable<string>): Promise<void> {
+  for await (const line of lines) {
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
+  }
+}
+
+function readLines(file: string): AsyncIterable<string> {
+  const input = file === '-' ? process.stdin : createReadStream(file, { encoding: 'utf8' });
+  return createInterface({ input, crlfDelay: Infinity });
+}
+
+function fail(message: string, code = 2): never {
+  console.error(message);
+  process.exit(code);
+}
+
+const HASH = /^[0-9a-fA-F]{64}$/;
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('seals, verification, proofs and exports of the event log (auditors)');
+
+  audit
+    .command('verify')
+    .description('recompute every stream chain and every seal; exit 1 and name the first broken position if anything is wrong')
+    .option('--digest <sealHash>', 'a digest kept earlier: prove the current log extends it')
+    .option('--json', 'print the whole report as JSON')
+    .action(async (options: { digest?: string; json?: boolean }) => {
+      if (options.digest && !HASH.test(options.digest)) fail('--digest must be a seal hash (64 hex digits)');
+      const report = await withDatabase((d) =>
+        verifyLog(d.db, {
+          ...(options.digest ? { fromDigest: options.digest } : {}),
+          onProgress: (n) => {
+            if (process.stderr.isTTY && n % 100_000 < 2000) process.stderr.write(`\r${n} events checked`);
+          },
+        }),
+      );
+      if (process.stderr.isTTY) process.stderr.write('\r');
+      if (options.json) console.log(JSON.stringify(report, null, 2));
+      else {
+        console.log(`${report.ok ? 'OK' : 'BROKEN'}: ${report.events} events in ${report.streams} streams, ${report.seals} seals (${report.sealedEvents} events sealed), checked through ${encodeCheckpoint(report.head)} in ${report.durationMs} ms`);
+        if (report.latestSeal) console.log(`latest digest: ${report.latestSeal.sealHash} (seal ${report.latestSeal.seq}, position ${report.latestSeal.last.globalPosition})`);
+        if (report.digest) console.log(`digest ${report.digest.sealHash}: ${report.digest.extended ? `extended (seal ${report.digest.seq})` : report.digest.found ? 'found, but history up to it is broken' : 'NOT a seal of this log'}`);
+        if (report.firstProblem) console.log(`first problem: ${describeProblem(report.firstProblem)}`);
+        for (const p of report.problems.slice(0, 20)) console.log(`  ${describeProblem(p)}`);
+        if (report.problemCount > 20) console.log(`  … ${report.problemCount - 20} more (--json lists ${report.problems.length})`);
+      }
+      process.exitCode = report.ok ? 0 : 1;
+    });
+
+  audit
+    .command('seal')
+    .description('seal every unsealed event now (the server\'s sealer does this on its own)')
+    .option('--max-events <n>', 'events per seal (default SEAL_EVERY_EVENTS)')
+    .action(async (options: { maxEvents?: string }) => {
+      const maxEvents = options.maxEvents ? Number(options.maxEvents) : sealerOptionsFromEnv().everyEvents;
+      if (!Number.isInteger(maxEvents) || maxEvents < 1) fail('--max-events must be a positive integer');
+      const seals = await withDatabase((d) => sealPending(d.db, { maxEvents }));
+      const last = seals.at(-1);
+      console.log(last ? `${seals.length} seal(s) written; digest ${last.sealHash} (seal ${last.seq}, ${last.total} events)` : 'nothing to seal (or another sealer holds the lock)');
+    });
+
+  audit
+    .command('digest')
+    .description('print the newest seal: the digest to keep outside quire')
+    .action(async () => {
+      const seal = await withDatabase((d) => latestSeal(d.db));
+      if (!seal) fail('the log has no seal yet', 1);
+      console.log(JSON.stringify({ sealHash: seal.sealHash, seq: seal.seq, position: seal.last.globalPosition, checkpoint: encodeCheckpoint(seal.last), eventCount: seal.total, sealedAt: seal.sealedAt }, null, 2));
+    });
+
+  audit
+    .command('proof')
+    .description('print the inclusion proof of the event at a global position (JSON, for check-proof)')
+    .argument('<position>', 'global position')
+    .action(async (position: string) => {
+      if (!/^\d{1,16}$/.test(position)) fail('position must be a global position');
+      const proof = await withDatabase((d) => eventProof(d.db, Number(position)));
+      console.log(JSON.stringify(proof, null, 2));
+    });
+
+  audit
+    .command('check-proof')
+    .description('check an inclusion proof offline (no database): event hash, Merkle path, seal hash')
+    .argument('<file>', 'the proof JSON (eventProof.document or `quire audit proof`), or - for stdin')
+    .option('--digest <sealHash>', 'also require the seal to be this digest')
+    .action(async (file: string, options: { digest?: string }) => {
+      let proof: unknown;
+      try {
+        proof = JSON.parse(file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8'));
+      } catch (err) {
+        fail(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const result = checkProof(proof, options.digest);
+      if (result.ok) console.log(`OK: the event is in seal ${(proof as { seal: { seq: number } }).seal.seq}, seal hash ${result.sealHash}`);
+      else for (const f of result.failures) console.log(`FAILED: ${f}`);
+      process.exitCode = result.ok ? 0 : 1;
+    });
+
+  audit
+    .command('export')
+    .description('stream the log as NDJSON in commit order, with hashes and seals (constant memory)')
+    .option('--after <position>', 'only events after this global position (or "<xid>:<position>" checkpoint)')
+    .option('--stream <id>', 'only this stream')
+    .option('-o, --output <file>', 'write here instead of stdout')
+    .action(async (options: { after?: string; stream?: string; output?: string }) => {
+      const out = options.output ? createWriteStream(options.output) : process.stdout;
+      await withDatabase((d) => writeLines(out, exportLines(d.db, { ...(options.after ? { after: options.after } : {}), ...(options.stream ? { streamId: options.stream } : {}) })));
+      if (options.output) await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
+    });
+
+  audit
+    .command('import-check')
+    .description('verify an export offline, with no database')
+    .argument('<file>', 'the NDJSON export, or - for stdin')
+    .option('--digest <sealHash>', 'also require this digest to be a seal in the export')
+    .action(async (file: string, options: { digest?: string }) => {
+      const result = await checkExport(readLines(file), options.digest ? { digest: options.digest } : {});
+      console.log(`${result.ok ? 'OK' : 'BROKEN'}: ${result.events} events, ${result.seals} seals${result.lastSealHash ? `, last seal ${result.lastSealHash}` : ''}`);
+      for (const p of result.problems.slice(0, 20)) console.log(`  line ${p.line}${p.position !== null ? `, position ${p.position}` : ''}: ${p.message}`);
+      if (result.problemCount > 20) console.log(`  … ${result.problemCount - 20} more`);
+      process.exitCode = result.ok ? 0 : 1;
+    });
+
+  audit
+    .command('report-at')
+    .description('a report as it was at a global position or an instant, folded from its events')
+    .argument('<reportId>')
+    .option('--position <n>', 'after the event at this global position (commit order)')
+    .option('--at <time>', 'at this ISO 8601 instant')
+    .action(async (reportId: string, options: { position?: string; at?: string }) => {
+      if (!!options.position === !!options.at) fail('give exactly one of --position and --at');
+      const at = options.at ? new Date(options.at) : undefined;
+      if (at && Number.isNaN(at.getTime())) fail('--at must be an ISO 8601 time');
+      if (options.position && !/^\d{1,16}$/.test(options.position)) fail('--position must be a global position');
+      const state = await withDatabase((d) => reportAt(d.db, reportId, at ? { at } : { position: Number(options.position) }));
+      console.log(JSON.stringify(state, null, 2));
+    });
+}
+
+export function registerProjectionCommands(program: Command): void {
+  const projections = program.command('projections').description('projections of the event log');
+  projections
+    .command('rebuild')
+    .description('replay the log into the projections; with --verify, into scratch tables, diffed with the live ones (nothing changes)')
+    .option('--verify', 'rebuild into scratch tables and report every difference from the live tables; exit 1 if any')
+    .action(async (options: { verify?: boolean }) => {
+      if (!options.verify) {
+        const result = await withDatabase((d) => rebuildProjections(d.db));
+        console.log(`rebuilt ${result.reports} reports from ${result.events} events`);
+        return;
+      }
+      const result = await withDatabase((d) => rebuildAndVerifyProjections(d.db));
+      console.log(`${result.differenceCount === 0 ? 'OK' : 'DIFFERENT'}: rebuilt ${result.reports} reports from ${result.events} events; ${result.differenceCount} difference(s)`);
+      for (const d of result.differences.slice(0, 20)) console.log(`  ${d.table} ${d.key}:\n    live:    ${JSON.stringify(d.live)}\n    rebuilt: ${JSON.stringify(d.rebuilt)}`);
+      process.exitCode = result.differenceCount === 0 ? 0 : 1;
+    });
+}
