@@ -131,14 +131,15 @@ function describeAuthFailure(message) {
   if (/expired/i.test(message)) {
     return 'Your token has expired. Get a new one (npm start prints a dev token; npx quire token --sub <you> makes one) and paste it above.';
   }
-  if (/required/i.test(message)) return 'A bearer token is required: paste one above.';
+  if (!state.token) return 'A bearer token is required: paste one above.';
   return `This token was not accepted (${message}). Check that you copied all of it, and that it was made for this deployment.`;
 }
 
 /** A 401 anywhere signs the page out, with the reason next to the token field. */
 function handleAuthError(err) {
+  const text = describeAuthFailure(err.message);
   signOut(false);
-  show('auth-message', describeAuthFailure(err.message));
+  show('auth-message', text);
   $('token').focus();
 }
 
@@ -169,11 +170,10 @@ async function signIn(token) {
     const fromHash = location.hash.slice(1);
     if (UUID.test(fromHash)) follow(fromHash);
   } catch (err) {
+    show('auth-message', err instanceof AuthError ? describeAuthFailure(err.message) : err.message);
     state.token = null;
     state.viewer = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    if (err instanceof AuthError) show('auth-message', describeAuthFailure(err.message));
-    else show('auth-message', err.message);
     $('token').focus();
   } finally {
     $('sign-in').disabled = false;

@@ -1,0 +1,264 @@
+/**
+ * The progress page in a real browser: Debian's chromium (/usr/bin/chromium) driven by
+ * playwright-core, against quire running in this process with its workers. Never downloads a
+ * browser. Without chromium the suite is skipped with a message, except where CI or
+ * QUIRE_REQUIRE_CHROMIUM is set (.ci/run sets it after installing chromium with apt): there it fails.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { RenderPool } from '../../src/render/render-pool.js';
+import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
+import { gqlHttp } from '../graphql/client.js';
+import { ReportDocument } from '../graphql/gql/graphql.js';
+import { freePort } from '../support/instances.js';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  if (process.env.CI || process.env.QUIRE_REQUIRE_CHROMIUM) throw new Error(`no chromium at ${CHROMIUM}; .ci/run installs it with apt-get install chromium`);
+  console.warn(`test/ui/progress-page.test.ts skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+}
+
+const SCREENSHOT = process.env.QUIRE_UI_SCREENSHOT ?? '/tmp/quire-ui.png';
+const WAIT = { timeout: 30_000 };
+
+describe.skipIf(!haveChromium)('progress page in chromium', () => {
+  let runtime: TestRuntime;
+  let http: HttpServer;
+  let workers: Workers;
+  let pool: RenderPool;
+  let browser: Browser;
+  let alice: string;
+  let workersStarted = false;
+  /** Every URL a page asked for that is not quire's own: there must be none (no CDN, no network). */
+  const foreignRequests: string[] = [];
+  /** Console errors and CSP violations, from every page. */
+  const consoleErrors: string[] = [];
+
+  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 1400 } });
+    const page = await context.newPage();
+    page.on('request', (r) => {
+      if (!r.url().startsWith(http.url) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await page.goto(`${http.url}/`);
+    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    return { context, page };
+  }
+
+  /** Waits for `selector`; on a timeout, says what the page showed and what the server holds. */
+  async function waitShown(page: Page, selector: string, reportId: string): Promise<void> {
+    try {
+      await page.locator(selector).first().waitFor(WAIT);
+    } catch (err) {
+      const server = (await gqlHttp(http.url, ReportDocument, { id: reportId }, alice)).data?.report;
+      const shown = await page.evaluate(() => ['#status', '#timeline', '#connection'].map((s) => document.querySelector(s)?.textContent).join(' | '));
+      throw new Error(`${selector} never appeared. Page: ${shown}. Server: ${server?.status} v${server?.version} ${server?.lastError ?? ''}`, { cause: err });
+    }
+  }
+
+  async function signIn(page: Page, token: string): Promise<void> {
+    await page.getByLabel('Bearer token').fill(token);
+    await page.getByRole('button', { name: 'Use token' }).click();
+  }
+
+  beforeAll(async () => {
+    const port = await freePort();
+    runtime = await startTestRuntime('pglite', { PUBLIC_URL: `http://127.0.0.1:${port}`, WORKER_POLL_MS: '100', REQUESTS_PER_MINUTE: '100' });
+    http = await startHttpServer(runtime, port, '127.0.0.1');
+    pool = new RenderPool({ size: 1 });
+    workers = createWorkers(runtime, { pool });
+    alice = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, 600);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (workersStarted) await workers?.stop();
+    await http?.close();
+    await runtime?.close();
+    await pool?.close();
+  });
+
+  it('serves the page and its assets with strict security headers', async () => {
+    for (const path of ['/', '/ui', '/ui/app.js', '/ui/style.css', '/ui/vendor/graphql-ws/client.js']) {
+      const res = await fetch(`${http.url}${path}`);
+      expect(res.status, path).toBe(200);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+    expect((await fetch(`${http.url}/ui/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
+    // Nothing outside the list is served, however the name is spelled.
+    for (const path of ['/ui/index.html', '/ui/../package.json', '/ui/vendor/graphql-ws/server.js', '/ui/vendor/graphql-ws/..%2f..%2fpackage.json']) {
+      expect((await fetch(`${http.url}${path}`)).status, path).toBe(404);
+    }
+    const etag = (await fetch(`${http.url}/ui/app.js`)).headers.get('etag')!;
+    expect((await fetch(`${http.url}/ui/app.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+  });
+
+  it('requests a report, follows it live from REQUESTED to STORED, and downloads the same bytes', async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, alice);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+      // The token is kept for this tab only, and never put in the address bar.
+      expect(await page.evaluate(() => sessionStorage.getItem('quire.token'))).toBe(alice);
+      expect(page.url()).not.toContain(alice.slice(0, 20));
+
+      await page.getByLabel('Title', { exact: true }).fill('Browser flow');
+      await page.getByLabel('Number of rows').fill('60');
+      await page.getByRole('button', { name: 'Request report' }).click();
+
+      // No worker runs yet: the report waits, REQUESTED.
+      const status = page.locator('#status');
+      await status.filter({ hasText: 'REQUESTED' }).waitFor(WAIT);
+      await page.locator('#timeline li[data-status="REQUESTED"]').waitFor(WAIT);
+      expect(await page.locator('#download').isDisabled()).toBe(true);
+      const reportId = (await page.locator('#report-id').textContent())!.trim();
+      expect(reportId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(page.url()).toContain(`#${reportId}`);
+      await page.evaluate(() => Object.assign(window, { samePage: true }));
+
+      // Workers start: the page sees STORED arrive over the subscription, without reloading.
+      workers.start();
+      workersStarted = true;
+      await waitShown(page, '#timeline li[data-status="STORED"]', reportId);
+      await page.locator('#download:not([disabled])').waitFor(WAIT);
+      expect(await page.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
+      const order = await page.locator('#timeline li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.status));
+      expect(order.indexOf('REQUESTED')).toBe(0);
+      expect(order.indexOf('STORED')).toBeGreaterThan(order.indexOf('REQUESTED'));
+      expect(await status.textContent()).toMatch(/STORED|REPLICATED/);
+      expect(await page.locator('#timeline li[data-status="STORED"]').textContent()).toContain('iad');
+      // Mirror mode: replication to the object store follows, live too.
+      await waitShown(page, '#timeline li[data-status="REPLICATED"]', reportId);
+      await status.filter({ hasText: 'REPLICATED' }).waitFor(WAIT);
+      // Render progress belongs to REQUESTED only.
+      expect(await page.locator('#progress').isHidden()).toBe(true);
+      // The list of the viewer's reports shows it with its current status.
+      await page.locator(`#reports-body tr[data-report-id="${reportId}"] .badge`, { hasText: 'REPLICATED' }).waitFor(WAIT);
+
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+      const [download] = await Promise.all([page.waitForEvent('download', WAIT), page.getByRole('button', { name: 'Download PDF' }).click()]);
+      const file = await download.path();
+      const bytes = readFileSync(file);
+      expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+      expect(download.suggestedFilename()).toMatch(/\.pdf$/);
+      const report = (await gqlHttp(http.url, ReportDocument, { id: reportId }, alice)).data!.report!;
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(report.sha256);
+      await page.locator('#download-message', { hasText: 'Downloading from' }).waitFor(WAIT);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('checks fields before sending, and shows the typed InvalidParamsError the server returns', async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, alice);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+
+      // Caught in the page: no request is made.
+      await page.getByLabel('Number of rows').fill('-3');
+      await page.getByRole('button', { name: 'Request report' }).click();
+      await page.locator('#rows-error', { hasText: 'whole number' }).waitFor(WAIT);
+      expect(await page.getByLabel('Number of rows').getAttribute('aria-invalid')).toBe('true');
+
+      // Only the server knows which locales it supports: its typed error lands next to the field.
+      await page.getByLabel('Number of rows').fill('3');
+      await page.getByLabel('Locale').fill('not a locale!');
+      await page.getByRole('button', { name: 'Request report' }).click();
+      const message = page.locator('#request-message');
+      await message.filter({ hasText: 'INVALID_PARAMS' }).waitFor(WAIT);
+      expect(await message.textContent()).toContain('params.locale');
+      await page.locator('#locale-error', { hasText: 'BCP 47' }).waitFor(WAIT);
+      expect(await page.getByLabel('Locale').getAttribute('aria-invalid')).toBe('true');
+      expect(await page.getByLabel('Number of rows').getAttribute('aria-invalid')).toBeNull();
+      expect(await message.getAttribute('role')).toBe('alert');
+      // The summary template's own form.
+      await page.getByLabel('Locale').fill('de-DE');
+      await page.getByLabel('Template').selectOption('summary');
+      expect(await page.getByLabel('Number of rows').isHidden()).toBe(true);
+      await page.getByLabel('Bars in the chart').fill('61');
+      await page.getByRole('button', { name: 'Request report' }).click();
+      await page.locator('#points-error', { hasText: '1 to 60' }).waitFor(WAIT);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('says clearly when the token has expired or is not a token', async () => {
+    const { context, page } = await newPage();
+    try {
+      const expired = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, -5);
+      await signIn(page, expired);
+      const message = page.locator('#auth-message');
+      await message.filter({ hasText: 'Your token has expired' }).waitFor(WAIT);
+      expect(await page.getByRole('button', { name: 'Request report' }).isDisabled()).toBe(true);
+      expect(await page.evaluate(() => sessionStorage.getItem('quire.token'))).toBeNull();
+
+      await signIn(page, 'not-a-token');
+      await message.filter({ hasText: 'not accepted' }).waitFor(WAIT);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a report that is not yours is "not found"; a failed one shows its reason in red and retries', async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, alice);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+      await page.evaluate(() => (location.hash = '00000000-0000-4000-8000-000000000000'));
+      await page.locator('#status', { hasText: 'Not found' }).waitFor(WAIT);
+
+      // A report whose render failed for good: requested and failed in one append, so no worker takes it first.
+      const reportId = randomUUID();
+      await runtime.store.append(`report-${reportId}`, 'no_stream', [
+        {
+          type: 'ReportRequested',
+          data: { reportId, template: 'table', title: 'Doomed', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 'x' }] }, owner: 'alice' },
+        },
+        { type: 'ReportFailed', data: { stage: 'render', error: 'the renderer ran out of paper', attempt: 1, retryAt: null } },
+      ]);
+      await page.evaluate((id) => (location.hash = id), reportId);
+      await page.locator('#failure', { hasText: 'the renderer ran out of paper' }).waitFor(WAIT);
+      await page.locator('#timeline li[data-status="FAILED"]', { hasText: 'ran out of paper' }).waitFor(WAIT);
+      expect(await page.locator('#status').textContent()).toContain('FAILED');
+
+      if (!workersStarted) {
+        workers.start();
+        workersStarted = true;
+      }
+      await page.getByRole('button', { name: 'Retry' }).click();
+      await page.locator('#timeline li[data-status="RETRY"]').waitFor(WAIT);
+      await page.locator('#timeline li[data-status="STORED"]').waitFor(WAIT);
+      expect(await page.locator('#failure').isHidden()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('loaded nothing from outside quire and broke no CSP rule', () => {
+    expect(foreignRequests).toEqual([]);
+    expect(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
+  });
+});
