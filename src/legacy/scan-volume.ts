@@ -68,7 +68,8 @@ export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
     result.checkpoint = imports.at(-1)!.checkpoint;
   }
   if (compareCheckpoints(head, result.checkpoint) > 0) result.checkpoint = head;
-  if (result.checked > 0 || options.after === undefined) {
+  // Nothing imported (yet): nothing worth a record.
+  if (result.checked > 0) {
     await store.append(scanStreamId(region), 'any', [
       { type: 'LegacyScanCompleted', data: { region, checked: result.checked, found: result.found, notHere: result.notHere } },
     ]);

@@ -1,15 +1,14 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { toLocation, toReportState } from './report-rows.js';
+import { selectReportWithLocations, toLocation, toReportState, toReportStateWithLocations } from './report-rows.js';
 import type { ReportLocation, ReportState, ReportStatus } from './report-state.js';
 
-/** Report states for many ids in two statements (DataLoader batches); missing ids are absent. */
+/** Report states for many ids in one statement (DataLoader batches); missing ids are absent. */
 export async function loadReportStates(db: Kysely<Database>, reportIds: readonly string[]): Promise<Map<string, ReportState>> {
   const out = new Map<string, ReportState>();
   if (reportIds.length === 0) return out;
-  const rows = await db.selectFrom('report_status').selectAll().where('report_id', 'in', [...reportIds]).execute();
-  const locations = await loadLocations(db, rows.map((r) => r.report_id));
-  for (const row of rows) out.set(row.report_id, toReportState(row, locations.get(row.report_id) ?? []));
+  const rows = await selectReportWithLocations(db).where('s.report_id', 'in', [...reportIds]).execute();
+  for (const row of rows) out.set(row.report_id, toReportStateWithLocations(row));
   return out;
 }
 

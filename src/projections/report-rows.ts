@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database, ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
 import type { ReportLocation, ReportState, ReportStatus } from './report-state.js';
 
@@ -38,7 +39,10 @@ export function locationRow(reportId: string, l: ReportLocation): ReportLocation
   };
 }
 
-export function toLocation(r: Selectable<ReportLocationsTable>): ReportLocation {
+/** A location row as selected directly, or from JSON (where timestamps are strings). */
+type LocationRow = Omit<Selectable<ReportLocationsTable>, 'stored_at' | 'verified_at'> & { stored_at: Date | string; verified_at: Date | string };
+
+export function toLocation(r: LocationRow): ReportLocation {
   return {
     kind: r.kind,
     place: r.place,
@@ -73,16 +77,32 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
   };
 }
 
+/** The report_status columns with the report's locations as a JSON array: one statement per read. */
+export function selectReportWithLocations(db: Kysely<Database>) {
+  return db
+    .selectFrom('report_status as s')
+    .selectAll('s')
+    .select((eb) =>
+      jsonArrayFrom(
+        eb
+          .selectFrom('report_locations as l')
+          .select(['l.report_id', 'l.kind', 'l.place', 'l.key', 'l.sha256', 'l.bytes', 'l.stored_at', 'l.verified_at'])
+          .whereRef('l.report_id', '=', 's.report_id')
+          .orderBy('l.kind')
+          .orderBy('l.place'),
+      ).as('locations'),
+    );
+}
+
+type RowWithLocations = Selectable<ReportStatusTable> & { locations: LocationRow[] };
+
+export function toReportStateWithLocations(row: RowWithLocations): ReportState {
+  const { locations, ...status } = row;
+  return toReportState(status, locations.map(toLocation));
+}
+
 /** The projected state of one report, or null. */
 export async function loadReportState(db: Kysely<Database>, reportId: string): Promise<ReportState | null> {
-  const row = await db.selectFrom('report_status').selectAll().where('report_id', '=', reportId).executeTakeFirst();
-  if (!row) return null;
-  const locations = await db
-    .selectFrom('report_locations')
-    .selectAll()
-    .where('report_id', '=', reportId)
-    .orderBy('kind')
-    .orderBy('place')
-    .execute();
-  return toReportState(row, locations.map(toLocation));
+  const row = await selectReportWithLocations(db).where('s.report_id', '=', reportId).executeTakeFirst();
+  return row ? toReportStateWithLocations(row) : null;
 }
