@@ -46,6 +46,13 @@ export interface VerifyOptions {
   /** Stream heads remembered between events (default 100,000): bounds memory; misses cost a lookup. */
   headCacheSize?: number;
   onProgress?: (events: number) => void;
+  /**
+   * Read through a server-side cursor inside one REPEATABLE READ, READ ONLY transaction (PostgreSQL:
+   * about 3× faster than keyset pages, and every read sees one snapshot). It holds back vacuum's
+   * horizon while it runs but not the log's readers (a read-only transaction has no xid). Leave
+   * it off on PGlite, where a transaction holds the only connection.
+   */
+  cursor?: boolean;
 }
 
 export interface VerifyReport {
@@ -144,12 +151,16 @@ class SealCursor {
   current: (Seal & SealLeaves & { leavesTrusted: boolean; index: number; indexOf: Map<number, number>; tree: MerkleBuilder; reported: boolean }) | null = null;
   private prev: Seal | null = null;
   seals = 0;
+  get maxSeqChecked(): number {
+    return this.maxSeq;
+  }
   digestSeal: Seal | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>) => void,
     private readonly digest: string | undefined,
+    private readonly maxSeq: number,
   ) {}
 
   /** Loads the next seal (or null), checking its own hash and its link to the previous one. */
@@ -158,6 +169,7 @@ class SealCursor {
       .selectFrom('log_seals')
       .select([...SEAL_COLUMNS, 'leaf_positions', 'leaf_hashes'])
       .where('seq', '>', this.prev?.seq ?? 0)
+      .where('seq', '<=', this.maxSeq)
       .orderBy('seq')
       .limit(1)
       .executeTakeFirst();
@@ -237,8 +249,33 @@ class SealCursor {
  * `fromDigest`: that seal is in the verified chain and nothing at or before it is broken.
  */
 export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const started = performance.now();
   const batchSize = options.batchSize ?? 2000;
+  if (!options.cursor) {
+    let after: Checkpoint = START;
+    return verifyFrom(db, options, async () => {
+      const rows = await readBatch(db, after, batchSize);
+      const last = rows.at(-1);
+      if (last) after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
+      return rows;
+    });
+  }
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR
+        SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
+               data, metadata, recorded_at, prev_hash, hash
+        FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, global_position`.execute(trx);
+      const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
+      return verifyFrom(trx, options, async () => (await fetch.execute(trx)).rows);
+    });
+}
+
+async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatch: () => Promise<Row[]>): Promise<VerifyReport> {
+  const started = performance.now();
   const maxProblems = options.maxProblems ?? 100;
   const headCacheSize = options.headCacheSize ?? 100_000;
   const digest = options.fromDigest?.trim().toLowerCase();
@@ -259,21 +296,23 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
   };
 
   const heads = new Map<string, Head>();
-  const seals = new SealCursor(db, report, digest);
+  // Seals written after this point cover events this pass may not reach: check up to here.
+  const newest = await db.selectFrom('log_seals').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const seals = new SealCursor(db, report, digest, Number(newest?.seq ?? 0));
   await seals.next();
   let events = 0;
   let streams = 0;
   let sealedEvents = 0;
   let after: Checkpoint = START;
 
-  let pending = readBatch(db, after, batchSize);
+  let pending = nextBatch();
   for (;;) {
     const rows = await pending;
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!;
     after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
     // Read ahead while this batch is hashed.
-    pending = readBatch(db, after, batchSize);
+    pending = nextBatch();
     pending.catch(() => undefined);
 
     // Predecessors neither remembered nor earlier in this batch: one lookup for the batch.
@@ -387,7 +426,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     await seals.next();
   }
 
-  const latest = await db.selectFrom('log_seals').select(SEAL_COLUMNS).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const latest = await db.selectFrom('log_seals').select(SEAL_COLUMNS).where('seq', '<=', seals.maxSeqChecked).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   let digestResult: VerifyReport['digest'] = null;
   if (digest) {
     const d = seals.digestSeal;

@@ -62,6 +62,7 @@ export function registerAuditCommands(program: Command): void {
       if (options.digest && !HASH.test(options.digest)) fail('--digest must be a seal hash (64 hex digits)');
       const report = await withDatabase((d) =>
         verifyLog(d.db, {
+          cursor: d.kind === 'postgres',
           ...(options.digest ? { fromDigest: options.digest } : {}),
           onProgress: (n) => {
             if (process.stderr.isTTY && n % 100_000 < 2000) process.stderr.write(`\r${n} events checked`);

@@ -52,15 +52,19 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     rows = await rowsInCommitOrder(database.db);
   });
   afterEach(() => database?.close());
+  // PostgreSQL verifies through a cursor in one snapshot (as the CLI does), PGlite by keyset pages.
+  const verify = (options: Parameters<typeof verifyLog>[1] = {}) => verifyLog(database.db, { cursor: kind === 'postgres', ...options });
 
   it('an untouched log verifies clean, extends its digest, and its export passes import-check', async () => {
     // More history after the digest: still an extension of it.
     await store.append(streamIds[0]!, 4, [failed(4)]);
     await sealPending(database.db, { maxEvents: 6 });
     await store.append(streamIds[1]!, 4, [failed(4)]); // unsealed tail
-    const report = await verifyLog(database.db, { fromDigest: digest, batchSize: 7 });
-    expect(report.problems).toEqual([]);
-    expect(report).toMatchObject({ ok: true, events: 22, streams: 5, seals: 5, sealedEvents: 21, digest: { found: true, extended: true, seq: 4 } });
+    for (const cursor of [false, kind === 'postgres']) {
+      const report = await verify({ fromDigest: digest, batchSize: 7, cursor });
+      expect(report.problems).toEqual([]);
+      expect(report).toMatchObject({ ok: true, events: 22, streams: 5, seals: 5, sealedEvents: 21, digest: { found: true, extended: true, seq: 4 } });
+    }
     const lines = await collect(exportLines(database.db, { batchSize: 7 }));
     const check = await checkExport(lines, { digest });
     expect(check.problems).toEqual([]);
@@ -83,7 +87,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     await tamper(database.db, () =>
       sql`UPDATE events SET data = jsonb_set(data, '{error}', '"bOom"') WHERE global_position = ${victim.global_position}`.execute(database.db),
     );
-    const report = await verifyLog(database.db, { fromDigest: digest, batchSize: 4 });
+    const report = await verify({ fromDigest: digest, batchSize: 4 });
     expect(report.ok).toBe(false);
     expect(report.firstProblem).toMatchObject({ kind: 'CONTENT', position: victim.global_position, streamId: victim.stream_id });
     expect(report.digest).toMatchObject({ found: true, extended: false });
@@ -92,7 +96,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
   it('delete an event', async () => {
     const victim = rows[7]!;
     await tamper(database.db, () => sql`DELETE FROM events WHERE global_position = ${victim.global_position}`.execute(database.db));
-    const report = await verifyLog(database.db, { batchSize: 5 });
+    const report = await verify({ batchSize: 5 });
     expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: victim.global_position });
     // The stream's chain shows it too, at the event after the gap.
     expect(report.problems.some((p) => p.kind === 'VERSION_GAP' && p.streamId === victim.stream_id)).toBe(true);
@@ -105,7 +109,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
       await overwrite(database.db, b.global_position, a);
       await overwrite(database.db, a.global_position, b);
     });
-    const report = await verifyLog(database.db);
+    const report = await verify();
     // Even unsealed this shows: the event now at a's place precedes its stream's previous version.
     expect(report.firstProblem).toMatchObject({ kind: 'ORDER', position: a.global_position });
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'SEALED_EVENT', position: a.global_position }));
@@ -130,10 +134,10 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
           ${JSON.stringify(last.data)}::jsonb, ${JSON.stringify(last.metadata)}::jsonb, ${new Date(last.recorded_at)}, ${last.prev_hash}, ${last.hash})`.execute(database.db);
     });
     // The chain alone is intact...
-    const chainOnly = (await verifyLog(database.db)).problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP'].includes(p.kind));
+    const chainOnly = (await verify()).problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP'].includes(p.kind));
     expect(chainOnly).toEqual([]);
     // ...the seals are not: the forged event sits where the sealed v2 was.
-    const report = await verifyLog(database.db, { fromDigest: digest });
+    const report = await verify({ fromDigest: digest });
     expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: stream[1]!.global_position, streamId });
     expect(report.digest).toMatchObject({ found: true, extended: false });
   });
@@ -141,14 +145,14 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
   it('truncate the tail after a digest', async () => {
     const firstGone = rows[17]!;
     await tamper(database.db, () => sql`DELETE FROM events WHERE global_position >= ${firstGone.global_position}`.execute(database.db));
-    const report = await verifyLog(database.db, { fromDigest: digest });
+    const report = await verify({ fromDigest: digest });
     expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: firstGone.global_position });
     expect(report.digest).toMatchObject({ found: true, extended: false });
 
     // Covering it up by deleting the seals too and sealing again: the digest is gone from the log.
     await tamper(database.db, () => sql`DELETE FROM log_seals WHERE seq >= 3`.execute(database.db));
     await sealPending(database.db, { maxEvents: 6 });
-    const again = await verifyLog(database.db, { fromDigest: digest });
+    const again = await verify({ fromDigest: digest });
     expect(again.ok).toBe(false);
     expect(again.digest).toMatchObject({ found: false, extended: false });
     expect(again.problems.map((p) => p.kind)).toEqual(['DIGEST']);
@@ -161,16 +165,16 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     await tamper(database.db, async () => {
       for (const [i, r] of stream.entries()) await overwrite(database.db, r.global_position, replaced[i]!);
     });
-    const chainOnly = (await verifyLog(database.db)).problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP', 'ORDER'].includes(p.kind));
+    const chainOnly = (await verify()).problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP', 'ORDER'].includes(p.kind));
     expect(chainOnly).toEqual([]);
-    const report = await verifyLog(database.db, { fromDigest: digest });
+    const report = await verify({ fromDigest: digest });
     expect(report.firstProblem).toMatchObject({ kind: 'SEALED_EVENT', position: stream[0]!.global_position, streamId });
     expect(report.digest?.extended).toBe(false);
   });
 
   it('rewrite a seal', async () => {
     await tamper(database.db, () => sql`UPDATE log_seals SET merkle_root = repeat('a', 64) WHERE seq = 2`.execute(database.db));
-    const report = await verifyLog(database.db);
+    const report = await verify();
     const seal2 = (await rowsInCommitOrder(database.db))[6]!;
     expect(report.firstProblem).toMatchObject({ kind: 'SEAL', sealSeq: 2, position: seal2.global_position });
   });

@@ -124,7 +124,7 @@ builder.queryField('verifyLog', (t) =>
       if (args.fromDigest && !/^[0-9a-fA-F]{64}$/.test(args.fromDigest)) {
         throw new InvalidInputError('invalid digest', [{ path: 'fromDigest', message: 'a seal hash: 64 hex digits' }]);
       }
-      const run = verifying.then(() => verifyLog(ctx.runtime.store.db, args.fromDigest ? { fromDigest: args.fromDigest } : {}));
+      const run = verifying.then(() => verifyLog(ctx.runtime.store.db, { cursor: ctx.runtime.database.kind === 'postgres', ...(args.fromDigest ? { fromDigest: args.fromDigest } : {}) }));
       verifying = run.catch(() => undefined);
       return run;
     },

@@ -1,0 +1,164 @@
+/**
+ * npm run bench:verify — `quire audit verify` over 1,000,000 events against a raw server-side
+ * cursor read (DECLARE … CURSOR / FETCH) of the same rows and columns in the same order, in the
+ * same run, on a scratch PostgreSQL database created beside DATABASE_URL.
+ *
+ * The log is generated quickly: hashes computed in JS with the real chainHash, rows inserted
+ * 10,000 per statement (unnest), 20,000 report streams at a time each taken through 10 events
+ * (ReportRequested, then failures/renders), so a stream's previous event is ~20,000 events back in
+ * commit order. Then the log is sealed (10,000 events a seal) and verified.
+ *
+ *   BENCH_EVENTS=1000000 npm run bench:verify     events (default 1,000,000)
+ *   BENCH_KEEP=1                                  keep the scratch database
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { sealPending } from '../src/audit/seal.js';
+import { verifyLog } from '../src/audit/verify.js';
+import { openDatabase } from '../src/database/connect.js';
+import { migrateToLatest } from '../src/database/migrate.js';
+import type { Database } from '../src/database/schema.js';
+import { chainHash, GENESIS_HASH } from '../src/events/hash-chain.js';
+import { createLogger } from '../src/log.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const PER_STREAM = 10;
+const GROUP = 20_000;
+const INSERT_ROWS = 10_000;
+const log = createLogger('silent');
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) {
+  console.error('bench:verify needs DATABASE_URL (a scratch database is created beside it)');
+  process.exit(2);
+}
+
+interface GenRow {
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  data: string;
+  metadata: string;
+  recorded_at: string;
+  prev_hash: string;
+  hash: string;
+}
+
+async function insert(db: Kysely<Database>, rows: GenRow[]): Promise<void> {
+  const col = <K extends keyof GenRow>(k: K) => rows.map((r) => r[k]);
+  await sql`
+    INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+    SELECT * FROM unnest(${col('event_id')}::uuid[], ${col('stream_id')}::text[], ${col('stream_version')}::bigint[], ${col('type')}::text[],
+      array_fill(1, ARRAY[${rows.length}::int]), ${col('data')}::jsonb[], ${col('metadata')}::jsonb[], ${col('recorded_at')}::timestamptz[],
+      ${col('prev_hash')}::text[], ${col('hash')}::text[])`.execute(db);
+}
+
+async function generate(db: Kysely<Database>, total: number): Promise<void> {
+  let t = Date.UTC(2026, 0, 1);
+  let made = 0;
+  let buffer: GenRow[] = [];
+  const flush = async () => {
+    if (buffer.length > 0) await insert(db, buffer);
+    buffer = [];
+  };
+  while (made < total) {
+    const streams = Math.min(GROUP, Math.ceil((total - made) / PER_STREAM));
+    const ids = Array.from({ length: streams }, () => randomUUID());
+    const prev = new Array<string>(streams).fill(GENESIS_HASH);
+    for (let v = 1; v <= PER_STREAM && made < total; v++) {
+      for (let s = 0; s < streams && made < total; s++) {
+        const reportId = ids[s]!;
+        const streamId = `report-${reportId}`;
+        const recordedAt = new Date(t++);
+        const [type, data] =
+          v === 1
+            ? ['ReportRequested', { reportId, template: 'table', title: 'Quarterly revenue by region', params: { columns: ['region', 'revenue'], rows: 120 }, owner: `user-${s % 500}` }]
+            : v === 2
+              ? ['ReportRendered', { sha256: 'ab'.repeat(32), bytes: 48_213, pages: 3 }]
+              : ['ReportFailed', { stage: 'replicate', error: 'object store unavailable', attempt: v - 2, retryAt: new Date(t + 60_000).toISOString() }];
+        const metadata = { region: 'iad', actor: `user-${s % 500}`, correlationId: reportId, requestId: `req-${made}` };
+        const eventId = randomUUID();
+        const hash = chainHash(prev[s]!, { eventId, streamId, streamVersion: v, type, schemaVersion: 1, data, metadata, recordedAt });
+        buffer.push({ event_id: eventId, stream_id: streamId, stream_version: v, type, data: JSON.stringify(data), metadata: JSON.stringify(metadata), recorded_at: recordedAt.toISOString(), prev_hash: prev[s]!, hash });
+        prev[s] = hash;
+        made++;
+        if (buffer.length >= INSERT_ROWS) await flush();
+      }
+    }
+    process.stderr.write(`\rgenerated ${made} events`);
+  }
+  await flush();
+  process.stderr.write('\n');
+}
+
+/** The floor: a server-side cursor over the same rows and columns, in commit order, nothing checked. */
+async function rawCursorRead(db: Kysely<Database>): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    await sql`DECLARE raw NO SCROLL CURSOR FOR
+      SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
+             data, metadata, recorded_at, prev_hash, hash
+      FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY transaction_id, global_position`.execute(trx);
+    let n = 0;
+    for (;;) {
+      const { rows } = await sql`FETCH 2000 FROM raw`.execute(trx);
+      if (rows.length === 0) return n;
+      n += rows.length;
+    }
+  });
+}
+
+function formatRate(n: number, ms: number): string {
+  return `${Math.round((n / ms) * 1000).toLocaleString('en-US')} events/s`;
+}
+
+const name = `quire_bench_verify_${Date.now()}`;
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${name}`);
+const url = new URL(adminUrl);
+url.pathname = `/${name}`;
+const database = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 4, log });
+try {
+  await migrateToLatest(database.db);
+  let t0 = performance.now();
+  await generate(database.db, EVENTS);
+  const generateMs = performance.now() - t0;
+  await sql`VACUUM ANALYZE events`.execute(database.db);
+
+  t0 = performance.now();
+  const seals = await sealPending(database.db, { maxEvents: 10_000 });
+  const sealMs = performance.now() - t0;
+
+  // Warm the cache once so neither side pays the first cold read.
+  await rawCursorRead(database.db);
+  t0 = performance.now();
+  const rawRows = await rawCursorRead(database.db);
+  const rawMs = performance.now() - t0;
+
+  t0 = performance.now();
+  const report = await verifyLog(database.db, { cursor: true });
+  const verifyMs = performance.now() - t0;
+  const rss = process.memoryUsage().rss;
+
+  if (!report.ok || report.events !== EVENTS || rawRows !== EVENTS) {
+    console.error('verify did not come out clean:', JSON.stringify({ ok: report.ok, events: report.events, rawRows, first: report.firstProblem }));
+    process.exitCode = 1;
+  }
+  const ratio = rawMs / verifyMs;
+  const lines = [
+    `events:            ${EVENTS.toLocaleString('en-US')} (${(EVENTS / PER_STREAM).toLocaleString('en-US')} streams × ${PER_STREAM})`,
+    `generate + insert: ${(generateMs / 1000).toFixed(1)} s`,
+    `seal:              ${(sealMs / 1000).toFixed(1)} s, ${seals.length} seals of ≤10,000 (${formatRate(EVENTS, sealMs)})`,
+    `raw cursor read:   ${(rawMs / 1000).toFixed(2)} s (${formatRate(rawRows, rawMs)})`,
+    `verify:            ${(verifyMs / 1000).toFixed(2)} s (${formatRate(report.events, verifyMs)}), ${report.seals} seals, ok=${report.ok}`,
+    `verify / raw rate: ${ratio.toFixed(2)} (target ≥ 0.5)`,
+    `process RSS after: ${Math.round(rss / 2 ** 20)} MiB`,
+  ];
+  console.log(lines.join('\n'));
+} finally {
+  await database.close();
+  if (!process.env.BENCH_KEEP) await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+  await admin.end();
+}
