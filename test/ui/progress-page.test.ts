@@ -12,7 +12,7 @@ import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { gqlHttp } from '../graphql/client.js';
-import { ReportDocument } from '../graphql/gql/graphql.js';
+import { ReportDocument, RetryReportDocument } from '../graphql/gql/graphql.js';
 import { freePort } from '../support/instances.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -251,6 +251,55 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       await page.getByRole('button', { name: 'Retry' }).click();
       await page.locator('#timeline li[data-status="RETRY"]').waitFor(WAIT);
       await page.locator('#timeline li[data-status="STORED"]').waitFor(WAIT);
+      expect(await page.locator('#failure').isHidden()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('when the socket drops it says so, reconnects, and shows the state reached meanwhile', async () => {
+    const { context, page } = await newPage();
+    // Every socket goes through this route: the test can cut it, and refuse new ones for a while.
+    const sockets: Array<{ close(o: { code: number; reason: string }): Promise<void> }> = [];
+    let refuse = false;
+    await context.routeWebSocket(/\/graphql$/, (ws) => {
+      if (refuse) return void ws.close({ code: 1012, reason: 'service restart' });
+      ws.connectToServer();
+      sockets.push(ws);
+    });
+    try {
+      const reportId = randomUUID();
+      await runtime.store.append(`report-${reportId}`, 'no_stream', [
+        { type: 'ReportRequested', data: { reportId, template: 'table', title: 'Offline', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 'x' }] }, owner: 'alice' } },
+        { type: 'ReportFailed', data: { stage: 'store', error: 'the volume was full', attempt: 3, retryAt: null } },
+      ]);
+      await signIn(page, alice);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+      await page.evaluate((id) => (location.hash = id), reportId);
+      await page.locator('#status', { hasText: 'FAILED' }).waitFor(WAIT);
+      await page.locator('#connection', { hasText: 'Live' }).waitFor(WAIT);
+
+      // The connection drops and cannot come back for now.
+      refuse = true;
+      await Promise.all(sockets.splice(0).map((ws) => ws.close({ code: 1012, reason: 'service restart' })));
+      await page.locator('#connection[data-state="connecting"]').waitFor(WAIT);
+
+      // Meanwhile the report is retried elsewhere and stored.
+      if (!workersStarted) {
+        workers.start();
+        workersStarted = true;
+      }
+      const retried = (await gqlHttp(http.url, RetryReportDocument, { id: reportId }, alice)).data!.retryReport;
+      expect(retried.__typename).toBe('MutationRetryReportSuccess');
+      await expect
+        .poll(async () => (await gqlHttp(http.url, ReportDocument, { id: reportId }, alice)).data!.report!.status, { timeout: 30_000 })
+        .toMatch(/STORED|REPLICATED/);
+      expect(await page.locator('#timeline li[data-status="STORED"]').count()).toBe(0);
+
+      // The socket comes back: the page resubscribes and shows where the report is now.
+      refuse = false;
+      await page.locator('#connection', { hasText: 'Live' }).waitFor(WAIT);
+      await waitShown(page, '#timeline li[data-status="STORED"]', reportId);
       expect(await page.locator('#failure').isHidden()).toBe(true);
     } finally {
       await context.close();
