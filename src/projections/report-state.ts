@@ -57,54 +57,38 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
   return [...others, location];
 }
 
+/** The state a report's first event creates. */
+function newReport(
+  event: RecordedEvent,
+  first: Pick<ReportState, 'reportId' | 'owner' | 'title' | 'template' | 'status' | 'requestedAt'>,
+): ReportState {
+  return {
+    ...first,
+    streamId: event.streamId,
+    requestedRegion: event.metadata.region,
+    sha256: null,
+    bytes: null,
+    pages: null,
+    attempts: 0,
+    lastError: null,
+    failedStage: null,
+    nextAttemptAt: null,
+    updatedAt: event.recordedAt,
+    version: event.streamVersion,
+    locations: [],
+  };
+}
+
 /** Folds one event into the state. Events at or below `state.version` are ignored (idempotent). */
 export function evolve(state: ReportState | null, event: RecordedEvent): ReportState | null {
   if (event.type === 'LegacyReportImported') {
-    if (state) return state;
-    return {
-      reportId: event.data.reportId,
-      streamId: event.streamId,
-      owner: event.data.owner,
-      title: event.data.title,
-      template: LEGACY_TEMPLATE,
-      status: 'IMPORTED',
-      requestedRegion: event.metadata.region,
-      sha256: null,
-      bytes: null,
-      pages: null,
-      attempts: 0,
-      lastError: null,
-      failedStage: null,
-      nextAttemptAt: null,
-      // When the legacy application made it, not when it was imported.
-      requestedAt: new Date(event.data.createdAt),
-      updatedAt: event.recordedAt,
-      version: event.streamVersion,
-      locations: [],
-    };
+    // Dated when the legacy application made it, not when it was imported.
+    const { reportId, owner, title, createdAt } = event.data;
+    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt) });
   }
   if (event.type === 'ReportRequested') {
-    if (state) return state;
-    return {
-      reportId: event.data.reportId,
-      streamId: event.streamId,
-      owner: event.data.owner,
-      title: event.data.title,
-      template: event.data.template,
-      status: 'REQUESTED',
-      requestedRegion: event.metadata.region,
-      sha256: null,
-      bytes: null,
-      pages: null,
-      attempts: 0,
-      lastError: null,
-      failedStage: null,
-      nextAttemptAt: null,
-      requestedAt: event.recordedAt,
-      updatedAt: event.recordedAt,
-      version: event.streamVersion,
-      locations: [],
-    };
+    const { reportId, owner, title, template } = event.data;
+    return state ?? newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt });
   }
   if (!state || event.streamVersion <= state.version) return state;
   const next: ReportState = { ...state, updatedAt: event.recordedAt, version: event.streamVersion };

@@ -15,6 +15,7 @@ import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
 import { claimDue, releaseLease, renewLease, type Claim } from './leases.js';
+import { recordFailure } from './record-failure.js';
 
 export interface RenderStageOptions {
   store: EventStore;
@@ -146,18 +147,8 @@ export function renderStage(options: RenderStageOptions) {
       const attempt = state.attempts + 1;
       const permanent = err instanceof RenderError && err.reason === 'invalid_job';
       const retryAt = permanent ? null : nextAttemptAt(attempt, backoff);
-      const message = err instanceof Error ? err.message : String(err);
       log.warn({ err, reportId: state.reportId, stage, attempt, retryAt }, 'report failed');
-      await store
-        .append(
-          claim.streamId,
-          state.version,
-          [{ type: 'ReportFailed', data: { stage, error: message.slice(0, 4000), attempt, retryAt: retryAt?.toISOString() ?? null } }],
-          meta,
-        )
-        .catch((e) => {
-          if (!(e instanceof WrongExpectedVersionError)) throw e;
-        });
+      await recordFailure(store, claim.streamId, state.version, { stage, error: err, attempt, retryAt }, meta);
     }
   }
 

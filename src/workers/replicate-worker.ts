@@ -10,6 +10,7 @@ import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
 import { claimDue, releaseLease, type Claim } from './leases.js';
+import { recordFailure } from './record-failure.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 
 export interface CopyStageOptions {
@@ -118,19 +119,9 @@ export function copyStage(options: CopyStageOptions) {
       const mismatch = err instanceof CopyMismatchError;
       const attempt = state.attempts + 1;
       const retryAt = mismatch ? null : nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY });
-      const message = err instanceof Error ? err.message : String(err);
       metrics?.failed(mismatch ? 'mismatch' : 'store');
       log.warn({ err, reportId: state.reportId, attempt, retryAt, kind }, mismatch ? 'file does not match its record' : 'copy failed');
-      await store
-        .append(
-          claim.streamId,
-          state.version,
-          [{ type: 'ReportFailed', data: { stage, error: message.slice(0, 4000), attempt, retryAt: retryAt?.toISOString() ?? null } }],
-          meta,
-        )
-        .catch((e) => {
-          if (!(e instanceof WrongExpectedVersionError)) throw e;
-        });
+      await recordFailure(store, claim.streamId, state.version, { stage, error: err, attempt, retryAt }, meta);
     }
   }
 
