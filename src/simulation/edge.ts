@@ -1,0 +1,157 @@
+import { request as httpRequest, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Prng } from './prng.js';
+
+/** Where the edge can send a region's traffic, and whether anything runs there now. */
+export interface EdgeTarget {
+  readonly region: string;
+  /** quire's port in that region. */
+  readonly port: number;
+  /** The seed-style app's port in that region (legacy baseline only). */
+  readonly seedPort?: number;
+  readonly live: boolean;
+}
+
+export interface EdgeStats {
+  requests: number;
+  replays: number;
+  /** Replays to a region with no running instance: answered 503 REGION_UNAVAILABLE. */
+  replaysToDeadRegion: number;
+  /** Requests re-sent to another region after a connection error (as Fly's proxy does). */
+  retriedElsewhere: number;
+  upstreamErrors: number;
+}
+
+export interface Edge {
+  readonly url: string;
+  readonly stats: EdgeStats;
+  close(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host']);
+
+function forwardHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+function json(status: number, body: unknown, extra: Record<string, string> = {}): [number, Record<string, string>, string] {
+  return [status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra }, JSON.stringify(body)];
+}
+
+/**
+ * An edge proxy that behaves like Fly's: every request goes to a live region — the one named in
+ * `fly-prefer-region` if it is live, else a random live one — and a response carrying
+ * `fly-replay: region=<r>` is not passed on: the same request (method, path, headers, body) is
+ * sent to region r with `fly-replay-src` set, and r's answer is the client's. A replay to a region
+ * with nothing running is answered 503 with a typed error, as Fly answers when no machine can take
+ * it. A connection refused before any response is retried once in another live region (not a
+ * replay: that has one destination). Responses stream through (SSE subscriptions included).
+ * Adds `x-edge-region` (who answered) and `x-edge-replayed-from` to responses.
+ */
+export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng, port = 0): Promise<Edge> {
+  const stats: EdgeStats = { requests: 0, replays: 0, replaysToDeadRegion: 0, retriedElsewhere: 0, upstreamErrors: 0 };
+
+  const send = (region: EdgeTarget, req: IncomingMessage, body: Buffer, extra: Record<string, string>): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      const path = req.url ?? '/';
+      const seed = path.startsWith('/seed/');
+      const port = seed ? region.seedPort : region.port;
+      if (port === undefined) return reject(Object.assign(new Error(`no seed app in ${region.region}`), { code: 'ENOSEED' }));
+      const upstream = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: req.method,
+          path,
+          agent: false,
+          headers: { ...forwardHeaders(req.headers), ...extra, 'content-length': String(body.length), 'fly-region': region.region },
+        },
+        resolve,
+      );
+      upstream.on('error', reject);
+      upstream.end(body);
+    });
+
+  const handle = async (req: IncomingMessage): Promise<[number, Record<string, string | string[]>, string | IncomingMessage]> => {
+    stats.requests++;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const live = targets().filter((t) => t.live);
+    if (live.length === 0) return json(503, { error: { code: 'NO_REGION', message: 'no region has a running instance' } });
+    const preferred = req.headers['fly-prefer-region'];
+    let target = live.find((t) => t.region === preferred) ?? prng.pick(live);
+    let replayedFrom: string | undefined;
+    let upstream: IncomingMessage | undefined;
+    for (let hop = 0; hop < 3 && !upstream; hop++) {
+      let response: IncomingMessage;
+      try {
+        response = await send(target, req, body, replayedFrom ? { 'fly-replay-src': `region=${replayedFrom}` } : {});
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const others = targets().filter((t) => t.live && t.region !== target.region);
+        if (!replayedFrom && hop === 0 && code === 'ECONNREFUSED' && others.length > 0) {
+          stats.retriedElsewhere++;
+          target = prng.pick(others);
+          continue;
+        }
+        stats.upstreamErrors++;
+        return json(502, {
+          error: { code: 'EDGE_UPSTREAM_ERROR', message: `the instance in ${target.region} did not answer (${code ?? String(err)})`, region: target.region },
+        });
+      }
+      const replay = response.headers['fly-replay'];
+      if (typeof replay === 'string' && !replayedFrom) {
+        response.resume();
+        stats.replays++;
+        const to = /region=([a-z0-9-]+)/.exec(replay)?.[1];
+        const next = targets().find((t) => t.region === to);
+        if (!next?.live) {
+          stats.replaysToDeadRegion++;
+          return json(
+            503,
+            { error: { code: 'REGION_UNAVAILABLE', message: `the request was replayed to ${to}, where no instance is running`, region: to } },
+            { 'retry-after': '5', 'x-edge-region': target.region },
+          );
+        }
+        replayedFrom = target.region;
+        target = next;
+        continue;
+      }
+      upstream = response;
+    }
+    if (!upstream) return json(508, { error: { code: 'REPLAY_LOOP', message: 'replayed more than once' } });
+    const headers = forwardHeaders(upstream.headers);
+    headers['x-edge-region'] = target.region;
+    if (replayedFrom) headers['x-edge-replayed-from'] = replayedFrom;
+    return [upstream.statusCode ?? 502, headers, upstream];
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req)
+      .then(([status, headers, body]) => {
+        res.writeHead(status, headers);
+        if (typeof body === 'string') return void res.end(body);
+        body.on('error', () => res.destroy());
+        res.on('close', () => body.destroy());
+        body.pipe(res);
+      })
+      .catch((err) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'EDGE_ERROR', message: String(err) } }));
+      });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    stats,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
