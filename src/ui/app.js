@@ -165,6 +165,7 @@ async function signIn(token) {
     $('request-fields').disabled = !canRequest;
     show('request-message', canRequest ? '' : 'Your role can read reports but not request them.', 'info');
     $('refresh-list').disabled = false;
+    $('list-heading').textContent = me.role === 'USER' ? 'Your reports' : 'All reports';
     openSocket();
     loadReports(true);
     const fromHash = location.hash.slice(1);
@@ -560,6 +561,18 @@ function timelineEntry(event, report, isLastFailure) {
   what.className = 'what';
   what.textContent = detail;
   li.append(badge, ' ', when, ' ', what);
+  // Auditors (and admins) see where each event sits in the stream's hash chain.
+  if (state.viewer && state.viewer.role !== 'USER') {
+    const chain = document.createElement('details');
+    chain.className = 'chain';
+    const summary = document.createElement('summary');
+    summary.textContent = `v${event.streamVersion} hash ${event.hash.slice(0, 12)}…`;
+    const dl = document.createElement('dl');
+    fact(dl, 'hash', Object.assign(document.createElement('code'), { className: 'hash', textContent: event.hash }));
+    fact(dl, 'previous', Object.assign(document.createElement('code'), { className: 'hash', textContent: event.prevHash }));
+    chain.append(summary, dl);
+    li.append(chain);
+  }
   return li;
 }
 

@@ -36,6 +36,8 @@ const REPORT_FIELDS = /* GraphQL */ `
       streamVersion
       type
       recordedAt
+      hash
+      prevHash
       metadata {
         region
         actor

@@ -306,6 +306,50 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
     }
   });
 
+  it('a token that expires while the page is open signs it out with the reason', async () => {
+    const { context, page } = await newPage();
+    try {
+      const shortLived = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, 2);
+      await signIn(page, shortLived);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+      // Wait (by asking the server, not by sleeping) until the token is refused.
+      await expect.poll(async () => (await gqlHttp(http.url, ReportDocument, { id: randomUUID() }, shortLived)).status, { timeout: 10_000 }).toBe(401);
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await page.locator('#auth-message', { hasText: 'Your token has expired' }).waitFor(WAIT);
+      expect(await page.getByRole('button', { name: 'Request report' }).isDisabled()).toBe(true);
+      expect(await page.evaluate(() => sessionStorage.getItem('quire.token'))).toBeNull();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('auditors read any report with its hash chain, and cannot request one', async () => {
+    const { context, page } = await newPage();
+    try {
+      const reportId = randomUUID();
+      await runtime.store.append(`report-${reportId}`, 'no_stream', [
+        { type: 'ReportRequested', data: { reportId, template: 'table', title: 'Audited', params: { columns: [{ label: 'A', key: 'a' }], rows: [] }, owner: 'bob' } },
+        { type: 'ReportFailed', data: { stage: 'render', error: 'nothing to see', attempt: 1, retryAt: null } },
+      ]);
+      const auditor = await runtime.userTokens.sign({ id: 'audrey', role: 'auditor' }, 600);
+      await signIn(page, auditor);
+      await page.getByText('Signed in as audrey (auditor)').waitFor(WAIT);
+      expect(await page.getByRole('button', { name: 'Request report' }).isDisabled()).toBe(true);
+      await page.locator('#request-message', { hasText: 'can read reports but not request them' }).waitFor(WAIT);
+      await page.getByRole('heading', { name: 'All reports' }).waitFor(WAIT);
+      await page.getByRole('button', { name: 'Audited' }).click();
+      await page.locator('#status', { hasText: 'FAILED' }).waitFor(WAIT);
+      expect(await page.getByRole('button', { name: 'Retry' }).isHidden()).toBe(true);
+      const history = (await gqlHttp(http.url, ReportDocument, { id: reportId }, auditor)).data!.report!.history;
+      const first = page.locator('#timeline li[data-status="REQUESTED"] details.chain');
+      await first.locator('summary').click();
+      expect(await first.locator('code').first().textContent()).toBe(history[0]!.hash);
+      expect(await first.locator('code').nth(1).textContent()).toBe('0'.repeat(64));
+    } finally {
+      await context.close();
+    }
+  });
+
   it('loaded nothing from outside quire and broke no CSP rule', () => {
     expect(foreignRequests).toEqual([]);
     expect(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
