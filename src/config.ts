@@ -58,6 +58,9 @@ const EnvSchema = z.object({
   LEGACY_MIGRATE: z.enum(['true', 'false', '1', '0']).default('false'),
   LEGACY_MIGRATE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   LEGACY_MIGRATE_RATE: z.coerce.number().positive().optional(),
+  SEALER_ENABLED: z.enum(['true', 'false', '1', '0']).default('true'),
+  SEAL_EVERY_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  SEAL_EVERY_SECONDS: z.coerce.number().min(0.01).max(86_400).default(60),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -123,6 +126,8 @@ export type Config = {
   maxBodyBytes: number;
   /** requestReport calls per viewer per minute, per instance. */
   requestsPerMinute: number;
+  /** The log sealer (one active at a time across instances). */
+  sealer: { enabled: boolean; everyEvents: number; everySeconds: number };
   legacy: {
     databaseUrl: string | undefined;
     table: string;
@@ -204,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : flag(e.GRAPHQL_INTROSPECTION),
     maxBodyBytes: e.MAX_BODY_BYTES,
     requestsPerMinute: e.REQUESTS_PER_MINUTE,
+    sealer: { enabled: flag(e.SEALER_ENABLED), everyEvents: e.SEAL_EVERY_EVENTS, everySeconds: e.SEAL_EVERY_SECONDS },
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,
       table: e.LEGACY_TABLE,

@@ -1,7 +1,6 @@
-import { z } from 'zod';
-import { ConfigError } from '../config.js';
+import type { Config } from '../config.js';
 import type { Runtime } from '../runtime.js';
-import { DEFAULT_SEAL_EVENTS, sealPending } from './seal.js';
+import { sealPending } from './seal.js';
 
 export interface SealerOptions {
   /** Seal as soon as this many events are unsealed (and never more in one seal). */
@@ -13,26 +12,10 @@ export interface SealerOptions {
   enabled: boolean;
 }
 
-const Env = z.object({
-  SEALER_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
-  SEAL_EVERY_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_SEAL_EVENTS),
-  SEAL_EVERY_SECONDS: z.coerce.number().min(0.01).max(86_400).default(60),
-});
-
-/** SEALER_ENABLED, SEAL_EVERY_EVENTS, SEAL_EVERY_SECONDS, validated like the rest of the configuration. */
-export function sealerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SealerOptions {
-  const parsed = Env.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const { SEALER_ENABLED, SEAL_EVERY_EVENTS, SEAL_EVERY_SECONDS } = parsed.data;
-  return {
-    enabled: SEALER_ENABLED,
-    everyEvents: SEAL_EVERY_EVENTS,
-    everySeconds: SEAL_EVERY_SECONDS,
-    pollMs: Math.min(1000, SEAL_EVERY_SECONDS * 1000),
-  };
+/** The sealer's settings from the configuration (SEALER_ENABLED, SEAL_EVERY_EVENTS, SEAL_EVERY_SECONDS). */
+export function sealerOptions(config: Config): SealerOptions {
+  const { enabled, everyEvents, everySeconds } = config.sealer;
+  return { enabled, everyEvents, everySeconds, pollMs: Math.min(1000, everySeconds * 1000) };
 }
 
 export interface Sealer {
@@ -48,7 +31,7 @@ export interface Sealer {
  * others find nothing left to do.
  */
 export function startSealer(runtime: Runtime, options: Partial<SealerOptions> = {}): Sealer {
-  const o = { ...sealerOptionsFromEnv(), ...options };
+  const o = { ...sealerOptions(runtime.config), ...options };
   const { db, notifier } = runtime.database;
   const log = runtime.log.child({ component: 'sealer' });
   let running = o.enabled;

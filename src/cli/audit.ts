@@ -8,7 +8,6 @@ import { checkProof, eventProof } from '../audit/proof.js';
 import { rebuildAndVerifyProjections } from '../audit/rebuild-verify.js';
 import { reportAt } from '../audit/report-at.js';
 import { latestSeal, sealPending } from '../audit/seal.js';
-import { sealerOptionsFromEnv } from '../audit/sealer.js';
 import { describeProblem, verifyLog } from '../audit/verify.js';
 import { loadConfig } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../database/connect.js';
@@ -87,7 +86,7 @@ export function registerAuditCommands(program: Command): void {
     .description('seal every unsealed event now (the server\'s sealer does this on its own)')
     .option('--max-events <n>', 'events per seal (default SEAL_EVERY_EVENTS)')
     .action(async (options: { maxEvents?: string }) => {
-      const maxEvents = options.maxEvents ? Number(options.maxEvents) : sealerOptionsFromEnv().everyEvents;
+      const maxEvents = options.maxEvents ? Number(options.maxEvents) : loadConfig().sealer.everyEvents;
       if (!Number.isInteger(maxEvents) || maxEvents < 1) fail('--max-events must be a positive integer');
       const seals = await withDatabase((d) => sealPending(d.db, { maxEvents }));
       const last = seals.at(-1);
