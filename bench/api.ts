@@ -24,7 +24,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startHttpServer } from '../src/api/http-server.js';
 import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/database/connect.js';
+import { openScratchDatabase } from './support/scratch-database.js';
 import { migrateToLatest } from '../src/database/migrate.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
@@ -128,7 +128,9 @@ const config = loadConfig({
   AUTH_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
   NODE_ENV: 'production',
 });
-const database = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log });
+// PostgreSQL when DATABASE_URL is set (a scratch database, dropped at the end), else embedded PGlite.
+const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
+const database = await openScratchDatabase(backend);
 await migrateToLatest(database.db);
 const runtime = assembleRuntime(config, log, database, new Metrics({ defaultMetrics: false }));
 const http = await startHttpServer(runtime, 0, '127.0.0.1');
@@ -136,7 +138,7 @@ const quireUrl = `${http.url}/graphql`;
 const token = await runtime.userTokens.sign({ id: 'bench-user', role: 'user' }, 3600);
 const auth = { authorization: `Bearer ${token}` };
 
-console.log(`bench:api — node ${process.version}, PGlite (in memory), ${CONNECTIONS} connections, ${SECONDS} s per case, ${REPORTS} reports, ${WS_CLIENTS} graphql-ws clients`);
+console.log(`bench:api — node ${process.version}, ${backend === 'postgres' ? 'PostgreSQL' : 'PGlite (in memory)'}, ${CONNECTIONS} connections, ${SECONDS} s per case, ${REPORTS} reports, ${WS_CLIENTS} graphql-ws clients`);
 
 const actor = { id: 'bench-user', role: 'user' as const };
 const reports: Array<{ reportId: string; streamId: string }> = [];
@@ -278,4 +280,5 @@ await http.close();
 await new Promise<void>((resolve) => bareServer.close(() => resolve()));
 bareServer.closeAllConnections();
 await runtime.close();
+await database.drop();
 rmSync(dataDir, { recursive: true, force: true });

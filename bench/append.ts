@@ -9,8 +9,8 @@
  */
 import { randomUUID, createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
-import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/database/connect.js';
+import type { DatabaseKind } from '../src/database/connect.js';
+import { openScratchDatabase } from './support/scratch-database.js';
 import { migrateToLatest } from '../src/database/migrate.js';
 import { EventStore } from '../src/events/event-store.js';
 import { createLogger } from '../src/log.js';
@@ -28,28 +28,6 @@ const payload = (reportId: string) => ({
   params: { columns: ['region', 'revenue'], rows: 120 },
   owner: 'user-42',
 });
-
-async function openBenchDatabase(kind: DatabaseKind): Promise<DatabaseHandle & { drop(): Promise<void> }> {
-  if (kind === 'pglite') {
-    const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log });
-    return { ...handle, drop: handle.close };
-  }
-  const name = `quire_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl!);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 40, log });
-  return {
-    ...handle,
-    async drop() {
-      await handle.close();
-      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
-}
 
 /** The same columns as `events`, no triggers, no chain, no version check: the floor. */
 async function createRawTable(db: Kysely<any>): Promise<void> {
@@ -79,7 +57,7 @@ async function measure(writers: number, op: (writer: number, i: number) => Promi
 type Row = { backend: string; writers: number; streams: string; append: number; raw: number; ratio: number };
 
 async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
-  const database = await openBenchDatabase(kind);
+  const database = await openScratchDatabase(kind, { poolMax: 40 });
   try {
     await migrateToLatest(database.db);
     await createRawTable(database.db);

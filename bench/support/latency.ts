@@ -1,3 +1,4 @@
+import { openScratchDatabase } from './scratch-database.js';
 // request → STORED latency through the real code path: requestReport appends ReportRequested, the
 // render work loop (woken by the event notification) claims it, renders in the worker pool, writes
 // the volume file and appends ReportRendered + ReportStoredLocal. The clock stops when a
@@ -5,9 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../../src/database/connect.js';
+import type { DatabaseKind } from '../../src/database/connect.js';
 import { migrateToLatest } from '../../src/database/migrate.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
@@ -27,33 +27,6 @@ export interface LatencyResult {
   latencies: number[];
   /** renderMs as the worker recorded it in ReportRendered, ms, sorted ascending. */
   renderMs: number[];
-}
-
-async function openBenchDatabase(kind: DatabaseKind): Promise<DatabaseHandle & { drop(): Promise<void> }> {
-  if (kind === 'pglite') {
-    const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log });
-    return { ...handle, drop: handle.close };
-  }
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) throw new Error('DATABASE_URL is not set');
-  const name = `quire_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 20, log });
-  return {
-    ...handle,
-    async drop() {
-      await handle.close();
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
 }
 
 /** Resolves per stream when its ReportStoredLocal is delivered; rejects on ReportFailed. */
@@ -113,7 +86,7 @@ export async function measureStoredLatency(
 ): Promise<LatencyResult> {
   const { runs = 20, warmUps = 2 } = options;
   const dataDir = mkdtempSync(join(tmpdir(), 'quire-bench-'));
-  const database = await openBenchDatabase(kind);
+  const database = await openScratchDatabase(kind);
   let runtime: Runtime | undefined;
   let workers: ReturnType<typeof createWorkers> | undefined;
   let waiter: StoredWaiter | undefined;
