@@ -73,7 +73,8 @@ function connection(text, kind) {
 function openSocket() {
   closeSocket();
   const token = state.token;
-  state.ws = createClient({
+  // Events of a client that was replaced (sign-out, new token) must not touch the indicator.
+  const client = createClient({
     url: wsUrl(),
     lazy: true,
     keepAlive: 15_000,
@@ -83,15 +84,21 @@ function openSocket() {
     shouldRetry: (e) => !(e && typeof e === 'object' && 'code' in e && FATAL_CLOSE.has(e.code)),
     connectionParams: () => ({ authorization: `Bearer ${token}` }),
     on: {
-      connecting: (isRetry) => connection(isRetry ? 'Reconnecting…' : 'Connecting…', 'connecting'),
-      connected: () => connection('Live', 'live'),
+      connecting: (isRetry) => {
+        if (state.ws === client) connection(isRetry ? 'Reconnecting…' : 'Connecting…', 'connecting');
+      },
+      connected: () => {
+        if (state.ws === client) connection('Live', 'live');
+      },
       closed: (event) => {
+        if (state.ws !== client) return;
         if (event && FATAL_CLOSE.has(event.code)) connection('Disconnected: the token was refused', 'down');
         else if (state.stopStatus) connection('Connection lost, reconnecting…', 'connecting');
         else connection('Idle', 'idle');
       },
     },
   });
+  state.ws = client;
 }
 
 function closeSocket() {
@@ -670,7 +677,9 @@ async function download() {
       const where = SOURCE_TEXT[r.data.source] ?? r.data.source;
       show('download-message', `Downloading from ${where}${r.data.region ? ` (${r.data.region})` : ''}; the link expires at ${timeFormat.format(new Date(r.data.expiresAt))}.`, 'ok');
       // The file is sent as an attachment: the browser downloads it and this page stays.
-      location.assign(r.data.url);
+      const url = new URL(r.data.url, location.href);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RequestError(`refusing a download link of scheme ${url.protocol}`);
+      location.assign(url.href);
     } else if (r.__typename === 'NotReadyError') {
       show('download-message', `Not ready yet (status ${r.status}): wait until it is stored.`);
     } else if (r.__typename === 'UnavailableError') {
