@@ -162,7 +162,8 @@ export async function downloadQuire(client: Client, reportId: string, expectedSh
   } catch (err) {
     return {
       reportId,
-      at,
+      // When the store refused: the moment that has to fall in the outage window.
+      at: Date.now(),
       ok: false,
       region,
       reason: viaEdge ? 'edge_unreachable' : 'object_store_unreachable',

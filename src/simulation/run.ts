@@ -31,6 +31,8 @@ export interface SimOptions {
   /** Hard bound of a mode's run after its workload window (ms). */
   settleMs: number;
   renderConcurrency: number;
+  /** Rows per table report: from 5 to 5 + maxRows (render cost). Default 150. */
+  maxRows?: number;
   log?: (line: string) => void;
 }
 
@@ -201,7 +203,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     const oneReport = async (i: number, rng: Prng) => {
       const user = i % users.length;
       const client: Client = { edgeUrl: edge.url, token: users[user]! };
-      const rows = 5 + rng.int(150);
+      const rows = 5 + rng.int(options.maxRows ?? 150);
       const input = {
         template: 'table',
         title: `Sim ${mode} #${i}`,
@@ -308,7 +310,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     const failed = attempts.filter((a) => !a.ok);
     const explain = (a: Attempt): string | null => {
       if (mode === 'legacy') return null;
-      if (a.reason === 'object_store_unreachable') return inWindow(a.at, ['object_store_outage'], 500) ? 'the object store is down' : null;
+      if (a.reason === 'object_store_unreachable') return inWindow(a.at, ['object_store_outage'], 1000) ? 'the object store is down' : null;
       if (a.typed && a.reason && TYPED_EXPLANATIONS[a.reason]) {
         if (a.reason === 'REGION_UNAVAILABLE' || a.reason === 'EDGE_UPSTREAM_ERROR') return inWindow(a.at, ['region_killed']) ? TYPED_EXPLANATIONS[a.reason]! : null;
         return TYPED_EXPLANATIONS[a.reason]!;
