@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js';
 import { reportProjection } from './projections/report-projection.js';
 import { DiskObjectStore } from './storage/disk-object-store.js';
 import { FileTokens } from './storage/file-token.js';
+import { MonitoredObjectStore } from './storage/monitored-object-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { S3ObjectStore } from './storage/s3-object-store.js';
 import { Volume } from './storage/volume.js';
@@ -20,7 +21,7 @@ export interface Runtime {
   readonly database: DatabaseHandle;
   readonly store: EventStore;
   readonly volume: Volume;
-  readonly objectStore: ObjectStore;
+  readonly objectStore: MonitoredObjectStore;
   readonly fileTokens: FileTokens;
   readonly userTokens: UserTokens;
   readonly metrics: Metrics;
@@ -88,7 +89,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     database,
     store,
     volume: new Volume(config.reportsDir),
-    objectStore: createObjectStore(config, fileTokens),
+    objectStore: new MonitoredObjectStore(createObjectStore(config, fileTokens)),
     fileTokens,
     userTokens: new UserTokens({
       key: deriveKey(secret, 'user-token'),

@@ -23,6 +23,7 @@ export function downloadContext(runtime: Runtime): DownloadContext {
     region: config.region,
     publicUrl: config.publicUrl,
     canReach: (region) => config.flyReplay || region in config.regionUrls,
+    objectStoreUnavailable: () => runtime.objectStore.isUnavailable(),
   };
 }
 

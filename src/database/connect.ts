@@ -39,8 +39,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       types: pgTypes,
       application_name: 'quire',
     });
-    // An idle client killed by the server must not crash the process; the pool replaces it.
+    // A connection killed by the server (failover, pg_terminate_backend) must not crash the
+    // process: idle ones are replaced by the pool; one in use fails its query, which the caller
+    // sees, and emits 'error' on the client, which needs a listener too.
     pool.on('error', (err) => options.log.warn({ err }, 'idle database connection lost'));
+    pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err }, 'database connection lost')));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const notifier = await PostgresNotifier.start(options.url, options.log);
     return {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  ObjectStoreUnavailableError,
   assertByteRange,
   assertPutInfo,
   assertStorageKey,
@@ -62,7 +63,23 @@ export class DiskObjectStore implements ObjectStore {
     return this.#blobs.pathOf(key);
   }
 
-  async put(
+  put(key: string, body: Uint8Array | NodeJS.ReadableStream, info: { bytes: number; sha256: string; contentType?: string }): Promise<{ etag: string }> {
+    return unavailableOnFsError(() => this.#putUnguarded(key, body, info));
+  }
+
+  head(key: string): Promise<ObjectInfo | null> {
+    return unavailableOnFsError(() => this.#headUnguarded(key));
+  }
+
+  digest(key: string): Promise<{ bytes: number; sha256: string } | null> {
+    return unavailableOnFsError(() => this.#digestUnguarded(key));
+  }
+
+  get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null> {
+    return unavailableOnFsError(() => this.#getUnguarded(key, range));
+  }
+
+  async #putUnguarded(
     key: string,
     body: Uint8Array | NodeJS.ReadableStream,
     info: { bytes: number; sha256: string; contentType?: string },
@@ -84,25 +101,25 @@ export class DiskObjectStore implements ObjectStore {
     return { etag: info.sha256 };
   }
 
-  async head(key: string): Promise<ObjectInfo | null> {
+  async #headUnguarded(key: string): Promise<ObjectInfo | null> {
     assertStorageKey(key);
     const size = await this.#blobs.size(key);
     if (size === null) return null;
     const sidecar = await this.#readSidecar(key);
     if (sidecar && sidecar.bytes === size) return { bytes: size, sha256: sidecar.sha256, etag: sidecar.sha256 };
     // A crash between the body's rename and the sidecar's: the body is whole, so hash it once.
-    const digest = await this.digest(key);
+    const digest = await this.#digestUnguarded(key);
     if (!digest) return null;
     return { bytes: digest.bytes, sha256: digest.sha256, etag: digest.sha256 };
   }
 
-  async digest(key: string): Promise<{ bytes: number; sha256: string } | null> {
+  async #digestUnguarded(key: string): Promise<{ bytes: number; sha256: string } | null> {
     assertStorageKey(key);
-    const stream = await this.get(key);
+    const stream = await this.#getUnguarded(key);
     return stream ? digestStream(stream) : null;
   }
 
-  async get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null> {
+  async #getUnguarded(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null> {
     assertStorageKey(key);
     if (range) assertByteRange(range);
     const path = this.#blobs.pathOf(key);
@@ -170,5 +187,21 @@ async function atomicWrite(path: string, fill: (temp: string) => Promise<void>):
     await directory.sync();
   } finally {
     await directory.close();
+  }
+}
+
+/**
+ * A file-system failure other than a missing object (the directory unmounted, replaced, full,
+ * not writable) means the store is unavailable: callers back off and retry, downloads answer 503.
+ */
+async function unavailableOnFsError<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'ENOENT') {
+      throw new ObjectStoreUnavailableError(`the disk object store is unavailable: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
   }
 }

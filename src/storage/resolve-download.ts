@@ -30,6 +30,8 @@ export interface DownloadContext {
   publicUrl: string;
   /** Whether a request for another region's volume can be sent there (fly-replay or a region URL). */
   canReach(region: string): boolean;
+  /** True while the object store is failing: prefer a volume copy if there is one. */
+  objectStoreUnavailable?(): boolean;
 }
 
 export const MAX_TTL_SECONDS = 3600;
@@ -44,14 +46,22 @@ export interface DownloadRoute {
  * this region's volume, a copy on a reachable region's volume — or the typed error that says why
  * there is none.
  */
-export function chooseRoute(state: ReportState, ctx: Pick<DownloadContext, 'objectStore' | 'region' | 'canReach'>): DownloadRoute {
+export function chooseRoute(
+  state: ReportState,
+  ctx: Pick<DownloadContext, 'objectStore' | 'region' | 'canReach' | 'objectStoreUnavailable'>,
+): DownloadRoute {
   const object = state.locations.find((l) => l.kind === 'object' && l.place === ctx.objectStore.bucket);
-  if (object) return { source: 'OBJECT_STORE', location: object };
   const volumes = state.locations.filter((l) => l.kind === 'volume');
   const local = volumes.find((l) => l.place === ctx.region);
-  if (local) return { source: 'LOCAL_VOLUME', location: local };
   const remote = volumes.find((l) => ctx.canReach(l.place));
-  if (remote) return { source: 'REMOTE_VOLUME', location: remote };
+  const volume: DownloadRoute | undefined = local
+    ? { source: 'LOCAL_VOLUME', location: local }
+    : remote
+      ? { source: 'REMOTE_VOLUME', location: remote }
+      : undefined;
+  // During an object-store outage a volume copy is the way that works.
+  if (object && !(volume && ctx.objectStoreUnavailable?.())) return { source: 'OBJECT_STORE', location: object };
+  if (volume) return volume;
   if (state.locations.length > 0) {
     // On volumes we cannot route to, or only in a bucket this instance is not configured for.
     throw new UnavailableError(state.reportId, state.locations.map((l) => l.place));

@@ -10,7 +10,7 @@ import { foldReport, reportStreamId } from '../projections/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
 import type { HistoryEntry } from '../reports/templates/registry.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
@@ -146,7 +146,9 @@ export function renderStage(options: RenderStageOptions) {
       if (signal.aborted) return;
       const attempt = state.attempts + 1;
       const permanent = err instanceof RenderError && err.reason === 'invalid_job';
-      const retryAt = permanent ? null : nextAttemptAt(attempt, backoff);
+      // An unreachable object store (object mode) is waited out, not counted against the attempts.
+      const outage = err instanceof ObjectStoreUnavailableError;
+      const retryAt = permanent ? null : nextAttemptAt(attempt, outage ? { ...backoff, maxAttempts: Number.POSITIVE_INFINITY } : backoff);
       log.warn({ err, reportId: state.reportId, stage, attempt, retryAt }, 'report failed');
       await recordFailure(store, claim.streamId, state.version, { stage, error: err, attempt, retryAt }, meta);
     }

@@ -233,6 +233,8 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       for (let i = 0; i < 3; i++) ids.push((await requestReport(iad.runtime.store, { template: 'table', title: `Outage ${i}`, params: params(5) }, alice)).reportId);
       expect(await iad.workers.render.drain()).toBe(3);
       expect(await iad.workers.replicate!.drain()).toBe(3);
+      // iad has seen the store fail: its downloads of the replicated report use its volume copy.
+      expect(await createDownloadUrl(iad.runtime, reportId, alice)).toMatchObject({ source: 'LOCAL_VOLUME', region: 'iad' });
       for (const id of ids) {
         const state = await loadReportState(iad.runtime.store.db, id);
         expect(state).toMatchObject({ status: 'STORED', failedStage: 'replicate', attempts: 1 });
@@ -253,6 +255,8 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
         await new Promise((r) => setTimeout(r, 100));
       }
       await iad.workers.replicate!.stop();
+      // The store answered again: back to the object-store copy.
+      expect(await createDownloadUrl(iad.runtime, reportId, alice)).toMatchObject({ source: 'OBJECT_STORE' });
       for (const id of ids) {
         const counts = await countEventsByType(iad.runtime, `report-${id}`);
         expect(counts.ReportReplicated).toBe(1);

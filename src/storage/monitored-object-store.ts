@@ -1,0 +1,59 @@
+import { ObjectStoreUnavailableError, type ByteRange, type ObjectInfo, type ObjectStore, type PresignedUrl } from './object-store.js';
+
+/** How long after its last failure the store counts as down, unless a call succeeds first. */
+const DOWN_FOR_MS = 30_000;
+
+/**
+ * An object store that remembers whether it is reachable: any call failing with
+ * ObjectStoreUnavailableError marks it down, any successful call marks it up. Download resolution
+ * asks `isUnavailable()` so that during an outage it hands out a volume copy rather than a
+ * presigned link to a store that cannot answer.
+ */
+export class MonitoredObjectStore implements ObjectStore {
+  private lastFailureAt: number | null = null;
+
+  constructor(private readonly inner: ObjectStore) {}
+
+  get kind() {
+    return this.inner.kind;
+  }
+
+  get bucket() {
+    return this.inner.bucket;
+  }
+
+  isUnavailable(now = Date.now()): boolean {
+    return this.lastFailureAt !== null && now - this.lastFailureAt < DOWN_FOR_MS;
+  }
+
+  private async watch<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      const result = await op();
+      this.lastFailureAt = null;
+      return result;
+    } catch (err) {
+      if (err instanceof ObjectStoreUnavailableError) this.lastFailureAt = Date.now();
+      throw err;
+    }
+  }
+
+  put(key: string, body: Uint8Array | NodeJS.ReadableStream, info: { bytes: number; sha256: string; contentType?: string }): Promise<{ etag: string }> {
+    return this.watch(() => this.inner.put(key, body, info));
+  }
+
+  head(key: string): Promise<ObjectInfo | null> {
+    return this.watch(() => this.inner.head(key));
+  }
+
+  digest(key: string): Promise<{ bytes: number; sha256: string } | null> {
+    return this.watch(() => this.inner.digest(key));
+  }
+
+  get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null> {
+    return this.watch(() => this.inner.get(key, range));
+  }
+
+  presignGet(key: string, options: { ttlSeconds: number; filename: string }): Promise<PresignedUrl> {
+    return this.inner.presignGet(key, options);
+  }
+}
