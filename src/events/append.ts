@@ -11,7 +11,7 @@ import {
   type EventIssue,
 } from './errors.js';
 import { satisfies, type ExpectedVersion } from './expected-version.js';
-import { chainHash, GENESIS_HASH, hashedBody, type HashedFields } from './hash-chain.js';
+import { chainHashOfBody, GENESIS_HASH, hashedBody, type HashedFields } from './hash-chain.js';
 import type { InlineProjection } from './inline-projection.js';
 import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
@@ -210,7 +210,7 @@ async function insertEvents(
 async function insertNewStream(db: Kysely<Database>, events: PreparedEvent[]): Promise<InsertedRow[]> {
   let prevHash = GENESIS_HASH;
   const rows = events.map((e) => {
-    const hash = chainHash(prevHash, e);
+    const hash = chainHashOfBody(prevHash, e.body);
     const row = {
       event_id: e.eventId,
       stream_id: e.streamId,

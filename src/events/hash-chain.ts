@@ -35,7 +35,12 @@ export function hashedBody(event: HashedFields): string {
  * statement computes the same thing in SQL; verifiers use this.
  */
 export function chainHash(prevHash: string, event: HashedFields): string {
-  return createHash('sha256').update(prevHash).update(hashedBody(event)).digest('hex');
+  return chainHashOfBody(prevHash, hashedBody(event));
+}
+
+/** The same, from a body already canonicalised (the append path computes it once). */
+export function chainHashOfBody(prevHash: string, body: string): string {
+  return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
 
 export interface ChainBreak {
