@@ -1,10 +1,20 @@
-# quire: one image for every region. TypeScript runs through tsx (a runtime dependency): no build
-# step, so the image holds exactly the sources the tests ran.
+# quire: one image for every region. The server's TypeScript runs through tsx (a runtime
+# dependency): no build step for it, so the image holds exactly the sources the tests ran. The
+# progress page is built by Vite in a stage of its own (dev dependencies), and only its output,
+# dist/ui, reaches the final image.
 
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:20-bookworm-slim AS ui
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY vite.config.ts ./
+COPY src/ui ./src/ui
+RUN npm run build:ui
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -17,6 +27,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY db ./db
+COPY --from=ui /app/dist/ui ./dist/ui
 # The volume is mounted at /data; the unprivileged `node` user (uid 1000) owns it.
 RUN mkdir -p /data/reports && chown -R node:node /data
 USER node

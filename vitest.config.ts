@@ -9,6 +9,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The progress page is served from its Vite build (dist/ui): build it first when it is stale.
+    globalSetup: ['test/ui/build-ui.global.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -19,15 +19,16 @@ async function serve(): Promise<void> {
   const workers = config.workersEnabled ? createWorkers(runtime) : undefined;
   workers?.start();
   const sealer = startSealer(runtime);
-  const http = await startHttpServer(runtime, config.port, config.host);
+  // The embedded default is for trying quire out: hand the developer a way in (printed below, and
+  // prefilled in the progress page for a browser on this machine).
+  const devToken = !config.databaseUrl && !config.production ? await runtime.userTokens.sign({ id: 'dev', role: 'user' }, 24 * 3600) : undefined;
+  const http = await startHttpServer(runtime, config.port, config.host, { devToken });
   runtime.log.info(
     { url: http.url, database: runtime.database.kind, region: config.region, storageMode: config.storageMode, objectStore: config.objectStore.kind },
     `quire listening on ${http.url}`,
   );
-  if (!config.databaseUrl && !config.production) {
-    // The embedded default is for trying quire out: hand the developer a way in.
-    const token = await runtime.userTokens.sign({ id: 'dev', role: 'user' }, 24 * 3600);
-    console.log(`\nGraphiQL: ${http.url}/graphql\nDev token (user "dev", 24 h), as the Authorization header:\n  Bearer ${token}\n`);
+  if (devToken) {
+    console.log(`\nGraphiQL: ${http.url}/graphql\nDev token (user "dev", 24 h), as the Authorization header:\n  Bearer ${devToken}\nProgress page (token prefilled): ${http.url}/\n`);
   }
   let stopping = false;
   const stop = async (signal: string) => {

@@ -27,7 +27,8 @@ describe('Dockerfile and fly.toml', () => {
 
   it('the runtime imports only production dependencies (the image omits devDependencies)', () => {
     const packages = new Set<string>();
-    for (const file of [...sourceFiles('src'), ...sourceFiles('bin'), ...sourceFiles('db')]) {
+    // src/ui is browser code that Vite bundles in the image's build stage: not imported at run time.
+    for (const file of [...sourceFiles('src').filter((f) => !f.startsWith(join('src', 'ui'))), ...sourceFiles('bin'), ...sourceFiles('db')]) {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^'.][^']*)'|import\('([^'.][^']*)'\)/g)) {
         const spec = (m[1] ?? m[2])!;
@@ -38,6 +39,18 @@ describe('Dockerfile and fly.toml', () => {
     }
     const notInProduction = [...packages].filter((p) => !(p in pkg.dependencies));
     expect(notInProduction).toEqual([]);
+  });
+
+  it('the progress page is built in a stage with dev dependencies, and only dist/ui reaches the image', () => {
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    const ui = stages.find((s) => /^\S+ AS ui\b/.test(s));
+    expect(ui, 'a build stage named ui').toBeDefined();
+    expect(ui).toMatch(/^RUN npm ci\b(?!.*--omit=dev)/m);
+    expect(ui).toMatch(/^RUN npm run build:ui$/m);
+    expect(pkg.devDependencies).toHaveProperty('vite');
+    const final = stages.at(-1)!;
+    expect(final).toMatch(/^COPY --from=ui \/app\/dist\/ui \.\/dist\/ui$/m);
+    expect((JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['build:ui']).toMatch(/vite build/);
   });
 
   it('the image’s CMD starts quire in production mode and answers its HEALTHCHECK route', async () => {
@@ -57,6 +70,10 @@ describe('Dockerfile and fly.toml', () => {
     try {
       await waitFor(() => out.includes('quire listening'), 45_000, 'quire to listen');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // The built progress page (vitest's globalSetup built dist/ui), without a dev token.
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).not.toContain('quire-dev-token');
       // Production: no dev token printed, introspection off.
       expect(out).not.toContain('Dev token');
     } finally {

@@ -8,7 +8,7 @@ import { createGraphQLServer } from './graphql/yoga.js';
 import { sendError, sendJson } from './http-errors.js';
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
-import { UI_ROUTES } from './routes/ui.js';
+import { uiRoutes, type UiOptions } from './routes/ui.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -43,7 +43,6 @@ const ROUTES: Array<[RegExp, Handler]> = [
   [/^\/metrics$/, metrics],
   [/^\/files\/([A-Za-z0-9_.-]{1,4096})$/, serveFile],
   [/^\/reports\/([^/]{1,100})\/download$/, downloadReport],
-  ...UI_ROUTES,
 ];
 
 /**
@@ -58,7 +57,9 @@ function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string] |
   return null;
 }
 
-export async function startHttpServer(runtime: Runtime, port: number, host: string): Promise<HttpServer> {
+/** `options.devToken`: the dev token `quire serve` printed, prefilled in the progress page for loopback browsers outside production. */
+export async function startHttpServer(runtime: Runtime, port: number, host: string, options: UiOptions = {}): Promise<HttpServer> {
+  const routes = [...ROUTES, ...uiRoutes(options)];
   const hub = new EventHub(runtime.store, runtime.log);
   await hub.start();
   const yoga = createGraphQLServer(runtime, hub);
@@ -73,7 +74,7 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
       }
       return yoga(req, res);
     }
-    for (const [pattern, handler] of ROUTES) {
+    for (const [pattern, handler] of routes) {
       const match = pattern.exec(path);
       if (!match) continue;
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'use GET' } }, { allow: 'GET, HEAD' });

@@ -5,14 +5,16 @@
  * QUIRE_REQUIRE_CHROMIUM is set (.ci/run sets it after installing chromium with apt): there it fails.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { gqlHttp } from '../graphql/client.js';
-import { ReportDocument, RetryReportDocument } from '../graphql/gql/graphql.js';
+import { startSealer } from '../../src/audit/sealer.js';
+import { LogDigestDocument, ReportDocument, RetryReportDocument } from '../graphql/gql/graphql.js';
 import { freePort } from '../support/instances.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -23,7 +25,8 @@ if (!haveChromium) {
   console.warn(`test/ui/progress-page.test.ts skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 }
 
-const SCREENSHOT = process.env.QUIRE_UI_SCREENSHOT ?? '/tmp/quire-ui.png';
+/** The screenshot lands in the test output (gitignored), or where QUIRE_UI_SCREENSHOT says. */
+const SCREENSHOT = process.env.QUIRE_UI_SCREENSHOT ?? 'test-output/ui/progress-page.png';
 const WAIT = { timeout: 30_000 };
 
 describe.skipIf(!haveChromium)('progress page in chromium', () => {
@@ -91,8 +94,12 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
     await pool?.close();
   });
 
-  it('serves the page and its assets with strict security headers', async () => {
-    for (const path of ['/', '/ui', '/ui/app.js', '/ui/style.css', '/ui/vendor/graphql-ws/client.js']) {
+  it('serves the built page and its assets with strict security headers', async () => {
+    const html = await (await fetch(`${http.url}/`)).text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((m) => m[1]!);
+    const script = assets.find((a) => a.endsWith('.js'))!;
+    expect(script).toMatch(/^\/ui\/assets\//);
+    for (const path of ['/', '/ui', ...assets]) {
       const res = await fetch(`${http.url}${path}`);
       expect(res.status, path).toBe(200);
       const csp = res.headers.get('content-security-policy') ?? '';
@@ -104,13 +111,16 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       expect(res.headers.get('x-frame-options')).toBe('DENY');
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     }
-    expect((await fetch(`${http.url}/ui/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
-    // Nothing outside the list is served, however the name is spelled.
-    for (const path of ['/ui/index.html', '/ui/../package.json', '/ui/vendor/graphql-ws/server.js', '/ui/vendor/graphql-ws/..%2f..%2fpackage.json']) {
+    expect((await fetch(`${http.url}${script}`)).headers.get('content-type')).toMatch(/^text\/javascript/);
+    // No inline script or style in the built page: the CSP needs no 'unsafe-inline'.
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    expect(html).not.toMatch(/<style|\sstyle=/);
+    // Nothing outside the build's manifest is served, however the name is spelled.
+    for (const path of ['/ui/index.html', '/ui/../package.json', '/ui/vendor/graphql-ws/client.js', '/ui/.vite/manifest.json', '/ui/assets/..%2f..%2fpackage.json']) {
       expect((await fetch(`${http.url}${path}`)).status, path).toBe(404);
     }
-    const etag = (await fetch(`${http.url}/ui/app.js`)).headers.get('etag')!;
-    expect((await fetch(`${http.url}/ui/app.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const etag = (await fetch(`${http.url}${script}`)).headers.get('etag')!;
+    expect((await fetch(`${http.url}${script}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
   });
 
   it('requests a report, follows it live from REQUESTED to STORED, and downloads the same bytes', async () => {
@@ -155,6 +165,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       // The list of the viewer's reports shows it with its current status.
       await page.locator(`#reports-body tr[data-report-id="${reportId}"] .badge`, { hasText: 'REPLICATED' }).waitFor(WAIT);
 
+      mkdirSync(dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
       const [download] = await Promise.all([page.waitForEvent('download', WAIT), page.getByRole('button', { name: 'Download PDF' }).click()]);
@@ -179,7 +190,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       // Caught in the page: no request is made.
       await page.getByLabel('Number of rows').fill('-3');
       await page.getByRole('button', { name: 'Request report' }).click();
-      await page.locator('#rows-error', { hasText: 'whole number' }).waitFor(WAIT);
+      await page.locator('#param-rows-error', { hasText: 'whole number' }).waitFor(WAIT);
       expect(await page.getByLabel('Number of rows').getAttribute('aria-invalid')).toBe('true');
 
       // Only the server knows which locales it supports: its typed error lands next to the field.
@@ -189,17 +200,39 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       const message = page.locator('#request-message');
       await message.filter({ hasText: 'INVALID_PARAMS' }).waitFor(WAIT);
       expect(await message.textContent()).toContain('params.locale');
-      await page.locator('#locale-error', { hasText: 'BCP 47' }).waitFor(WAIT);
+      await page.locator('#param-locale-error', { hasText: 'BCP 47' }).waitFor(WAIT);
       expect(await page.getByLabel('Locale').getAttribute('aria-invalid')).toBe('true');
       expect(await page.getByLabel('Number of rows').getAttribute('aria-invalid')).toBeNull();
       expect(await message.getAttribute('role')).toBe('alert');
-      // The summary template's own form.
+      // A constraint from the schema (currency: ^[A-Z]{3}$) is checked in the page, next to its field.
       await page.getByLabel('Locale').fill('de-DE');
-      await page.getByLabel('Template').selectOption('summary');
-      expect(await page.getByLabel('Number of rows').isHidden()).toBe(true);
-      await page.getByLabel('Bars in the chart').fill('61');
+      await page.locator('#param-columns-2-currency').fill('eur');
       await page.getByRole('button', { name: 'Request report' }).click();
-      await page.locator('#points-error', { hasText: '1 to 60' }).waitFor(WAIT);
+      await page.locator('#param-columns-2-currency-error', { hasText: 'expected form' }).waitFor(WAIT);
+      expect(await page.locator('#param-columns-2-currency').getAttribute('aria-invalid')).toBe('true');
+      await page.locator('#param-columns-2-currency').fill('EUR');
+
+      // The summary template's own form, generated from its schema: KPIs are repeatable fieldsets.
+      await page.getByLabel('Template').selectOption('summary');
+      expect(await page.getByLabel('Number of rows').count()).toBe(0);
+      const kpis = page.locator('#param-kpis fieldset.item');
+      expect(await kpis.count()).toBe(3);
+      await page.getByRole('button', { name: 'Add KPI' }).click();
+      expect(await kpis.count()).toBe(4);
+      await page.getByRole('button', { name: 'Remove KPI 4' }).click();
+      expect(await kpis.count()).toBe(3);
+      await page.locator('#param-kpis-0-label').fill('');
+      await page.getByRole('button', { name: 'Request report' }).click();
+      await page.locator('#param-kpis-0-label-error', { hasText: 'required' }).waitFor(WAIT);
+      await page.locator('#param-kpis-0-label').fill('Total');
+
+      // Table rows as CSV: parsed in the page, sent as objects, rendered by the server.
+      await page.getByLabel('Template').selectOption('table');
+      await page.getByLabel('Rows from').selectOption('csv');
+      await page.locator('#param-rows-text').fill('item,quantity,price,date\nWidget,2,9.5,2024-03-01\n"Bolt, M6",10,0.25,2024-03-02');
+      await page.getByLabel('Title', { exact: true }).fill('From CSV');
+      await page.getByRole('button', { name: 'Request report' }).click();
+      await page.locator('#request-message', { hasText: 'Requested “From CSV”' }).waitFor(WAIT);
     } finally {
       await context.close();
     }
@@ -345,6 +378,23 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       await first.locator('summary').click();
       expect(await first.locator('code').first().textContent()).toBe(history[0]!.hash);
       expect(await first.locator('code').nth(1).textContent()).toBe('0'.repeat(64));
+
+      // The global log with hashes, page by page, and the current digest.
+      const sealer = startSealer(runtime, { everyEvents: 1, everySeconds: 1, pollMs: 60_000, enabled: true });
+      await sealer.tick();
+      await sealer.stop();
+      const digest = (await gqlHttp(http.url, LogDigestDocument, {}, auditor)).data!.logDigest!;
+      await page.locator('#audit').getByRole('button', { name: 'Refresh' }).click();
+      await page.locator('#digest code', { hasText: digest.sealHash }).waitFor(WAIT);
+      await page.locator('#events-body tr').first().waitFor(WAIT);
+      while (await page.getByRole('button', { name: 'Load more events' }).isVisible()) {
+        const before = await page.locator('#events-body tr').count();
+        await page.getByRole('button', { name: 'Load more events' }).click();
+        await expect.poll(() => page.locator('#events-body tr').count()).toBeGreaterThan(before);
+      }
+      const row = page.locator('#events-body tr', { hasText: `report-${reportId}` }).first();
+      expect(await row.locator('code.hash').first().textContent()).toBe(history[0]!.hash);
+      expect(await row.textContent()).toContain('ReportRequested');
     } finally {
       await context.close();
     }

@@ -1,0 +1,390 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type DownloadSource =
+  | 'LOCAL_VOLUME'
+  | 'OBJECT_STORE'
+  | 'REMOTE_VOLUME';
+
+export type LocationKind =
+  | 'OBJECT'
+  | 'VOLUME';
+
+export type ReportStatus =
+  | 'FAILED'
+  | 'IMPORTED'
+  | 'RENDERED'
+  | 'REPLICATED'
+  | 'REQUESTED'
+  | 'STORED';
+
+export type RequestReportInput = {
+  /** The template’s parameters (validated against its schema; at most 1 MiB). */
+  params: unknown;
+  /** table, summary or history */
+  template: string;
+  title: string;
+};
+
+export type Role =
+  | 'ADMIN'
+  | 'AUDITOR'
+  | 'USER';
+
+export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, actor: string | null } }> };
+
+export type UiCreateDownloadUrlMutationVariables = Exact<{
+  reportId: string | number;
+}>;
+
+
+export type UiCreateDownloadUrlMutation = { createDownloadUrl:
+    | { __typename: 'FailedError', code: string, message: string, reason: string }
+    | { __typename: 'InvalidParamsError', code: string, message: string }
+    | { __typename: 'MutationCreateDownloadUrlSuccess', data: { url: string, expiresAt: string, source: DownloadSource, region: string | null } }
+    | { __typename: 'NotFoundError', code: string, message: string }
+    | { __typename: 'NotReadyError', code: string, message: string, status: ReportStatus }
+    | { __typename: 'UnavailableError', code: string, message: string, regions: Array<string> }
+   };
+
+export type UiEventsQueryVariables = Exact<{
+  first: number;
+  after?: string | null | undefined;
+}>;
+
+
+export type UiEventsQuery = { events: { edges: Array<{ cursor: string, node: { globalPosition: number, type: string, streamId: string, streamVersion: number, recordedAt: string, hash: string, prevHash: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type UiLogDigestQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type UiLogDigestQuery = { logDigest: { seq: number, sealHash: string, merkleRoot: string, checkpoint: string, position: number, eventCount: number, sealedAt: string } | null };
+
+export type UiMeQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type UiMeQuery = { me: { id: string, role: Role } };
+
+export type UiReportProgressSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UiReportProgressSubscription = { reportProgress: { reportId: string, fraction: number } };
+
+export type UiReportStatusSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, actor: string | null } }> } };
+
+export type UiReportsQueryVariables = Exact<{
+  first: number;
+  after?: string | null | undefined;
+}>;
+
+
+export type UiReportsQuery = { reports: { edges: Array<{ cursor: string, node: { reportId: string, title: string, template: string, status: ReportStatus, requestedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type UiRequestReportMutationVariables = Exact<{
+  input: RequestReportInput;
+}>;
+
+
+export type UiRequestReportMutation = { requestReport:
+    | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'InvalidParamsError', code: string, message: string, issues: Array<{ path: string, message: string }> }
+    | { __typename: 'MutationRequestReportSuccess', data: { reportId: string, title: string, template: string, status: ReportStatus, requestedAt: string } }
+    | { __typename: 'NotFoundError', code: string, message: string }
+    | { __typename: 'RateLimitedError', code: string, message: string, retryAfterSeconds: number }
+   };
+
+export type UiRetryReportMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UiRetryReportMutation = { retryReport:
+    | { __typename: 'ConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'MutationRetryReportSuccess', data: { reportId: string, status: ReportStatus } }
+    | { __typename: 'NotFoundError', code: string, message: string }
+    | { __typename: 'NotRetryableError', code: string, message: string, status: ReportStatus }
+   };
+
+export type UiTemplatesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type UiTemplatesQuery = { templates: Array<{ name: string, description: string, paramsSchema: unknown }> };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const ReportViewFragmentDoc = new TypedDocumentString(`
+    fragment ReportView on Report {
+  reportId
+  title
+  template
+  status
+  owner
+  requestedAt
+  requestedRegion
+  updatedAt
+  attempts
+  lastError
+  failedStage
+  nextAttemptAt
+  pages
+  bytes
+  sha256
+  version
+  locations {
+    kind
+    region
+    bucket
+    bytes
+    storedAt
+  }
+  downloadable {
+    available
+    reason
+    source
+    region
+  }
+  history {
+    streamVersion
+    type
+    recordedAt
+    hash
+    prevHash
+    metadata {
+      region
+      actor
+    }
+  }
+}
+    `, {"fragmentName":"ReportView"}) as unknown as TypedDocumentString<ReportViewFragment, unknown>;
+export const UiCreateDownloadUrlDocument = new TypedDocumentString(`
+    mutation UiCreateDownloadUrl($reportId: ID!) {
+  createDownloadUrl(reportId: $reportId) {
+    __typename
+    ... on MutationCreateDownloadUrlSuccess {
+      data {
+        url
+        expiresAt
+        source
+        region
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+    ... on NotReadyError {
+      status
+    }
+    ... on UnavailableError {
+      regions
+    }
+    ... on FailedError {
+      reason
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiCreateDownloadUrlMutation, UiCreateDownloadUrlMutationVariables>;
+export const UiEventsDocument = new TypedDocumentString(`
+    query UiEvents($first: Int!, $after: String) {
+  events(first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        globalPosition
+        type
+        streamId
+        streamVersion
+        recordedAt
+        hash
+        prevHash
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiEventsQuery, UiEventsQueryVariables>;
+export const UiLogDigestDocument = new TypedDocumentString(`
+    query UiLogDigest {
+  logDigest {
+    seq
+    sealHash
+    merkleRoot
+    checkpoint
+    position
+    eventCount
+    sealedAt
+  }
+}
+    `) as unknown as TypedDocumentString<UiLogDigestQuery, UiLogDigestQueryVariables>;
+export const UiMeDocument = new TypedDocumentString(`
+    query UiMe {
+  me {
+    id
+    role
+  }
+}
+    `) as unknown as TypedDocumentString<UiMeQuery, UiMeQueryVariables>;
+export const UiReportProgressDocument = new TypedDocumentString(`
+    subscription UiReportProgress($id: ID!) {
+  reportProgress(id: $id) {
+    reportId
+    fraction
+  }
+}
+    `) as unknown as TypedDocumentString<UiReportProgressSubscription, UiReportProgressSubscriptionVariables>;
+export const UiReportStatusDocument = new TypedDocumentString(`
+    subscription UiReportStatus($id: ID!) {
+  reportStatus(id: $id) {
+    ...ReportView
+  }
+}
+    fragment ReportView on Report {
+  reportId
+  title
+  template
+  status
+  owner
+  requestedAt
+  requestedRegion
+  updatedAt
+  attempts
+  lastError
+  failedStage
+  nextAttemptAt
+  pages
+  bytes
+  sha256
+  version
+  locations {
+    kind
+    region
+    bucket
+    bytes
+    storedAt
+  }
+  downloadable {
+    available
+    reason
+    source
+    region
+  }
+  history {
+    streamVersion
+    type
+    recordedAt
+    hash
+    prevHash
+    metadata {
+      region
+      actor
+    }
+  }
+}`) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
+export const UiReportsDocument = new TypedDocumentString(`
+    query UiReports($first: Int!, $after: String) {
+  reports(first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        reportId
+        title
+        template
+        status
+        requestedAt
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiReportsQuery, UiReportsQueryVariables>;
+export const UiRequestReportDocument = new TypedDocumentString(`
+    mutation UiRequestReport($input: RequestReportInput!) {
+  requestReport(input: $input) {
+    __typename
+    ... on MutationRequestReportSuccess {
+      data {
+        reportId
+        title
+        template
+        status
+        requestedAt
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+    ... on InvalidParamsError {
+      issues {
+        path
+        message
+      }
+    }
+    ... on RateLimitedError {
+      retryAfterSeconds
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiRequestReportMutation, UiRequestReportMutationVariables>;
+export const UiRetryReportDocument = new TypedDocumentString(`
+    mutation UiRetryReport($id: ID!) {
+  retryReport(id: $id) {
+    __typename
+    ... on MutationRetryReportSuccess {
+      data {
+        reportId
+        status
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+    ... on NotRetryableError {
+      status
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiRetryReportMutation, UiRetryReportMutationVariables>;
+export const UiTemplatesDocument = new TypedDocumentString(`
+    query UiTemplates {
+  templates {
+    name
+    description
+    paramsSchema
+  }
+}
+    `) as unknown as TypedDocumentString<UiTemplatesQuery, UiTemplatesQueryVariables>;
