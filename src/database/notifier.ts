@@ -27,8 +27,9 @@ export interface Notifier {
 const MAX_PAYLOAD = 7000;
 
 /**
- * Collects payloads per channel for a few milliseconds and sends them as one NOTIFY each, one
- * round trip at a time: under load, hundreds of appends share one notification.
+ * Collects payloads per channel for a few milliseconds and sends them as one NOTIFY each, at most
+ * one batch per window: under load, hundreds of appends share one notification (each NOTIFY is a
+ * transaction of its own on the server, so sending them back to back cost as much as the appends).
  */
 const NOTIFY_WINDOW_MS = 5;
 
@@ -48,17 +49,17 @@ class NotifyBatcher {
     }
   }
 
+  /** Sends what has gathered, then — if more came meanwhile — waits a full window again. */
   private async flush(): Promise<void> {
-    while (this.pending.size > 0) {
-      const batch = this.pending;
-      this.pending = new Map();
-      for (const [channel, payloads] of batch) {
-        const joined = [...payloads].join(',');
-        // A lost notification only delays readers until their next poll.
-        await this.send(channel, joined.length > MAX_PAYLOAD ? '*' : joined).catch(() => {});
-      }
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const [channel, payloads] of batch) {
+      const joined = [...payloads].join(',');
+      // A lost notification only delays readers until their next poll.
+      await this.send(channel, joined.length > MAX_PAYLOAD ? '*' : joined).catch(() => {});
     }
-    this.flushing = false;
+    if (this.pending.size > 0) setTimeout(() => void this.flush(), NOTIFY_WINDOW_MS).unref();
+    else this.flushing = false;
   }
 }
 
