@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { EVENT_COLUMNS } from '../events/read.js';
 import type { Database } from '../database/schema.js';
 import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
@@ -105,20 +106,7 @@ export async function* exportLines(db: Kysely<Database>, options: ExportOptions 
         ? await readBatch(db, cursor, batchSize)
         : await db
             .selectFrom('events')
-            .select([
-              'global_position',
-              sql<string>`transaction_id::text`.as('transaction_id'),
-              'event_id',
-              'stream_id',
-              'stream_version',
-              'type',
-              'schema_version',
-              'data',
-              'metadata',
-              'recorded_at',
-              'prev_hash',
-              'hash',
-            ])
+            .select(EVENT_COLUMNS)
             .where('stream_id', '=', streamId)
             .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
             .where(sql<boolean>`(transaction_id, global_position) > (${cursor.transactionId}::xid8, ${cursor.globalPosition}::bigint)`)

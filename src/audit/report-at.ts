@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { readStream, toRecordedEvent } from '../events/read.js';
+import { readStream, toRecordedEvent, EVENT_COLUMNS } from '../events/read.js';
 import type { EventRow } from '../events/recorded-event.js';
 import { foldReport, reportStreamId, type ReportState } from '../projections/report-state.js';
 import { EventNotFoundError } from './proof.js';
@@ -27,20 +27,7 @@ export async function reportAt(db: Kysely<Database>, reportId: string, point: Po
   if (!target) throw new EventNotFoundError(point.position);
   const rows = (await db
     .selectFrom('events')
-    .select([
-      'global_position',
-      'event_id',
-      'stream_id',
-      'stream_version',
-      'type',
-      'schema_version',
-      'data',
-      'metadata',
-      'recorded_at',
-      sql<string>`transaction_id::text`.as('transaction_id'),
-      'prev_hash',
-      'hash',
-    ])
+    .select(EVENT_COLUMNS)
     .where('stream_id', '=', streamId)
     .where(sql<boolean>`(transaction_id, global_position) <= (${target.transaction_id}::xid8, ${point.position}::bigint)`)
     .orderBy('stream_version')

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { EVENT_COLUMNS } from '../events/read.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
@@ -107,20 +108,7 @@ function compare(a: Checkpoint, b: Checkpoint): number {
 export function readBatch(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<Row[]> {
   return db
     .selectFrom('events')
-    .select([
-      'global_position',
-      sql<string>`transaction_id::text`.as('transaction_id'),
-      'event_id',
-      'stream_id',
-      'stream_version',
-      'type',
-      'schema_version',
-      'data',
-      'metadata',
-      'recorded_at',
-      'prev_hash',
-      'hash',
-    ])
+    .select(EVENT_COLUMNS)
     .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
     .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
     .orderBy('transaction_id')

@@ -5,7 +5,8 @@ import type { EventRow, RecordedEvent } from './recorded-event.js';
 import { EventMetadata, QuireEventSchema, type EventType } from './types.js';
 import { upcast } from './upcasters.js';
 
-const EVENT_COLUMNS = [
+/** Every column of `events`, xid8 as text (pg and PGlite disagree on its JS type). */
+export const EVENT_COLUMNS = [
   'global_position',
   'event_id',
   'stream_id',

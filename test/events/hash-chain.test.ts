@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/events/canonical-json.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
-import { verifyAllStreams } from '../../src/events/verify-chain.js';
+import { verifyLog } from '../../src/audit/verify.js';
 import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
 
@@ -66,8 +66,9 @@ describe.each(backends)('hash chain on %s', (kind) => {
         data: { reportId: odd.reportId, template: 'table', title: 'Ünïcødé 报告 🚀', params: { f: 0.1 + 0.2, big: 1e21, neg: -5, nested: { z: [1, 'a'], a: null } }, owner: 'o' },
       },
     ]);
-    const report = await verifyAllStreams(database.db, 5);
-    expect(report.breaks).toEqual([]);
+    const report = await verifyLog(database.db, { batchSize: 5 });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
     expect(report.streams).toBe(13);
     expect(report.events).toBe(12 + (0 + 1 + 2 + 3) * 3 + 1);
   });
@@ -82,7 +83,8 @@ describe.each(backends)('hash chain on %s', (kind) => {
     } finally {
       await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(database.db);
     }
-    const report = await verifyAllStreams(database.db);
-    expect(report.breaks).toEqual([{ streamId, streamVersion: 2, reason: 'hash does not match the content' }]);
+    const report = await verifyLog(database.db);
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ kind: 'CONTENT', streamId, streamVersion: 2 });
   });
 });
