@@ -42,29 +42,3 @@ export function chainHash(prevHash: string, event: HashedFields): string {
 export function chainHashOfBody(prevHash: string, body: string): string {
   return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
-
-export interface ChainBreak {
-  streamId: string;
-  streamVersion: number;
-  reason: 'prev_hash does not match the previous event' | 'hash does not match the content' | 'version gap';
-}
-
-/**
- * Recomputes one stream's chain from its rows (ordered by version, as stored, not upcast).
- * Returns the first break, or null when every hash is reproduced.
- */
-export function findChainBreak(
-  rows: ReadonlyArray<HashedFields & { prevHash: string; hash: string }>,
-): ChainBreak | null {
-  let prev = GENESIS_HASH;
-  let expectedVersion = 1;
-  for (const row of rows) {
-    const at = { streamId: row.streamId, streamVersion: row.streamVersion };
-    if (row.streamVersion !== expectedVersion) return { ...at, reason: 'version gap' };
-    if (row.prevHash !== prev) return { ...at, reason: 'prev_hash does not match the previous event' };
-    if (chainHash(prev, row) !== row.hash) return { ...at, reason: 'hash does not match the content' };
-    prev = row.hash;
-    expectedVersion++;
-  }
-  return null;
-}
