@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { EventHub } from '../events/event-hub.js';
+import { ForbiddenError } from '../reports/errors.js';
 import type { Runtime } from '../runtime.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
@@ -31,8 +32,15 @@ const ready: Handler = async (runtime, _req, res) => {
   }
 };
 
-const metrics: Handler = async (runtime, _req, res) => {
-  res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
+/** Prometheus scrapes with a bearer token of an auditor or admin (`quire token --role auditor`). */
+const metrics: Handler = async (runtime, req, res) => {
+  try {
+    const actor = await runtime.userTokens.fromHeader(req.headers.authorization);
+    if (actor.role === 'user') throw new ForbiddenError('metrics are for auditors and admins');
+  } catch (err) {
+    return sendError(res, err, { 'www-authenticate': 'Bearer' });
+  }
+  res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType, 'cache-control': 'no-store' });
   res.end(await runtime.metrics.registry.metrics());
 };
 

@@ -182,7 +182,10 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       await iad.workers.render.drain();
       await iad.workers.replicate!.drain();
 
-      const metrics = await (await fetch(`${lax.http.url}/metrics`)).text();
+      expect((await fetch(`${lax.http.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${lax.http.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+      const auditor = await lax.runtime.userTokens.sign({ id: 'prometheus', role: 'auditor' }, 60);
+      const metrics = await (await fetch(`${lax.http.url}/metrics`, { headers: { authorization: `Bearer ${auditor}` } })).text();
       expect(metrics).toMatch(/quire_download_resolutions_total\{path="object",outcome="ok"\} [1-9]/);
       expect(metrics).toMatch(/quire_download_resolutions_total\{path="none",outcome="not_ready"\} [1-9]/);
     });
