@@ -51,6 +51,11 @@ const ANY_RETRIES = 10;
 
 export const EVENTS_CHANNEL = 'quire_events' satisfies Channel;
 
+/**
+ * Appends `events` to `streamId` if the stream is at `expected`, hash-chained, with this
+ * instance's region and the caller's metadata; inline projections run in the same transaction.
+ * Throws InvalidEventError (nothing written), WrongExpectedVersionError, IdempotencyConflictError.
+ */
 export async function append(
   ctx: AppendContext,
   streamId: string,
