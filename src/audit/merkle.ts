@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The Merkle tree over a seal's events (RFC 6962 / RFC 9162 §2.1, the Certificate Transparency tree):
@@ -15,12 +15,14 @@ import { createHash } from 'node:crypto';
 const LEAF = Buffer.from([0x00]);
 const NODE = Buffer.from([0x01]);
 
+// One-shot crypto.hash: about twice as fast as createHash for inputs this small, and verify
+// computes millions of them.
 export function leafHash(eventHashHex: string): Buffer {
-  return createHash('sha256').update(LEAF).update(Buffer.from(eventHashHex, 'hex')).digest();
+  return hash('sha256', Buffer.concat([LEAF, Buffer.from(eventHashHex, 'hex')]), 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
 }
 
 /**

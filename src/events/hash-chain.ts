@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 
 /** prev_hash of the first event of every stream. */
@@ -40,5 +40,6 @@ export function chainHash(prevHash: string, event: HashedFields): string {
 
 /** The same, from a body already canonicalised (the append path computes it once). */
 export function chainHashOfBody(prevHash: string, body: string): string {
-  return createHash('sha256').update(prevHash).update(body).digest('hex');
+  // One-shot crypto.hash: about twice as fast as createHash for inputs this small.
+  return hash('sha256', prevHash + body, 'hex');
 }
