@@ -16,18 +16,17 @@ export interface HashedFields {
   recordedAt: Date;
 }
 
-/** canonical_json(event): the text an event's hash covers after prev_hash. */
+/**
+ * canonical_json(event): the text an event's hash covers after prev_hash. The eight top-level
+ * keys are written in their sorted (JCS) order directly; only data and metadata need sorting.
+ */
 export function hashedBody(event: HashedFields): string {
-  return canonicalJson({
-    eventId: event.eventId,
-    streamId: event.streamId,
-    streamVersion: event.streamVersion,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    data: event.data,
-    metadata: event.metadata,
-    recordedAt: event.recordedAt.toISOString(),
-  });
+  return (
+    `{"data":${canonicalJson(event.data)},"eventId":${JSON.stringify(event.eventId)},` +
+    `"metadata":${canonicalJson(event.metadata)},"recordedAt":${JSON.stringify(event.recordedAt.toISOString())},` +
+    `"schemaVersion":${canonicalJson(event.schemaVersion)},"streamId":${JSON.stringify(event.streamId)},` +
+    `"streamVersion":${canonicalJson(event.streamVersion)},"type":${JSON.stringify(event.type)}}`
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/events/canonical-json.js';
 import { EventStore } from '../../src/events/event-store.js';
-import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
+import { chainHash, GENESIS_HASH, hashedBody } from '../../src/events/hash-chain.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
@@ -16,6 +16,20 @@ describe('canonical JSON', () => {
       '[1e+21,1e-7,0.000001,0,4.5,0.002,333333333.3333333,1e+30]',
     );
     expect(canonicalJson({ '€': 1, '\r': 2, '1': 3 })).toBe('{"\\r":2,"1":3,"€":1}');
+  });
+
+  it('writes the event body exactly as canonical JSON of the whole event would', () => {
+    const fields = {
+      eventId: '5b9f7d0e-4bde-4c47-9f0f-2b8a4a8e3c11',
+      streamId: 'report-x',
+      streamVersion: 12,
+      type: 'ReportStoredLocal',
+      schemaVersion: 1,
+      data: { region: 'syd', key: 'k.pdf', sha256: 'a'.repeat(64), bytes: 10, '1': 'x', 'é': [1.5, null, { b: 1, a: 2 }] },
+      metadata: { region: 'syd', actor: 'worker:syd', requestId: 'r-1' },
+      recordedAt: new Date('2026-01-02T03:04:05.678Z'),
+    };
+    expect(hashedBody(fields)).toBe(canonicalJson({ ...fields, recordedAt: fields.recordedAt.toISOString() }));
   });
 
   it('gives the same hash for the same event whatever the key order', () => {
