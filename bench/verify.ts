@@ -99,7 +99,7 @@ async function rawCursorRead(db: Kysely<Database>): Promise<number> {
       SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
              data, metadata, recorded_at, prev_hash, hash
       FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY transaction_id, global_position`.execute(trx);
+      ORDER BY events.transaction_id, events.global_position`.execute(trx);
     let n = 0;
     for (;;) {
       const { rows } = await sql`FETCH 2000 FROM raw`.execute(trx);

@@ -110,7 +110,7 @@ export async function* exportLines(db: Kysely<Database>, options: ExportOptions 
             .where('stream_id', '=', streamId)
             .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
             .where(sql<boolean>`(transaction_id, global_position) > (${cursor.transactionId}::xid8, ${cursor.globalPosition}::bigint)`)
-            .orderBy('transaction_id')
+            .orderBy('events.transaction_id')
             .orderBy('global_position')
             .limit(batchSize)
             .execute();

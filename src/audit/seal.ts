@@ -123,7 +123,7 @@ export async function sealCovering(db: Kysely<Database>, c: Checkpoint): Promise
     .selectFrom('log_seals')
     .select([...SEAL_COLUMNS, 'leaf_positions', 'leaf_hashes'])
     .where(sql<boolean>`(last_transaction_id, last_position) >= (${c.transactionId}::xid8, ${c.globalPosition}::bigint)`)
-    .orderBy('last_transaction_id')
+    .orderBy('log_seals.last_transaction_id')
     .orderBy('last_position')
     .limit(1)
     .executeTakeFirst();
@@ -171,7 +171,7 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions = {
           .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
           .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`);
       // Cheap probes first: an idle sealer must not read a whole range every tick.
-      const oldest = await pending().select('recorded_at').orderBy('transaction_id').orderBy('global_position').limit(1).executeTakeFirst();
+      const oldest = await pending().select('recorded_at').orderBy('events.transaction_id').orderBy('global_position').limit(1).executeTakeFirst();
       if (!oldest) return null;
       if (now().getTime() - new Date(oldest.recorded_at).getTime() < (options.minAgeMs ?? 0)) {
         const { n } = await trx
@@ -186,7 +186,7 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions = {
         .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id'), 'hash'])
         .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
         .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
-        .orderBy('transaction_id')
+        .orderBy('events.transaction_id')
         .orderBy('global_position')
         .limit(maxEvents)
         .execute();

@@ -111,7 +111,7 @@ export function readBatch(db: Kysely<Database>, after: Checkpoint, limit: number
     .select(EVENT_COLUMNS)
     .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
     .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
-    .orderBy('transaction_id')
+    .orderBy('events.transaction_id')
     .orderBy('global_position')
     .limit(limit)
     .execute() as Promise<Row[]>;
@@ -256,7 +256,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
         SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
                data, metadata, recorded_at, prev_hash, hash
         FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, global_position`.execute(trx);
+        ORDER BY events.transaction_id, events.global_position`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
       return verifyFrom(trx, options, async () => (await fetch.execute(trx)).rows);
     });

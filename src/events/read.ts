@@ -99,7 +99,7 @@ export async function readAllRows(db: Kysely<Database>, after: Checkpoint, limit
     .select(EVENT_COLUMNS)
     .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
     .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
-    .orderBy('transaction_id')
+    .orderBy('events.transaction_id')
     .orderBy('global_position')
     .limit(limit)
     .execute();
@@ -125,7 +125,7 @@ export async function queryEvents(db: Kysely<Database>, q: EventQuery): Promise<
   if (q.types && q.types.length > 0) query = query.where('type', 'in', [...q.types]);
   if (q.since) query = query.where('recorded_at', '>=', q.since);
   if (q.until) query = query.where('recorded_at', '<', q.until);
-  const rows = await query.orderBy('transaction_id').orderBy('global_position').limit(q.limit).execute();
+  const rows = await query.orderBy('events.transaction_id').orderBy('global_position').limit(q.limit).execute();
   return rows.map(toRecordedEvent);
 }
 
@@ -148,7 +148,7 @@ export async function headCheckpoint(db: Kysely<Database>): Promise<Checkpoint> 
     .selectFrom('events')
     .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id')])
     .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-    .orderBy('transaction_id', 'desc')
+    .orderBy('events.transaction_id', 'desc')
     .orderBy('global_position', 'desc')
     .limit(1)
     .executeTakeFirst();

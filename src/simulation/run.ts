@@ -302,6 +302,8 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       const state = await loadReportState(database.handle.db, entry.reportId);
       if (!state || state.status === 'FAILED' || !state.sha256 || !okSomewhere.has(entry.reportId)) lostIds.push(entry.reportId);
     }
+    // Verify the log at rest: every region stopped, nothing appending any more.
+    for (const r of regions) await r.stop().catch(() => undefined);
     const chains = await verifyLog(database.handle.db);
 
     // Classify failures.
@@ -374,7 +376,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       },
       { name: 'every failure is typed and explained', ok: unexplained === 0, detail: `${unexplained} unexplained of ${failed.length}` },
       { name: 'every failed download succeeded later', ok: recovered === failed.length, detail: `${recovered}/${failed.length} recovered` },
-      { name: 'hash chains verify', ok: chains.ok, detail: `${chains.streams} streams, ${chains.events} events, ${chains.problemCount} problems` },
+      { name: 'hash chains verify', ok: chains.ok, detail: `${chains.streams} streams, ${chains.events} events, ${chains.problemCount} problems${chains.firstProblem ? `; first: ${chains.firstProblem.kind} ${chains.firstProblem.message}` : ''}` },
     ];
     return result;
   } finally {

@@ -49,7 +49,7 @@ export async function rowsInCommitOrder(db: Kysely<Database>, streamId?: string)
     SELECT global_position, transaction_id::text AS transaction_id, event_id::text AS event_id, stream_id, stream_version, type,
            schema_version, data, metadata, recorded_at, prev_hash, hash
     FROM events WHERE ${streamId === undefined ? sql`true` : sql`stream_id = ${streamId}`}
-    ORDER BY transaction_id, global_position`.execute(db);
+    ORDER BY events.transaction_id, events.global_position`.execute(db);
   return rows.map((r) => ({ ...r, global_position: Number(r.global_position), stream_version: Number(r.stream_version) }));
 }
 
