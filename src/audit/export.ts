@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { EVENT_COLUMNS } from '../events/read.js';
 import type { Database } from '../database/schema.js';
-import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint } from '../events/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
 import { leafHash, MerkleBuilder } from './merkle.js';
 import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal } from './seal.js';
@@ -46,10 +46,6 @@ export async function resolveAfter(db: Kysely<Database>, after: string | undefin
   return { transactionId: row.transaction_id, globalPosition: Number(after) };
 }
 
-function compare(a: Checkpoint, b: Checkpoint): number {
-  if (a.transactionId !== b.transactionId) return BigInt(a.transactionId) < BigInt(b.transactionId) ? -1 : 1;
-  return a.globalPosition - b.globalPosition;
-}
 
 function sealLine(s: Seal): string {
   return JSON.stringify({
@@ -117,8 +113,8 @@ export async function* exportLines(db: Kysely<Database>, options: ExportOptions 
     if (rows.length === 0) break;
     for (const r of rows) {
       const checkpoint = { transactionId: r.transaction_id, globalPosition: Number(r.global_position) };
-      while (nextSeal && compare(nextSeal.first, checkpoint) < 0) nextSeal = await loadSeal();
-      if (nextSeal && compare(nextSeal.first, checkpoint) === 0) {
+      while (nextSeal && compareCheckpoints(nextSeal.first, checkpoint) < 0) nextSeal = await loadSeal();
+      if (nextSeal && compareCheckpoints(nextSeal.first, checkpoint) === 0) {
         yield sealLine(nextSeal);
         seals++;
         nextSeal = await loadSeal();
@@ -272,7 +268,7 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
       problem(lineNo, null, 'malformed event position');
       continue;
     }
-    if (lastCheckpoint && compare(checkpoint, lastCheckpoint) <= 0) problem(lineNo, position, `event at position ${position} is out of commit order`);
+    if (lastCheckpoint && compareCheckpoints(checkpoint, lastCheckpoint) <= 0) problem(lineNo, position, `event at position ${position} is out of commit order`);
     lastCheckpoint = checkpoint;
     let computed: string;
     try {
@@ -301,9 +297,9 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
     }
     heads.set(obj.streamId, { version: obj.streamVersion, hash: obj.hash });
     if (open) {
-      if (compare(checkpoint, open.seal.last) > 0) closeSeal(lineNo);
+      if (compareCheckpoints(checkpoint, open.seal.last) > 0) closeSeal(lineNo);
       else {
-        if (open.seen === 0 && compare(checkpoint, open.seal.first) !== 0) problem(lineNo, position, `seal ${open.seal.seq} starts at ${encodeCheckpoint(open.seal.first)}, the file at ${encodeCheckpoint(checkpoint)}`);
+        if (open.seen === 0 && compareCheckpoints(checkpoint, open.seal.first) !== 0) problem(lineNo, position, `seal ${open.seal.seq} starts at ${encodeCheckpoint(open.seal.first)}, the file at ${encodeCheckpoint(checkpoint)}`);
         open.tree.addLeaf(leafHash(String(obj.hash)));
         open.seen++;
       }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { EVENT_COLUMNS } from '../events/read.js';
 import type { Database } from '../database/schema.js';
-import { encodeCheckpoint, START, type Checkpoint } from '../events/checkpoint.js';
+import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
 import { leafHash, MerkleBuilder } from './merkle.js';
 import { decodeLeaves, GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal, type SealLeaves } from './seal.js';
@@ -95,14 +95,6 @@ interface Head {
   checkpoint: Checkpoint;
 }
 
-function compare(a: Checkpoint, b: Checkpoint): number {
-  if (a.transactionId !== b.transactionId) {
-    const x = BigInt(a.transactionId);
-    const y = BigInt(b.transactionId);
-    return x < y ? -1 : 1;
-  }
-  return a.globalPosition - b.globalPosition;
-}
 
 /** Rows of the log after `after` in commit order (the safe read of read.ts), raw. */
 export function readBatch(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<Row[]> {
@@ -180,7 +172,7 @@ class SealCursor {
     if (seal.total !== (this.prev?.total ?? 0) + seal.count) {
       this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s total ${seal.total} is not the previous total plus its count` });
     }
-    if (this.prev && compare(seal.first, this.prev.last) <= 0) {
+    if (this.prev && compareCheckpoints(seal.first, this.prev.last) <= 0) {
       this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} overlaps seal ${this.prev.seq}` });
     }
     // The stored leaves only locate differences; they count only if they reproduce the root.
@@ -277,7 +269,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     const problem: Problem = { streamId: null, streamVersion: null, ...p };
     problemCount++;
     if (problems.length < maxProblems) problems.push(problem);
-    if (!firstProblem || (rankAt && (!firstRank || compare(rankAt, firstRank) < 0))) {
+    if (!firstProblem || (rankAt && (!firstRank || compareCheckpoints(rankAt, firstRank) < 0))) {
       firstProblem = problem;
       firstRank = rankAt;
     }
@@ -345,7 +337,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
           if (pred.hash !== r.prev_hash) {
             report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v${version}): prev_hash is not the hash of v${version - 1} (position ${pred.checkpoint.globalPosition})` });
           }
-          if (compare(pred.checkpoint, checkpoint) > 0) {
+          if (compareCheckpoints(pred.checkpoint, checkpoint) > 0) {
             report({
               kind: 'ORDER',
               ...at,
@@ -362,13 +354,13 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
       }
 
       // Seals: close every seal that ends before this event.
-      while (seals.current && compare(checkpoint, seals.current.last) > 0) {
+      while (seals.current && compareCheckpoints(checkpoint, seals.current.last) > 0) {
         seals.finish();
         await seals.next();
       }
       const s = seals.current;
       if (!s) continue;
-      if (compare(checkpoint, s.first) < 0) {
+      if (compareCheckpoints(checkpoint, s.first) < 0) {
         report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} lies inside sealed history but in no seal: it was inserted after sealing` });
         continue;
       }
@@ -419,7 +411,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
   if (digest) {
     const d = seals.digestSeal;
     const first = firstProblem as Problem | null;
-    const brokenBefore = !!d && !!first && (!first.checkpoint || compare(first.checkpoint, d.last) <= 0);
+    const brokenBefore = !!d && !!first && (!first.checkpoint || compareCheckpoints(first.checkpoint, d.last) <= 0);
     digestResult = { sealHash: digest, found: !!d, seq: d?.seq ?? null, extended: !!d && !brokenBefore };
     if (!d) {
       const latestSeal = latest ? toSeal(latest) : null;
