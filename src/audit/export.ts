@@ -1,11 +1,10 @@
 import { sql, type Kysely } from 'kysely';
-import { EVENT_COLUMNS } from '../events/read.js';
+import { EVENT_COLUMNS, readAllRows } from '../events/read.js';
 import type { Database } from '../database/schema.js';
 import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
 import { leafHash, MerkleBuilder } from './merkle.js';
 import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal } from './seal.js';
-import { readBatch } from './verify.js';
 
 /**
  * The export format, NDJSON, one JSON object per line, in this order:
@@ -99,7 +98,7 @@ export async function* exportLines(db: Kysely<Database>, options: ExportOptions 
   for (;;) {
     const rows =
       streamId === null
-        ? await readBatch(db, cursor, batchSize)
+        ? await readAllRows(db, cursor, batchSize)
         : await db
             .selectFrom('events')
             .select(EVENT_COLUMNS)

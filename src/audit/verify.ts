@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { EVENT_COLUMNS } from '../events/read.js';
+import { readAllRows } from '../events/read.js';
+import type { EventRow } from '../events/recorded-event.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
@@ -74,20 +75,7 @@ export interface VerifyReport {
   durationMs: number;
 }
 
-interface Row {
-  global_position: number;
-  transaction_id: string;
-  event_id: string;
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: unknown;
-  recorded_at: Date;
-  prev_hash: string;
-  hash: string;
-}
+type Row = EventRow;
 
 interface Head {
   version: number;
@@ -95,19 +83,6 @@ interface Head {
   checkpoint: Checkpoint;
 }
 
-
-/** Rows of the log after `after` in commit order (the safe read of read.ts), raw. */
-export function readBatch(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<Row[]> {
-  return db
-    .selectFrom('events')
-    .select(EVENT_COLUMNS)
-    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-    .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
-    .orderBy('events.transaction_id')
-    .orderBy('global_position')
-    .limit(limit)
-    .execute() as Promise<Row[]>;
-}
 
 async function lookupHeads(db: Kysely<Database>, keys: Array<{ streamId: string; version: number }>): Promise<Map<string, Head>> {
   const out = new Map<string, Head>();
@@ -233,7 +208,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
   if (!options.cursor) {
     let after: Checkpoint = START;
     return verifyFrom(db, options, async () => {
-      const rows = await readBatch(db, after, batchSize);
+      const rows = await readAllRows(db, after, batchSize);
       const last = rows.at(-1);
       if (last) after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
       return rows;
