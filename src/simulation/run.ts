@@ -119,16 +119,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   const s3 = options.store === 's3' ? await startS3Server({ bucket: `quire-sim-${mode}` }) : undefined;
   const objectsDir = join(workDir, 'objects');
   mkdirSync(objectsDir, { recursive: true });
-  const storeEnv: Record<string, string> = s3
-    ? {
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        BUCKET_NAME: s3.bucket,
-        AWS_ACCESS_KEY_ID: s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        AWS_REGION: s3.region,
-        S3_FORCE_PATH_STYLE: 'true',
-      }
-    : { OBJECTS_DIR: objectsDir };
+  const storeEnv: Record<string, string> = s3 ? s3.env : { OBJECTS_DIR: objectsDir };
   const storeFaults: ObjectStoreFaults = s3 ? { down: () => s3.stop(), up: () => s3.start() } : diskStoreFaults(objectsDir);
 
   const regions: Region[] = [];

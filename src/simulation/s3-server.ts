@@ -53,6 +53,8 @@ export interface TestS3Server {
     secretAccessKey: string;
     forcePathStyle: true;
   };
+  /** The environment quire reads to use this store (as `fly storage create` sets it), path-style. */
+  readonly env: Record<string, string>;
   readonly running: boolean;
   /** Takes the server down, dropping open connections: "the object store is down". Data is kept. */
   stop(): Promise<void>;
@@ -108,6 +110,14 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     directory,
     ...credentials,
     storeOptions: { endpoint, bucket, ...credentials, forcePathStyle: true },
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      BUCKET_NAME: bucket,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_REGION: credentials.region,
+      S3_FORCE_PATH_STYLE: 'true',
+    },
     get running() {
       return server !== null;
     },

@@ -51,12 +51,7 @@ describe.each(backends)('GraphQL API on %s', (kind) => {
     runtime = await startTestRuntime(
       kind,
       {
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        BUCKET_NAME: s3.bucket,
-        AWS_ACCESS_KEY_ID: s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        AWS_REGION: s3.region,
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3.env,
         WORKER_POLL_MS: '100',
         REQUESTS_PER_MINUTE: '40',
         // Only NOTIFY wakes the event hub: its polls would add to the statement count.

@@ -56,14 +56,7 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       let storeEnv: Record<string, string>;
       if (storeKind === 's3') {
         s3 = await startS3Server();
-        storeEnv = {
-          AWS_ENDPOINT_URL_S3: s3.endpoint,
-          BUCKET_NAME: s3.bucket,
-          AWS_ACCESS_KEY_ID: s3.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-          AWS_REGION: s3.region,
-          S3_FORCE_PATH_STYLE: 'true',
-        };
+        storeEnv = s3.env;
       } else {
         // The disk store stands in for shared storage: every instance points at one directory.
         storeEnv = { OBJECTS_DIR: objectsDir };

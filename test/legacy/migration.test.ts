@@ -66,12 +66,7 @@ describe.each(backends)('legacy migration on %s', (kind) => {
     fixture = await createFixture(database);
     env = (region) => ({
       REPORTS_DIR: fixture.volumes[region],
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      BUCKET_NAME: s3.bucket,
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      AWS_REGION: s3.region,
-      S3_FORCE_PATH_STYLE: 'true',
+      ...s3.env,
       LEGACY_MIGRATE: 'true',
       LEGACY_MIGRATE_CONCURRENCY: '2',
       RETRY_BASE_MS: '200',
