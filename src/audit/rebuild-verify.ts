@@ -1,8 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { readStream } from '../events/read.js';
-import { locationRow, statusRow } from '../projections/report-rows.js';
-import { foldReport, REPORT_STREAM_PREFIX } from '../projections/report-state.js';
+import { replayReports } from '../projections/rebuild.js';
 
 export interface ProjectionDifference {
   table: 'report_status' | 'report_locations';
@@ -41,34 +39,8 @@ export async function rebuildAndVerifyProjections(db: Kysely<Database>, options:
     .execute(async (trx) => {
       await sql`CREATE TEMPORARY TABLE scratch_report_status (LIKE report_status INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
       await sql`CREATE TEMPORARY TABLE scratch_report_locations (LIKE report_locations INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
-      const result: RebuildVerifyResult = { reports: 0, events: 0, differences: [], differenceCount: 0 };
-      let after = REPORT_STREAM_PREFIX;
-      for (;;) {
-        const streams = await trx
-          .selectFrom('events')
-          .select('stream_id')
-          .where('stream_version', '=', 1)
-          .where('stream_id', '>', after)
-          .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
-          .orderBy('stream_id')
-          .limit(pageSize)
-          .execute();
-        if (streams.length === 0) break;
-        const states = [];
-        for (const { stream_id } of streams) {
-          const events = await readStream(trx, stream_id);
-          result.events += events.length;
-          const state = foldReport(events);
-          if (state) states.push(state);
-        }
-        if (states.length > 0) {
-          await (trx as Kysely<any>).insertInto('scratch_report_status').values(states.map(statusRow)).execute();
-          const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
-          if (locations.length > 0) await (trx as Kysely<any>).insertInto('scratch_report_locations').values(locations).execute();
-        }
-        result.reports += states.length;
-        after = streams.at(-1)!.stream_id;
-      }
+      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, pageSize);
+      const result: RebuildVerifyResult = { ...replayed, differences: [], differenceCount: 0 };
       const diff = async (table: ProjectionDifference['table'], columns: string, key: (r: Record<string, unknown>) => string) => {
         const { rows } = await sql<{ side: 'live' | 'rebuilt'; row: Record<string, unknown> }>`
           (SELECT 'live' AS side, to_jsonb(d) AS row FROM (SELECT ${sql.raw(columns)} FROM ${sql.table(table)} EXCEPT SELECT ${sql.raw(columns)} FROM ${sql.table(`scratch_${table}`)}) d)

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { readStream } from '../events/read.js';
 import { locationRow, statusRow } from './report-rows.js';
@@ -7,6 +7,51 @@ import { foldReport, REPORT_STREAM_PREFIX } from './report-state.js';
 export interface RebuildResult {
   reports: number;
   events: number;
+}
+
+/** Where a replay writes: the live projection tables, or scratch tables with the same columns. */
+export interface ProjectionTables {
+  status: string;
+  locations: string;
+}
+
+const LIVE: ProjectionTables = { status: 'report_status', locations: 'report_locations' };
+
+/**
+ * Folds every report stream with the projection's own fold and inserts the states into `tables`,
+ * `pageSize` streams at a time (the live rebuild and `rebuild --verify` both use it).
+ */
+export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, pageSize: number): Promise<RebuildResult> {
+  const result: RebuildResult = { reports: 0, events: 0 };
+  const into = trx as unknown as Kysely<any>;
+  let after = REPORT_STREAM_PREFIX;
+  for (;;) {
+    // Each report stream starts at version 1: walk those through the (stream_id, version) index.
+    const streams = await trx
+      .selectFrom('events')
+      .select('stream_id')
+      .where('stream_version', '=', 1)
+      .where('stream_id', '>', after)
+      .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
+      .orderBy('stream_id')
+      .limit(pageSize)
+      .execute();
+    if (streams.length === 0) return result;
+    const states = [];
+    for (const { stream_id } of streams) {
+      const events = await readStream(trx, stream_id);
+      const state = foldReport(events);
+      result.events += events.length;
+      if (state) states.push(state);
+    }
+    if (states.length > 0) {
+      await into.insertInto(tables.status).values(states.map(statusRow)).execute();
+      const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
+      if (locations.length > 0) await into.insertInto(tables.locations).values(locations).execute();
+    }
+    result.reports += states.length;
+    after = streams.at(-1)!.stream_id;
+  }
 }
 
 /**
@@ -19,34 +64,6 @@ export async function rebuildProjections(db: Kysely<Database>, pageSize = 500): 
     await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
     await trx.deleteFrom('report_locations').execute();
     await trx.deleteFrom('report_status').execute();
-    const result: RebuildResult = { reports: 0, events: 0 };
-    let after = REPORT_STREAM_PREFIX;
-    for (;;) {
-      // Each report stream starts at version 1: walk those through the (stream_id, version) index.
-      const streams = await trx
-        .selectFrom('events')
-        .select('stream_id')
-        .where('stream_version', '=', 1)
-        .where('stream_id', '>', after)
-        .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
-        .orderBy('stream_id')
-        .limit(pageSize)
-        .execute();
-      if (streams.length === 0) return result;
-      const states = [];
-      for (const { stream_id } of streams) {
-        const events = await readStream(trx, stream_id);
-        const state = foldReport(events);
-        result.events += events.length;
-        if (state) states.push(state);
-      }
-      if (states.length > 0) {
-        await trx.insertInto('report_status').values(states.map(statusRow)).execute();
-        const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
-        if (locations.length > 0) await trx.insertInto('report_locations').values(locations).execute();
-      }
-      result.reports += states.length;
-      after = streams.at(-1)!.stream_id;
-    }
+    return replayReports(trx, LIVE, pageSize);
   });
 }
