@@ -4,7 +4,7 @@ import type { Database } from '../database/schema.js';
 import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
 import { leafHash, MerkleBuilder } from './merkle.js';
-import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal } from './seal.js';
+import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealFieldsJson, sealHash, toSeal, type Seal } from './seal.js';
 
 /**
  * The export format, NDJSON, one JSON object per line, in this order:
@@ -47,18 +47,7 @@ export async function resolveAfter(db: Kysely<Database>, after: string | undefin
 
 
 function sealLine(s: Seal): string {
-  return JSON.stringify({
-    kind: 'seal',
-    seq: s.seq,
-    first: encodeCheckpoint(s.first),
-    last: encodeCheckpoint(s.last),
-    count: s.count,
-    total: s.total,
-    merkleRoot: s.merkleRoot,
-    prevSealHash: s.prevSealHash,
-    sealedAt: s.sealedAt.toISOString(),
-    sealHash: s.sealHash,
-  });
+  return JSON.stringify({ kind: 'seal', ...sealFieldsJson(s), sealHash: s.sealHash });
 }
 
 /** The export as lines (no trailing newline each), streamed: one batch and one seal in memory. */

@@ -4,7 +4,7 @@ import { encodeCheckpoint, decodeCheckpoint } from '../events/checkpoint.js';
 import { chainHash } from '../events/hash-chain.js';
 import { QuireError } from '../errors.js';
 import { inclusionPath, leafHash, verifyInclusion } from './merkle.js';
-import { sealCovering, sealHash, type Seal } from './seal.js';
+import { sealCovering, sealFieldsJson, sealHash, type Seal } from './seal.js';
 
 export class EventNotFoundError extends QuireError {
   readonly code = 'EVENT_NOT_FOUND';
@@ -104,17 +104,7 @@ export async function eventProof(db: Kysely<Database>, globalPosition: number): 
 }
 
 function sealJson(s: Seal): EventProof['seal'] {
-  return {
-    seq: s.seq,
-    first: encodeCheckpoint(s.first),
-    last: encodeCheckpoint(s.last),
-    count: s.count,
-    total: s.total,
-    merkleRoot: s.merkleRoot,
-    prevSealHash: s.prevSealHash,
-    sealedAt: s.sealedAt.toISOString(),
-    sealHash: s.sealHash,
-  };
+  return { ...sealFieldsJson(s), sealHash: s.sealHash };
 }
 
 export interface ProofCheck {

@@ -42,7 +42,12 @@ export function sealHash(s: SealFields): string {
 }
 
 export function sealBody(s: SealFields): string {
-  return canonicalJson({
+  return canonicalJson(sealFieldsJson(s));
+}
+
+/** The fields a seal's hash covers, as JSON values: what proofs and exports show of a seal. */
+export function sealFieldsJson(s: SealFields) {
+  return {
     seq: s.seq,
     first: encodeCheckpoint(s.first),
     last: encodeCheckpoint(s.last),
@@ -51,7 +56,7 @@ export function sealBody(s: SealFields): string {
     merkleRoot: s.merkleRoot,
     prevSealHash: s.prevSealHash,
     sealedAt: s.sealedAt.toISOString(),
-  });
+  };
 }
 
 export type SealRow = Selectable<LogSealsTable>;
