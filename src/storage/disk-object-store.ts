@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -18,6 +17,7 @@ import {
   type PresignedUrl,
 } from './object-store.js';
 import { digestStream, Sha256Stream } from './sha256-stream.js';
+import { atomicWrite } from './atomic-write.js';
 import { Volume } from './volume.js';
 
 export interface DiskObjectStoreOptions {
@@ -161,32 +161,6 @@ export class DiskObjectStore implements ObjectStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
       throw err;
     }
-  }
-}
-
-/** Volume.write for a body written by `fill`: temp file beside the target, fsync, rename, fsync dir. */
-async function atomicWrite(path: string, fill: (temp: string) => Promise<void>): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${randomUUID()}.tmp`);
-  try {
-    await fill(temp);
-    const file = await open(temp, 'r+');
-    try {
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
   }
 }
 

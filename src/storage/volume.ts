@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
 import { QuireError } from '../errors.js';
+import { atomicWrite } from './atomic-write.js';
 
 export class InvalidStorageKeyError extends QuireError {
   readonly code = 'INVALID_STORAGE_KEY';
@@ -37,32 +38,7 @@ export class Volume {
   }
 
   async write(key: string, bytes: Uint8Array): Promise<void> {
-    const path = this.pathOf(key);
-    const dir = dirname(path);
-    await mkdir(dir, { recursive: true });
-    const temp = join(dir, `.${randomUUID()}.tmp`);
-    const file = await open(temp, 'wx', 0o640);
-    try {
-      await file.writeFile(bytes);
-      await file.sync();
-    } catch (err) {
-      await file.close();
-      await rm(temp, { force: true });
-      throw err;
-    }
-    await file.close();
-    try {
-      await rename(temp, path);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
-    const directory = await open(dir, 'r');
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
+    await atomicWrite(this.pathOf(key), (temp) => writeFile(temp, bytes, { flag: 'wx', mode: 0o640 }));
   }
 
   /** Size of the file, or null when it is not on this volume. */
