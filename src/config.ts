@@ -1,6 +1,9 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+
+/** A machine id: Fly's are 14 hex digits; elsewhere any safe token (it goes into URLs and stream ids). */
+const MACHINE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 const SQL_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
@@ -15,6 +18,16 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]{1,32}$/, 'a region is lower-case letters, digits and dashes')
     .default('local'),
+  FLY_MACHINE_ID: z.string().regex(MACHINE_ID, 'a machine id is letters, digits and dashes, at most 64').optional(),
+  MACHINE_ID: z.string().regex(MACHINE_ID, 'a machine id is letters, digits and dashes, at most 64').optional(),
+  MACHINE_URLS: z
+    .string()
+    .regex(/^([A-Za-z0-9-]{1,64}=https?:\/\/[^,=\s]+)(,[A-Za-z0-9-]{1,64}=https?:\/\/[^,=\s]+)*$/, 'a list like 148ed193b95089=http://10.0.0.5:4000,d8d9...=http://10.0.0.6:4000')
+    .optional(),
+  MACHINE_URL_TEMPLATE: z
+    .string()
+    .regex(/^https?:\/\/[^\s]*\{machine\}[^\s]*$/, 'a URL with {machine} in it, e.g. http://{machine}.vm.{app}.internal:{port}')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(50).default(1000),
   REPORTS_DIR: z.string().optional(),
@@ -89,6 +102,15 @@ export type Config = {
   dataDir: string;
   /** The region this instance runs in, stamped on every event it appends. */
   region: string;
+  /**
+   * The machine this instance runs on, whose volume REPORTS_DIR is: FLY_MACHINE_ID on Fly, else
+   * MACHINE_ID, else derived from the host name. Copies on a volume are addressed by it.
+   */
+  machineId: string;
+  /** Base URL of each machine, for redirects to a machine's volume outside Fly (MACHINE_URLS). */
+  machineUrls: Record<string, string>;
+  /** A machine's base URL from its id ({machine}, {region}, {app}, {port}), when MACHINE_URLS has none. */
+  machineUrlTemplate: string | undefined;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Fallback poll interval for subscriptions when no NOTIFY arrives. */
   subscriptionPollMs: number;
@@ -165,6 +187,33 @@ function objectStoreConfig(e: z.infer<typeof EnvSchema>): ObjectStoreConfig {
   };
 }
 
+/** A stable machine id from a host name: lower case, anything but letters, digits and dashes → a dash. */
+export function machineIdFromHost(host: string): string {
+  const id = host
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+  return id || 'local';
+}
+
+function expandTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(app|port)\}/g, (_, name: string) => values[name]!);
+}
+
+/**
+ * Where to send a request for `machine`'s volume outside Fly: its MACHINE_URLS entry, else the
+ * template, else (correct only while a region runs one machine) its region's REGION_URLS entry.
+ */
+export function machineBaseUrl(config: Pick<Config, 'machineUrls' | 'machineUrlTemplate' | 'regionUrls'>, machine: string | null, region: string): string | undefined {
+  if (machine !== null) {
+    const url = config.machineUrls[machine] ?? config.machineUrlTemplate?.replace(/\{machine\}/g, machine).replace(/\{region\}/g, region);
+    if (url) return url.replace(/\/+$/, '');
+  }
+  return config.regionUrls[region];
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "not set": `DATABASE_URL= npm start` selects the embedded database.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -181,6 +230,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolMax: e.DATABASE_POOL_MAX,
     dataDir: resolve(e.DATA_DIR),
     region: e.FLY_REGION,
+    machineId: e.FLY_MACHINE_ID ?? e.MACHINE_ID ?? machineIdFromHost(hostname()),
+    machineUrls: Object.fromEntries(
+      (e.MACHINE_URLS?.split(',') ?? []).map((pair) => {
+        const [machine, url] = pair.split('=') as [string, string];
+        return [machine, url.replace(/\/+$/, '')];
+      }),
+    ),
+    machineUrlTemplate: e.MACHINE_URL_TEMPLATE && expandTemplate(e.MACHINE_URL_TEMPLATE, { app: e.FLY_APP_NAME ?? 'quire', port: String(e.PORT) }),
     logLevel: e.LOG_LEVEL,
     subscriptionPollMs: e.SUBSCRIPTION_POLL_MS,
     reportsDir: resolve(e.REPORTS_DIR ?? join(e.DATA_DIR, 'reports')),

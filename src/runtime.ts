@@ -45,7 +45,7 @@ export function createObjectStore(config: Config, fileTokens: FileTokens): Objec
     dir: c.dir,
     sign: async ({ key, filename, ttlSeconds }) => {
       const reportId = /^reports\/([0-9a-f-]{36})\//.exec(key)?.[1] ?? '';
-      const { token, expiresAt } = await fileTokens.sign({ reportId, key, location: 'object', region: null, sha256: '', filename }, ttlSeconds);
+      const { token, expiresAt } = await fileTokens.sign({ reportId, key, location: 'object', region: null, machine: null, sha256: '', filename }, ttlSeconds);
       return { url: `/files/${token}`, expiresAt };
     },
   });
@@ -79,6 +79,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     db: database.db,
     notifier: database.notifier,
     region: config.region,
+    machine: config.machineId,
     log,
     pollMs: config.subscriptionPollMs,
     projections: [reportProjection],

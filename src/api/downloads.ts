@@ -1,4 +1,5 @@
 import type { Actor } from '../actor.js';
+import { machineBaseUrl } from '../config.js';
 import { QuireError } from '../errors.js';
 import type { DownloadOutcome, DownloadPath } from '../metrics.js';
 import { resolveDownload, type DownloadContext, type DownloadSource, type DownloadUrl } from '../storage/resolve-download.js';
@@ -21,8 +22,9 @@ export function downloadContext(runtime: Runtime): DownloadContext {
     objectStore: runtime.objectStore,
     fileTokens: runtime.fileTokens,
     region: config.region,
+    machine: config.machineId,
     publicUrl: config.publicUrl,
-    canReach: (region) => config.flyReplay || region in config.regionUrls,
+    canReach: (machine, region) => config.flyReplay || machineBaseUrl(config, machine, region) !== undefined,
     objectStoreUnavailable: () => runtime.objectStore.isUnavailable(),
   };
 }

@@ -42,7 +42,12 @@ export interface ReportStatusTable {
 export interface ReportLocationsTable {
   report_id: string;
   kind: 'volume' | 'object';
+  /** Volume: the machine (or the region of a region-level copy); object: the bucket. */
   place: string;
+  /** The volume's region; null for object copies. */
+  region: string | null;
+  /** The machine whose volume holds the copy; null for object and region-level copies. */
+  machine: string | null;
   key: string;
   sha256: string;
   bytes: number;

@@ -41,6 +41,8 @@ export interface AppendContext {
   db: Kysely<Database>;
   notifier: Notifier;
   region: string;
+  /** This instance's machine, stamped beside the region (absent in tools that have none). */
+  machine?: string;
   projections: readonly InlineProjection[];
 }
 
@@ -67,7 +69,7 @@ export async function append(
   if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
     throw new RangeError(`expected version must be a non-negative integer, got ${expected}`);
   }
-  const valid = validate(events, { ...meta, region: ctx.region });
+  const valid = validate(events, { ...meta, region: ctx.region, ...(ctx.machine ? { machine: ctx.machine } : {}) });
   const callerIds = events.some((e) => e.eventId !== undefined);
 
   const result = await appendWithRetries(ctx, streamId, expected, valid, callerIds);
@@ -129,7 +131,7 @@ interface ValidEvent {
   metadata: EventMetadata;
 }
 
-function validate(events: readonly NewEvent[], metadata: AppendMetadata & { region: string }): ValidEvent[] {
+function validate(events: readonly NewEvent[], metadata: AppendMetadata & { region: string; machine?: string }): ValidEvent[] {
   if (events.length === 0) throw new InvalidEventError([{ index: 0, path: '', message: 'nothing to append' }]);
   const issues: EventIssue[] = [];
   const valid: ValidEvent[] = [];

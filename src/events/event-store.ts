@@ -15,6 +15,8 @@ export interface EventStoreOptions {
   notifier: Notifier;
   /** Stamped on every event this instance appends. */
   region: string;
+  /** Stamped beside the region on every event this instance appends. */
+  machine?: string;
   log: Logger;
   projections?: readonly InlineProjection[];
   /** Default fallback poll interval of subscriptions. */
@@ -25,11 +27,13 @@ export interface EventStoreOptions {
 export class EventStore {
   readonly db: Kysely<Database>;
   readonly region: string;
+  readonly machine: string | undefined;
   private readonly projections: InlineProjection[];
 
   constructor(private readonly options: EventStoreOptions) {
     this.db = options.db;
     this.region = options.region;
+    this.machine = options.machine;
     this.projections = [...(options.projections ?? [])];
   }
 
@@ -39,7 +43,7 @@ export class EventStore {
   }
 
   append(streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], meta?: AppendMetadata): Promise<AppendResult> {
-    return append({ db: this.db, notifier: this.options.notifier, region: this.region, projections: this.projections }, streamId, expected, events, meta);
+    return append({ db: this.db, notifier: this.options.notifier, region: this.region, ...(this.machine ? { machine: this.machine } : {}), projections: this.projections }, streamId, expected, events, meta);
   }
 
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

@@ -8,6 +8,15 @@ import { z } from 'zod';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
 const region = z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region name');
+/** A machine id (FLY_MACHINE_ID, MACHINE_ID or one derived from the host). */
+const machine = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'a machine id');
+/**
+ * The machine whose volume holds (or held, or was searched for) a file. Events written before
+ * quire knew machines (schema version 1) are upcast with `machine: null`: such a copy is
+ * region-level and is treated as it was then — any machine of the region may serve or copy it
+ * if it finds the file (see report-state.ts, replicate-worker.ts). New events always name it.
+ */
+const volumeMachine = machine.nullable();
 /** A storage key quire derived itself: never a path a user supplied. */
 const storageKey = z
   .string()
@@ -34,6 +43,7 @@ export const ReportRendered = z.strictObject({
 
 export const ReportStoredLocal = z.strictObject({
   region,
+  machine: volumeMachine,
   key: storageKey,
   sha256,
   bytes: byteCount,
@@ -48,8 +58,9 @@ export const ReportReplicated = z.strictObject({
 });
 
 export const ReportMigrated = z.strictObject({
-  /** The region whose volume the file was copied from. */
+  /** The region and machine whose volume the file was copied from. */
   region,
+  machine: volumeMachine,
   bucket: z.string().min(1).max(255),
   key: storageKey,
   sha256,
@@ -85,12 +96,31 @@ export const LegacyReportImported = z.strictObject({
   createdAt: z.iso.datetime({ offset: true }),
 });
 
-/** One region's pass over its volume for imported files (stream `legacy-scan-<region>`). */
+/** One machine's pass over its volume for imported files (stream `legacy-scan-<machine>`; `-<region>` before v2). */
 export const LegacyScanCompleted = z.strictObject({
   region,
+  machine: volumeMachine,
   checked: z.number().int().nonnegative(),
   found: z.number().int().nonnegative(),
   notHere: z.number().int().nonnegative(),
+});
+
+/**
+ * An operator declared a machine's volume gone for good (`quire volumes forget`), on the stream
+ * `volume-<machine>`. Each report with a copy there gets a ReportVolumeForgotten.
+ */
+export const VolumeForgotten = z.strictObject({
+  machine,
+  /** The machine's region, when its copies said; null when none did. */
+  region: region.nullable(),
+  reason: z.string().min(1).max(500),
+});
+
+/** This report's copy on a forgotten machine's volume is gone; with no other copy the report is LOST. */
+export const ReportVolumeForgotten = z.strictObject({
+  machine,
+  region,
+  reason: z.string().min(1).max(500),
 });
 
 const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
@@ -106,6 +136,8 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('ReportRetryRequested', ReportRetryRequested),
   event('LegacyReportImported', LegacyReportImported),
   event('LegacyScanCompleted', LegacyScanCompleted),
+  event('VolumeForgotten', VolumeForgotten),
+  event('ReportVolumeForgotten', ReportVolumeForgotten),
 ]);
 
 export type QuireEvent = z.infer<typeof QuireEventSchema>;
@@ -118,18 +150,23 @@ export const EVENT_TYPES = QuireEventSchema.options.map((o) => o.shape.type.valu
 export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ReportRequested: 1,
   ReportRendered: 1,
-  ReportStoredLocal: 1,
+  // v2: + machine (v1 events upcast with machine null: region-level copies).
+  ReportStoredLocal: 2,
   ReportReplicated: 1,
-  ReportMigrated: 1,
+  ReportMigrated: 2,
   ReportFailed: 1,
   ReportRetryRequested: 1,
   LegacyReportImported: 1,
-  LegacyScanCompleted: 1,
+  LegacyScanCompleted: 2,
+  VolumeForgotten: 1,
+  ReportVolumeForgotten: 1,
 };
 
 /** Who and where: stamped on every event. */
 export const EventMetadata = z.strictObject({
   region,
+  /** The machine that appended it (absent on events written before machines were recorded). */
+  machine: machine.optional(),
   actor: z.string().max(200).nullable(),
   correlationId: z.string().max(200).optional(),
   causationId: z.string().max(200).optional(),

@@ -3,11 +3,18 @@ import { SCHEMA_VERSIONS, type EventType } from './types.js';
 /** Turns the payload of `type` at schema version v into version v + 1. */
 export type Upcaster = (data: unknown) => unknown;
 
+/** v1 volume events did not know the machine: they stay region-level (machine null). */
+const withoutMachine: Upcaster = (data) => ({ ...(data as object), machine: null });
+
 /**
- * upcasters[type][v] lifts a payload from version v to v + 1. Empty while every type is at
- * version 1; an entry is added whenever a SCHEMA_VERSIONS number goes up.
+ * upcasters[type][v] lifts a payload from version v to v + 1; an entry is added whenever a
+ * SCHEMA_VERSIONS number goes up.
  */
-export const upcasters: Partial<Record<EventType, Record<number, Upcaster>>> = {};
+export const upcasters: Partial<Record<EventType, Record<number, Upcaster>>> = {
+  ReportStoredLocal: { 1: withoutMachine },
+  ReportMigrated: { 1: withoutMachine },
+  LegacyScanCompleted: { 1: withoutMachine },
+};
 
 export class UnknownSchemaVersionError extends Error {
   override readonly name = 'UnknownSchemaVersionError';

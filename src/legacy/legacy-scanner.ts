@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { scanVolume } from './scan-volume.js';
 
 /**
- * Keeps this region's volume scan current in the background: a full scan at start, then only the
+ * Keeps this machine's volume scan current in the background: a full scan at start, then only the
  * imports that arrived since, whenever events are appended (debounced) or every `intervalMs`; and
  * a full scan again every FULL_SCAN_EVERY rounds, for files restored to a volume later.
  */
@@ -44,6 +44,7 @@ export class LegacyScanner {
       store,
       volume,
       region: config.region,
+      machine: config.machineId,
       pathPrefix: config.legacy.pathPrefix,
       log,
       ...(this.checkpoint && !full ? { after: this.checkpoint } : {}),

@@ -8,12 +8,23 @@ export interface NotReady {
   /** Why this report would be lost with the volumes. */
   reason: string;
   regions: string[];
+  /** The machines whose volumes hold it (a region-level copy, recorded before machines, has none). */
+  machines: string[];
+}
+
+/** A report whose only copies were on volumes declared gone (`quire volumes forget`). */
+export interface LostReport {
+  reportId: string;
+  title: string;
+  reason: string;
 }
 
 export interface Readiness {
   ready: boolean;
   reports: number;
   notReady: NotReady[];
+  /** Already lost with a forgotten volume: nothing left to copy, so they do not block; listed so nobody is surprised. */
+  lost: LostReport[];
 }
 
 /**
@@ -25,8 +36,8 @@ export async function checkReadiness(db: Kysely<Database>, limit = 1000): Promis
   const rows = await db
     .selectFrom('report_status as s')
     .leftJoin('report_locations as v', (join) => join.onRef('v.report_id', '=', 's.report_id').on('v.kind', '=', 'volume'))
-    .select(['s.report_id', 's.title', 's.status', 's.failed_stage', 's.last_error', 'v.place'])
-    .where('s.status', 'not in', ['REPLICATED', 'REQUESTED', 'FAILED'])
+    .select(['s.report_id', 's.title', 's.status', 's.failed_stage', 's.last_error', 'v.region', 'v.machine'])
+    .where('s.status', 'not in', ['REPLICATED', 'REQUESTED', 'FAILED', 'LOST'])
     .orderBy('s.requested_at')
     .limit(limit)
     .execute();
@@ -40,10 +51,23 @@ export async function checkReadiness(db: Kysely<Database>, limit = 1000): Promis
           : r.failed_stage === 'migrate' || r.failed_stage === 'replicate'
             ? `the copy was given up on: ${r.last_error ?? 'unknown error'}`
             : 'only on a volume: not yet copied to the object store';
-      byId.set(r.report_id, (entry = { reportId: r.report_id, title: r.title, status: r.status, reason, regions: [] }));
+      byId.set(r.report_id, (entry = { reportId: r.report_id, title: r.title, status: r.status, reason, regions: [], machines: [] }));
     }
-    if (r.place) entry.regions.push(r.place);
+    if (r.region && !entry.regions.includes(r.region)) entry.regions.push(r.region);
+    if (r.machine) entry.machines.push(r.machine);
   }
+  const lost = await db
+    .selectFrom('report_status')
+    .select(['report_id', 'title', 'last_error'])
+    .where('status', '=', 'LOST')
+    .orderBy('requested_at')
+    .limit(limit)
+    .execute();
   const total = await db.selectFrom('report_status').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { ready: byId.size === 0, reports: Number(total.n), notReady: [...byId.values()] };
+  return {
+    ready: byId.size === 0,
+    reports: Number(total.n),
+    notReady: [...byId.values()],
+    lost: lost.map((r) => ({ reportId: r.report_id, title: r.title, reason: r.last_error ?? 'its volume was forgotten' })),
+  };
 }

@@ -20,6 +20,8 @@ export interface ScanOptions {
   store: EventStore;
   volume: Volume;
   region: string;
+  /** The machine whose volume this is: what it finds is recorded as on this machine. */
+  machine: string;
   pathPrefix: string;
   log: Logger;
   /** Only imports after this checkpoint (a full scan by default). */
@@ -27,17 +29,19 @@ export interface ScanOptions {
   pageSize?: number;
 }
 
-export function scanStreamId(region: string): string {
-  return `legacy-scan-${region}`;
+/** One stream of scans per machine (before machines: per region, `legacy-scan-<region>`). */
+export function scanStreamId(machine: string): string {
+  return `legacy-scan-${machine}`;
 }
 
 /**
- * Which imported legacy files are on this region's volume: for each one found, its size and
- * sha256 go into a ReportStoredLocal, after which downloads reach it from any region (fly-replay)
- * and this region's migrator can copy it. Ends with a LegacyScanCompleted for the region.
+ * Which imported legacy files are on this machine's volume: for each one found, its size and
+ * sha256 go into a ReportStoredLocal naming this machine, after which downloads reach it from any
+ * machine (fly-replay instance=) and this machine's migrator copies it. Two machines of one region
+ * each scan their own volume. Ends with a LegacyScanCompleted for the machine.
  */
 export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
-  const { store, volume, region, pathPrefix, log, pageSize = 500 } = options;
+  const { store, volume, region, machine, pathPrefix, log, pageSize = 500 } = options;
   const result: ScanResult = { checked: 0, found: 0, notHere: 0, checkpoint: options.after ?? START };
   // Imports committed after this point are left to the next scan.
   const head = await store.headCheckpoint();
@@ -52,7 +56,7 @@ export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
       if (event.type !== 'LegacyReportImported') continue;
       result.checked++;
       const state = states.get(event.data.reportId);
-      if (state?.locations.some((l) => l.kind === 'volume' && l.place === region)) {
+      if (state?.locations.some((l) => l.kind === 'volume' && l.machine === machine)) {
         result.found++;
         continue;
       }
@@ -62,7 +66,7 @@ export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
         result.notHere++;
         continue;
       }
-      await recordFound(store, event, region, key, file);
+      await recordFound(store, event, region, machine, key, file);
       result.found++;
     }
     result.checkpoint = imports.at(-1)!.checkpoint;
@@ -70,10 +74,10 @@ export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
   if (compareCheckpoints(head, result.checkpoint) > 0) result.checkpoint = head;
   // Nothing imported (yet): nothing worth a record.
   if (result.checked > 0) {
-    await store.append(scanStreamId(region), 'any', [
-      { type: 'LegacyScanCompleted', data: { region, checked: result.checked, found: result.found, notHere: result.notHere } },
+    await store.append(scanStreamId(machine), 'any', [
+      { type: 'LegacyScanCompleted', data: { region, machine, checked: result.checked, found: result.found, notHere: result.notHere } },
     ]);
-    log.info({ region, checked: result.checked, found: result.found, notHere: result.notHere }, 'legacy volume scanned');
+    log.info({ region, machine, checked: result.checked, found: result.found, notHere: result.notHere }, 'legacy volume scanned');
   }
   return result;
 }
@@ -82,15 +86,16 @@ async function recordFound(
   store: EventStore,
   imported: RecordedEvent & { type: 'LegacyReportImported' },
   region: string,
+  machine: string,
   key: string,
   file: { bytes: number; sha256: string },
 ): Promise<void> {
-  // Another region may record its own copy at the same moment: retry at the new version.
+  // Another machine may record its own copy at the same moment: retry at the new version.
   for (let attempt = 0; attempt < 5; attempt++) {
     const version = (await store.readStream(imported.streamId)).length;
     try {
-      await store.append(imported.streamId, version, [{ type: 'ReportStoredLocal', data: { region, key, sha256: file.sha256, bytes: file.bytes } }], {
-        actor: `scanner:${region}`,
+      await store.append(imported.streamId, version, [{ type: 'ReportStoredLocal', data: { region, machine, key, sha256: file.sha256, bytes: file.bytes } }], {
+        actor: `scanner:${machine}`,
       });
       return;
     } catch (err) {

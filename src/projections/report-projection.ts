@@ -8,6 +8,8 @@ import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } f
 const sameLocation = (a: ReportLocation, b: ReportLocation) =>
   a.kind === b.kind &&
   a.place === b.place &&
+  a.region === b.region &&
+  a.machine === b.machine &&
   a.key === b.key &&
   a.sha256 === b.sha256 &&
   a.bytes === b.bytes &&
@@ -23,6 +25,11 @@ export async function saveReportState(trx: Transaction<Database>, before: Report
   } else {
     await trx.insertInto('report_status').values(row).execute();
   }
+  // A copy on a forgotten volume leaves the state: its row goes too.
+  const removed = (before?.locations ?? []).filter((b) => !after.locations.some((l) => l.kind === b.kind && l.place === b.place));
+  for (const l of removed) {
+    await trx.deleteFrom('report_locations').where('report_id', '=', after.reportId).where('kind', '=', l.kind).where('place', '=', l.place).execute();
+  }
   const changed = after.locations.filter((l) => !before?.locations.some((b) => sameLocation(b, l)));
   if (changed.length === 0) return;
   await trx
@@ -30,6 +37,8 @@ export async function saveReportState(trx: Transaction<Database>, before: Report
     .values(changed.map((l) => locationRow(after.reportId, l)))
     .onConflict((oc) =>
       oc.columns(['report_id', 'kind', 'place']).doUpdateSet((eb) => ({
+        region: eb.ref('excluded.region'),
+        machine: eb.ref('excluded.machine'),
         key: eb.ref('excluded.key'),
         sha256: eb.ref('excluded.sha256'),
         bytes: eb.ref('excluded.bytes'),

@@ -31,6 +31,8 @@ export function locationRow(reportId: string, l: ReportLocation): ReportLocation
     report_id: reportId,
     kind: l.kind,
     place: l.place,
+    region: l.region,
+    machine: l.machine,
     key: l.key,
     sha256: l.sha256,
     bytes: l.bytes,
@@ -46,6 +48,8 @@ export function toLocation(r: LocationRow): ReportLocation {
   return {
     kind: r.kind,
     place: r.place,
+    region: r.region,
+    machine: r.machine,
     key: r.key,
     sha256: r.sha256,
     bytes: Number(r.bytes),
@@ -86,7 +90,7 @@ export function selectReportWithLocations(db: Kysely<Database>) {
       jsonArrayFrom(
         eb
           .selectFrom('report_locations as l')
-          .select(['l.report_id', 'l.kind', 'l.place', 'l.key', 'l.sha256', 'l.bytes', 'l.stored_at', 'l.verified_at'])
+          .select(['l.report_id', 'l.kind', 'l.place', 'l.region', 'l.machine', 'l.key', 'l.sha256', 'l.bytes', 'l.stored_at', 'l.verified_at'])
           .whereRef('l.report_id', '=', 's.report_id')
           .orderBy('l.kind')
           .orderBy('l.place'),

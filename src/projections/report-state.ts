@@ -4,14 +4,24 @@ import type { RecordedEvent } from '../events/recorded-event.js';
  * A report's state as a pure fold over its events. The inline projection, the rebuild and time
  * travel all use this one function, so they cannot disagree.
  */
-/** IMPORTED: a legacy report whose file no region has found on its volume (yet). */
-export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED'] as const;
+/**
+ * IMPORTED: a legacy report whose file no machine has found on its volume (yet). LOST: its only
+ * copies were on volumes an operator declared gone (`quire volumes forget`).
+ */
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
 
 export interface ReportLocation {
   kind: 'volume' | 'object';
-  /** The region for a volume copy, the bucket for an object copy. */
+  /**
+   * What identifies the copy: for a volume copy its machine, or its region when no machine was
+   * recorded (events before machines: region-level); the bucket for an object copy.
+   */
   place: string;
+  /** The region of a volume copy; null for an object copy. */
+  region: string | null;
+  /** The machine whose volume holds the copy; null for object copies and region-level volume copies. */
+  machine: string | null;
   key: string;
   sha256: string;
   bytes: number;
@@ -106,7 +116,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
         nextAttemptAt: null,
       };
     case 'ReportStoredLocal': {
-      const { region, key, sha256, bytes } = event.data;
+      const { region, machine, key, sha256, bytes } = event.data;
       return {
         ...next,
         status: state.status === 'REPLICATED' ? 'REPLICATED' : 'STORED',
@@ -116,7 +126,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
         attempts: 0,
         failedStage: null,
         nextAttemptAt: null,
-        locations: withLocation(state.locations, { kind: 'volume', place: region, key, sha256, bytes, storedAt: at, verifiedAt: at }),
+        locations: withLocation(state.locations, { kind: 'volume', place: machine ?? region, region, machine, key, sha256, bytes, storedAt: at, verifiedAt: at }),
       };
     }
     case 'ReportReplicated':
@@ -130,7 +140,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
         attempts: 0,
         failedStage: null,
         nextAttemptAt: null,
-        locations: withLocation(state.locations, { kind: 'object', place: bucket, key, sha256, bytes, storedAt: at, verifiedAt: at }),
+        locations: withLocation(state.locations, { kind: 'object', place: bucket, region: null, machine: null, key, sha256, bytes, storedAt: at, verifiedAt: at }),
       };
     }
     case 'ReportFailed': {
@@ -151,7 +161,26 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
       // A copy (replicate, migrate) that was given up on is tried again.
       if (isStuckCopy(state)) return { ...next, attempts: 0, failedStage: null, nextAttemptAt: null };
       return next;
+    case 'ReportVolumeForgotten': {
+      const { machine, reason } = event.data;
+      const locations = state.locations.filter((l) => !(l.kind === 'volume' && l.machine === machine));
+      // A report that still has a copy (another volume, the object store) keeps its status.
+      const lost = locations.length === 0 && (state.status === 'STORED' || state.status === 'RENDERED');
+      return {
+        ...next,
+        locations,
+        ...(lost
+          ? {
+              status: 'LOST' as const,
+              lastError: `its only copy was on the volume of machine ${machine}, which is gone: ${reason}`,
+              failedStage: 'lost',
+              nextAttemptAt: null,
+            }
+          : {}),
+      };
+    }
     case 'LegacyScanCompleted':
+    case 'VolumeForgotten':
       return state;
   }
 }

@@ -24,14 +24,19 @@ export class ReportFailedError extends QuireError {
   }
 }
 
-/** The file exists, but only where this instance cannot send the caller (e.g. no route to that region). */
+/**
+ * The file exists, but only where this instance cannot send the caller: no route to that machine
+ * or region, or a replayed request that reached a machine other than the holder (gone, stopped).
+ * `regions` lists the places (machines, or regions for region-level copies) that hold it.
+ */
 export class UnavailableError extends QuireError {
   readonly code = 'UNAVAILABLE';
   constructor(
     readonly reportId: string,
     readonly regions: string[],
+    detail = 'which cannot be reached from here',
   ) {
-    super(`report ${reportId} is only on the volume of ${regions.join(', ')}, which cannot be reached from here`);
+    super(`report ${reportId} is only on the volume of ${regions.join(', ')}, ${detail}`);
     this.name = 'UnavailableError';
   }
 }

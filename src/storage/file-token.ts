@@ -2,13 +2,14 @@ import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { QuireError } from '../errors.js';
 
-/** Where a signed /files link points: a region's volume, or the disk object store. */
+/** Where a signed /files link points: a machine's (or, before machines, a region's) volume, or the disk object store. */
 export interface FileClaims {
   reportId: string;
   key: string;
-  /** `volume`: the file is on `region`'s volume; `object`: in the disk object store. */
+  /** `volume`: the file is on `machine`'s volume in `region` (any machine of `region` when machine is null); `object`: in the disk object store. */
   location: 'volume' | 'object';
   region: string | null;
+  machine: string | null;
   sha256: string;
   filename: string;
 }
@@ -27,6 +28,8 @@ const Claims = z.object({
   key: z.string(),
   loc: z.enum(['volume', 'object']),
   rg: z.string().nullable(),
+  // Absent in links signed before machines: region-level.
+  mc: z.string().nullable().optional(),
   h: z.string(),
   fn: z.string(),
   exp: z.number(),
@@ -38,7 +41,7 @@ export class FileTokens {
 
   async sign(claims: FileClaims, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
     const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-    const token = await new SignJWT({ key: claims.key, loc: claims.location, rg: claims.region, h: claims.sha256, fn: claims.filename })
+    const token = await new SignJWT({ key: claims.key, loc: claims.location, rg: claims.region, mc: claims.machine, h: claims.sha256, fn: claims.filename })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(claims.reportId)
       .setAudience(AUDIENCE)
@@ -52,7 +55,7 @@ export class FileTokens {
     try {
       const { payload } = await jwtVerify(token, this.key, { audience: AUDIENCE, algorithms: ['HS256'] });
       const c = Claims.parse(payload);
-      return { reportId: c.sub, key: c.key, location: c.loc, region: c.rg, sha256: c.h, filename: c.fn, expiresAt: new Date(c.exp * 1000) };
+      return { reportId: c.sub, key: c.key, location: c.loc, region: c.rg, machine: c.mc ?? null, sha256: c.h, filename: c.fn, expiresAt: new Date(c.exp * 1000) };
     } catch (err) {
       throw new InvalidFileTokenError(err instanceof errors.JWTExpired ? 'expired' : 'invalid');
     }

@@ -18,18 +18,24 @@ export interface DownloadUrl {
   source: DownloadSource;
   /** The region whose volume serves the file; null for the object store. */
   region: string | null;
+  /** The machine whose volume serves the file; null for the object store and region-level copies. */
+  machine: string | null;
 }
 
 export interface DownloadContext {
   db: Kysely<Database>;
   objectStore: ObjectStore;
   fileTokens: FileTokens;
-  /** This instance's region. */
+  /** This instance's region and machine. */
   region: string;
+  machine: string;
   /** Base of the /files links. */
   publicUrl: string;
-  /** Whether a request for another region's volume can be sent there (fly-replay or a region URL). */
-  canReach(region: string): boolean;
+  /**
+   * Whether a request for another volume can be sent there: to `machine` (fly-replay instance=,
+   * a machine URL) or, for a region-level copy (machine null), to `region`.
+   */
+  canReach(machine: string | null, region: string): boolean;
   /** True while the object store is failing: prefer a volume copy if there is one. */
   objectStoreUnavailable?(): boolean;
 }
@@ -41,19 +47,26 @@ export interface DownloadRoute {
   location: ReportLocation;
 }
 
+/** A copy this very instance serves: on its machine's volume, or region-level in its region (as before machines). */
+function isHere(l: ReportLocation, ctx: Pick<DownloadContext, 'region' | 'machine'>): boolean {
+  return l.machine !== null ? l.machine === ctx.machine : l.region === ctx.region;
+}
+
 /**
  * The best way to a report's bytes from this instance: a verified object-store copy, a copy on
- * this region's volume, a copy on a reachable region's volume — or the typed error that says why
- * there is none.
+ * this machine's volume, a copy on a reachable machine's volume (same region or not; machine-level
+ * copies before region-level ones) — or the typed error that says why there is none. A sibling's
+ * copy is never LOCAL_VOLUME.
  */
 export function chooseRoute(
   state: ReportState,
-  ctx: Pick<DownloadContext, 'objectStore' | 'region' | 'canReach' | 'objectStoreUnavailable'>,
+  ctx: Pick<DownloadContext, 'objectStore' | 'region' | 'machine' | 'canReach' | 'objectStoreUnavailable'>,
 ): DownloadRoute {
   const object = state.locations.find((l) => l.kind === 'object' && l.place === ctx.objectStore.bucket);
   const volumes = state.locations.filter((l) => l.kind === 'volume');
-  const local = volumes.find((l) => l.place === ctx.region);
-  const remote = volumes.find((l) => ctx.canReach(l.place));
+  const local = volumes.find((l) => l.machine !== null && isHere(l, ctx)) ?? volumes.find((l) => isHere(l, ctx));
+  const remote =
+    volumes.find((l) => l.machine !== null && ctx.canReach(l.machine, l.region!)) ?? volumes.find((l) => l.machine === null && ctx.canReach(null, l.region!));
   const volume: DownloadRoute | undefined = local
     ? { source: 'LOCAL_VOLUME', location: local }
     : remote
@@ -66,7 +79,7 @@ export function chooseRoute(
     // On volumes we cannot route to, or only in a bucket this instance is not configured for.
     throw new UnavailableError(state.reportId, state.locations.map((l) => l.place));
   }
-  if (state.status === 'FAILED') throw new ReportFailedError(state.reportId, state.lastError ?? 'unknown error');
+  if (state.status === 'FAILED' || state.status === 'LOST') throw new ReportFailedError(state.reportId, state.lastError ?? 'unknown error');
   throw new NotReadyError(state.reportId, state.status);
 }
 
@@ -80,11 +93,11 @@ export async function resolveDownload(ctx: DownloadContext, reportId: string, ac
   const filename = attachmentName(state.title);
   if (source === 'OBJECT_STORE') {
     const { url, expiresAt } = await ctx.objectStore.presignGet(location.key, { ttlSeconds, filename });
-    return { url: url.startsWith('/') ? `${ctx.publicUrl}${url}` : url, expiresAt, source, region: null };
+    return { url: url.startsWith('/') ? `${ctx.publicUrl}${url}` : url, expiresAt, source, region: null, machine: null };
   }
   const { token, expiresAt } = await ctx.fileTokens.sign(
-    { reportId: state.reportId, key: location.key, location: 'volume', region: location.place, sha256: location.sha256, filename },
+    { reportId: state.reportId, key: location.key, location: 'volume', region: location.region, machine: location.machine, sha256: location.sha256, filename },
     ttlSeconds,
   );
-  return { url: `${ctx.publicUrl}/files/${token}`, expiresAt, source, region: location.place };
+  return { url: `${ctx.publicUrl}/files/${token}`, expiresAt, source, region: location.region, machine: location.machine };
 }

@@ -24,8 +24,9 @@ export interface RenderStageOptions {
   /** `object` renders straight to the object store; `volume` and `mirror` write the volume. */
   mode: StorageMode;
   objectStore?: ObjectStore;
-  /** This instance's region: the volume the file lands on. */
+  /** This instance's region and machine: the volume the file lands on. */
   region: string;
+  machine: string;
   /** This instance's lease owner id. */
   owner: string;
   leaseMs: number;
@@ -50,11 +51,11 @@ export function toHistoryEntries(events: readonly RecordedEvent[]): HistoryEntry
 
 /**
  * The render stage: claims REQUESTED reports that are due, renders them on the worker pool, writes
- * the PDF to this region's volume, then appends ReportRendered and ReportStoredLocal together at
+ * the PDF to this machine's volume, then appends ReportRendered and ReportStoredLocal together at
  * the version it read. A worker that lost its lease, or lost the race, appends nothing.
  */
 export function renderStage(options: RenderStageOptions) {
-  const { store, pool, volume, region, owner, leaseMs, backoff, log } = options;
+  const { store, pool, volume, region, machine, owner, leaseMs, backoff, log } = options;
 
   async function claim(limit: number): Promise<Claim[]> {
     return claimDue(store.db, { stage: STAGE, owner, limit, leaseMs, due: sql<boolean>`s.status = 'REQUESTED'` });
@@ -83,7 +84,7 @@ export function renderStage(options: RenderStageOptions) {
     const bytes = pdf.byteLength;
     if (options.mode !== 'object') {
       await volume.write(key, pdf);
-      return { type: 'ReportStoredLocal', data: { region, key, sha256, bytes } };
+      return { type: 'ReportStoredLocal', data: { region, machine, key, sha256, bytes } };
     }
     const objects = options.objectStore;
     if (!objects) throw new Error('STORAGE_MODE=object needs an object store');

@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
 import type { NewEvent } from '../events/append.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { foldReport, LEGACY_TEMPLATE } from '../projections/report-state.js';
+import { foldReport, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from '../projections/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
@@ -22,8 +23,9 @@ export interface CopyStageOptions {
   store: EventStore;
   volume: Volume;
   objectStore: ObjectStore;
-  /** Only files on this region's volume are copied by this instance. */
+  /** Only files on this machine's volume are copied by this instance (and region-level copies of its region, if found here). */
   region: string;
+  machine: string;
   owner: string;
   leaseMs: number;
   /** maxAttempts is ignored for an unreachable store: the copy is retried until it is back. */
@@ -39,14 +41,31 @@ class CopyMismatchError extends Error {
   override readonly name = 'CopyMismatchError';
 }
 
+/** How long a machine leaves a region-level copy it did not find alone, and how many it remembers. */
+const NOT_HERE_TTL_MS = 5 * 60_000;
+const NOT_HERE_MAX = 10_000;
+
+/** The copy this machine may take: its own volume's, else a region-level one of its region. */
+function copyFor(state: ReportState, region: string, machine: string): ReportLocation | undefined {
+  const volumes = state.locations.filter((l) => l.kind === 'volume');
+  return volumes.find((l) => l.machine === machine) ?? volumes.find((l) => l.machine === null && l.region === region);
+}
+
 /**
- * Copies files from this region's volume to the object store, region-affine: claims STORED
- * reports whose file is on this volume, checks the file against its recorded sha256, uploads it,
- * reads the object back and appends the copy event only when size and sha256 match. A crash
- * after the upload re-verifies the object and appends once.
+ * Copies files from this machine's volume to the object store, machine-affine: claims STORED
+ * reports whose file is on this machine's volume (no sibling ever claims it, so a machine that is
+ * down delays its copies and never loses them), checks the file against its recorded sha256,
+ * uploads it, reads the object back and appends the copy event only when size and sha256 match.
+ * A crash after the upload re-verifies the object and appends once.
+ *
+ * Region-level copies (recorded before machines, machine null) may be on any machine of their
+ * region: every machine of the region claims them; one that does not find the file (or finds a
+ * different one) leaves it alone for NOT_HERE_TTL_MS without a failure event, so the machine that
+ * has it copies it and nobody records a false "disappeared".
  */
 export function copyStage(options: CopyStageOptions) {
-  const { kind, store, volume, objectStore, region, owner, leaseMs, backoff, log, metrics } = options;
+  const { kind, store, volume, objectStore, region, machine, owner, leaseMs, backoff, log, metrics } = options;
+  const notHere = new LRUCache<string, true>({ max: NOT_HERE_MAX, ttl: NOT_HERE_TTL_MS });
   const stage = kind;
   const templateFilter = kind === 'migrate' ? sql<boolean>`s.template = ${LEGACY_TEMPLATE}` : sql<boolean>`s.template <> ${LEGACY_TEMPLATE}`;
   const limiter = options.filesPerSecond
@@ -54,6 +73,7 @@ export function copyStage(options: CopyStageOptions) {
     : undefined;
 
   async function claim(limit: number): Promise<Claim[]> {
+    const skipped = [...notHere.keys()];
     return claimDue(store.db, {
       stage,
       owner,
@@ -63,7 +83,9 @@ export function copyStage(options: CopyStageOptions) {
         AND NOT (s.failed_stage IS NOT DISTINCT FROM ${stage} AND s.next_attempt_at IS NULL)
         AND EXISTS (
           SELECT 1 FROM report_locations AS v
-          WHERE v.report_id = s.report_id AND v.kind = 'volume' AND v.place = ${region})`,
+          WHERE v.report_id = s.report_id AND v.kind = 'volume'
+            AND (v.machine = ${machine} OR (v.machine IS NULL AND v.region = ${region}
+              AND NOT s.report_id::text = ANY(${`{${skipped.join(',')}}`}::text[]))))`,
     });
   }
 
@@ -79,20 +101,27 @@ export function copyStage(options: CopyStageOptions) {
   async function copyOne(claim: Claim): Promise<void> {
     const events = await store.readStream(claim.streamId);
     const state = foldReport(events);
-    const copy = state?.locations.find((l) => l.kind === 'volume' && l.place === region);
+    const copy = state && copyFor(state, region, machine);
     if (!state || state.status !== 'STORED' || !copy) return;
     const objectKey = kind === 'migrate' ? reportKey(state.reportId, copy.sha256) : copy.key;
-    const meta = { actor: `${kind === 'migrate' ? 'migrator' : 'replicator'}:${region}` };
+    const meta = { actor: `${kind === 'migrate' ? 'migrator' : 'replicator'}:${machine}` };
+    const where = copy.machine === null ? `the ${region} volume of machine ${machine}` : `the volume of machine ${machine} (${region})`;
     try {
       // Upload only when the store does not already hold exactly this file (a crash after upload).
       let held = await objectStore.digest(objectKey);
       let etag = '';
       if (!held || held.sha256 !== copy.sha256 || held.bytes !== copy.bytes) {
         const onDisk = await volume.digest(copy.key);
-        if (!onDisk) throw new CopyMismatchError(`${copy.key} has disappeared from the ${region} volume`);
+        if (copy.machine === null && (!onDisk || onDisk.sha256 !== copy.sha256 || onDisk.bytes !== copy.bytes)) {
+          // A region-level copy may be on a sibling: not ours to judge.
+          notHere.set(state.reportId, true);
+          log.debug({ reportId: state.reportId, key: copy.key, machine }, 'region-level copy not on this machine; left to its siblings');
+          return;
+        }
+        if (!onDisk) throw new CopyMismatchError(`${copy.key} has disappeared from ${where}`);
         if (onDisk.sha256 !== copy.sha256 || onDisk.bytes !== copy.bytes) {
           throw new CopyMismatchError(
-            `${copy.key} on the ${region} volume has changed: it is now ${onDisk.bytes} bytes, sha256 ${onDisk.sha256}; recorded ${copy.bytes} bytes, ${copy.sha256}`,
+            `${copy.key} on ${where} has changed: it is now ${onDisk.bytes} bytes, sha256 ${onDisk.sha256}; recorded ${copy.bytes} bytes, ${copy.sha256}`,
           );
         }
         ({ etag } = await objectStore.put(objectKey, volume.createReadStream(copy.key), {
@@ -109,7 +138,7 @@ export function copyStage(options: CopyStageOptions) {
       }
       const copied: NewEvent =
         kind === 'migrate'
-          ? { type: 'ReportMigrated', data: { region, bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes } }
+          ? { type: 'ReportMigrated', data: { region, machine, bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes } }
           : { type: 'ReportReplicated', data: { bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes, etag: etag.slice(0, 200) } };
       await store.append(claim.streamId, state.version, [copied], meta);
       metrics?.replicated((Date.now() - copy.storedAt.getTime()) / 1000);

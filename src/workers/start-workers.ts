@@ -13,11 +13,11 @@ export interface Workers {
   readonly owner: string;
   readonly pool: RenderPool;
   readonly render: WorkLoop;
-  /** Copies this region's volume files to the object store; only in `mirror` mode. */
+  /** Copies this machine's volume files to the object store; only in `mirror` mode. */
   readonly replicate: WorkLoop | undefined;
-  /** Copies this region's legacy files to the object store (phase 2), when LEGACY_MIGRATE is on. */
+  /** Copies this machine's legacy files to the object store (phase 2), when LEGACY_MIGRATE is on. */
   readonly migrate: WorkLoop | undefined;
-  /** Finds imported legacy files on this region's volume (unless STORAGE_MODE=object: no volume). */
+  /** Finds imported legacy files on this machine's volume (unless STORAGE_MODE=object: no volume). */
   readonly legacyScanner: LegacyScanner | undefined;
   start(): void;
   /** Finishes (or aborts after a grace) the work in flight, releases this instance's leases, closes its own pool. */
@@ -39,19 +39,20 @@ function progressPublisher(notifier: Notifier): (reportId: string, fraction: num
   };
 }
 
-/** A lease owner id unique to this process: region, host, pid and a random suffix. */
-export function instanceId(region: string): string {
-  return `${region}:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+/** A lease owner id unique to this process: region, machine (or host), pid and a random suffix. */
+export function instanceId(region: string, machine: string = hostname()): string {
+  return `${region}:${machine}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export function createWorkers(runtime: Runtime, options: { owner?: string; pool?: RenderPool } = {}): Workers {
   const { config, store, log, database, volume, objectStore, metrics } = runtime;
-  const owner = options.owner ?? instanceId(config.region);
+  const owner = options.owner ?? instanceId(config.region, config.machineId);
   const ownPool = !options.pool;
   const pool = options.pool ?? new RenderPool({ size: config.renderConcurrency });
   const common = {
     store,
     region: config.region,
+    machine: config.machineId,
     owner,
     leaseMs: config.leaseMs,
     backoff: { maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs },

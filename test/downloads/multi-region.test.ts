@@ -109,11 +109,12 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       expect(sha(await fromLax.response.arrayBuffer())).toBe(expectedSha);
     });
 
-    it('on Fly, another region’s file is answered with fly-replay to the holder', async () => {
+    it('on Fly, another machine’s file is answered with fly-replay to the holder', async () => {
       const url = await createDownloadUrl(syd.runtime, reportId, alice);
       expect(url).toMatchObject({ source: 'REMOTE_VOLUME', region: 'iad' });
       const response = await fetch(url.url, { redirect: 'manual' });
-      expect(response.headers.get('fly-replay')).toBe('region=iad');
+      // Exactly the machine that holds it, not any machine of its region.
+      expect(response.headers.get('fly-replay')).toBe('instance=iad-1');
       // The same request replayed in iad (Fly's proxy sends it there) is served.
       const replayed = await fetch(url.url.replace(syd.http.url, iad.http.url), { headers: { 'fly-replay-src': 'region=syd' } });
       expect(replayed.status).toBe(200);
@@ -187,7 +188,7 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       const state = await loadReportState(iad.runtime.store.db, reportId);
       const volumeCopy = state!.locations.find((l) => l.kind === 'volume')!;
       const { token } = await iad.runtime.fileTokens.sign(
-        { reportId, key: volumeCopy.key, location: 'volume', region: 'iad', sha256: expectedSha, filename: 'r.pdf' },
+        { reportId, key: volumeCopy.key, location: 'volume', region: 'iad', machine: 'iad-1', sha256: expectedSha, filename: 'r.pdf' },
         1,
       );
       const url = `${iad.http.url}/files/${token}`;
@@ -202,7 +203,7 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       }
       // Even a correctly signed link cannot name a path outside the store.
       const { token: evil } = await iad.runtime.fileTokens.sign(
-        { reportId, key: '../../etc/passwd', location: 'volume', region: 'iad', sha256: expectedSha, filename: 'x.pdf' },
+        { reportId, key: '../../etc/passwd', location: 'volume', region: 'iad', machine: 'iad-1', sha256: expectedSha, filename: 'x.pdf' },
         60,
       );
       const traversal = await fetch(`${iad.http.url}/files/${evil}`);

@@ -20,6 +20,8 @@ export async function freePort(): Promise<number> {
 
 export interface Instance {
   readonly region: string;
+  /** Its machine id (MACHINE_ID / FLY_MACHINE_ID in `env`, else `<region>-1`). */
+  readonly machine: string;
   readonly runtime: TestRuntime;
   readonly http: HttpServer;
   readonly workers: Workers;
@@ -27,8 +29,8 @@ export interface Instance {
 }
 
 /**
- * One quire instance of a multi-region deployment, in this process: its own region, volume and
- * HTTP server, sharing `database` (and the object store named in `env`) with the others.
+ * One quire instance (one machine) of a multi-region deployment, in this process: its own region,
+ * machine id, volume and HTTP server, sharing `database` (and the object store named in `env`) with the others.
  */
 export async function startInstance(
   kind: DatabaseKind,
@@ -40,13 +42,15 @@ export async function startInstance(
 ): Promise<Instance> {
   const runtime = await startTestRuntime(
     kind,
-    { FLY_REGION: region, PUBLIC_URL: `http://127.0.0.1:${port}`, WORKER_POLL_MS: '100', ...env },
+    { FLY_REGION: region, MACHINE_ID: `${region}-1`, PUBLIC_URL: `http://127.0.0.1:${port}`, WORKER_POLL_MS: '100', ...env },
     { database },
   );
   const http = await startHttpServer(runtime, port, '127.0.0.1');
-  const workers = createWorkers(runtime, { pool, owner: `worker-${region}` });
+  const machine = runtime.config.machineId;
+  const workers = createWorkers(runtime, { pool, owner: `worker-${machine}` });
   return {
     region,
+    machine,
     runtime,
     http,
     workers,

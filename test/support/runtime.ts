@@ -28,6 +28,8 @@ export async function startTestRuntime(
   const config = loadConfig({
     DATA_DIR: dataDir,
     FLY_REGION: 'iad',
+    // One machine per test runtime unless a test says otherwise (they all share this host's name).
+    MACHINE_ID: `${env.FLY_REGION ?? 'iad'}-1`,
     LOG_LEVEL: 'silent',
     RETRY_BASE_MS: '10',
     SUBSCRIPTION_POLL_MS: '100',

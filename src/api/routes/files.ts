@@ -1,16 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import parseRange from 'range-parser';
+import { machineBaseUrl } from '../../config.js';
 import type { Runtime } from '../../runtime.js';
 import { attachmentDisposition } from '../../storage/content-disposition.js';
 import { UnavailableError } from '../../storage/download-errors.js';
 import { InvalidFileTokenError, type FileClaims } from '../../storage/file-token.js';
 import { sendError, sendJson } from '../http-errors.js';
 
+/** The query parameter a redirected /files request carries: it has been sent on once already. */
+const VIA = 'via';
+
 /**
- * GET|HEAD /files/<token>: a signed, expiring link to one file. A link to another region's volume
- * is replayed there by Fly's proxy (`fly-replay`), or redirected to that region's URL elsewhere.
- * Streams in constant memory, with ETag (the sha256), conditional requests and single ranges.
+ * GET|HEAD /files/<token>: a signed, expiring link to one file. A link to another machine's volume
+ * is replayed to exactly that machine by Fly's proxy (`fly-replay: instance=<id>`), or redirected
+ * to that machine's URL elsewhere; a link to a region-level copy (recorded before machines) goes
+ * to the region as before. A request that was already sent on once (`fly-replay-src`, or `?via=`
+ * on a redirect) and still reached the wrong machine is answered UNAVAILABLE: never a different
+ * file, never a loop. Streams in constant memory, with ETag (the sha256), conditional requests
+ * and single ranges.
  */
 export async function serveFile(runtime: Runtime, req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
   const { config, metrics } = runtime;
@@ -23,16 +31,27 @@ export async function serveFile(runtime: Runtime, req: IncomingMessage, res: Ser
     return sendError(res, err);
   }
 
-  if (claims.location === 'volume' && claims.region !== config.region) {
-    const holder = claims.region!;
-    if (config.flyReplay && !req.headers['fly-replay-src']) {
-      metrics.file('replayed');
-      return sendJson(res, 409, { replay: holder }, { 'fly-replay': `region=${holder}` });
+  const here = claims.machine !== null ? claims.machine === config.machineId : claims.region === config.region;
+  if (claims.location === 'volume' && !here) {
+    const region = claims.region!;
+    const holder = claims.machine ?? region;
+    const sentOn = req.headers['fly-replay-src'] !== undefined || new URL(req.url ?? '/', 'http://x').searchParams.has(VIA);
+    if (sentOn) {
+      metrics.file('unavailable');
+      runtime.log.warn({ reportId: claims.reportId, holder, machine: config.machineId }, 'a forwarded file request reached a machine that does not hold it');
+      return sendError(res, new UnavailableError(claims.reportId, [holder], `and this request, already forwarded, reached ${config.machineId} instead (is ${holder} running?)`), {
+        'retry-after': '30',
+      });
     }
-    const base = config.regionUrls[holder];
-    if (base && !req.headers['fly-replay-src']) {
+    if (config.flyReplay) {
+      metrics.file('replayed');
+      const target = claims.machine !== null ? `instance=${claims.machine}` : `region=${region}`;
+      return sendJson(res, 409, { replay: holder }, { 'fly-replay': target });
+    }
+    const base = machineBaseUrl(config, claims.machine, region);
+    if (base) {
       metrics.file('redirected');
-      res.writeHead(307, { location: `${base}/files/${token}`, 'cache-control': 'no-store' });
+      res.writeHead(307, { location: `${base}/files/${token}?${VIA}=${encodeURIComponent(config.machineId)}`, 'cache-control': 'no-store' });
       return void res.end();
     }
     metrics.file('unavailable');
@@ -43,7 +62,7 @@ export async function serveFile(runtime: Runtime, req: IncomingMessage, res: Ser
     claims.location === 'volume' ? await runtime.volume.size(claims.key) : ((await runtime.objectStore.head(claims.key))?.bytes ?? null);
   if (size === null) {
     metrics.file('missing');
-    runtime.log.error({ key: claims.key, location: claims.location, region: config.region }, 'a signed file is missing');
+    runtime.log.error({ key: claims.key, location: claims.location, region: config.region, machine: config.machineId }, 'a signed file is missing');
     return sendJson(res, 410, { error: { code: 'MISSING', message: 'the file behind this link is gone from its store' } });
   }
 
