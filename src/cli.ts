@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerLegacyCommands } from './cli/legacy.js';
+import { registerVolumeCommands } from './cli/volumes.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
 import { startSealer } from './audit/sealer.js';
 import { z } from 'zod';
@@ -79,6 +80,7 @@ export function buildCli(): Command {
   const db = program.command('db').description('database maintenance');
   db.command('migrate').description('apply every pending migration').action(dbMigrate);
   registerLegacyCommands(program);
+  registerVolumeCommands(program);
   registerAuditCommands(program);
   registerProjectionCommands(program);
   program

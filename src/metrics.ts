@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReplicationMetrics } from './workers/replication-metrics.js';
 
 export type DownloadPath = 'object' | 'local' | 'replay';
@@ -39,8 +39,28 @@ export class Metrics implements ReplicationMetrics {
     registers: [this.registry],
   });
 
+  /** Reads the report counts by status at scrape time (set once the database is open). */
+  private countReports: (() => Promise<Record<string, number>>) | undefined;
+
+  private readonly reports = new Gauge({
+    name: 'quire_reports',
+    help: 'Reports by status, at scrape time (LOST: the only copy was on a forgotten volume)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.countReports) return;
+      this.reports.reset();
+      for (const [status, n] of Object.entries(await this.countReports())) this.reports.set({ status }, n);
+    },
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'quire_' });
+  }
+
+  /** Where `quire_reports` reads its counts from. */
+  watchReports(count: () => Promise<Record<string, number>>): void {
+    this.countReports = count;
   }
 
   download(path: DownloadPath | 'none', outcome: DownloadOutcome): void {

@@ -84,6 +84,10 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     pollMs: config.subscriptionPollMs,
     projections: [reportProjection],
   });
+  metrics.watchReports(async () => {
+    const rows = await database.db.selectFrom('report_status').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  });
   return {
     config,
     log,

@@ -375,12 +375,13 @@ const STATUS_TEXT: Record<string, string> = {
   STORED: 'ready to download',
   REPLICATED: 'ready to download from every region',
   FAILED: 'see the reason below',
+  LOST: 'its only copy was on a machine’s volume that is gone',
 };
 
 const SOURCE_TEXT: Record<string, string> = {
   OBJECT_STORE: 'the object store',
-  LOCAL_VOLUME: 'this region’s volume',
-  REMOTE_VOLUME: 'another region’s volume',
+  LOCAL_VOLUME: 'this machine’s volume',
+  REMOTE_VOLUME: 'another machine’s volume',
 };
 
 function elapsed(fromIso: string, toIso: string): string {
@@ -409,7 +410,7 @@ function timelineEntry(event: HistoryEvent, report: Report, isLastFailure: boole
       break;
     case 'ReportStoredLocal':
       status = 'STORED';
-      detail = `on the volume in ${location('VOLUME')?.region ?? region}`;
+      detail = `on the volume ${event.metadata.machine ? `of machine ${event.metadata.machine} ` : ''}in ${location('VOLUME')?.region ?? region}`;
       break;
     case 'ReportReplicated': {
       status = 'REPLICATED';
@@ -426,6 +427,10 @@ function timelineEntry(event: HistoryEvent, report: Report, isLastFailure: boole
       detail = isLastFailure
         ? [report.failedStage ? `while trying to ${report.failedStage}` : '', report.lastError ? `: ${report.lastError}` : '', ` (attempt ${report.attempts}, in ${region})`].join('')
         : `in ${region}`;
+      break;
+    case 'ReportVolumeForgotten':
+      status = 'LOST';
+      detail = `a machine’s volume was forgotten${by}`;
       break;
     case 'ReportRetryRequested':
       status = 'RETRY';
@@ -474,9 +479,12 @@ function render(report: Report): void {
   } else stopProgress();
 
   // Failure panel with the reason and, when retrying is possible, the Retry button.
-  const failed = report.status === 'FAILED';
+  const failed = report.status === 'FAILED' || report.status === 'LOST';
   $('failure').hidden = !failed;
-  if (failed) {
+  if (report.status === 'LOST') {
+    $('failure-text').textContent = `Lost: ${report.lastError ?? 'its only copy was on a volume that is gone'}.`;
+    $('retry').hidden = true;
+  } else if (failed) {
     const next = report.nextAttemptAt ? ` Next automatic attempt at ${timeFormat.format(new Date(report.nextAttemptAt))}.` : ' No more automatic attempts.';
     $('failure-text').textContent = `Failed${report.failedStage ? ` at ${report.failedStage}` : ''} after ${report.attempts} attempt${report.attempts === 1 ? '' : 's'}: ${report.lastError ?? 'no reason given'}.${next}`;
     $('retry').hidden = state.viewer?.role === 'AUDITOR';
@@ -490,14 +498,14 @@ function render(report: Report): void {
   if (report.bytes != null) fact(facts, 'Size', formatBytes(report.bytes));
   if (report.sha256) fact(facts, 'SHA-256', hashCode(report.sha256));
   if (report.locations.length > 0) {
-    fact(facts, 'Stored in', report.locations.map((l) => (l.kind === 'OBJECT' ? `object store${l.bucket ? ` ${l.bucket}` : ''}` : `volume in ${l.region}`)).join(' and '));
+    fact(facts, 'Stored in', report.locations.map((l) => (l.kind === 'OBJECT' ? `object store${l.bucket ? ` ${l.bucket}` : ''}` : `volume in ${l.region}${l.machine ? ` (machine ${l.machine})` : ''}`)).join(' and '));
   }
 
   const d = report.downloadable;
   button('download').disabled = !d.available;
   if (d.available) {
     const where = SOURCE_TEXT[d.source ?? ''] ?? d.source;
-    show('download-message', `Will be served from ${where}${d.region ? ` (${d.region})` : ''}.`, 'info');
+    show('download-message', `Will be served from ${where}${d.region ? ` (${[d.region, d.machine].filter(Boolean).join(', ')})` : ''}.`, 'info');
   } else if (report.status === 'STORED' || report.status === 'REPLICATED') {
     show('download-message', `Not downloadable from here right now: ${d.reason}`, 'error');
   } else show('download-message', '', 'info');

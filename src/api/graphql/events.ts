@@ -8,6 +8,7 @@ import { forwardConnection, pageSize } from './connection.js';
 const EventMetadataRef = builder.objectRef<RecordedEvent['metadata']>('EventMetadata').implement({
   fields: (t) => ({
     region: t.exposeString('region'),
+    machine: t.string({ nullable: true, description: 'The machine that appended it; null for events written before machines were recorded.', resolve: (m) => m.machine ?? null }),
     actor: t.exposeString('actor', { nullable: true }),
     correlationId: t.exposeString('correlationId', { nullable: true }),
     causationId: t.exposeString('causationId', { nullable: true }),

@@ -1,5 +1,5 @@
-import { migrationProgress, type MigrationProgress, type RegionProgress } from '../../legacy/migration-progress.js';
-import { checkReadiness, type NotReady, type Readiness } from '../../legacy/readiness.js';
+import { migrationProgress, type MachineProgress, type MigrationProgress, type RegionProgress } from '../../legacy/migration-progress.js';
+import { checkReadiness, type LostReport, type NotReady, type Readiness } from '../../legacy/readiness.js';
 import { listenerBatches } from '../../events/event-hub.js';
 import { builder } from './builder.js';
 
@@ -14,13 +14,26 @@ const RegionProgressRef = builder.objectRef<RegionProgress>('RegionMigrationProg
   }),
 });
 
+const MachineProgressRef = builder.objectRef<MachineProgress>('MachineMigrationProgress').implement({
+  fields: (t) => ({
+    region: t.exposeString('region'),
+    machine: t.exposeString('machine', { nullable: true, description: 'Null for files found by scans before machines were recorded (region-level).' }),
+    foundOnVolume: t.exposeInt('foundOnVolume', { description: 'Legacy files this machine’s scan found on its volume.' }),
+    migrated: t.exposeInt('migrated'),
+    failed: t.exposeInt('failed', { description: 'Given up on: the file changed or disappeared after it was found.' }),
+    lastScanAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.lastScanAt }),
+    lastScanChecked: t.exposeInt('lastScanChecked', { nullable: true }),
+  }),
+});
+
 const MigrationProgressRef = builder.objectRef<MigrationProgress>('MigrationProgress').implement({
-  description: 'Phase 2 of the legacy migration, per region.',
+  description: 'Phase 2 of the legacy migration, per region and per machine.',
   fields: (t) => ({
     total: t.exposeInt('total', { description: 'Legacy reports imported.' }),
     migrated: t.exposeInt('migrated'),
     missingEverywhere: t.exposeInt('missingEverywhere', { description: 'Imported, but no region found the file.' }),
     regions: t.field({ type: [RegionProgressRef], resolve: (p) => p.regions }),
+    machines: t.field({ type: [MachineProgressRef], resolve: (p) => p.machines }),
   }),
 });
 
@@ -31,7 +44,12 @@ const NotReadyRef = builder.objectRef<NotReady>('NotReadyReport').implement({
     status: t.exposeString('status'),
     reason: t.exposeString('reason'),
     regions: t.exposeStringList('regions'),
+    machines: t.exposeStringList('machines', { description: 'The machines whose volumes hold it (none for region-level copies).' }),
   }),
+});
+
+const LostReportRef = builder.objectRef<LostReport>('LostReport').implement({
+  fields: (t) => ({ reportId: t.exposeString('reportId'), title: t.exposeString('title'), reason: t.exposeString('reason') }),
 });
 
 const ReadinessRef = builder.objectRef<Readiness>('Readiness').implement({
@@ -40,6 +58,7 @@ const ReadinessRef = builder.objectRef<Readiness>('Readiness').implement({
     ready: t.exposeBoolean('ready'),
     reports: t.exposeInt('reports'),
     notReady: t.field({ type: [NotReadyRef], resolve: (r) => r.notReady }),
+    lost: t.field({ type: [LostReportRef], description: 'Already LOST with a forgotten volume (they do not block).', resolve: (r) => r.lost }),
   }),
 });
 
@@ -57,7 +76,7 @@ builder.subscriptionField('migrationProgress', (t) =>
     description: 'The progress now, then again whenever a legacy import, scan or migration lands (at most once a second).',
     authScopes: { auditor: true },
     subscribe: async function* (_, __, ctx) {
-      const relevant = new Set(['LegacyReportImported', 'LegacyScanCompleted', 'ReportStoredLocal', 'ReportMigrated', 'ReportFailed']);
+      const relevant = new Set(['LegacyReportImported', 'LegacyScanCompleted', 'ReportStoredLocal', 'ReportMigrated', 'ReportFailed', 'ReportVolumeForgotten']);
       const batches = listenerBatches<string>((push) => ctx.hub.onAny((event) => relevant.has(event.type) && push(event.type)));
       try {
         yield await migrationProgress(ctx.runtime.store.db);

@@ -34,10 +34,15 @@ function reportIdFrom(id: string): string {
 }
 
 const LocationRef = builder.objectRef<ReportLocation>('ReportLocation').implement({
-  description: 'One copy of the report’s file: on a region’s volume, or in the object store.',
+  description: 'One copy of the report’s file: on a machine’s volume, or in the object store.',
   fields: (t) => ({
     kind: t.field({ type: LOCATION_KIND, resolve: (l) => l.kind }),
-    region: t.string({ nullable: true, resolve: (l) => (l.kind === 'volume' ? l.place : null) }),
+    region: t.string({ nullable: true, description: 'The region of the volume; null for the object store.', resolve: (l) => l.region }),
+    machine: t.string({
+      nullable: true,
+      description: 'The machine whose volume holds the copy; null for the object store and for copies recorded before machines were (region-level).',
+      resolve: (l) => l.machine,
+    }),
     bucket: t.string({ nullable: true, resolve: (l) => (l.kind === 'object' ? l.place : null) }),
     key: t.exposeString('key'),
     sha256: t.exposeString('sha256'),
@@ -51,6 +56,7 @@ interface Downloadable {
   available: boolean;
   source: 'OBJECT_STORE' | 'LOCAL_VOLUME' | 'REMOTE_VOLUME' | null;
   region: string | null;
+  machine: string | null;
   reason: string | null;
 }
 
@@ -60,6 +66,7 @@ const DownloadableRef = builder.objectRef<Downloadable>('Downloadable').implemen
     available: t.exposeBoolean('available'),
     source: t.field({ type: DOWNLOAD_SOURCE, nullable: true, resolve: (d) => d.source }),
     region: t.exposeString('region', { nullable: true }),
+    machine: t.exposeString('machine', { nullable: true }),
     reason: t.exposeString('reason', { nullable: true }),
   }),
 });
@@ -113,9 +120,9 @@ export const ReportRef = builder.loadableNode('Report', {
       resolve: (r, _, ctx): Downloadable => {
         try {
           const route = chooseRoute(r, downloadContext(ctx.runtime));
-          return { available: true, source: route.source, region: route.location.kind === 'volume' ? route.location.place : null, reason: null };
+          return { available: true, source: route.source, region: route.location.region, machine: route.location.machine, reason: null };
         } catch (err) {
-          return { available: false, source: null, region: null, reason: err instanceof Error ? err.message : String(err) };
+          return { available: false, source: null, region: null, machine: null, reason: err instanceof Error ? err.message : String(err) };
         }
       },
     }),
@@ -224,6 +231,7 @@ const DownloadUrlRef = builder.objectRef<DownloadUrl>('DownloadUrl').implement({
     expiresAt: t.field({ type: 'DateTime', resolve: (d) => d.expiresAt }),
     source: t.field({ type: DOWNLOAD_SOURCE, resolve: (d) => d.source }),
     region: t.exposeString('region', { nullable: true }),
+    machine: t.exposeString('machine', { nullable: true, description: 'The machine whose volume serves the file; null for the object store.' }),
   }),
 });
 

@@ -7,6 +7,7 @@ import './reports.js';
 import './templates.js';
 import './audit.js';
 import './viewer.js';
+import './volumes.js';
 
 /** The executable schema: one file per domain registers its types, queries and mutations on the builder. */
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });

@@ -16,6 +16,7 @@ export type LocationKind =
 export type ReportStatus =
   | 'FAILED'
   | 'IMPORTED'
+  | 'LOST'
   | 'RENDERED'
   | 'REPLICATED'
   | 'REQUESTED'
@@ -34,7 +35,7 @@ export type Role =
   | 'AUDITOR'
   | 'USER';
 
-export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, actor: string | null } }> };
+export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
 
 export type UiCreateDownloadUrlMutationVariables = Exact<{
   reportId: string | number;
@@ -80,7 +81,7 @@ export type UiReportStatusSubscriptionVariables = Exact<{
 }>;
 
 
-export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, actor: string | null } }> } };
+export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
 
 export type UiReportsQueryVariables = Exact<{
   first: number;
@@ -160,6 +161,7 @@ export const ReportViewFragmentDoc = new TypedDocumentString(`
   locations {
     kind
     region
+    machine
     bucket
     bytes
     storedAt
@@ -169,6 +171,7 @@ export const ReportViewFragmentDoc = new TypedDocumentString(`
     reason
     source
     region
+    machine
   }
   history {
     streamVersion
@@ -178,6 +181,7 @@ export const ReportViewFragmentDoc = new TypedDocumentString(`
     prevHash
     metadata {
       region
+      machine
       actor
     }
   }
@@ -288,6 +292,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
   locations {
     kind
     region
+    machine
     bucket
     bytes
     storedAt
@@ -297,6 +302,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
     reason
     source
     region
+    machine
   }
   history {
     streamVersion
@@ -306,6 +312,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
     prevHash
     metadata {
       region
+      machine
       actor
     }
   }

@@ -18,7 +18,9 @@ export type EventType =
   | 'ReportReplicated'
   | 'ReportRequested'
   | 'ReportRetryRequested'
-  | 'ReportStoredLocal';
+  | 'ReportStoredLocal'
+  | 'ReportVolumeForgotten'
+  | 'VolumeForgotten';
 
 export type LocationKind =
   | 'OBJECT'
@@ -37,6 +39,7 @@ export type LogProblemKind =
 export type ReportStatus =
   | 'FAILED'
   | 'IMPORTED'
+  | 'LOST'
   | 'RENDERED'
   | 'REPLICATED'
   | 'REQUESTED'
