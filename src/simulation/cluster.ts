@@ -77,6 +77,8 @@ export class Region implements EdgeTarget {
     const o = this.options;
     return {
       FLY_REGION: this.region,
+      // One machine per region for now; its id is the region's name (what the edge replays to).
+      MACHINE_ID: this.region,
       PORT: String(this.port),
       HOST: '127.0.0.1',
       DATA_DIR: this.dataDir,

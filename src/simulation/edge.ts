@@ -2,9 +2,11 @@ import { request as httpRequest, createServer, type IncomingHttpHeaders, type In
 import type { AddressInfo } from 'node:net';
 import type { Prng } from './prng.js';
 
-/** Where the edge can send a region's traffic, and whether anything runs there now. */
+/** One machine the edge can send traffic to, its region, and whether it runs now. */
 export interface EdgeTarget {
   readonly region: string;
+  /** Its machine id (what `fly-replay: instance=` names); the region when unset (one machine per region). */
+  readonly machine?: string;
   /** quire's port in that region. */
   readonly port: number;
   /** The seed-style app's port in that region (legacy baseline only). */
@@ -17,6 +19,8 @@ export interface EdgeStats {
   replays: number;
   /** Replays to a region with no running instance: answered 503 REGION_UNAVAILABLE. */
   replaysToDeadRegion: number;
+  /** `instance=` replays to a machine that is not running: answered 503 MACHINE_UNAVAILABLE. */
+  replaysToDeadMachine: number;
   /** Requests re-sent to another region after a connection error (as Fly's proxy does). */
   retriedElsewhere: number;
   upstreamErrors: number;
@@ -40,18 +44,21 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
   return [status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra }, JSON.stringify(body)];
 }
 
+const machineOf = (t: EdgeTarget) => t.machine ?? t.region;
+
 /**
- * An edge proxy that behaves like Fly's: every request goes to a live region — the one named in
- * `fly-prefer-region` if it is live, else a random live one — and a response carrying
- * `fly-replay: region=<r>` is not passed on: the same request (method, path, headers, body) is
- * sent to region r with `fly-replay-src` set, and r's answer is the client's. A replay to a region
- * with nothing running is answered 503 with a typed error, as Fly answers when no machine can take
- * it. A connection refused before any response is retried once in another live region (not a
+ * An edge proxy that behaves like Fly's: every request goes to a live machine — one of the region
+ * named in `fly-prefer-region` if it has one, else a random live one — and a response carrying
+ * `fly-replay` is not passed on: the same request (method, path, headers, body) is sent again with
+ * `fly-replay-src` set, to a random live machine of region r for `region=<r>`, or to exactly that
+ * machine for `instance=<id>`, and that answer is the client's. A replay to a region with nothing
+ * running, or to a machine that is not running, is answered 503 with a typed error, as Fly answers
+ * when no machine can take it. A connection refused before any response is retried once in another live region (not a
  * replay: that has one destination). Responses stream through (SSE subscriptions included).
- * Adds `x-edge-region` (who answered) and `x-edge-replayed-from` to responses.
+ * Adds `x-edge-region` and `x-edge-machine` (who answered) and `x-edge-replayed-from` to responses.
  */
 export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng, port = 0): Promise<Edge> {
-  const stats: EdgeStats = { requests: 0, replays: 0, replaysToDeadRegion: 0, retriedElsewhere: 0, upstreamErrors: 0 };
+  const stats: EdgeStats = { requests: 0, replays: 0, replaysToDeadRegion: 0, replaysToDeadMachine: 0, retriedElsewhere: 0, upstreamErrors: 0 };
 
   const send = (region: EdgeTarget, req: IncomingMessage, body: Buffer, extra: Record<string, string>): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
@@ -82,16 +89,17 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
     const live = targets().filter((t) => t.live);
     if (live.length === 0) return json(503, { error: { code: 'NO_REGION', message: 'no region has a running instance' } });
     const preferred = req.headers['fly-prefer-region'];
-    let target = live.find((t) => t.region === preferred) ?? prng.pick(live);
+    const inPreferred = live.filter((t) => t.region === preferred);
+    let target = inPreferred.length === 1 ? inPreferred[0]! : prng.pick(inPreferred.length > 0 ? inPreferred : live);
     let replayedFrom: string | undefined;
     let upstream: IncomingMessage | undefined;
     for (let hop = 0; hop < 3 && !upstream; hop++) {
       let response: IncomingMessage;
       try {
-        response = await send(target, req, body, replayedFrom ? { 'fly-replay-src': `region=${replayedFrom}` } : {});
+        response = await send(target, req, body, replayedFrom ? { 'fly-replay-src': replayedFrom } : {});
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        const others = targets().filter((t) => t.live && t.region !== target.region);
+        const others = targets().filter((t) => t.live && machineOf(t) !== machineOf(target));
         if (!replayedFrom && hop === 0 && code === 'ECONNREFUSED' && others.length > 0) {
           stats.retriedElsewhere++;
           target = prng.pick(others);
@@ -106,9 +114,25 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
       if (typeof replay === 'string' && !replayedFrom) {
         response.resume();
         stats.replays++;
+        const instance = /instance=([A-Za-z0-9-]+)/.exec(replay)?.[1];
+        const src = `instance=${machineOf(target)};region=${target.region}`;
+        if (instance !== undefined) {
+          const next = targets().find((t) => machineOf(t) === instance);
+          if (!next?.live) {
+            stats.replaysToDeadMachine++;
+            return json(
+              503,
+              { error: { code: 'MACHINE_UNAVAILABLE', message: `the request was replayed to machine ${instance}, which is not running`, machine: instance } },
+              { 'retry-after': '5', 'x-edge-region': target.region },
+            );
+          }
+          replayedFrom = src;
+          target = next;
+          continue;
+        }
         const to = /region=([a-z0-9-]+)/.exec(replay)?.[1];
-        const next = targets().find((t) => t.region === to);
-        if (!next?.live) {
+        const inRegion = targets().filter((t) => t.region === to && t.live);
+        if (inRegion.length === 0) {
           stats.replaysToDeadRegion++;
           return json(
             503,
@@ -116,8 +140,8 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
             { 'retry-after': '5', 'x-edge-region': target.region },
           );
         }
-        replayedFrom = target.region;
-        target = next;
+        replayedFrom = src;
+        target = prng.pick(inRegion);
         continue;
       }
       upstream = response;
@@ -125,6 +149,7 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
     if (!upstream) return json(508, { error: { code: 'REPLAY_LOOP', message: 'replayed more than once' } });
     const headers = forwardHeaders(upstream.headers);
     headers['x-edge-region'] = target.region;
+    headers['x-edge-machine'] = machineOf(target);
     if (replayedFrom) headers['x-edge-replayed-from'] = replayedFrom;
     return [upstream.statusCode ?? 502, headers, upstream];
   };
