@@ -111,7 +111,10 @@ describe.each(backends)('legacy migration on %s', (kind) => {
     for (const [id, file] of fixture.files) {
       const state = await stateOf(id);
       expect(state).toMatchObject({ status: 'STORED', sha256: sha(file.bytes), bytes: file.bytes.length });
-      expect(state!.locations).toEqual([expect.objectContaining({ kind: 'volume', place: file.region, key: file.name })]);
+      // Found by the machine whose volume has it (one machine per region here: <region>-1).
+      expect(state!.locations).toEqual([
+        expect.objectContaining({ kind: 'volume', place: `${file.region}-1`, region: file.region, machine: `${file.region}-1`, key: file.name }),
+      ]);
     }
     expect((await stateOf('10'))!.status).toBe('IMPORTED');
     const progress = await migrationProgress(store().db);
@@ -120,6 +123,11 @@ describe.each(backends)('legacy migration on %s', (kind) => {
       ['iad', 3, 11],
       ['lax', 3, 11],
       ['syd', 3, 11],
+    ]);
+    expect(progress.machines.map((m) => [m.region, m.machine, m.foundOnVolume, m.lastScanChecked])).toEqual([
+      ['iad', 'iad-1', 3, 11],
+      ['lax', 'lax-1', 3, 11],
+      ['syd', 'syd-1', 3, 11],
     ]);
   });
 
@@ -181,6 +189,8 @@ describe.each(backends)('legacy migration on %s', (kind) => {
             ...env('iad'),
             DATABASE_URL: database.url!,
             FLY_REGION: 'iad',
+            // The same machine as the in-process iad instance: the same volume.
+            MACHINE_ID: 'iad-1',
             AUTH_SECRET: TEST_SECRET,
             DATA_DIR: mkdtempSync(join(tmpdir(), 'quire-cli-')),
             LOG_LEVEL: 'info',
