@@ -4,7 +4,7 @@ import { SCHEMA_VERSIONS, type EventType } from './types.js';
 export type Upcaster = (data: unknown) => unknown;
 
 /** v1 volume events did not know the machine: they stay region-level (machine null). */
-const withoutMachine: Upcaster = (data) => ({ ...(data as object), machine: null });
+const withoutMachine: Upcaster = (data) => ({ machine: null, ...(data as object) });
 
 /**
  * upcasters[type][v] lifts a payload from version v to v + 1; an entry is added whenever a
