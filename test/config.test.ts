@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, machineBaseUrl, machineIdFromHost } from '../src/config.js';
+
+describe('machine configuration', () => {
+  it('takes FLY_MACHINE_ID, else MACHINE_ID, else a sanitised host name', () => {
+    expect(loadConfig({ FLY_MACHINE_ID: '148ed193b95089', MACHINE_ID: 'other' }).machineId).toBe('148ed193b95089');
+    expect(loadConfig({ MACHINE_ID: 'box-2' }).machineId).toBe('box-2');
+    expect(loadConfig({}).machineId).toMatch(/^[a-z0-9-]{1,64}$/);
+    expect(machineIdFromHost('Web_01.Example.COM')).toBe('web-01-example-com');
+    expect(machineIdFromHost(`--${'a'.repeat(80)}`)).toBe('a'.repeat(64));
+    expect(machineIdFromHost('...')).toBe('local');
+  });
+
+  it('refuses machine ids that are not safe tokens', () => {
+    for (const bad of ['../x', 'a b', 'x'.repeat(65), 'a,b']) {
+      expect(() => loadConfig({ MACHINE_ID: bad })).toThrow(ConfigError);
+      expect(() => loadConfig({ FLY_MACHINE_ID: bad })).toThrow(/FLY_MACHINE_ID: a machine id/);
+    }
+    expect(() => loadConfig({ MACHINE_URLS: 'm1=ftp://x' })).toThrow(/MACHINE_URLS/);
+    expect(() => loadConfig({ MACHINE_URL_TEMPLATE: 'http://{region}.internal' })).toThrow(/MACHINE_URL_TEMPLATE/);
+  });
+
+  it('finds a machine’s URL in MACHINE_URLS, then the template, then its region’s URL', () => {
+    const config = loadConfig({
+      FLY_APP_NAME: 'quire',
+      PORT: '8080',
+      MACHINE_URLS: 'm1=http://10.0.0.1:8080/',
+      MACHINE_URL_TEMPLATE: 'http://{machine}.vm.{app}.internal:{port}',
+      REGION_URLS: 'iad=https://iad.example.com',
+    });
+    expect(machineBaseUrl(config, 'm1', 'iad')).toBe('http://10.0.0.1:8080');
+    expect(machineBaseUrl(config, 'm2', 'iad')).toBe('http://m2.vm.quire.internal:8080');
+    expect(machineBaseUrl(config, null, 'iad')).toBe('https://iad.example.com');
+    const noTemplate = loadConfig({ REGION_URLS: 'iad=https://iad.example.com' });
+    expect(machineBaseUrl(noTemplate, 'm9', 'iad')).toBe('https://iad.example.com');
+    expect(machineBaseUrl(noTemplate, 'm9', 'lax')).toBeUndefined();
+  });
+});
