@@ -60,4 +60,14 @@ describe('quire CLI', () => {
     expect(proc.output()).toMatch(/PORT: .*number/);
     expect(proc.output()).toMatch(/FLY_REGION: a region is lower-case letters/);
   });
+
+  it('volumes forget refuses this machine’s own volume and machines never seen, with clear messages and exit 2', async () => {
+    const dataDir = newDataDir();
+    const own = run(['volumes', 'forget', 'box-1'], { MACHINE_ID: 'box-1' }, dataDir);
+    expect(await own.exited).toBe(2);
+    expect(own.output()).toMatch(/box-1 is this machine: its volume is here; pass force/);
+    const unknown = run(['volumes', 'forget', 'box-9', '--reason', 'typo'], { MACHINE_ID: 'box-1' }, dataDir);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.output()).toMatch(/no copy was ever recorded on the volume of machine box-9/);
+  });
 });
