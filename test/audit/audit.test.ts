@@ -34,7 +34,7 @@ describe.each(backends)('audit on %s', (kind) => {
     const steps = [
       [requested(report.reportId)],
       [{ type: 'ReportRendered', data: { sha256: 'ab'.repeat(32), bytes: 1000, pages: 2, renderMs: 12, rendererVersion: 'pdfmake-0.3' } }],
-      [{ type: 'ReportStoredLocal', data: { region: 'iad', key: `reports/${report.reportId}/r.pdf`, sha256: 'ab'.repeat(32), bytes: 1000 } }],
+      [{ type: 'ReportStoredLocal', data: { region: 'iad', machine: 'iad-1', key: `reports/${report.reportId}/r.pdf`, sha256: 'ab'.repeat(32), bytes: 1000 } }],
       [{ type: 'ReportReplicated', data: { bucket: 'b', key: `reports/${report.reportId}/r.pdf`, sha256: 'ab'.repeat(32), bytes: 1000, etag: 'e' } }],
     ] as const;
     for (const [v, events] of steps.entries()) {

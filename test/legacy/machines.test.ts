@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { START } from '../../src/events/checkpoint.js';
+import { queryEvents } from '../../src/events/read.js';
 import { importLegacyRows } from '../../src/legacy/import-legacy.js';
 import { legacyReportId } from '../../src/legacy/legacy-row.js';
 import type { SourceItem } from '../../src/legacy/legacy-source.js';
@@ -10,6 +12,7 @@ import { migrationProgress } from '../../src/legacy/migration-progress.js';
 import { checkReadiness } from '../../src/legacy/readiness.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
+import { waitFor } from '../support/collect.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { freePort, startInstance, type Instance } from '../support/instances.js';
 import { countEventsByType } from '../support/runtime.js';
@@ -60,6 +63,9 @@ describe.each(backends)('legacy migration per machine on %s', (kind) => {
 
   it('each machine scans its own volume and records its files as on that machine', async () => {
     expect((await importLegacyRows(machines[0]!.runtime.store, rows(7), { actor: 'import' })).imported).toBe(7);
+    // The scan reads the log safely (below every running transaction of the cluster): on a
+    // PostgreSQL shared with other test files, wait until the imports are readable.
+    await waitFor(async () => (await queryEvents(database.db, { after: START, limit: 10, types: ['LegacyReportImported'] })).length === 7, 30_000, 'the imports to be readable');
     for (const m of machines) await m.workers.legacyScanner!.scanOnce();
     for (const [id, file] of files) {
       const state = await loadReportState(database.db, legacyReportId(id));

@@ -75,7 +75,7 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
     const state = await loadReportState(runtime.store.db, reportId);
     expect(state).toMatchObject({ status: 'STORED', sha256: rendered.data.sha256, pages: rendered.data.pages, attempts: 0, version: 3 });
     expect(state!.locations).toEqual([
-      expect.objectContaining({ kind: 'volume', place: 'iad', key: stored.data.key, sha256: rendered.data.sha256, bytes: pdf.byteLength }),
+      expect.objectContaining({ kind: 'volume', place: 'iad-1', region: 'iad', machine: 'iad-1', key: stored.data.key, sha256: rendered.data.sha256, bytes: pdf.byteLength }),
     ]);
   });
 
