@@ -132,6 +132,9 @@ async function readinessCommand(): Promise<void> {
       return;
     }
     console.log(`not ready: ${r.notReady.length} report(s) would be lost with the volumes`);
+    const perVolume = new Map<string, number>();
+    for (const n of r.notReady) for (const place of n.machines.length > 0 ? n.machines : n.regions) perVolume.set(place, (perVolume.get(place) ?? 0) + 1);
+    for (const [place, count] of [...perVolume].sort()) console.log(`  on ${place}: ${count}`);
     for (const n of r.notReady) console.log(`  ${n.reportId} "${n.title}" ${n.status}${where(n)}: ${n.reason}`);
     process.exitCode = 1;
   });

@@ -255,6 +255,26 @@ describe.each(backends)('a fleet of 2 machines in each of 2 regions on %s', (kin
     expect(readiness.notReady).toEqual([]);
     const metrics = await self.metrics.registry.metrics();
     expect(metrics).toMatch(/quire_reports\{status="LOST"\} 1/);
+
+    // The same through GraphQL: admins only, typed results.
+    const mutation = async (role: 'admin' | 'user', machine: string) => {
+      const token = await self.userTokens.sign({ id: `someone-${role}`, role }, 60);
+      const response = await fetch(`${byMachine(iadA).http.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: `mutation($m: String!) { forgetVolume(machine: $m, reason: "gone") { __typename
+            ... on MutationForgetVolumeSuccess { data { alreadyForgotten copiesForgotten lost } }
+            ... on Error { code message } } }`,
+          variables: { m: machine },
+        }),
+      });
+      return ((await response.json()) as { data: { forgetVolume: Record<string, unknown> } }).data.forgetVolume;
+    };
+    expect(await mutation('user', laxB)).toMatchObject({ __typename: 'ForbiddenError' });
+    expect(await mutation('admin', laxB)).toMatchObject({ data: { alreadyForgotten: true, copiesForgotten: 0, lost: [] } });
+    expect(await mutation('admin', iadA)).toMatchObject({ __typename: 'OwnVolumeError', code: 'FORBIDDEN' });
+    expect(await mutation('admin', 'no such machine')).toMatchObject({ __typename: 'InvalidParamsError', code: 'INVALID_PARAMS' });
     await s3.start();
   });
 
