@@ -4,6 +4,7 @@ import * as m0002 from './0002_events_append_only.js';
 import * as m0003 from './0003_report_projections.js';
 import * as m0004 from './0004_work_leases.js';
 import * as m0005 from './0005_log_seals.js';
+import * as m0007 from './0007_rate_limits.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_report_projections': m0003,
   '0004_work_leases': m0004,
   '0005_log_seals': m0005,
+  '0007_rate_limits': m0007,
 };
