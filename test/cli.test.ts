@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deriveKey } from '../src/auth/secret.js';
+import { UserTokens } from '../src/auth/user-tokens.js';
 import { closedWith, gqlWs } from './graphql/client.js';
 import { waitFor } from './support/collect.js';
 import { freePort } from './support/instances.js';
@@ -57,10 +59,7 @@ describe('quire CLI', () => {
     expect(await metrics.text()).toMatch(/^quire_process_cpu_user_seconds_total /m);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
 
-    const token = await new Promise<string>((resolve, reject) => {
-      const t = run(['token', '--sub', 'alice'], { AUTH_SECRET: secret });
-      t.exited.then((code) => (code === 0 ? resolve(t.output().trim()) : reject(new Error(t.output()))), reject);
-    });
+    const token = await new UserTokens({ key: deriveKey(secret, 'user-token') }).sign({ id: 'alice', role: 'user' }, 600);
     const client = gqlWs(`http://127.0.0.1:${port}`, token);
     await new Promise<void>((resolve) => client.on('connected', () => resolve()));
     const closed = closedWith(client, 20_000);
@@ -69,7 +68,7 @@ describe('quire CLI', () => {
     expect(await proc.exited).toBe(0);
     expect(proc.output()).toMatch(/"msg":"shut down"/);
     await client.dispose();
-  });
+  }, 150_000);
 
   it('refuses to start without AUTH_SECRET in production or on Fly', async () => {
     for (const env of [{ NODE_ENV: 'production' }, { FLY_APP_NAME: 'quire' }] as Array<Record<string, string>>) {
@@ -77,7 +76,7 @@ describe('quire CLI', () => {
       expect(await proc.exited).toBe(2);
       expect(proc.output()).toMatch(/AUTH_SECRET: required when NODE_ENV=production or on Fly \(FLY_APP_NAME is set\)/);
     }
-  });
+  }, 150_000);
 
   it('db migrate is idempotent', async () => {
     const dataDir = newDataDir();
