@@ -7,11 +7,13 @@ import { z } from 'zod';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { UserTokens } from './auth/user-tokens.js';
 import { startHttpServer } from './api/http-server.js';
+import { startMetricsServer } from './api/metrics-server.js';
 import { loadConfig, ConfigError } from './config.js';
 import { openDatabase } from './database/connect.js';
 import { migrateToLatest } from './database/migrate.js';
 import { createLogger } from './log.js';
 import { startRuntime } from './runtime.js';
+import { gracefulShutdown } from './shutdown.js';
 import { createWorkers } from './workers/start-workers.js';
 
 async function serve(): Promise<void> {
@@ -28,6 +30,8 @@ async function serve(): Promise<void> {
     { url: http.url, database: runtime.database.kind, region: config.region, storageMode: config.storageMode, objectStore: config.objectStore.kind },
     `quire listening on ${http.url}`,
   );
+  const metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(runtime.metrics, config.metrics.port, config.metrics.host);
+  if (metricsServer) runtime.log.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
   if (devToken) {
     console.log(`\nGraphiQL: ${http.url}/graphql\nDev token (user "dev", 24 h), as the Authorization header:\n  Bearer ${devToken}\nProgress page (token prefilled): ${http.url}/\n`);
   }
@@ -35,12 +39,11 @@ async function serve(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    runtime.log.info({ signal }, 'shutting down');
-    await http.close();
-    await workers?.stop();
-    await sealer.stop();
-    await runtime.close();
-    process.exit(0);
+    runtime.log.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down');
+    await gracefulShutdown(
+      { http, metricsServer, workers, sealer, close: () => runtime.close() },
+      { drainMs: config.shutdownDrainMs, log: runtime.log, exit: (code) => process.exit(code) },
+    );
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -74,6 +74,9 @@ const EnvSchema = z.object({
   SEALER_ENABLED: z.enum(['true', 'false', '1', '0']).default('true'),
   SEAL_EVERY_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   SEAL_EVERY_SECONDS: z.coerce.number().min(0.01).max(86_400).default(60),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(290_000).default(20_000),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().optional(),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -146,8 +149,19 @@ export type Config = {
   introspection: boolean;
   /** Largest HTTP request body accepted (params are at most 1 MiB). */
   maxBodyBytes: number;
-  /** requestReport calls per viewer per minute, per instance. */
+  /** requestReport calls per viewer per minute, across every instance (counted in the database). */
   requestsPerMinute: number;
+  /**
+   * On SIGTERM/SIGINT: how long renders and copies in flight may take to finish before they are
+   * aborted and their leases released; the whole shutdown stays under this plus a few seconds
+   * (fly.toml's kill_timeout must be longer).
+   */
+  shutdownDrainMs: number;
+  /**
+   * Prometheus metrics on a port of their own, apart from the public one: no token, so never
+   * routed by a public proxy. `port` undefined = off (the default outside Fly).
+   */
+  metrics: { port: number | undefined; host: string };
   /** The log sealer (one active at a time across instances). */
   sealer: { enabled: boolean; everyEvents: number; everySeconds: number };
   legacy: {
@@ -223,6 +237,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const onFly = e.FLY_APP_NAME !== undefined;
+  // Every machine must sign and check tokens and /files links with the same key: a secret generated
+  // per machine under DATA_DIR breaks every link that crosses machines.
+  if (!e.AUTH_SECRET && (e.NODE_ENV === 'production' || onFly)) {
+    throw new ConfigError(
+      'invalid configuration:\n  AUTH_SECRET: required when NODE_ENV=production or on Fly (FLY_APP_NAME is set), the same on every machine; ' +
+        'e.g. fly secrets set AUTH_SECRET=$(openssl rand -base64 48)',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -266,6 +289,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : flag(e.GRAPHQL_INTROSPECTION),
     maxBodyBytes: e.MAX_BODY_BYTES,
     requestsPerMinute: e.REQUESTS_PER_MINUTE,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    // On Fly the scraper reaches a machine over the private network (IPv6 6PN): bind every address.
+    // Fly's proxy forwards only [http_service].internal_port, so this port is never public.
+    metrics: { port: e.METRICS_PORT ?? (onFly ? 9091 : undefined), host: e.METRICS_HOST ?? (onFly ? '::' : '127.0.0.1') },
     sealer: { enabled: flag(e.SEALER_ENABLED), everyEvents: e.SEAL_EVERY_EVENTS, everySeconds: e.SEAL_EVERY_SECONDS },
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,

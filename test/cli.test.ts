@@ -3,7 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deriveKey } from '../src/auth/secret.js';
+import { UserTokens } from '../src/auth/user-tokens.js';
+import { closedWith, gqlWs } from './graphql/client.js';
 import { waitFor } from './support/collect.js';
+import { freePort } from './support/instances.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -43,6 +47,36 @@ describe('quire CLI', () => {
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });
+
+  it('serve on SIGTERM: WebSockets closed with 1012 (a code clients retry), metrics on their own port, exit 0', async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const secret = 'cli-test-secret-cli-test-secret-0123456789';
+    const proc = run(['serve'], { PORT: String(port), HOST: '127.0.0.1', AUTH_SECRET: secret, METRICS_PORT: String(metricsPort), SHUTDOWN_DRAIN_MS: '500' });
+    await waitFor(() => proc.output().includes('quire listening'), 45_000, 'the server to listen');
+    // Metrics: no token on the internal port; nothing on the public one.
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^quire_process_cpu_user_seconds_total /m);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+
+    const token = await new UserTokens({ key: deriveKey(secret, 'user-token') }).sign({ id: 'alice', role: 'user' }, 600);
+    const client = gqlWs(`http://127.0.0.1:${port}`, token);
+    await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+    const closed = closedWith(client, 20_000);
+    proc.child.kill('SIGTERM');
+    expect(await closed).toMatchObject({ code: 1012 });
+    expect(await proc.exited).toBe(0);
+    expect(proc.output()).toMatch(/"msg":"shut down"/);
+    await client.dispose();
+  }, 150_000);
+
+  it('refuses to start without AUTH_SECRET in production or on Fly', async () => {
+    for (const env of [{ NODE_ENV: 'production' }, { FLY_APP_NAME: 'quire' }] as Array<Record<string, string>>) {
+      const proc = run(['serve'], { ...env, AUTH_SECRET: '' });
+      expect(await proc.exited).toBe(2);
+      expect(proc.output()).toMatch(/AUTH_SECRET: required when NODE_ENV=production or on Fly \(FLY_APP_NAME is set\)/);
+    }
+  }, 150_000);
 
   it('db migrate is idempotent', async () => {
     const dataDir = newDataDir();

@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { SHUTDOWN_MARGIN_MS } from '../src/shutdown.js';
 import { waitFor } from './support/collect.js';
 
 // No Docker engine runs here: check what `docker build` and the container's CMD depend on.
@@ -10,6 +12,27 @@ const dockerfile = readFileSync('Dockerfile', 'utf8');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/**
+ * fly.toml's tables by header (`[env]`, `[[mounts]]`, `[http_service.concurrency]`, `` for the top),
+ * each a map of its `key = value` lines (quotes removed). Enough for the flat file quire keeps.
+ */
+function flyToml(): Record<string, Record<string, string>> {
+  const tables: Record<string, Record<string, string>> = { '': {} };
+  let current = tables['']!;
+  for (const raw of readFileSync('fly.toml', 'utf8').split('\n')) {
+    const line = raw.replace(/\s+#.*$/, '').trim();
+    if (!line || line.startsWith('#')) continue;
+    const header = /^\[\[?([^\]]+)\]\]?$/.exec(line);
+    if (header) {
+      current = tables[header[1]!] ??= {};
+      continue;
+    }
+    const pair = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(line);
+    if (pair) current[pair[1]!] = pair[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  return tables;
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -61,7 +84,15 @@ describe('Dockerfile and fly.toml', () => {
     const port = 40_000 + Math.floor(Math.random() * 20_000);
     const { DATABASE_URL: _, ...env } = process.env;
     const child = spawn(process.execPath, cmd.slice(1), {
-      env: { ...env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, REPORTS_DIR: join(dataDir, 'reports') },
+      env: {
+        ...env,
+        NODE_ENV: 'production',
+        AUTH_SECRET: 'deploy-test-secret-deploy-test-secret-0123',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        REPORTS_DIR: join(dataDir, 'reports'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -82,12 +113,37 @@ describe('Dockerfile and fly.toml', () => {
     }
   });
 
-  it('fly.toml mounts the seed’s volume, runs migrations on release and checks /healthz', () => {
-    const fly = readFileSync('fly.toml', 'utf8');
-    expect(fly).toMatch(/primary_region = "iad"/);
-    expect(fly).toMatch(/\[\[mounts\]\]\s+source = "reports_data"\s+destination = "\/data"/);
-    expect(fly).toMatch(/REPORTS_DIR = "\/data\/reports"/);
-    expect(fly).toMatch(/release_command = "node bin\/quire.js db migrate"/);
-    expect(fly).toMatch(/path = "\/healthz"/);
+  it('fly.toml mounts a volume per machine, runs migrations on release and checks /readyz', () => {
+    const fly = flyToml();
+    expect(fly['']!.primary_region).toBe('iad');
+    expect(fly['mounts']).toEqual({ source: 'reports_data', destination: '/data' });
+    expect(fly['env']!.REPORTS_DIR).toBe('/data/reports');
+    expect(fly['deploy']!.release_command).toBe('node bin/quire.js db migrate');
+    // Readiness turns false when shutdown begins: the proxy stops routing to a machine going away.
+    expect(fly['http_service.checks']!.path).toBe('/readyz');
+  });
+
+  it('fly.toml lets the shutdown drain finish: kill_timeout is longer than SHUTDOWN_DRAIN_MS plus the exit margin', () => {
+    const fly = flyToml();
+    expect(['SIGTERM', 'SIGINT']).toContain(fly['']!.kill_signal);
+    const killTimeout = /^(\d+)s?$/.exec(fly['']!.kill_timeout ?? '');
+    expect(killTimeout, 'kill_timeout in seconds').not.toBeNull();
+    const drainMs = loadConfig({ ...fly['env'], AUTH_SECRET: 'x'.repeat(32) }).shutdownDrainMs;
+    expect(fly['env']!.SHUTDOWN_DRAIN_MS).toBe(String(drainMs));
+    expect(Number(killTimeout![1]) * 1000).toBeGreaterThan(drainMs + SHUTDOWN_MARGIN_MS);
+    // Fly allows at most 300 s.
+    expect(Number(killTimeout![1])).toBeLessThanOrEqual(300);
+  });
+
+  it('fly.toml counts connections with no hard limit, scrapes metrics on the internal port, keeps machines with volumes running', () => {
+    const fly = flyToml();
+    expect(fly['http_service.concurrency']!.type).toBe('connections');
+    expect(fly['http_service.concurrency']).not.toHaveProperty('hard_limit');
+    expect(fly['http_service']!.auto_stop_machines).toBe('off');
+    // The scraper's port is the one quire serves metrics on when it runs on Fly, and not the public one.
+    const config = loadConfig({ ...fly['env'], FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32) });
+    expect(fly['metrics']).toEqual({ port: String(config.metrics.port), path: '/metrics' });
+    expect(config.metrics.port).not.toBe(Number(fly['http_service']!.internal_port));
+    expect(config.metrics.host).toBe('::');
   });
 });

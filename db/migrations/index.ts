@@ -5,6 +5,7 @@ import * as m0003 from './0003_report_projections.js';
 import * as m0004 from './0004_work_leases.js';
 import * as m0005 from './0005_log_seals.js';
 import * as m0006 from './0006_volume_machines.js';
+import * as m0007 from './0007_rate_limits.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_work_leases': m0004,
   '0005_log_seals': m0005,
   '0006_volume_machines': m0006,
+  '0007_rate_limits': m0007,
 };

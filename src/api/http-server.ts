@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { EventHub } from '../events/event-hub.js';
-import { ForbiddenError } from '../reports/errors.js';
 import type { Runtime } from '../runtime.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
@@ -15,15 +14,23 @@ export interface HttpServer {
   readonly server: Server;
   /** The bound address, e.g. http://127.0.0.1:4000 */
   readonly url: string;
-  /** Stops accepting, lets in-flight requests finish, then closes idle sockets. */
-  close(): Promise<void>;
+  /**
+   * Shutdown begins: /readyz answers 503 at once (the health check takes this machine out of
+   * rotation), WebSockets close with 1012 and SSE streams end so clients reconnect elsewhere, new
+   * sockets of either kind are refused. Ordinary requests are still answered meanwhile.
+   */
+  drain(): void;
+  /** Stops accepting, lets in-flight requests finish (at most `graceMs`, then cuts them), closes idle sockets. */
+  close(graceMs?: number): Promise<void>;
 }
 
 type Handler = (runtime: Runtime, req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
 
 const health: Handler = async (runtime, _req, res) => sendJson(res, 200, { status: 'ok', region: runtime.config.region });
 
-const ready: Handler = async (runtime, _req, res) => {
+/** Readiness: false while shutting down (whatever the database says), else whether the database answers. */
+const readiness = (isDraining: () => boolean): Handler => async (runtime, _req, res) => {
+  if (isDraining()) return sendJson(res, 503, { status: 'draining', database: runtime.database.kind });
   try {
     await sql`SELECT 1`.execute(runtime.database.db);
     sendJson(res, 200, { status: 'ready', database: runtime.database.kind });
@@ -32,23 +39,12 @@ const ready: Handler = async (runtime, _req, res) => {
   }
 };
 
-/** Prometheus scrapes with a bearer token of an auditor or admin (`quire token --role auditor`). */
-const metrics: Handler = async (runtime, req, res) => {
-  try {
-    const actor = await runtime.userTokens.fromHeader(req.headers.authorization);
-    if (actor.role === 'user') throw new ForbiddenError('metrics are for auditors and admins');
-  } catch (err) {
-    return sendError(res, err, { 'www-authenticate': 'Bearer' });
-  }
-  res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType, 'cache-control': 'no-store' });
-  res.end(await runtime.metrics.registry.metrics());
-};
-
-/** GET (and HEAD) routes: a path pattern with at most one parameter. */
+/**
+ * GET (and HEAD) routes: a path pattern with at most one parameter. /readyz is added per server.
+ * Metrics are not here: they are served on METRICS_PORT (./metrics-server.ts), with no token.
+ */
 const ROUTES: Array<[RegExp, Handler]> = [
   [/^\/healthz$/, health],
-  [/^\/readyz$/, ready],
-  [/^\/metrics$/, metrics],
   [/^\/files\/([A-Za-z0-9_.-]{1,4096})$/, serveFile],
   [/^\/reports\/([^/]{1,100})\/download$/, downloadReport],
 ];
@@ -67,14 +63,24 @@ function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string] |
 
 /** `options.devToken`: the dev token `quire serve` printed, prefilled in the progress page for loopback browsers outside production. */
 export async function startHttpServer(runtime: Runtime, port: number, host: string, options: UiOptions = {}): Promise<HttpServer> {
-  const routes = [...ROUTES, ...uiRoutes(options)];
+  let draining = false;
+  const routes: Array<[RegExp, Handler]> = [...ROUTES, [/^\/readyz$/, readiness(() => draining)], ...uiRoutes(options)];
+  // Open SSE streams (graphql over text/event-stream), ended when shutdown begins.
+  const streams = new Set<ServerResponse>();
   const hub = new EventHub(runtime.store, runtime.log);
   await hub.start();
   const yoga = createGraphQLServer(runtime, hub);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    // While draining, every answer asks the client to reconnect (to another machine) for its next request.
+    if (draining) res.setHeader('connection', 'close');
     if (path === '/graphql') {
+      if (/text\/event-stream/i.test(req.headers.accept ?? '')) {
+        if (draining) return void res.destroy();
+        streams.add(res);
+        res.once('close', () => streams.delete(res));
+      }
       const refusal = bodyRefusal(req, runtime.config.maxBodyBytes);
       if (refusal) {
         req.resume();
@@ -108,12 +114,23 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
   return {
     server,
     url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`,
-    async close() {
+    drain() {
+      if (draining) return;
+      draining = true;
+      ws.drain();
+      // Destroyed, not ended: ending would leave yoga's subscription running (it stops on 'close'),
+      // and a stream cut short is what makes EventSource and graphql-sse clients reconnect.
+      for (const stream of streams) stream.destroy();
+    },
+    async close(graceMs = 10_000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      for (const stream of streams) stream.destroy();
       await ws.close();
       await hub.stop();
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
+      clearTimeout(cut);
     },
   };
 }

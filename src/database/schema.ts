@@ -82,10 +82,18 @@ export interface LogSealsTable {
   leaf_hashes: Uint8Array;
 }
 
+/** Rate-limit windows shared by every instance (fixed windows, counted by the database's clock). */
+export interface RateLimitsTable {
+  key: string;
+  points: number;
+  window_ends_at: Date;
+}
+
 export interface Database {
   events: EventsTable;
   report_status: ReportStatusTable;
   report_locations: ReportLocationsTable;
   work_leases: WorkLeasesTable;
   log_seals: LogSealsTable;
+  rate_limits: RateLimitsTable;
 }

@@ -37,16 +37,29 @@ export class WorkLoop {
     this.loop = this.run();
   }
 
-  /** Stops claiming; waits up to `graceMs` for work in flight, then aborts it. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /**
+   * Stops claiming; waits up to `graceMs` for work in flight, then aborts it and waits at most
+   * `abortWaitMs` more: work that ignores the abort must not keep the caller (a shutdown that still
+   * has leases to release) waiting past its deadline.
+   */
+  async stop(graceMs = 10_000, abortWaitMs = 2_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.unlisten?.();
     this.poke();
     await this.loop;
-    const timer = setTimeout(() => this.abort.abort(), graceMs);
-    await Promise.allSettled(this.inFlight);
+    let giveUp: () => void = () => {};
+    const gaveUp = new Promise<void>((resolve) => (giveUp = resolve));
+    let abandon: ReturnType<typeof setTimeout> | undefined;
+    const timer = setTimeout(() => {
+      this.abort.abort();
+      abandon = setTimeout(giveUp, abortWaitMs);
+    }, graceMs);
+    const settled = Promise.allSettled(this.inFlight).then(() => true);
+    const done = await Promise.race([settled, gaveUp.then(() => false)]);
     clearTimeout(timer);
+    clearTimeout(abandon);
+    if (!done) this.options.log.warn({ loop: this.options.name, inFlight: this.inFlight.size }, 'work still running after the abort; leaving it');
   }
 
   /** Claims and processes until nothing is due (tests and one-shot CLI runs). */

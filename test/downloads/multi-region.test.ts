@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
 import { createDownloadUrl } from '../../src/api/downloads.js';
+import { startMetricsServer } from '../../src/api/metrics-server.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
@@ -176,10 +177,11 @@ describe.each(backends.flatMap((kind) => (['s3', 'disk'] as const).map((store) =
       await iad.workers.render.drain();
       await iad.workers.replicate!.drain();
 
-      expect((await fetch(`${lax.http.url}/metrics`)).status).toBe(401);
-      expect((await fetch(`${lax.http.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
-      const auditor = await lax.runtime.userTokens.sign({ id: 'prometheus', role: 'auditor' }, 60);
-      const metrics = await (await fetch(`${lax.http.url}/metrics`, { headers: { authorization: `Bearer ${auditor}` } })).text();
+      // Metrics are not on the public port at all; the internal one answers without a token.
+      expect((await fetch(`${lax.http.url}/metrics`)).status).toBe(404);
+      const metricsServer = await startMetricsServer(lax.runtime.metrics, 0, '127.0.0.1');
+      const metrics = await (await fetch(`${metricsServer.url}/metrics`)).text();
+      await metricsServer.close();
       expect(metrics).toMatch(/quire_download_resolutions_total\{path="object",outcome="ok"\} [1-9]/);
       expect(metrics).toMatch(/quire_download_resolutions_total\{path="none",outcome="not_ready"\} [1-9]/);
     });

@@ -1,7 +1,7 @@
-import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Actor } from '../../actor.js';
 import type { EventHub } from '../../events/event-hub.js';
 import type { Runtime } from '../../runtime.js';
+import type { Limiter } from '../shared-rate-limiter.js';
 
 /** Per operation: who asks, and the process's services. DataLoaders are attached by Pothos. */
 export interface GraphQLContext {
@@ -9,6 +9,6 @@ export interface GraphQLContext {
   hub: EventHub;
   actor: Actor;
   requestId: string;
-  /** Per-viewer limit on requestReport (an in-memory budget per instance). */
-  requestLimiter: RateLimiterMemory;
+  /** Per-viewer limit on requestReport, shared by every instance (counted in the database). */
+  requestLimiter: Limiter;
 }

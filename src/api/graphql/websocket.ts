@@ -19,8 +19,15 @@ type EnvelopedArgs = ExecutionArgs & { rootValue: { execute(args: ExecutionArgs)
  * checked at connection (close 4403 when the token is bad) and again for every operation, and the
  * operation is parsed and validated through yoga's envelop (graphql-armor's limits apply).
  */
-export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: Runtime): { close(): Promise<void> } {
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: runtime.config.maxBodyBytes });
+export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: Runtime): { drain(): void; close(): Promise<void> } {
+  let draining = false;
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: runtime.config.maxBodyBytes,
+    // A draining machine takes no new sockets: the client's retry goes to another machine.
+    verifyClient: (_info, accept) => (draining ? accept(false, 503, 'draining') : accept(true)),
+  });
   const disposable = useServer<Record<string, unknown> | undefined, Extra>(
     {
       onConnect: async (ctx) => {
@@ -74,6 +81,14 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
     wss,
   );
   return {
+    /**
+     * Shutdown began: 1012 (service restart) on every socket, a code graphql-ws clients retry on,
+     * so their automatic reconnect lands on a machine that is not going away.
+     */
+    drain() {
+      draining = true;
+      for (const client of wss.clients) client.close(1012, 'server restarting');
+    },
     async close() {
       for (const client of wss.clients) client.close(1001, 'server shutting down');
       await disposable.dispose();

@@ -3,12 +3,12 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Actor } from '../../actor.js';
 import { UnauthenticatedError } from '../../auth/user-tokens.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
+import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
 import { schema } from './schema.js';
 
@@ -32,7 +32,7 @@ export const ARMOR = {
 
 export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga {
   const { config } = runtime;
-  const requestLimiter = new RateLimiterMemory({ points: config.requestsPerMinute, duration: 60 });
+  const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
   return createYoga<Partial<WebSocketInitialContext>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
