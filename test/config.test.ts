@@ -23,6 +23,7 @@ describe('machine configuration', () => {
   it('finds a machine’s URL in MACHINE_URLS, then the template, then its region’s URL', () => {
     const config = loadConfig({
       FLY_APP_NAME: 'quire',
+      AUTH_SECRET: 'x'.repeat(32),
       PORT: '8080',
       MACHINE_URLS: 'm1=http://10.0.0.1:8080/',
       MACHINE_URL_TEMPLATE: 'http://{machine}.vm.{app}.internal:{port}',
