@@ -13,6 +13,7 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  DATABASE_READ_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('./data'),
   FLY_REGION: z
     .string()
@@ -102,6 +103,11 @@ export type Config = {
   /** PostgreSQL connection string; when absent quire runs on embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  /**
+   * A read replica of DATABASE_URL (on Fly: the one in this region) for reads that may lag;
+   * appends, leases and LISTEN stay on the primary. See src/database/read-router.ts.
+   */
+  databaseReadUrl: string | undefined;
   dataDir: string;
   /** The region this instance runs in, stamped on every event it appends. */
   region: string;
@@ -246,11 +252,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'e.g. fly secrets set AUTH_SECRET=$(openssl rand -base64 48)',
     );
   }
+  if (e.DATABASE_READ_URL && !e.DATABASE_URL) {
+    throw new ConfigError('invalid configuration:\n  DATABASE_READ_URL: a read replica needs its primary in DATABASE_URL');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseReadUrl: e.DATABASE_READ_URL,
     dataDir: resolve(e.DATA_DIR),
     region: e.FLY_REGION,
     machineId: e.FLY_MACHINE_ID ?? e.MACHINE_ID ?? machineIdFromHost(hostname()),
