@@ -45,6 +45,20 @@ export function compareLsn(a: Lsn, b: Lsn): number {
 export type ReadTarget = 'primary' | 'reader';
 
 /**
+ * How long what the reader last said about itself is trusted: its replay position (it only grows)
+ * or its failure to answer (reads go to the primary meanwhile, then it is asked again).
+ */
+const PROBE_TTL_MS = 1000;
+
+interface Probe {
+  at: number;
+  /** The reader answered. */
+  up: boolean;
+  /** Its replay position; null when it is not a standby (any more) and cannot say how far it is. */
+  lsn: Lsn | null;
+}
+
+/**
  * Where a read goes when the primary (DATABASE_URL) has a read replica (DATABASE_READ_URL).
  *
  * Appends, leases, LISTEN and everything a write decides on stay on the primary. Reads that may
@@ -56,6 +70,9 @@ export type ReadTarget = 'primary' | 'reader';
  * snapshot holds back xmin for the primary's running transactions).
  */
 export class ReadRouter {
+  private last: Probe | undefined;
+  private probing: Promise<Probe> | undefined;
+
   constructor(
     readonly primary: Kysely<Database>,
     readonly reader: Kysely<Database> | undefined,
@@ -82,18 +99,30 @@ export class ReadRouter {
     return rows[0]?.lsn ?? null;
   }
 
+  /** Asks the reader how far it has replayed (one query at a time, however many requests wait). */
+  private probe(): Promise<Probe> {
+    this.probing ??= this.replayLsn()
+      .then((lsn): Probe => ({ at: Date.now(), up: true, lsn }))
+      .catch((): Probe => ({ at: Date.now(), up: false, lsn: null }))
+      .then((probe) => {
+        this.last = probe;
+        this.probing = undefined;
+        return probe;
+      });
+    return this.probing;
+  }
+
   /** Which database a read that may lag goes to, given the position the caller must see. */
   async target(minLsn?: Lsn): Promise<ReadTarget> {
     if (!this.reader) return 'primary';
-    if (minLsn === undefined) return 'reader';
-    try {
-      const { rows } = await sql<{ ok: boolean | null }>`SELECT pg_last_wal_replay_lsn() >= ${minLsn}::pg_lsn AS ok`.execute(this.reader);
-      // null: the reader is not a standby (any more) and cannot say how far it is.
-      return rows[0]?.ok === true ? 'reader' : 'primary';
-    } catch {
-      // A reader that does not answer must not fail a read the primary can serve.
-      return 'primary';
-    }
+    const fresh = this.last && Date.now() - this.last.at < PROBE_TTL_MS ? this.last : undefined;
+    const replayed = (p: Probe | undefined) => p?.lsn != null && minLsn !== undefined && compareLsn(p.lsn, minLsn) >= 0;
+    // Known to be far enough (replay only moves forward), or no position asked for and known up.
+    if (fresh?.up && (minLsn === undefined || replayed(fresh))) return 'reader';
+    const now = fresh && !fresh.up ? fresh : await this.probe();
+    // A reader that does not answer must not fail a read the primary can serve.
+    if (!now.up) return 'primary';
+    return minLsn === undefined || replayed(now) ? 'reader' : 'primary';
   }
 
   /** The database for a read that may lag (see the class comment). */

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { loadConfig } from '../../src/config.js';
-import { LSN_HEADER, MIN_LSN_HEADER, compareLsn, parseLsnHeader, InvalidLsnError } from '../../src/database/read-router.js';
+import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, ReadRouter, compareLsn, parseLsnHeader } from '../../src/database/read-router.js';
 import type { Database } from '../../src/database/schema.js';
 import { START, type Checkpoint } from '../../src/events/checkpoint.js';
 import { EventStore } from '../../src/events/event-store.js';
@@ -140,6 +141,20 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
     const scope = runtime.reads.scope(lsn);
     expect(await scope.db()).toBe(reader);
     expect((await loadReportState(await scope.db(), s.reportId))?.reportId).toBe(s.reportId);
+  });
+
+  it('a reader that does not answer sends reads to the primary instead of failing them', async () => {
+    const dead = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/quire', connectionTimeoutMillis: 2000 }) }) });
+    try {
+      const router = new ReadRouter(runtime.database.db, dead, true);
+      expect(await router.target()).toBe('primary');
+      expect(await router.target((await router.commitLsn())!)).toBe('primary');
+      const s = newReportStream();
+      await runtime.store.append(s.streamId, 'no_stream', [requested(s.reportId)]);
+      expect((await loadReportState(await router.scope().db(), s.reportId))?.reportId).toBe(s.reportId);
+    } finally {
+      await dead.destroy();
+    }
   });
 
   it('keeps the safe read gap-free on the standby: a commit behind a running transaction stays hidden until that one ends', async () => {
