@@ -78,9 +78,10 @@ export async function startRuntime(
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
+  const reads = new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target));
   const store = new EventStore({
     db: database.db,
-    ...(database.readDb ? { readDb: database.readDb } : {}),
+    ...(database.readDb ? { catchUpDb: () => reads.forRead() } : {}),
     notifier: database.notifier,
     region: config.region,
     machine: config.machineId,
@@ -97,7 +98,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     log,
     database,
     store,
-    reads: new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target)),
+    reads,
     volume: new Volume(config.reportsDir),
     objectStore: new MonitoredObjectStore(createObjectStore(config, fileTokens)),
     fileTokens,

@@ -118,10 +118,12 @@ export class ReadRouter {
     const fresh = this.last && Date.now() - this.last.at < PROBE_TTL_MS ? this.last : undefined;
     const replayed = (p: Probe | undefined) => p?.lsn != null && minLsn !== undefined && compareLsn(p.lsn, minLsn) >= 0;
     // Known to be far enough (replay only moves forward), or no position asked for and known up.
-    if (fresh?.up && (minLsn === undefined || replayed(fresh))) return 'reader';
-    const now = fresh && !fresh.up ? fresh : await this.probe();
-    // A reader that does not answer must not fail a read the primary can serve.
-    if (!now.up) return 'primary';
+    if (fresh?.up && fresh.lsn !== null && (minLsn === undefined || replayed(fresh))) return 'reader';
+    const now = fresh && (!fresh.up || fresh.lsn === null) ? fresh : await this.probe();
+    // A reader that does not answer must not fail a read the primary can serve. One that is not a
+    // hot standby (promoted, or a logical replica) is not a copy of the primary's log: its
+    // transaction ids and snapshots are its own, so the safe read would not hold there.
+    if (!now.up || now.lsn === null) return 'primary';
     return minLsn === undefined || replayed(now) ? 'reader' : 'primary';
   }
 

@@ -20,11 +20,12 @@ export interface SubscribeOptions {
 export interface SubscribeContext {
   db: Kysely<Database>;
   /**
-   * A read replica of `db` to catch up from: read there until a batch comes back short, then
-   * follow live on `db`. Handing over is gap-free because a standby's safe read is a prefix of
-   * the primary's (every transaction below the standby's xmin has ended on the primary too).
+   * Where to catch up from (a hot standby of `db`, or `db` itself when there is none or it is
+   * down): read there until a batch comes back short, then follow live on `db`. Handing over is
+   * gap-free because a standby's safe read is a prefix of the primary's (every transaction below
+   * the standby's xmin has ended on the primary too).
    */
-  catchUpDb?: Kysely<Database>;
+  catchUpDb?: () => Promise<Kysely<Database>>;
   notifier: Notifier;
   log: Logger;
 }
@@ -47,8 +48,9 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
   const unlisten = ctx.notifier.on(EVENTS_CHANNEL, onWake);
   signal?.addEventListener('abort', onWake);
   let failures = 0;
-  let source = ctx.catchUpDb ?? ctx.db;
+  let source = ctx.db;
   try {
+    if (ctx.catchUpDb) source = await ctx.catchUpDb().catch(() => ctx.db);
     while (!signal?.aborted) {
       woken = false;
       let batch: RecordedEvent[];

@@ -16,11 +16,11 @@ import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { subscribe } from '../../src/events/subscribe.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
-import { gqlHttp } from '../graphql/client.js';
-import { ReportDocument, ReportsDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
+import { gqlHttp, gqlWs, subscribe as subscribeGql } from '../graphql/client.js';
+import { ReportDocument, ReportsDocument, ReportStatusDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
 import { collect, waitFor } from '../support/collect.js';
 import { silentLog } from '../support/databases.js';
-import { newReportStream, requested } from '../support/fixtures.js';
+import { failed, newReportStream, requested } from '../support/fixtures.js';
 import { TEST_SECRET } from '../support/runtime.js';
 import { replicaUnavailableReason, startStreamingReplica, type StreamingReplica } from '../support/streaming-replica.js';
 
@@ -143,6 +143,13 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
     expect((await loadReportState(await scope.db(), s.reportId))?.reportId).toBe(s.reportId);
   });
 
+  it('a reader that is not a hot standby (promoted, logical) is not used: its snapshots are not the primary’s', async () => {
+    const router = new ReadRouter(runtime.database.db, runtime.database.db, true);
+    expect(await router.replayLsn()).toBeNull();
+    expect(await router.target()).toBe('primary');
+    expect(await router.target((await router.commitLsn())!)).toBe('primary');
+  });
+
   it('a reader that does not answer sends reads to the primary instead of failing them', async () => {
     const dead = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/quire', connectionTimeoutMillis: 2000 }) }) });
     try {
@@ -235,6 +242,7 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
     await replica.pauseReplay();
     const live = Array.from({ length: 5 }, newReportStream);
     const controller = new AbortController();
+    const readerReadsBefore = await readerReads(runtime);
     try {
       const sub = collect(runtime.store.subscribe({ after: start, batchSize: 5, pollMs: 50, signal: controller.signal }), controller);
       await waitFor(() => sub.events.length >= before.length, 30_000, 'the catch-up');
@@ -243,6 +251,7 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
       await waitFor(() => sub.events.length >= before.length + live.length, 30_000, 'live events from the primary');
       await sub.stop();
       expect(sub.events.map((e) => e.streamId)).toEqual([...before, ...live].map((s) => s.streamId));
+      expect(await readerReads(runtime)).toBeGreaterThan(readerReadsBefore); // the catch-up came from the reader
     } finally {
       await replica.resumeReplay();
     }
@@ -300,6 +309,29 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
       const one = await gqlHttp(http.url, ReportDocument, { id: payload.data.reportId }, token, { headers: { [MIN_LSN_HEADER]: lsn } });
       expect(one.data!.report).toMatchObject({ reportId: payload.data.reportId, title: 'replayed' });
       expect(await readerReads(runtime)).toBeGreaterThan(readsBefore);
+    });
+
+    it('reportStatus: the first state may come from a lagging reader, what it had not replayed follows at once from the primary', async () => {
+      const s = newReportStream();
+      await runtime.store.append(s.streamId, 'no_stream', [requested(s.reportId, 'rita')]);
+      await replica.caughtUp();
+      await replica.pauseReplay();
+      const ws = gqlWs(http.url, token);
+      try {
+        await runtime.store.append(s.streamId, 1, [failed(1)]);
+        expect((await loadReportState(reader, s.reportId))?.version).toBe(1); // the reader is behind
+        const sub = subscribeGql(ws, ReportStatusDocument, { id: s.reportId });
+        const latest = await sub.waitFor((d) => d.reportStatus.version === 2, 20_000);
+        expect(latest.reportStatus.status).toBe((await loadReportState(runtime.database.db, s.reportId))!.status);
+        // Every state in version order, none repeated.
+        const versions = sub.data.map((d) => d.reportStatus.version);
+        expect(versions).toEqual([...new Set(versions)].sort());
+        expect(versions.at(-1)).toBe(2);
+        sub.close();
+      } finally {
+        await ws.dispose();
+        await replica.resumeReplay();
+      }
     });
 
     it('a bad x-quire-min-lsn is a typed 400, on GraphQL and on the REST download route', async () => {
