@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -323,6 +325,11 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
         const sub = subscribeGql(ws, ReportStatusDocument, { id: s.reportId });
         const latest = await sub.waitFor((d) => d.reportStatus.version === 2, 20_000);
         expect(latest.reportStatus.status).toBe((await loadReportState(runtime.database.db, s.reportId))!.status);
+        // The history of a state from the primary is never cut short by the lagging reader.
+        const withHistory = subscribeGql(ws, StatusWithHistory, { id: s.reportId });
+        const full = await withHistory.waitFor((d) => d.reportStatus.version === 2, 20_000);
+        expect(full.reportStatus.history.map((e) => e.streamVersion)).toEqual([1, 2]);
+        withHistory.close();
         // Every state in version order, none repeated.
         const versions = sub.data.map((d) => d.reportStatus.version);
         expect(versions).toEqual([...new Set(versions)].sort());
@@ -347,6 +354,13 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
     });
   });
 });
+
+/** reportStatus with the report's history (a document of this test only: no codegen needed). */
+const StatusWithHistory = parse(`
+  subscription StatusWithHistory($id: ID!) {
+    reportStatus(id: $id) { version history { streamVersion } }
+  }
+`) as TypedDocumentNode<{ reportStatus: { version: number; history: Array<{ streamVersion: number }> } }, { id: string }>;
 
 async function readerReads(runtime: Runtime): Promise<number> {
   const metric = await runtime.metrics.registry.getSingleMetric('quire_database_reads_total')!.get();

@@ -107,7 +107,19 @@ export const ReportRef = builder.loadableNode('Report', {
       // Keyed by version too: a subscription's loader lives as long as the subscription, and a
       // new state must not be answered from the cache of an older one.
       load: async (keys: string[], ctx) => {
-        const byStream = await readStreams(await ctx.reads.db(), [...new Set(keys.map((k) => k.split('@')[0]!))]);
+        const wanted = new Map<string, number>();
+        for (const key of keys) {
+          const [streamId, version] = key.split('@') as [string, string];
+          wanted.set(streamId, Math.max(wanted.get(streamId) ?? 0, Number(version)));
+        }
+        const db = await ctx.reads.db();
+        const byStream = await readStreams(db, [...wanted.keys()]);
+        // A state from the primary (a subscription's) can be ahead of a lagging read replica: the
+        // streams the replica has not replayed that far are read from the primary.
+        const behind = [...wanted].filter(([id, version]) => (byStream.get(id)?.at(-1)?.streamVersion ?? 0) < version).map(([id]) => id);
+        if (behind.length > 0 && db !== ctx.runtime.store.db) {
+          for (const [id, events] of await readStreams(ctx.runtime.store.db, behind)) byStream.set(id, events);
+        }
         return keys.map((key) => {
           const [streamId, version] = key.split('@') as [string, string];
           return (byStream.get(streamId) ?? []).filter((e) => e.streamVersion <= Number(version));
