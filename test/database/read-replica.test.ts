@@ -341,6 +341,23 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
       }
     });
 
+    it('a download of a report the lagging reader does not have yet is answered from the primary (not ready, never "not found")', async () => {
+      await replica.pauseReplay();
+      try {
+        const created = await gqlHttp(http.url, RequestReportDocument, { input: input('download me') }, token);
+        const payload = created.data!.requestReport;
+        if (payload.__typename !== 'MutationRequestReportSuccess') throw new Error(`requestReport: ${payload.__typename}`);
+        expect(await loadReportState(reader, payload.data.reportId)).toBeNull();
+        for (const headers of [{}, { [MIN_LSN_HEADER]: created.headers.get(LSN_HEADER)! }]) {
+          const res = await fetch(`${http.url}/reports/${payload.data.reportId}/download`, { headers: { authorization: `Bearer ${token}`, ...headers }, redirect: 'manual' });
+          expect(res.status).toBe(409);
+          expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NOT_READY');
+        }
+      } finally {
+        await replica.resumeReplay();
+      }
+    });
+
     it('a bad x-quire-min-lsn is a typed 400, on GraphQL and on the REST download route', async () => {
       const gql = await gqlHttp(http.url, ReportsDocument, { first: 1 }, token, { headers: { [MIN_LSN_HEADER]: 'yesterday' } });
       expect(gql.status).toBe(400);
