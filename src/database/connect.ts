@@ -33,12 +33,13 @@ const pgTypes = {
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-function postgresPool(url: string, max: number, applicationName: string, log: Logger): Kysely<Database> {
+function postgresPool(url: string, max: number, applicationName: string, log: Logger, connectTimeoutMs?: number): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     types: pgTypes,
     application_name: applicationName,
+    ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
   });
   // A connection killed by the server (failover, pg_terminate_backend) must not crash the
   // process: idle ones are replaced by the pool; one in use fails its query, which the caller
@@ -53,7 +54,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const db = postgresPool(options.url, options.poolMax ?? 20, 'quire', options.log);
     // LISTEN needs the primary: NOTIFY is not replicated to standbys.
     const notifier = await PostgresNotifier.start(options.url, options.log);
-    const readDb = options.readUrl ? postgresPool(options.readUrl, options.poolMax ?? 20, 'quire-reader', options.log) : undefined;
+    // A replica that does not answer must fail fast: reads then go to the primary (read-router.ts).
+    const readDb = options.readUrl ? postgresPool(options.readUrl, options.poolMax ?? 20, 'quire-reader', options.log, 3000) : undefined;
     return {
       kind: 'postgres',
       db,

@@ -348,7 +348,8 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
         const payload = created.data!.requestReport;
         if (payload.__typename !== 'MutationRequestReportSuccess') throw new Error(`requestReport: ${payload.__typename}`);
         expect(await loadReportState(reader, payload.data.reportId)).toBeNull();
-        for (const headers of [{}, { [MIN_LSN_HEADER]: created.headers.get(LSN_HEADER)! }]) {
+        const variants: Array<Record<string, string>> = [{}, { [MIN_LSN_HEADER]: created.headers.get(LSN_HEADER)! }];
+        for (const headers of variants) {
           const res = await fetch(`${http.url}/reports/${payload.data.reportId}/download`, { headers: { authorization: `Bearer ${token}`, ...headers }, redirect: 'manual' });
           expect(res.status).toBe(409);
           expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NOT_READY');
