@@ -273,8 +273,10 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
     it('requestReport answers x-quire-lsn; report(id) and reports with x-quire-min-lsn see it even while the reader lags', async () => {
       await replica.pauseReplay();
       try {
-        const created = await gqlHttp(http.url, RequestReportDocument, { input: input('read your writes') }, token);
+        const created = await gqlHttp(http.url, RequestReportDocument, { input: input('read your writes') }, token, { headers: { origin: 'https://app.example.com' } });
         expect(created.status).toBe(200);
+        // A web app on another origin may read it.
+        expect(created.headers.get('access-control-expose-headers')).toContain(LSN_HEADER);
         const payload = created.data!.requestReport;
         if (payload.__typename !== 'MutationRequestReportSuccess') throw new Error(`requestReport: ${payload.__typename}`);
         const id = payload.data.reportId;

@@ -70,6 +70,8 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       },
     },
     logging: false,
+    // Yoga's default CORS (any origin), plus: browsers on another origin may read the commit LSN.
+    cors: { exposedHeaders: [LSN_HEADER] },
     plugins: [
       EnvelopArmorPlugin(ARMOR),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
