@@ -18,7 +18,7 @@ import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { subscribe } from '../../src/events/subscribe.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
-import { gqlHttp, gqlWs, subscribe as subscribeGql } from '../graphql/client.js';
+import { closedWith, gqlHttp, gqlWs, subscribe as subscribeGql } from '../graphql/client.js';
 import { ReportDocument, ReportsDocument, ReportStatusDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
 import { collect, waitFor } from '../support/collect.js';
 import { silentLog } from '../support/databases.js';
@@ -332,6 +332,18 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
         const full = await withHistory.waitFor((d) => d.reportStatus.version === 2, 20_000);
         expect(full.reportStatus.history.map((e) => e.streamVersion)).toEqual([1, 2]);
         withHistory.close();
+        // Without minLsn the first state came from the lagging reader (version 1)…
+        expect(sub.data[0]!.reportStatus.version).toBe(1);
+        // …with the LSN of the write, the socket's reads go to the primary: the first state is current.
+        const fresh = gqlWs(http.url, undefined, { connectionParams: { authorization: `Bearer ${token}`, minLsn: (await runtime.reads.commitLsn())! } });
+        try {
+          const current = subscribeGql(fresh, ReportStatusDocument, { id: s.reportId });
+          await current.waitFor(() => true, 20_000);
+          expect(current.data[0]!.reportStatus.version).toBe(2);
+          current.close();
+        } finally {
+          await fresh.dispose();
+        }
         // Every state in version order, none repeated.
         const versions = sub.data.map((d) => d.reportStatus.version);
         expect(versions).toEqual([...new Set(versions)].sort());
@@ -371,6 +383,13 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
       });
       expect(rest.status).toBe(400);
       expect(((await rest.json()) as { error: { code: string } }).error.code).toBe('INVALID_LSN');
+      // On WebSocket: connectionParams.minLsn, refused with 4400 (a bad request clients do not retry).
+      const ws = gqlWs(http.url, undefined, { connectionParams: { authorization: `Bearer ${token}`, minLsn: 'not-an-lsn' } });
+      try {
+        expect((await closedWith(ws)).code).toBe(4400);
+      } finally {
+        await ws.dispose();
+      }
     });
   });
 });
