@@ -67,7 +67,8 @@ interface Probe {
  * back, sent again as `x-quire-min-lsn` — reads from the reader only once the reader has replayed
  * that far (`pg_last_wal_replay_lsn()`), else from the primary. Without an LSN a read may be
  * stale by the replica's lag; the safe read of the log stays gap-free either way (a hot standby's
- * snapshot holds back xmin for the primary's running transactions).
+ * snapshot holds back xmin for the primary's running transactions). A reader that does not answer,
+ * or is not a hot standby, is not used: reads go to the primary and it is asked again after a second.
  */
 export class ReadRouter {
   private last: Probe | undefined;
