@@ -67,7 +67,9 @@ async function mutate<T>(client: Client, query: string, variables: object, field
       signal: AbortSignal.timeout(15_000),
     });
   } catch (err) {
-    throw new TypedFailure('edge_unreachable', String((err as Error).cause ?? err), false);
+    // No answer at all: the edge refused the connection, or (a timeout) the answer took longer than 15 s.
+    const timedOut = (err as Error).name === 'TimeoutError';
+    throw new TypedFailure(timedOut ? 'client_timeout' : 'edge_unreachable', String((err as Error).cause ?? err), false);
   }
   const region = response.headers.get('x-edge-region') ?? '?';
   const machine = response.headers.get('x-edge-machine') ?? '?';

@@ -49,6 +49,11 @@ export interface ClusterOptions {
   authSecret: string;
   workDir: string;
   renderConcurrency: number;
+  /**
+   * In-process machines share this render pool (warmed up before the run): a pool per machine would
+   * spend the first seconds of every start loading pdfmake into threads that compete for the same CPUs.
+   */
+  pool?: RenderPool;
   log: Logger;
 }
 
@@ -124,7 +129,7 @@ export class SimMachine implements EdgeTarget {
     const config = loadConfig(this.env());
     const runtime = assembleRuntime(config, this.options.log.child({ region: this.region, machine: this.machine }), this.options.database, new Metrics({ defaultMetrics: false }));
     this.#runtime = runtime;
-    this.#pool = new RenderPool({ size: this.options.renderConcurrency });
+    this.#pool = this.options.pool ?? new RenderPool({ size: this.options.renderConcurrency });
     this.#http = await startHttpServer(runtime, this.port, '127.0.0.1');
     this.#workers = createWorkers(runtime, { pool: this.#pool, owner: `sim-${this.machine}-${this.starts}` });
     this.#workers.start();
@@ -221,7 +226,7 @@ export class SimMachine implements EdgeTarget {
     http.server.closeAllConnections();
     await closed;
     await this.#workers!.stop(0);
-    await this.#pool!.close();
+    if (this.#pool !== this.options.pool) await this.#pool!.close();
     this.#http = undefined;
     this.#workers = undefined;
     this.#runtime = undefined;

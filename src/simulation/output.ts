@@ -48,6 +48,9 @@ export function formatTable(results: ModeResult[]): string {
     if (requests.length > 0) out.push(`  requestReport failures (retried): ${requests.join(', ')}; untyped ${r.requestFailures.untyped}`);
     for (const e of r.everyMachine.failures.slice(0, 3)) out.push(`    at the end: ${e}`);
     for (const id of r.replication.notReplicated.slice(0, 3)) out.push(`    not replicated: ${id}`);
+    const stages = Object.entries(r.events.failedByStage).map(([k, v]) => `${v} × ${k}`);
+    if (stages.length > 0) out.push(`  ReportFailed in the log: ${stages.join(', ')}; given up: ${r.events.givenUp.length}`);
+    for (const g of r.events.givenUp.slice(0, 3)) out.push(`    given up: ${g}`);
   }
   return out.join('\n');
 }

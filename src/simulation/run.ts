@@ -9,6 +9,7 @@ import { openDatabase, type DatabaseHandle } from '../database/connect.js';
 import { migrateToLatest } from '../database/migrate.js';
 import { verifyLog } from '../audit/verify.js';
 import { loadReportState } from '../projections/report-rows.js';
+import { RenderPool } from '../render/render-pool.js';
 import { downloadQuire, downloadSeed, followStatus, requestReport, TypedFailure, type Attempt, type Client } from './client.js';
 import { diskStoreFaults, machineIdOf, REGIONS, SimMachine, simLog, tempWorkDir, type ObjectStoreFaults, type SimMode } from './cluster.js';
 import { startEdge } from './edge.js';
@@ -83,6 +84,8 @@ export interface ModeResult {
   /** Every report downloaded through each machine (fly-force-instance-id) at the end. */
   everyMachine: { checked: number; ok: number; failed: number; failures: string[] };
   hashChains: { streams: number; events: number; breaks: number };
+  /** The log at the end: events by type, ReportFailed by stage, and the failures nobody will retry (retryAt null). */
+  events: { byType: Record<string, number>; failedByStage: Record<string, number>; givenUp: string[] };
   faults: FaultWindow[];
   edge: { requests: number; replays: number; replaysToDeadRegion: number; replaysToDeadMachine: number; retriedElsewhere: number; upstreamErrors: number };
   requestRetries: number;
@@ -137,7 +140,7 @@ const TYPED_EXPLANATIONS: Record<string, string> = {
 };
 
 export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeResult> {
-  const say = options.log ?? (() => undefined);
+  const say = (line: string) => options.log?.(process.env.SIM_TIMESTAMPS ? `${Date.now()} ${line}` : line);
   const prng = new Prng(options.seed);
   const started = Date.now();
   const workDir = tempWorkDir();
@@ -153,6 +156,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   const perRegion = options.machinesPerRegion ?? 2;
   const machines: SimMachine[] = [];
   const edge = await startEdge(() => machines, prng.fork(1));
+  const pool = options.databaseUrl ? undefined : new RenderPool({ size: options.renderConcurrency });
   for (const name of regionNames) {
     for (let m = 0; m < perRegion; m++) {
       machines.push(
@@ -165,6 +169,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
         authSecret,
         workDir,
           renderConcurrency: options.renderConcurrency,
+          ...(pool ? { pool } : {}),
           log: simLog(),
         }),
       );
@@ -181,6 +186,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   let storeBackAt: number | null = null;
 
   try {
+    await pool?.warmUp();
     for (const r of machines) await r.start();
     say(
       `  ${mode}: ${machines.length} machines up (${regionNames.length} regions × ${perRegion}; ${options.databaseUrl ? 'processes, PostgreSQL' : 'in-process, PGlite'}; ${options.store} object store); edge ${edge.url}`,
@@ -385,6 +391,17 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     // Verify the log at rest: every machine stopped, nothing appending any more.
     for (const r of machines) await r.stop().catch(() => undefined);
     const chains = await verifyLog(database.handle.db);
+    const events: ModeResult['events'] = { byType: {}, failedByStage: {}, givenUp: [] };
+    for (const row of await sql<{ type: string; n: number }>`SELECT type, count(*)::int AS n FROM events GROUP BY type`.execute(database.handle.db).then((r) => r.rows)) {
+      events.byType[row.type] = Number(row.n);
+    }
+    const failedRows = await sql<{ stream_id: string; stage: string; error: string; retry_at: string | null }>`
+      SELECT stream_id, data->>'stage' AS stage, data->>'error' AS error, data->>'retryAt' AS retry_at FROM events WHERE type = 'ReportFailed'
+      ORDER BY global_position`.execute(database.handle.db);
+    for (const f of failedRows.rows) {
+      events.failedByStage[f.stage] = (events.failedByStage[f.stage] ?? 0) + 1;
+      if (f.retry_at === null && events.givenUp.length < 20) events.givenUp.push(`${f.stream_id} ${f.stage}: ${f.error}`.slice(0, 300));
+    }
 
     // Classify failures.
     const inWindow = (at: number, kinds: FaultWindow['kind'][], slack = 2000) =>
@@ -446,6 +463,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       requestToFirstDownloadMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null },
       everyMachine,
       hashChains: { streams: chains.streams, events: chains.events, breaks: chains.problemCount },
+      events,
       faults: faults.map((w) => ({ ...w, start: w.start - t0, end: w.end ? w.end - t0 : 0 })),
       edge: { ...edge.stats },
       requestRetries,
@@ -475,6 +493,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     await Promise.allSettled([...pending]);
     for (const r of machines) await r.stop().catch(() => undefined);
     await edge.close();
+    await pool?.close();
     await storeFaults.up().catch(() => undefined);
     await s3?.close();
     await database.drop();
