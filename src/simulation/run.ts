@@ -260,6 +260,8 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       const input = {
         template: 'table',
         title: `Sim ${mode} #${i}`,
+        // A retry after a lost answer (a machine killed mid-request, a timeout) must not make a second report.
+        idempotencyKey: `sim-${options.seed}-${i}`,
         params: {
           columns: [{ label: 'Item', key: 'item' }, { label: 'Qty', key: 'qty', align: 'right', format: 'number' }],
           rows: Array.from({ length: rows }, (_, k) => ({ item: `Item ${k}`, qty: k * (i + 1) })),

@@ -186,6 +186,11 @@ const RequestReportInput = builder.inputType('RequestReportInput', {
     template: t.string({ description: 'table, summary or history' }),
     title: t.string(),
     params: t.field({ type: 'JSON', description: 'The template’s parameters (validated against its schema; at most 1 MiB).' }),
+    idempotencyKey: t.string({
+      required: false,
+      description:
+        'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS.',
+    }),
   }),
 });
 
@@ -218,7 +223,12 @@ builder.mutationField('requestReport', (t) =>
         throw res;
       }
       const { reportId } = await asResult(() =>
-        requestReport(ctx.runtime.store, { template: input.template, title: input.title, params: input.params }, ctx.actor, { requestId: ctx.requestId }),
+        requestReport(
+          ctx.runtime.store,
+          { template: input.template, title: input.title, params: input.params, idempotencyKey: input.idempotencyKey ?? null },
+          ctx.actor,
+          { requestId: ctx.requestId },
+        ),
       );
       return (await loadReportState(ctx.runtime.store.db, reportId))!;
     },
