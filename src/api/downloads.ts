@@ -11,6 +11,7 @@ const OUTCOMES: Record<string, DownloadOutcome> = {
   NOT_READY: 'not_ready',
   FAILED: 'failed',
   UNAVAILABLE: 'unavailable',
+  OBJECT_STORE_UNAVAILABLE: 'unavailable',
   FORBIDDEN: 'forbidden',
   INVALID_PARAMS: 'invalid',
 };
@@ -26,6 +27,7 @@ export function downloadContext(runtime: Runtime): DownloadContext {
     publicUrl: config.publicUrl,
     canReach: (machine, region) => config.flyReplay || machineBaseUrl(config, machine, region) !== undefined,
     objectStoreUnavailable: () => runtime.objectStore.isUnavailable(),
+    probeObjectStore: (key) => runtime.objectStore.reachable(key),
   };
 }
 

@@ -14,6 +14,7 @@ import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
 import { isUuid } from '../../reports/uuid.js';
 import { NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
 import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
@@ -249,7 +250,7 @@ builder.mutationField('createDownloadUrl', (t) =>
   t.field({
     type: DownloadUrlRef,
     description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
-    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, InvalidInputError] },
+    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidInputError] },
     args: {
       reportId: t.arg.id(),
       ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),

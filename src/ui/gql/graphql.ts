@@ -50,6 +50,7 @@ export type UiCreateDownloadUrlMutation = { createDownloadUrl:
     | { __typename: 'MutationCreateDownloadUrlSuccess', data: { url: string, expiresAt: string, source: DownloadSource, region: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'NotReadyError', code: string, message: string, status: ReportStatus }
+    | { __typename: 'ObjectStoreUnavailableError', code: string, message: string }
     | { __typename: 'UnavailableError', code: string, message: string, regions: Array<string> }
    };
 
