@@ -197,7 +197,9 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     const deadline = workloadEnd + options.settleMs;
 
     // Faults, each a scheduled event of the run.
-    const schedule: Array<[number, () => Promise<void>]> = [];
+    // Each fault is a sequence of timed steps; sequences run side by side, so a slow restart delays
+    // nothing but its own cycle.
+    const sequences: Array<Array<[number, () => Promise<void>]>> = [];
     const outage: FaultWindow = { kind: 'object_store_outage', start: 0, end: 0 };
     const storeDown = async () => ((outage.start = Date.now()), faults.push(outage), await storeFaults.down(), say(`  ${mode}: object store down`));
     const storeUp = async () => {
@@ -208,47 +210,57 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     };
     const window = options.faults.outageWindow;
     if (options.faults.outage && window !== 'workload') {
-      schedule.push([window?.startMs ?? 0.15 * D, storeDown]);
-      schedule.push([window?.endMs ?? 0.4 * D, storeUp]);
+      sequences.push([
+        [window?.startMs ?? 0.15 * D, storeDown],
+        [window?.endMs ?? 0.4 * D, storeUp],
+      ]);
     }
-    // Kill/restart cycles, one machine at a time, each back on its own volume before the next.
+    // Kill/restart cycles of random machines, each back on its own volume; a region keeps one live machine.
     const cycles = options.faults.kills ?? (options.faults.kill ? 1 : 0);
+    const killCycles: Array<[number, () => Promise<void>]> = [];
     for (let c = 0; c < cycles; c++) {
       const [killAt, restartAt] = cycles === 1 ? [0.5 * D, 0.75 * D] : [D * (0.1 + (0.8 * c) / cycles), D * (0.1 + (0.8 * (c + 0.6)) / cycles)];
       let w: FaultWindow | undefined;
       let victim: SimMachine | undefined;
-      schedule.push([
+      killCycles.push([
         killAt,
         async () => {
-          victim = prng.pick(machines.filter((m) => m.live));
+          const live = machines.filter((m) => m.live);
+          const spare = live.filter((m) => live.some((o) => o !== m && o.region === m.region));
+          victim = prng.pick(spare.length > 0 ? spare : live);
           w = { kind: 'machine_killed', region: victim.region, machine: victim.machine, start: Date.now(), end: 0 };
           faults.push(w);
           await victim.kill();
           say(`  ${mode}: ${victim.machine} killed`);
         },
       ]);
-      schedule.push([restartAt, async () => (await victim!.start(), (w!.end = Date.now()), say(`  ${mode}: ${victim!.machine} restarted on its volume`))]);
+      killCycles.push([restartAt, async () => (await victim!.start(), (w!.end = Date.now()), say(`  ${mode}: ${victim!.machine} restarted on its volume`))]);
     }
+    if (killCycles.length > 0) sequences.push(killCycles);
     if (options.faults.dbDrop && database.handle.kind === 'postgres') {
-      schedule.push([
-        0.3 * D,
-        async () => {
-          const w: FaultWindow = { kind: 'db_connections_dropped', start: Date.now(), end: 0 };
-          faults.push(w);
-          const r = await sql<{ n: number }>`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(database.handle.db);
-          w.end = Date.now() + 1000;
-          say(`  ${mode}: dropped ${r.rows[0]?.n ?? 0} database connections`);
-        },
+      sequences.push([
+        [
+          0.3 * D,
+          async () => {
+            const w: FaultWindow = { kind: 'db_connections_dropped', start: Date.now(), end: 0 };
+            faults.push(w);
+            const r = await sql<{ n: number }>`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(database.handle.db);
+            w.end = Date.now() + 1000;
+            say(`  ${mode}: dropped ${r.rows[0]?.n ?? 0} database connections`);
+          },
+        ],
       ]);
     }
     if (options.faults.outage && window === 'workload') await storeDown();
-    const faultRun = (async () => {
-      for (const [at, act] of schedule.sort((a, b) => a[0] - b[0])) {
-        await sleep(Math.max(0, t0 + at - Date.now()));
-        await act().catch((err) => say(`  ${mode}: fault failed: ${String(err)}`));
-      }
-    })();
+    const faultRun = Promise.all(
+      sequences.map(async (steps) => {
+        for (const [at, act] of steps) {
+          await sleep(Math.max(0, t0 + at - Date.now()));
+          await act().catch((err) => say(`  ${mode}: fault failed: ${String(err)}`));
+        }
+      }),
+    );
 
     // The workload: reports arrive over the window, at most `concurrency` in flight.
     const arrivals = Array.from({ length: options.reports }, () => prng.next() * D).sort((a, b) => a - b);
