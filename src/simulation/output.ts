@@ -27,9 +27,15 @@ export function formatTable(results: ModeResult[]): string {
     ['p99 request→download', ...results.map((r) => ms(r.requestToFirstDownloadMs.p99))],
     ['every machine (end)', ...results.map((r) => `${r.everyMachine.ok}/${r.everyMachine.checked}`)],
     [
-      'all REPLICATED after',
+      'all REPLICATED (after workload)',
       ...results.map((r) =>
         !r.replication.checked ? '—' : r.replication.afterWorkloadMs === null ? `${r.replication.replicated}/${r.reports} only` : `${r.replication.afterWorkloadMs} ms`,
+      ),
+    ],
+    [
+      'outage backlog copied',
+      ...results.map((r) =>
+        r.replication.backlogClearedAfterStoreBackMs === null ? '—' : `${r.replication.backlog} in ${r.replication.backlogClearedAfterStoreBackMs} ms`,
       ),
     ],
     ['hash chains', ...results.map((r) => (r.hashChains.breaks === 0 ? `ok (${r.hashChains.events} ev)` : `${r.hashChains.breaks} breaks`))],

@@ -76,7 +76,16 @@ export interface ModeResult {
   /** requestReport calls that failed (and were retried), by reason; `untyped` counts those without a code. */
   requestFailures: { byReason: Record<string, number>; untyped: number };
   /** Every report REPLICATED at the end (replicateAll): how long after the workload and after the store came back. */
-  replication: { checked: boolean; replicated: number; notReplicated: string[]; afterWorkloadMs: number | null; afterStoreBackMs: number | null };
+  replication: {
+    checked: boolean;
+    replicated: number;
+    notReplicated: string[];
+    afterWorkloadMs: number | null;
+    /** The outage's backlog (reports whose copy failed): its last copy, this long after the store came back. */
+    backlogClearedAfterStoreBackMs: number | null;
+    /** How many reports were in that backlog. */
+    backlog: number;
+  };
   failures: { typed: number; untyped: number; explained: number; unexplained: number; recovered: number; unrecovered: number; examples: string[] };
   lost: number;
   lostIds: string[];
@@ -341,7 +350,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     for (const r of machines) await r.start();
     await storeUp();
     await storeFaults.up();
-    const replication: ModeResult['replication'] = { checked: false, replicated: 0, notReplicated: [], afterWorkloadMs: null, afterStoreBackMs: null };
+    const replication: ModeResult['replication'] = { checked: false, replicated: 0, notReplicated: [], afterWorkloadMs: null, backlogClearedAfterStoreBackMs: null, backlog: 0 };
     if (options.replicateAll && mode !== 'legacy') {
       // Every report copied to the object store, by the machine that holds it, within the settle bound.
       replication.checked = true;
@@ -360,10 +369,14 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       const now = Date.now();
       replication.notReplicated = left.slice(0, 20);
       replication.replicated = ids.length - left.length;
-      if (left.length === 0) {
-        replication.afterWorkloadMs = now - workloadDone;
-        if (storeBackAt !== null) replication.afterStoreBackMs = now - storeBackAt;
-      }
+      if (left.length === 0) replication.afterWorkloadMs = now - workloadDone;
+      const backlog = await sql<{ n: number; last: Date | string | null }>`
+        SELECT count(*)::int AS n, max(r.recorded_at) AS last FROM events AS r
+        WHERE r.type = 'ReportReplicated'
+          AND EXISTS (SELECT 1 FROM events AS f WHERE f.stream_id = r.stream_id AND f.type = 'ReportFailed' AND f.data->>'stage' = 'replicate')`.execute(database.handle.db);
+      replication.backlog = Number(backlog.rows[0]?.n ?? 0);
+      const last = backlog.rows[0]?.last;
+      if (last && storeBackAt !== null && left.length === 0) replication.backlogClearedAfterStoreBackMs = Math.max(0, new Date(last).getTime() - storeBackAt);
       say(`  ${mode}: ${replication.replicated}/${ids.length} replicated${left.length === 0 ? ` ${replication.afterWorkloadMs} ms after the workload` : ''}`);
     }
 

@@ -58,6 +58,10 @@ describe.each(backends)('soak: 3 regions × 2 machines, kills and an outage, on 
     // failures in the log are retried copies during the outage (never a sibling's "disappeared").
     expect(result.hashChains).toMatchObject({ streams: REPORTS, breaks: 0 });
     expect(result.events.givenUp).toEqual([]);
+    // The outage was felt: copies failed during it and were retried until the store came back.
+    expect(result.events.failedByStage['replicate']).toBeGreaterThan(0);
+    expect(result.replication.backlog).toBeGreaterThan(0);
+    expect(result.replication.backlogClearedAfterStoreBackMs).not.toBeNull();
     expect(result.events.byType['ReportRequested']).toBe(REPORTS);
     expect(result.events.byType['ReportReplicated']).toBe(REPORTS);
     expect(Object.values(result.events.byType).reduce((a, b) => a + b, 0)).toBe(result.hashChains.events);
