@@ -186,7 +186,7 @@ export async function downloadQuire(client: Client, reportId: string, expectedSh
       at: Date.now(),
       ok: false,
       region,
-      reason: viaEdge ? 'edge_unreachable' : 'object_store_unreachable',
+      reason: (err as Error).name === 'TimeoutError' ? 'client_timeout' : viaEdge ? 'edge_unreachable' : 'object_store_unreachable',
       message: String((err as Error).cause ?? err),
       typed: false,
     };
