@@ -50,6 +50,7 @@ export function formatTable(results: ModeResult[]): string {
     out.push('', `${r.mode}: ${r.backend}${r.processes ? ' (separate processes)' : ' (in-process)'}, ${r.store} store, ${(r.wallMs / 1000).toFixed(1)} s; faults: ${faults || 'none'}`);
     for (const inv of r.invariants) out.push(`  ${inv.ok ? '✓' : '✗'} ${inv.name}: ${inv.detail}`);
     for (const e of r.failures.examples.slice(0, 3)) out.push(`    unexplained: ${e}`);
+    if (r.mode !== 'legacy') for (const e of r.failures.untypedSamples.slice(0, 3)) out.push(`    untyped: ${e}`);
     const requests = Object.entries(r.requestFailures.byReason).map(([k, v]) => `${v} × ${k}`);
     if (requests.length > 0) out.push(`  requestReport failures (retried): ${requests.join(', ')}; untyped ${r.requestFailures.untyped}`);
     for (const e of r.everyMachine.failures.slice(0, 3)) out.push(`    at the end: ${e}`);

@@ -86,7 +86,9 @@ export interface ModeResult {
     /** How many reports were in that backlog. */
     backlog: number;
   };
-  failures: { typed: number; untyped: number; explained: number; unexplained: number; recovered: number; unrecovered: number; examples: string[] };
+  failures: { typed: number; untyped: number; explained: number; unexplained: number; recovered: number; unrecovered: number; examples: string[];
+    /** The first untyped failures, explained or not (what a client saw that was not a typed answer). */
+    untypedSamples: string[] };
   lost: number;
   lostIds: string[];
   requestToFirstDownloadMs: { p50: number | null; p99: number | null; max: number | null };
@@ -448,6 +450,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     };
     const byReason: Record<string, number> = {};
     const examples: string[] = [];
+    const untypedSamples: string[] = [];
     let explained = 0;
     let recovered = 0;
     for (const a of failed) {
@@ -455,6 +458,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       const why = explain(a);
       if (why) explained++;
       else if (examples.length < 8) examples.push(`${a.reason}: ${a.message ?? ''} (${a.region ?? '?'})`.slice(0, 240));
+      if (!a.typed && untypedSamples.length < 8) untypedSamples.push(`${a.reason}: ${a.message ?? ''} (${a.machine ?? a.region ?? '?'})`.slice(0, 240));
       if (attempts.some((b) => b.ok && b.reportId === a.reportId && b.at > a.at)) recovered++;
     }
     const byPath: Record<string, number> = { object: 0, local: 0, replay: 0 };
@@ -484,7 +488,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       downloads: { attempted: attempts.length, succeeded: attempts.length - failed.length, byPath, failedByReason: byReason },
       requestFailures,
       replication,
-      failures: { typed, untyped: failed.length - typed, explained, unexplained, recovered, unrecovered: failed.length - recovered, examples },
+      failures: { typed, untyped: failed.length - typed, explained, unexplained, recovered, unrecovered: failed.length - recovered, examples, untypedSamples },
       lost: lostIds.length,
       lostIds: lostIds.slice(0, 20),
       requestToFirstDownloadMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null },
