@@ -34,7 +34,7 @@ export interface SimOptions {
     /** The object store goes down: from 15 % to 40 % of the window, or `outageMs` from `outageAtMs`. */
     outage: boolean;
     /** `workload`: down from the start until every report's downloads are done (the fleet scenario). */
-    outageWindow?: { startMs: number; endMs: number } | 'workload';
+    outageWindow?: { startMs: number; endMs: number; feltBy?: number } | 'workload';
     /** One machine killed at 50 % and restarted on its volume at 75 %. */
     kill: boolean;
     /** Instead: this many kill/restart cycles of random machines, spread over the window, one at a time. */
@@ -221,9 +221,21 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     };
     const window = options.faults.outageWindow;
     if (options.faults.outage && window !== 'workload') {
+      const feltBy = window?.feltBy ?? 0;
+      const copiesFailed = async () =>
+        Number(
+          (await sql<{ n: number }>`SELECT count(*)::int AS n FROM events WHERE type = 'ReportFailed' AND data->>'stage' = 'replicate'`.execute(database.handle.db)).rows[0]?.n ?? 0,
+        );
       sequences.push([
         [window?.startMs ?? 0.15 * D, storeDown],
-        [window?.endMs ?? 0.4 * D, storeUp],
+        [
+          window?.endMs ?? 0.4 * D,
+          async () => {
+            // On a loaded machine renders may stall through a short outage: keep the store down until it has been felt.
+            while ((await copiesFailed()) < feltBy && Date.now() < workloadEnd) await sleep(250);
+            await storeUp();
+          },
+        ],
       ]);
     }
     // Kill/restart cycles of random machines, each back on its own volume; a region keeps one live machine.
