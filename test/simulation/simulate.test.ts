@@ -40,5 +40,5 @@ describe('simulation (30 reports, 3 regions × 2 machines, object store outage, 
     // mirror serves before replication (local volume or fly-replay), object only from the store.
     expect(mirror!.downloads.byPath.local! + mirror!.downloads.byPath.replay!).toBeGreaterThan(0);
     expect(object!.downloads.byPath.object).toBe(object!.downloads.succeeded);
-  }, 180_000);
+  }, 240_000);
 });
