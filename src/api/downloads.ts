@@ -12,6 +12,7 @@ const OUTCOMES: Record<string, DownloadOutcome> = {
   NOT_READY: 'not_ready',
   FAILED: 'failed',
   UNAVAILABLE: 'unavailable',
+  OBJECT_STORE_UNAVAILABLE: 'unavailable',
   FORBIDDEN: 'forbidden',
   INVALID_PARAMS: 'invalid',
 };
@@ -27,6 +28,7 @@ export function downloadContext(runtime: Runtime, db = runtime.store.db): Downlo
     publicUrl: config.publicUrl,
     canReach: (machine, region) => config.flyReplay || machineBaseUrl(config, machine, region) !== undefined,
     objectStoreUnavailable: () => runtime.objectStore.isUnavailable(),
+    probeObjectStore: (key) => runtime.objectStore.reachable(key),
   };
 }
 

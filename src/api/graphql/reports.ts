@@ -14,6 +14,7 @@ import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
 import { isUuid } from '../../reports/uuid.js';
 import { NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
 import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
@@ -201,6 +202,11 @@ const RequestReportInput = builder.inputType('RequestReportInput', {
     template: t.string({ description: 'table, summary or history' }),
     title: t.string(),
     params: t.field({ type: 'JSON', description: 'The template’s parameters (validated against its schema; at most 1 MiB).' }),
+    idempotencyKey: t.string({
+      required: false,
+      description:
+        'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS.',
+    }),
   }),
 });
 
@@ -233,7 +239,12 @@ builder.mutationField('requestReport', (t) =>
         throw res;
       }
       const { reportId } = await asResult(() =>
-        requestReport(ctx.runtime.store, { template: input.template, title: input.title, params: input.params }, ctx.actor, { requestId: ctx.requestId }),
+        requestReport(
+          ctx.runtime.store,
+          { template: input.template, title: input.title, params: input.params, idempotencyKey: input.idempotencyKey ?? null },
+          ctx.actor,
+          { requestId: ctx.requestId },
+        ),
       );
       return (await loadReportState(ctx.runtime.store.db, reportId))!;
     },
@@ -254,7 +265,7 @@ builder.mutationField('createDownloadUrl', (t) =>
   t.field({
     type: DownloadUrlRef,
     description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
-    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, InvalidInputError] },
+    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidInputError] },
     args: {
       reportId: t.arg.id(),
       ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),
