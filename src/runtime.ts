@@ -1,4 +1,5 @@
 import { deriveKey, resolveSecret } from './auth/secret.js';
+import { TokenRevocations } from './auth/token-revocations.js';
 import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
@@ -24,6 +25,8 @@ export interface Runtime {
   readonly objectStore: MonitoredObjectStore;
   readonly fileTokens: FileTokens;
   readonly userTokens: UserTokens;
+  /** Revoked tokens (`quire token revoke`, the revokeTokens mutation); userTokens checks them. */
+  readonly revocations: TokenRevocations;
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
@@ -75,6 +78,7 @@ export async function startRuntime(
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
+  const revocations = new TokenRevocations(database.db, log, config.tokenRevocationRefreshMs);
   const store = new EventStore({
     db: database.db,
     notifier: database.notifier,
@@ -101,8 +105,13 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
       ...(config.authJwksUrl ? { jwksUrl: config.authJwksUrl } : {}),
       ...(config.authIssuer ? { issuer: config.authIssuer } : {}),
       ...(config.authAudience ? { audience: config.authAudience } : {}),
+      revocations,
     }),
+    revocations,
     metrics,
-    close: () => database.close(),
+    close: () => {
+      revocations.close();
+      return database.close();
+    },
   };
 }

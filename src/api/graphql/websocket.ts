@@ -3,12 +3,12 @@ import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { Actor } from '../../actor.js';
+import type { Credential } from '../../auth/user-tokens.js';
 import type { Runtime } from '../../runtime.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
-  actor?: Actor;
+  credential?: Credential;
   token?: string;
 };
 
@@ -33,7 +33,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
       onConnect: async (ctx) => {
         const token = ctx.connectionParams?.authorization;
         try {
-          ctx.extra.actor = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
+          ctx.extra.credential = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
           ctx.extra.token = token as string;
           return true;
         } catch {
@@ -43,14 +43,15 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
       onSubscribe: async (ctx, _id, payload) => {
         // Tokens expire while sockets stay open: check again for every operation.
         try {
-          ctx.extra.actor = await runtime.userTokens.fromHeader(ctx.extra.token);
+          ctx.extra.credential = await runtime.userTokens.fromHeader(ctx.extra.token);
         } catch {
           ctx.extra.socket.close(4403, 'Forbidden');
           return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
-          wsActor: ctx.extra.actor,
+          wsActor: ctx.extra.credential.actor,
+          wsCredential: ctx.extra.credential,
           wsRequestId: randomUUID(),
           req: ctx.extra.request,
           socket: ctx.extra.socket,

@@ -4,7 +4,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
-import { UnauthenticatedError } from '../../auth/user-tokens.js';
+import { UnauthenticatedError, type Credential } from '../../auth/user-tokens.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
@@ -15,6 +15,7 @@ import { schema } from './schema.js';
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
 export interface WebSocketInitialContext {
   wsActor: Actor;
+  wsCredential: Credential;
   wsRequestId: string;
 }
 
@@ -56,15 +57,15 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
     logging: false,
     plugins: [EnvelopArmorPlugin(ARMOR), ...(config.introspection ? [] : [useDisableIntrospection()])],
     context: async (initial): Promise<GraphQLContext> => {
-      let actor: Actor;
+      let credential: Credential;
       let requestId: string;
-      if (initial.wsActor) {
-        actor = initial.wsActor;
+      if (initial.wsCredential) {
+        credential = initial.wsCredential;
         requestId = initial.wsRequestId ?? randomUUID();
       } else {
         const request = (initial as { request: Request }).request;
         try {
-          actor = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
+          credential = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
         } catch (err) {
           const message = err instanceof UnauthenticatedError ? err.message : 'a valid bearer token is required';
           throw new GraphQLError(message, {
@@ -73,7 +74,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
         }
         requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
       }
-      return { runtime, hub, actor, requestId, requestLimiter };
+      return { runtime, hub, actor: credential.actor, credential, requestId, requestLimiter };
     },
   });
 }

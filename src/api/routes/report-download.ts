@@ -10,7 +10,7 @@ import { sendError } from '../http-errors.js';
  */
 export async function downloadReport(runtime: Runtime, req: IncomingMessage, res: ServerResponse, reportId: string): Promise<void> {
   try {
-    const actor = await runtime.userTokens.fromHeader(req.headers.authorization);
+    const { actor } = await runtime.userTokens.fromHeader(req.headers.authorization);
     const { url } = await createDownloadUrl(runtime, reportId, actor);
     res.writeHead(302, { location: url, 'cache-control': 'no-store' });
     res.end();
