@@ -24,6 +24,27 @@ const DONE = Symbol('done');
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
+ * `pending`, or DONE as soon as `signal` aborts (what `pending` becomes then is of no interest).
+ * Not Promise.race against one long-lived promise: that would keep a reaction per event until the end.
+ */
+function untilAborted<R>(pending: Promise<R>, signal: AbortSignal): Promise<R | typeof DONE> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(DONE);
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
  * Builds every live subscription. The body runs on the first `next()` (nothing is registered for
  * a subscription that is never read); everything it registers is tied to one AbortSignal, aborted
  * whenever the subscription ends: the client unsubscribes (`return()` resolves at once, even while
@@ -33,7 +54,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function liveSubscription<T>(ctx: GraphQLContext, body: (live: Live) => AsyncIterable<T>): AsyncIterableIterator<T> {
   const controller = new AbortController();
   const { signal } = controller;
-  const ended = new Promise<typeof DONE>((resolve) => signal.addEventListener('abort', () => resolve(DONE), { once: true }));
   let source: AsyncIterator<T> | undefined;
   let endError: Error | undefined;
   let stopWatching = () => {};
@@ -78,14 +98,17 @@ export function liveSubscription<T>(ctx: GraphQLContext, body: (live: Live) => A
       if (left <= 0) return end(unauthenticated('the bearer token has expired'));
       timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
     };
-    arm();
-    const unwatch = ctx.runtime.userTokens.onRevocation(() => {
+    const checkRevoked = () => {
       if (ctx.runtime.userTokens.isRevoked(credential)) end(unauthenticated('the bearer token has been revoked'));
-    });
+    };
+    const unwatch = ctx.runtime.userTokens.onRevocation(checkRevoked);
+    // Assigned before the first check: a check that ends the subscription must undo the watching.
     stopWatching = () => {
       clearTimeout(timer);
       unwatch();
     };
+    checkRevoked(); // revoked between the token's verification and now
+    if (!signal.aborted) arm();
   };
 
   const finish = (): IteratorResult<T> => {
@@ -109,11 +132,9 @@ export function liveSubscription<T>(ctx: GraphQLContext, body: (live: Live) => A
         source = body(live)[Symbol.asyncIterator]();
       }
       if (signal.aborted) return finish();
-      const pending = source.next();
-      pending.catch(() => {}); // when the race below is lost, its outcome is of no interest
       let result: IteratorResult<T> | typeof DONE;
       try {
-        result = await Promise.race([pending, ended]);
+        result = await untilAborted(source.next(), signal);
       } catch (err) {
         end();
         throw err;
