@@ -55,8 +55,12 @@ export class TokenRevocations {
   /** Resolves once the table was read at least once; starts the periodic refresh on first use. */
   ready(): Promise<void> {
     if (!this.loaded) {
-      this.loaded = this.refresh();
-      if (!this.closed) {
+      // Fails closed (the caller refuses the token) and tries again on the next call.
+      this.loaded = this.refresh().catch((err) => {
+        this.loaded = undefined;
+        throw err;
+      });
+      if (!this.closed && !this.timer) {
         this.timer = setInterval(() => void this.refresh().catch((err) => this.log.warn({ err }, 'token revocations: refresh failed')), this.refreshMs);
         this.timer.unref();
       }
