@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { getOperationAST, GraphQLError } from 'graphql';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
 import { UnauthenticatedError, type Credential } from '../../auth/user-tokens.js';
+import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, parseLsnHeader, type ReadScope } from '../../database/read-router.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
@@ -17,6 +18,8 @@ export interface WebSocketInitialContext {
   wsActor: Actor;
   wsCredential: Credential;
   wsRequestId: string;
+  /** connectionParams.minLsn, checked by the WebSocket server. */
+  wsMinLsn?: string | undefined;
 }
 
 export type QuireYoga = YogaServerInstance<Partial<WebSocketInitialContext>, GraphQLContext>;
@@ -33,6 +36,19 @@ export const ARMOR = {
 
 export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga {
   const { config } = runtime;
+  // Each HTTP request's reads, kept to put the commit LSN on the response of a request that wrote.
+  const scopes = new WeakMap<Request, ReadScope>();
+  const readYourWrites: Plugin<GraphQLContext> = {
+    // A mutation writes: its reads go to the primary and its response carries the commit LSN.
+    onExecute({ args }) {
+      if (getOperationAST(args.document, args.operationName)?.operation === 'mutation') args.contextValue.reads?.markWrite();
+    },
+    async onResponse({ request, response }) {
+      if (!scopes.get(request)?.wrote) return;
+      const lsn = await runtime.reads.commitLsn().catch(() => undefined);
+      if (lsn) response.headers.set(LSN_HEADER, lsn);
+    },
+  };
   const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
   return createYoga<Partial<WebSocketInitialContext>, GraphQLContext>({
     schema,
@@ -55,13 +71,21 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       },
     },
     logging: false,
-    plugins: [EnvelopArmorPlugin(ARMOR), ...(config.introspection ? [] : [useDisableIntrospection()])],
+    // Yoga's default CORS (any origin), plus: browsers on another origin may read the commit LSN.
+    cors: { exposedHeaders: [LSN_HEADER] },
+    plugins: [
+      EnvelopArmorPlugin(ARMOR),
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      readYourWrites,
+    ],
     context: async (initial): Promise<GraphQLContext> => {
       let credential: Credential;
       let requestId: string;
+      let reads: ReadScope;
       if (initial.wsCredential) {
         credential = initial.wsCredential;
         requestId = initial.wsRequestId ?? randomUUID();
+        reads = runtime.reads.scope(initial.wsMinLsn);
       } else {
         const request = (initial as { request: Request }).request;
         try {
@@ -73,8 +97,15 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
           });
         }
         requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
+        try {
+          reads = runtime.reads.scope(parseLsnHeader(request.headers.get(MIN_LSN_HEADER)));
+        } catch (err) {
+          if (!(err instanceof InvalidLsnError)) throw err;
+          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 400 } } });
+        }
+        scopes.set(request, reads);
       }
-      return { runtime, hub, actor: credential.actor, credential, requestId, requestLimiter };
+      return { runtime, hub, actor: credential.actor, credential, requestId, requestLimiter, reads };
     },
   });
 }
