@@ -52,6 +52,7 @@ const EnvSchema = z.object({
   AUTH_JWKS_URL: z.string().url().optional(),
   AUTH_ISSUER: z.string().optional(),
   AUTH_AUDIENCE: z.string().optional(),
+  TOKEN_REVOCATION_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   PUBLIC_URL: z.string().url().optional(),
   REGION_URLS: z
     .string()
@@ -145,6 +146,8 @@ export type Config = {
   authJwksUrl: string | undefined;
   authIssuer: string | undefined;
   authAudience: string | undefined;
+  /** How often each instance re-reads token_revocations (revocations made by another instance take effect within this). */
+  tokenRevocationRefreshMs: number;
   /** Base of the links quire signs for itself (/files/<token>). */
   publicUrl: string;
   /** Base URL of each region's instances, for redirects outside Fly. */
@@ -302,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authJwksUrl: e.AUTH_JWKS_URL,
     authIssuer: e.AUTH_ISSUER,
     authAudience: e.AUTH_AUDIENCE,
+    tokenRevocationRefreshMs: e.TOKEN_REVOCATION_REFRESH_MS,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     regionUrls: Object.fromEntries(
       (e.REGION_URLS?.split(',') ?? []).map((pair) => {

@@ -1,4 +1,5 @@
 import { deriveKey, resolveSecret } from './auth/secret.js';
+import { TokenRevocations } from './auth/token-revocations.js';
 import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   readonly objectStore: MonitoredObjectStore;
   readonly fileTokens: FileTokens;
   readonly userTokens: UserTokens;
+  /** Revoked tokens (`quire token revoke`, the revokeTokens mutation); userTokens checks them. */
+  readonly revocations: TokenRevocations;
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
@@ -78,6 +81,7 @@ export async function startRuntime(
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
+  const revocations = new TokenRevocations(database.db, log, config.tokenRevocationRefreshMs);
   const reads = new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target));
   const store = new EventStore({
     db: database.db,
@@ -107,8 +111,13 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
       ...(config.authJwksUrl ? { jwksUrl: config.authJwksUrl } : {}),
       ...(config.authIssuer ? { issuer: config.authIssuer } : {}),
       ...(config.authAudience ? { audience: config.authAudience } : {}),
+      revocations,
     }),
+    revocations,
     metrics,
-    close: () => database.close(),
+    close: () => {
+      revocations.close();
+      return database.close();
+    },
   };
 }

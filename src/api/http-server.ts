@@ -14,6 +14,8 @@ export interface HttpServer {
   readonly server: Server;
   /** The bound address, e.g. http://127.0.0.1:4000 */
   readonly url: string;
+  /** This server's in-memory fan-out of the log (its listener count shows open live subscriptions). */
+  readonly hub: EventHub;
   /**
    * Shutdown begins: /readyz answers 503 at once (the health check takes this machine out of
    * rotation), WebSockets close with 1012 and SSE streams end so clients reconnect elsewhere, new
@@ -113,6 +115,7 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     server,
+    hub,
     url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`,
     drain() {
       if (draining) return;

@@ -43,6 +43,7 @@ export async function startTestRuntime(
     database,
     dataDir,
     async close() {
+      runtime.revocations.close();
       if (!shared) await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../../events/recorded-event.js';
 import { EVENT_TYPES } from '../../events/types.js';
 import { builder } from './builder.js';
 import { forwardConnection, pageSize } from './connection.js';
+import { liveSubscription } from './live-subscription.js';
 
 const EventMetadataRef = builder.objectRef<RecordedEvent['metadata']>('EventMetadata').implement({
   fields: (t) => ({
@@ -69,10 +70,11 @@ builder.subscriptionField('events', (t) =>
     description: 'Live tail of the global log (auditors): every event after `after` (a checkpoint; default: from now), in commit order, once.',
     authScopes: { auditor: true },
     args: { after: t.arg.string({ required: false }) },
-    subscribe: async function* (_, args, ctx) {
-      const after = args.after ? decodeCheckpoint(args.after) : await ctx.runtime.store.headCheckpoint();
-      yield* ctx.runtime.store.subscribe({ after });
-    },
+    subscribe: (_, args, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const after = args.after ? decodeCheckpoint(args.after) : await ctx.runtime.store.headCheckpoint();
+        yield* ctx.runtime.store.subscribe({ after, signal: live.signal });
+      }),
     resolve: (event) => event,
   }),
 );

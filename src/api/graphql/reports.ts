@@ -3,7 +3,6 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { canRead } from '../../actor.js';
 import { readStream, readStreams } from '../../events/read.js';
-import { listenerBatches } from '../../events/event-hub.js';
 import type { RecordedEvent } from '../../events/recorded-event.js';
 import { QuireError } from '../../errors.js';
 import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
@@ -18,6 +17,7 @@ import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
 import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
+import { liveSubscription } from './live-subscription.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
 import { asResult, ConflictError, ErrorInterface, InvalidInputError } from './errors.js';
@@ -290,17 +290,16 @@ builder.subscriptionField('reportStatus', (t) =>
     type: ReportRef,
     description: 'The report’s current state at once, then again after every change, from any instance.',
     args: { id: t.arg.id() },
-    subscribe: async function* (_, args, ctx) {
-      const reportId = reportIdFrom(String(args.id));
-      let lastSent = 0;
-      const batches = listenerBatches<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
-      try {
+    subscribe: (_, args, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const reportId = reportIdFrom(String(args.id));
         // Listening starts before the read: nothing between the two is missed; older events are skipped by version.
+        const batches = live.listen<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
         const db = await ctx.reads.db();
         const primary = ctx.runtime.store.db;
         let state = isUuid(reportId) ? ((await loadReportState(db, reportId)) ?? (db === primary ? null : await loadReportState(primary, reportId))) : null;
         if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
-        lastSent = state.version;
+        let lastSent = state.version;
         yield state;
         if (db !== primary) {
           // The first state came from a read replica that may lag: what it had not replayed yet is
@@ -322,10 +321,7 @@ builder.subscriptionField('reportStatus', (t) =>
             }
           }
         }
-      } finally {
-        await batches.return(undefined);
-      }
-    },
+      }),
     resolve: (state) => state,
   }),
 );
@@ -339,19 +335,20 @@ builder.subscriptionField('reportProgress', (t) =>
     type: ProgressRef,
     description: 'Transient render progress (0..1) while a worker renders the report; not part of its history.',
     args: { id: t.arg.id() },
-    subscribe: async function* (_, args, ctx) {
-      const reportId = reportIdFrom(String(args.id));
-      const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
-      if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
-      const updates = listenerBatches<number>((push) =>
-        ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-          const [id, fraction] = payload.split(':');
-          if (id === reportId) push(Number(fraction));
-        }),
-      );
-      // Only the newest fraction of a burst matters.
-      for await (const fractions of updates) yield { reportId, fraction: fractions.at(-1)! };
-    },
+    subscribe: (_, args, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const reportId = reportIdFrom(String(args.id));
+        const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
+        if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+        const updates = live.listen<number>((push) =>
+          ctx.runtime.database.notifier.on('quire_progress', (payload) => {
+            const [id, fraction] = payload.split(':');
+            if (id === reportId) push(Number(fraction));
+          }),
+        );
+        // Only the newest fraction of a burst matters.
+        for await (const fractions of updates) yield { reportId, fraction: fractions.at(-1)! };
+      }),
     resolve: (p) => p,
   }),
 );

@@ -5,6 +5,7 @@ import './events.js';
 import './legacy.js';
 import './reports.js';
 import './templates.js';
+import './tokens.js';
 import './audit.js';
 import './viewer.js';
 import './volumes.js';

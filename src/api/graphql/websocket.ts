@@ -3,13 +3,13 @@ import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { Actor } from '../../actor.js';
+import type { Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
-  actor?: Actor;
+  credential?: Credential;
   token?: string;
   /** connectionParams.minLsn: the client's last write, for read-your-writes on a read replica. */
   minLsn?: string;
@@ -36,7 +36,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
       onConnect: async (ctx) => {
         const token = ctx.connectionParams?.authorization;
         try {
-          ctx.extra.actor = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
+          ctx.extra.credential = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
           ctx.extra.token = token as string;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
@@ -54,14 +54,15 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
       onSubscribe: async (ctx, _id, payload) => {
         // Tokens expire while sockets stay open: check again for every operation.
         try {
-          ctx.extra.actor = await runtime.userTokens.fromHeader(ctx.extra.token);
+          ctx.extra.credential = await runtime.userTokens.fromHeader(ctx.extra.token);
         } catch {
           ctx.extra.socket.close(4403, 'Forbidden');
           return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
-          wsActor: ctx.extra.actor,
+          wsActor: ctx.extra.credential.actor,
+          wsCredential: ctx.extra.credential,
           wsRequestId: randomUUID(),
           wsMinLsn: ctx.extra.minLsn,
           req: ctx.extra.request,

@@ -4,7 +4,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import { getOperationAST, GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
-import { UnauthenticatedError } from '../../auth/user-tokens.js';
+import { UnauthenticatedError, type Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, parseLsnHeader, type ReadScope } from '../../database/read-router.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
@@ -16,6 +16,7 @@ import { schema } from './schema.js';
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
 export interface WebSocketInitialContext {
   wsActor: Actor;
+  wsCredential: Credential;
   wsRequestId: string;
   /** connectionParams.minLsn, checked by the WebSocket server. */
   wsMinLsn?: string | undefined;
@@ -78,17 +79,17 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       readYourWrites,
     ],
     context: async (initial): Promise<GraphQLContext> => {
-      let actor: Actor;
+      let credential: Credential;
       let requestId: string;
       let reads: ReadScope;
-      if (initial.wsActor) {
-        actor = initial.wsActor;
+      if (initial.wsCredential) {
+        credential = initial.wsCredential;
         requestId = initial.wsRequestId ?? randomUUID();
         reads = runtime.reads.scope(initial.wsMinLsn);
       } else {
         const request = (initial as { request: Request }).request;
         try {
-          actor = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
+          credential = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
         } catch (err) {
           const message = err instanceof UnauthenticatedError ? err.message : 'a valid bearer token is required';
           throw new GraphQLError(message, {
@@ -104,7 +105,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
         }
         scopes.set(request, reads);
       }
-      return { runtime, hub, actor, requestId, requestLimiter, reads };
+      return { runtime, hub, actor: credential.actor, credential, requestId, requestLimiter, reads };
     },
   });
 }

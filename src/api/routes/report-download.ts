@@ -11,7 +11,7 @@ import { sendError } from '../http-errors.js';
  */
 export async function downloadReport(runtime: Runtime, req: IncomingMessage, res: ServerResponse, reportId: string): Promise<void> {
   try {
-    const actor = await runtime.userTokens.fromHeader(req.headers.authorization);
+    const { actor } = await runtime.userTokens.fromHeader(req.headers.authorization);
     const reads = runtime.reads.scope(parseLsnHeader(req.headers[MIN_LSN_HEADER]));
     const { url } = await createDownloadUrl(runtime, reportId, actor, undefined, reads);
     res.writeHead(302, { location: url, 'cache-control': 'no-store' });
