@@ -5,7 +5,8 @@ import { EventHub } from '../events/event-hub.js';
 import type { Runtime } from '../runtime.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
-import { sendError, sendJson } from './http-errors.js';
+import { QuireError } from '../errors.js';
+import { BadRequestError, decodePathParam, sendError, sendJson } from './http-errors.js';
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
 import { uiRoutes, type UiOptions } from './routes/ui.js';
@@ -72,7 +73,12 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
   const yoga = createGraphQLServer(runtime, hub);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://x').pathname;
+    } catch {
+      throw new BadRequestError('the request target is not a valid URL');
+    }
     // While draining, every answer asks the client to reconnect (to another machine) for its next request.
     if (draining) res.setHeader('connection', 'close');
     if (path === '/graphql') {
@@ -92,14 +98,15 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
       const match = pattern.exec(path);
       if (!match) continue;
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'use GET' } }, { allow: 'GET, HEAD' });
-      return handler(runtime, req, res, decodeURIComponent(match[1] ?? ''));
+      return handler(runtime, req, res, decodePathParam(match[1] ?? ''));
     }
     sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${path}` } });
   };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      runtime.log.error({ err, url: req.url }, 'request failed');
+      // A typed error is the caller's mistake, answered as such; anything else is ours.
+      if (!(err instanceof QuireError)) runtime.log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });

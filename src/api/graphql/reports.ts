@@ -12,7 +12,7 @@ import { evolve, reportStreamId, type ReportLocation, type ReportState } from '.
 import { ForbiddenError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
 import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
-import { isUuid } from '../../reports/uuid.js';
+import { canonicalUuid, isUuid } from '../../reports/uuid.js';
 import { NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
 import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
 import { createDownloadUrl, downloadContext } from '../downloads.js';
@@ -22,12 +22,12 @@ import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
 import { asResult, ConflictError, ErrorInterface, InvalidInputError } from './errors.js';
 import { EventRef } from './events.js';
 
-/** Accepts a report's UUID or its relay global ID. */
-function reportIdFrom(id: string): string {
-  if (isUuid(id)) return id;
+/** Accepts a report's UUID (in any case) or its relay global ID. */
+export function reportIdFrom(id: string): string {
+  if (isUuid(canonicalUuid(id))) return canonicalUuid(id);
   try {
     const decoded = decodeGlobalID(id);
-    return decoded.typename === 'Report' ? decoded.id : id;
+    return decoded.typename === 'Report' ? canonicalUuid(decoded.id) : id;
   } catch {
     return id;
   }
@@ -75,9 +75,9 @@ export const ReportRef = builder.loadableNode('Report', {
   description: 'A PDF report and where its file lives.',
   id: { resolve: (r: ReportState) => r.reportId },
   load: async (ids: string[], ctx): Promise<Array<ReportState | Error>> => {
-    const states = await loadReportStates(ctx.runtime.store.db, ids.filter(isUuid));
+    const states = await loadReportStates(ctx.runtime.store.db, ids.map(canonicalUuid).filter(isUuid));
     return ids.map((id) => {
-      const state = states.get(id);
+      const state = states.get(canonicalUuid(id));
       // Someone else's report is indistinguishable from a missing one.
       return state && canRead(ctx.actor, state.owner) ? state : new ReportNotFoundError(id);
     });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { canonicalUuid } from '../../reports/uuid.js';
 import type { Runtime } from '../../runtime.js';
 import { createDownloadUrl } from '../downloads.js';
 import { sendError } from '../http-errors.js';
@@ -11,7 +12,7 @@ import { sendError } from '../http-errors.js';
 export async function downloadReport(runtime: Runtime, req: IncomingMessage, res: ServerResponse, reportId: string): Promise<void> {
   try {
     const actor = await runtime.userTokens.fromHeader(req.headers.authorization);
-    const { url } = await createDownloadUrl(runtime, reportId, actor);
+    const { url } = await createDownloadUrl(runtime, canonicalUuid(reportId), actor);
     res.writeHead(302, { location: url, 'cache-control': 'no-store' });
     res.end();
   } catch (err) {
