@@ -54,13 +54,19 @@ const ROUTES: Array<[RegExp, Handler]> = [
  * A body over the limit is refused before anyone reads it; so is a body of unknown length (no
  * Content-Length), which could otherwise stream without end.
  */
-function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string] | null {
+function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string, string] | null {
   if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return null;
   const length = req.headers['content-length'];
-  if (length === undefined) return [411, 'a Content-Length is required'];
-  if (!/^\d+$/.test(length) || Number(length) > maxBytes) return [413, `the request body is over the limit of ${maxBytes} bytes`];
+  if (length === undefined) return [411, 'a Content-Length is required', 'BAD_REQUEST'];
+  if (!/^\d+$/.test(length) || Number(length) > maxBytes) return [413, `the request body is over the limit of ${maxBytes} bytes`, 'BAD_REQUEST'];
+  // What yoga reads; it answers anything else with an empty 415, which says nothing to the client.
+  if (!GRAPHQL_MEDIA_TYPES.test(req.headers['content-type'] ?? '')) {
+    return [415, 'send application/json (or application/graphql, multipart/form-data, application/x-www-form-urlencoded)', 'UNSUPPORTED_MEDIA_TYPE'];
+  }
   return null;
 }
+
+const GRAPHQL_MEDIA_TYPES = /^\s*(application\/(json|graphql\+json|graphql-response\+json|graphql|x-www-form-urlencoded)|multipart\/form-data)\s*(;|$)/i;
 
 /** `options.devToken`: the dev token `quire serve` printed, prefilled in the progress page for loopback browsers outside production. */
 export async function startHttpServer(runtime: Runtime, port: number, host: string, options: UiOptions = {}): Promise<HttpServer> {
@@ -90,7 +96,7 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
       const refusal = bodyRefusal(req, runtime.config.maxBodyBytes);
       if (refusal) {
         req.resume();
-        return sendJson(res, refusal[0], { errors: [{ message: refusal[1], extensions: { code: 'BAD_REQUEST' } }] }, { connection: 'close' });
+        return sendJson(res, refusal[0], { errors: [{ message: refusal[1], extensions: { code: refusal[2] } }] }, { connection: 'close' });
       }
       return yoga(req, res);
     }

@@ -19,7 +19,7 @@ import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
-import { asResult, ConflictError, ErrorInterface, InvalidInputError } from './errors.js';
+import { asResult, ConflictError, ErrorInterface, InvalidInputError, textArg } from './errors.js';
 import { EventRef } from './events.js';
 
 /** Accepts a report's UUID (in any case) or its relay global ID. */
@@ -146,6 +146,15 @@ builder.queryField('report', (t) =>
 
 const CURSOR = z.object({ t: z.iso.datetime(), id: z.uuid() });
 
+/** JSON text, or undefined when it is not JSON (a cursor a client made up). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 builder.queryField('reports', (t) =>
   t.connection({
     type: ReportRef,
@@ -158,10 +167,11 @@ builder.queryField('reports', (t) =>
       const first = pageSize(args, 100, 20);
       let after;
       if (args.after) {
-        const parsed = CURSOR.safeParse(JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8') || 'null'));
+        const parsed = CURSOR.safeParse(parseJson(Buffer.from(args.after, 'base64url').toString('utf8')));
         if (!parsed.success) throw new InvalidInputError('invalid cursor', [{ path: 'after', message: 'not a cursor from this connection' }]);
         after = { requestedAt: new Date(parsed.data.t), reportId: parsed.data.id };
       }
+      if (args.template != null) textArg(args.template, 'template');
       const seesAll = ctx.actor.role === 'auditor' || ctx.actor.role === 'admin';
       const rows = await listReports(
         ctx.runtime.store.db,

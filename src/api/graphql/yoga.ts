@@ -10,6 +10,7 @@ import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
+import { useRequestErrorCodes } from './error-codes.js';
 import { schema } from './schema.js';
 
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
@@ -54,7 +55,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       },
     },
     logging: false,
-    plugins: [EnvelopArmorPlugin(ARMOR), ...(config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [EnvelopArmorPlugin(ARMOR), ...(config.introspection ? [] : [useDisableIntrospection()]), useRequestErrorCodes()],
     context: async (initial): Promise<GraphQLContext> => {
       let actor: Actor;
       let requestId: string;
