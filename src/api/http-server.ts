@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { sql } from 'kysely';
 import { EventHub } from '../events/event-hub.js';
 import type { Runtime } from '../runtime.js';
@@ -68,6 +69,22 @@ function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string, s
 
 const GRAPHQL_MEDIA_TYPES = /^\s*(application\/(json|graphql\+json|graphql-response\+json|graphql|x-www-form-urlencoded)|multipart\/form-data)\s*(;|$)/i;
 
+/**
+ * A request Node's parser refused (malformed, headers too large) or that took too long to arrive:
+ * answered as Node would (400, 431, 408), but with a typed JSON body, then the socket is closed.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.destroy();
+  const [status, reason, code] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT']
+        : [400, 'Bad Request', 'BAD_REQUEST'];
+  const body = JSON.stringify({ error: { code, message: status === 400 ? 'the request could not be parsed as HTTP' : reason.toLowerCase() } });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
 /** `options.devToken`: the dev token `quire serve` printed, prefilled in the progress page for loopback browsers outside production. */
 export async function startHttpServer(runtime: Runtime, port: number, host: string, options: UiOptions = {}): Promise<HttpServer> {
   let draining = false;
@@ -117,6 +134,7 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
       else res.destroy();
     });
   });
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);

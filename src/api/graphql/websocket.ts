@@ -5,6 +5,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Actor } from '../../actor.js';
 import type { Runtime } from '../../runtime.js';
+import { codedErrors } from './error-codes.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
@@ -61,9 +62,9 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         try {
           document = parse(payload.query);
           const errors = validate(schema, document);
-          if (errors.length > 0) return errors;
+          if (errors.length > 0) return codedErrors(errors);
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))];
+          return codedErrors([err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))]);
         }
         const args: EnvelopedArgs = {
           schema,

@@ -11,6 +11,7 @@ import type { Runtime } from '../../runtime.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
 import { useRequestErrorCodes } from './error-codes.js';
+import { useDocumentNestingLimit } from './nesting-limit.js';
 import { schema } from './schema.js';
 
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
@@ -55,7 +56,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       },
     },
     logging: false,
-    plugins: [EnvelopArmorPlugin(ARMOR), ...(config.introspection ? [] : [useDisableIntrospection()]), useRequestErrorCodes()],
+    plugins: [EnvelopArmorPlugin(ARMOR), useDocumentNestingLimit(), ...(config.introspection ? [] : [useDisableIntrospection()]), useRequestErrorCodes()],
     context: async (initial): Promise<GraphQLContext> => {
       let actor: Actor;
       let requestId: string;
