@@ -7,6 +7,7 @@ import type { Runtime } from '../runtime.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
 import { QuireError } from '../errors.js';
+import { limitConnectionsPerClient } from './client-connections.js';
 import { BadRequestError, decodePathParam, sendError, sendJson } from './http-errors.js';
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
@@ -126,20 +127,33 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
     sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${path}` } });
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      // A typed error is the caller's mistake, answered as such; anything else is ours.
-      if (!(err instanceof QuireError)) runtime.log.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) sendError(res, err);
-      else res.destroy();
-    });
-  });
+  const { http: limits } = runtime.config;
+  const server = createServer(
+    {
+      // Node's defaults (60 s for headers, 300 s for the whole request) let a client that sends its
+      // body a byte at a time hold a socket for five minutes; checked every second, not every 30.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      if (!clients.admit(req, res)) return;
+      handle(req, res).catch((err) => {
+        // A typed error is the caller's mistake, answered as such; anything else is ours.
+        if (!(err instanceof QuireError)) runtime.log.error({ err, url: req.url }, 'request failed');
+        if (!res.headersSent) sendError(res, err);
+        else res.destroy();
+      });
+    },
+  );
+  const clients = limitConnectionsPerClient(server, { max: limits.maxConnectionsPerClient, header: limits.clientIpHeader, log: runtime.log });
   server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
   });
   const ws = attachWebSocketServer(server, yoga, runtime);
+  clients.guardUpgrades();
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
