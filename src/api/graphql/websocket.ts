@@ -81,6 +81,14 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
     },
     wss,
   );
+  // A peer's protocol error (a message over maxPayload, invalid UTF-8, a bad frame) is emitted on
+  // its socket, and ws closes it with the right code (1009, 1007, 1002); graphql-ws would also
+  // print it to stderr as an internal error, which lets any client flood the logs. It is the
+  // client's fault: a debug line.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => runtime.log.debug({ err: err.message }, 'WebSocket protocol error from a client'));
+  });
   return {
     /**
      * Shutdown began: 1012 (service restart) on every socket, a code graphql-ws clients retry on,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
@@ -11,6 +10,7 @@ import type { Runtime } from '../../runtime.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
 import { useRequestErrorCodes } from './error-codes.js';
+import { useNoIntrospection } from './introspection.js';
 import { useDocumentNestingLimit } from './nesting-limit.js';
 import { schema } from './schema.js';
 
@@ -56,7 +56,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       },
     },
     logging: false,
-    plugins: [EnvelopArmorPlugin(ARMOR), useDocumentNestingLimit(), ...(config.introspection ? [] : [useDisableIntrospection()]), useRequestErrorCodes()],
+    plugins: [EnvelopArmorPlugin(ARMOR), useDocumentNestingLimit(), ...(config.introspection ? [] : [useNoIntrospection()]), useRequestErrorCodes()],
     context: async (initial): Promise<GraphQLContext> => {
       let actor: Actor;
       let requestId: string;
