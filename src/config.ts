@@ -80,6 +80,7 @@ const EnvSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).max(100_000).default(100),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(100),
   CLIENT_IP_HEADER: z
     .string()
     .regex(/^([A-Za-z0-9-]{1,64}|none)$/, 'a header name such as fly-client-ip, or none')
@@ -177,6 +178,8 @@ export type Config = {
    * `clientIpHeader` (fly-client-ip on Fly), trusted only when set, else the socket's address.
    */
   http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number; clientIpHeader: string | null };
+  /** Operations one graphql-ws socket may run at once: multiplexing must not evade the connection cap. */
+  maxSubscriptionsPerSocket: number;
   /** The log sealer (one active at a time across instances). */
   sealer: { enabled: boolean; everyEvents: number; everySeconds: number };
   legacy: {
@@ -318,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
       clientIpHeader: clientIpHeader === 'none' ? null : clientIpHeader.toLowerCase(),
     },
+    maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
     sealer: { enabled: flag(e.SEALER_ENABLED), everyEvents: e.SEAL_EVERY_EVENTS, everySeconds: e.SEAL_EVERY_SECONDS },
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { gqlWs, subscribe } from '../graphql/client.js';
+import { ReportStatusDocument } from '../graphql/gql/graphql.js';
 import { rawGraphQLHttp, rawGraphQLWs, rawHttp, type GraphQLAnswer } from './bad-input-client.js';
 
 /**
@@ -35,7 +37,7 @@ describe.each(backends)('limits on every entry point, on %s', (kind) => {
 
   beforeAll(async () => {
     database = await openTestDatabase(kind);
-    runtime = await startTestRuntime(kind, { REQUESTS_PER_MINUTE: '3', MAX_BODY_BYTES: String(64 * 1024) }, { database });
+    runtime = await startTestRuntime(kind, { REQUESTS_PER_MINUTE: '3', MAX_BODY_BYTES: String(64 * 1024), MAX_SUBSCRIPTIONS_PER_SOCKET: '3' }, { database });
     http = await startHttpServer(runtime, 0, '127.0.0.1');
     closedRuntime = await startTestRuntime(kind, { GRAPHQL_INTROSPECTION: 'false', FLY_REGION: 'lax' }, { database });
     closedHttp = await startHttpServer(closedRuntime, 0, '127.0.0.1');
@@ -120,6 +122,32 @@ describe.each(backends)('limits on every entry point, on %s', (kind) => {
       expect(open.result).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
     });
   }
+
+  it('a graphql-ws socket runs at most MAX_SUBSCRIPTIONS_PER_SOCKET operations; the socket stays usable', { timeout: 60_000 }, async () => {
+    const bearer = await token(runtime, 'rate-ws');
+    const [report] = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'rate-ws').execute();
+    const ws = gqlWs(http.url, bearer);
+    try {
+      const live = [0, 1, 2].map(() => subscribe(ws, ReportStatusDocument, { id: report!.report_id }));
+      for (const sub of live) await sub.waitFor();
+      const fourth = subscribe(ws, ReportStatusDocument, { id: report!.report_id });
+      const ended = await fourth.done();
+      expect(JSON.stringify(ended.error)).toContain('TOO_MANY_SUBSCRIPTIONS');
+      // Completing one frees its place on the same socket.
+      live[0]!.close();
+      await expect
+        .poll(async () => {
+          const again = subscribe(ws, ReportStatusDocument, { id: report!.report_id });
+          const ok = await again.waitFor(() => true, 5_000).then(() => true, () => false);
+          again.close();
+          return ok;
+        }, { timeout: 30_000 })
+        .toBe(true);
+      for (const sub of live) sub.close();
+    } finally {
+      await ws.dispose();
+    }
+  });
 
   it('every report and every event is accounted for', async () => {
     // 3 per transport, 3 mixed: the refused ones left nothing behind.

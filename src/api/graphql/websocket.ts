@@ -42,6 +42,11 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // ctx.subscriptions already holds this one (graphql-ws reserves its id first).
+        if (Object.keys(ctx.subscriptions).length > runtime.config.maxSubscriptionsPerSocket) {
+          const max = runtime.config.maxSubscriptionsPerSocket;
+          return [new GraphQLError(`this socket already runs ${max} operations; complete one first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        }
         // Tokens expire while sockets stay open: check again for every operation.
         try {
           ctx.extra.actor = await runtime.userTokens.fromHeader(ctx.extra.token);
