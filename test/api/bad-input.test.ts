@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { startMetricsServer } from '../../src/api/metrics-server.js';
 import { backends } from '../support/databases.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { rawGraphQLHttp, rawGraphQLWs, rawHttp, type GraphQLAnswer } from './bad-input-client.js';
@@ -321,6 +322,17 @@ describe.each(backends)('bad input never becomes a 500, on %s', (kind) => {
       await healthy();
     });
   }
+
+  it('the metrics port answers a request target that is not a URL with 400, and keeps serving', async () => {
+    const metrics = await startMetricsServer(runtime.metrics, 0, '127.0.0.1');
+    try {
+      for (const target of ['//[', '/%ZZ', '/metrics?%ZZ']) expect((await rawHttp(metrics.url, { target })).status).toBeLessThan(500);
+      expect((await rawHttp(metrics.url, { target: '//[' })).status).toBe(400);
+      expect((await rawHttp(metrics.url, { target: '/metrics' })).status).toBe(200);
+    } finally {
+      await metrics.close();
+    }
+  });
 
   it('every report and every event is accounted for: the fixture’s one request, nothing else', async () => {
     const events = await runtime.database.db.selectFrom('events').select(['type', 'stream_id']).execute();

@@ -6,7 +6,7 @@ import type { Plugin } from 'graphql-yoga';
  * or a deep input literal) overflows the stack before any token or depth limit is counted. This
  * scan is iterative and runs before the parser, on every transport (graphql-ws parses through
  * the same envelop): deeper than `max` brackets of any kind is refused as a syntax error.
- * Registered after graphql-armor, whose token limit replaces the parse function: this wraps it.
+ * Returns the depth found past `max`, or null when within it.
  */
 export function documentNesting(source: string, max: number): number | null {
   let depth = 0;
@@ -36,6 +36,7 @@ export function documentNesting(source: string, max: number): number | null {
 
 export const MAX_DOCUMENT_NESTING = 64;
 
+/** Register after graphql-armor: its token limit replaces the parse function, and this wraps whatever parse is current. */
 export function useDocumentNestingLimit(max = MAX_DOCUMENT_NESTING): Plugin {
   return {
     onParse: ({ parseFn, setParseFn }) => {
