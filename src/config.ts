@@ -13,6 +13,9 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  // A URL, or one with {region} in it (expanded with FLY_REGION): Fly secrets are app-wide.
+  DATABASE_READ_URL: z.string().optional(),
+  PRIMARY_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region is lower-case letters, digits and dashes').optional(),
   DATA_DIR: z.string().default('./data'),
   FLY_REGION: z
     .string()
@@ -110,6 +113,11 @@ export type Config = {
   /** PostgreSQL connection string; when absent quire runs on embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  /**
+   * A read replica of DATABASE_URL (on Fly: the one in this region) for reads that may lag;
+   * appends, leases and LISTEN stay on the primary. See src/database/read-router.ts.
+   */
+  databaseReadUrl: string | undefined;
   dataDir: string;
   /** The region this instance runs in, stamped on every event it appends. */
   region: string;
@@ -246,6 +254,22 @@ export function machineBaseUrl(config: Pick<Config, 'machineUrls' | 'machineUrlT
   return config.regionUrls[region];
 }
 
+/**
+ * This region's read replica: DATABASE_READ_URL with {region} → FLY_REGION. None in PRIMARY_REGION
+ * (the primary is the nearest database there) and none without DATABASE_URL (refused: a replica
+ * without its primary cannot take appends).
+ */
+function readReplicaUrl(e: z.infer<typeof EnvSchema>): string | undefined {
+  if (!e.DATABASE_READ_URL) return undefined;
+  if (!e.DATABASE_URL) throw new ConfigError('invalid configuration:\n  DATABASE_READ_URL: a read replica needs its primary in DATABASE_URL');
+  if (e.PRIMARY_REGION !== undefined && e.PRIMARY_REGION === e.FLY_REGION) return undefined;
+  const url = e.DATABASE_READ_URL.replace(/\{region\}/g, e.FLY_REGION);
+  if (!z.string().url().safeParse(url).success || /[{}]/.test(url)) {
+    throw new ConfigError('invalid configuration:\n  DATABASE_READ_URL: a PostgreSQL URL, optionally with {region}, e.g. postgres://user:pass@{region}.my-db.internal:5433/quire');
+  }
+  return url;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "not set": `DATABASE_URL= npm start` selects the embedded database.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -268,11 +292,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
   const clientIpHeader = e.CLIENT_IP_HEADER ?? (onFly ? 'fly-client-ip' : 'none');
+  const databaseReadUrl = readReplicaUrl(e);
   return {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseReadUrl,
     dataDir: resolve(e.DATA_DIR),
     region: e.FLY_REGION,
     machineId: e.FLY_MACHINE_ID ?? e.MACHINE_ID ?? machineIdFromHost(hostname()),

@@ -3,6 +3,7 @@ import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrate.js';
+import { ReadRouter } from './database/read-router.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -20,6 +21,8 @@ export interface Runtime {
   readonly log: Logger;
   readonly database: DatabaseHandle;
   readonly store: EventStore;
+  /** Where reads that may lag go: the read replica (DATABASE_READ_URL) or the primary. */
+  readonly reads: ReadRouter;
   readonly volume: Volume;
   readonly objectStore: MonitoredObjectStore;
   readonly fileTokens: FileTokens;
@@ -58,7 +61,7 @@ export async function startRuntime(
   options: { metrics?: Metrics } = {},
 ): Promise<Runtime> {
   const database = config.databaseUrl
-    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log })
+    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log, ...(config.databaseReadUrl ? { readUrl: config.databaseReadUrl } : {}) })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
   try {
     const migrated = await migrateToLatest(database.db);
@@ -75,8 +78,10 @@ export async function startRuntime(
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
+  const reads = new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target));
   const store = new EventStore({
     db: database.db,
+    ...(database.readDb ? { catchUpDb: () => reads.forRead() } : {}),
     notifier: database.notifier,
     region: config.region,
     machine: config.machineId,
@@ -93,6 +98,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     log,
     database,
     store,
+    reads,
     volume: new Volume(config.reportsDir),
     objectStore: new MonitoredObjectStore(createObjectStore(config, fileTokens)),
     fileTokens,

@@ -1,4 +1,5 @@
 import type { Actor } from '../../actor.js';
+import type { ReadScope } from '../../database/read-router.js';
 import type { EventHub } from '../../events/event-hub.js';
 import type { Runtime } from '../../runtime.js';
 import type { Limiter } from '../shared-rate-limiter.js';
@@ -11,4 +12,6 @@ export interface GraphQLContext {
   requestId: string;
   /** Per-viewer limit on requestReport, shared by every instance (counted in the database). */
   requestLimiter: Limiter;
+  /** Where this operation's reads that may lag go (read replica or primary, read-your-writes). */
+  reads: ReadScope;
 }

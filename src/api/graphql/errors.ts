@@ -10,6 +10,7 @@ import {
   UnknownTemplateError,
 } from '../../reports/errors.js';
 import { InvalidTtlError, NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { builder } from './builder.js';
 import { REPORT_STATUS } from './enums.js';
 
@@ -56,6 +57,14 @@ builder.objectType(UnavailableError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof UnavailableError,
   fields: (t) => ({ reportId: t.exposeString('reportId'), regions: t.exposeStringList('regions') }),
+});
+
+builder.objectType(ObjectStoreUnavailableError, {
+  name: 'ObjectStoreUnavailableError',
+  description: 'The only copy is in the object store, which does not answer right now: retry later.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ObjectStoreUnavailableError,
+  fields: () => ({}),
 });
 
 builder.objectType(ForbiddenError, {

@@ -4,6 +4,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Actor } from '../../actor.js';
+import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
 import { codedErrors } from './error-codes.js';
 import type { QuireYoga } from './yoga.js';
@@ -11,6 +12,8 @@ import type { QuireYoga } from './yoga.js';
 type Extra = {
   actor?: Actor;
   token?: string;
+  /** connectionParams.minLsn: the client's last write, for read-your-writes on a read replica. */
+  minLsn?: string;
 };
 
 type EnvelopedArgs = ExecutionArgs & { rootValue: { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown } };
@@ -36,9 +39,17 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         try {
           ctx.extra.actor = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
           ctx.extra.token = token as string;
-          return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
+        }
+        try {
+          const minLsn = parseLsnHeader(typeof ctx.connectionParams?.minLsn === 'string' ? ctx.connectionParams.minLsn : undefined);
+          if (minLsn) ctx.extra.minLsn = minLsn;
+          return true;
+        } catch (err) {
+          // A bad request, not a bad token: 4400, which clients do not retry.
+          ctx.extra.socket.close(4400, err instanceof InvalidLsnError ? 'minLsn is not a WAL position like 0/3A1B2C8' : 'invalid connectionParams');
+          return false;
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
@@ -58,6 +69,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           ...ctx,
           wsActor: ctx.extra.actor,
           wsRequestId: randomUUID(),
+          wsMinLsn: ctx.extra.minLsn,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { getOperationAST, GraphQLError } from 'graphql';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
 import { UnauthenticatedError } from '../../auth/user-tokens.js';
+import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, parseLsnHeader, type ReadScope } from '../../database/read-router.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
@@ -18,6 +19,8 @@ import { schema } from './schema.js';
 export interface WebSocketInitialContext {
   wsActor: Actor;
   wsRequestId: string;
+  /** connectionParams.minLsn, checked by the WebSocket server. */
+  wsMinLsn?: string | undefined;
 }
 
 export type QuireYoga = YogaServerInstance<Partial<WebSocketInitialContext>, GraphQLContext>;
@@ -34,6 +37,19 @@ export const ARMOR = {
 
 export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga {
   const { config } = runtime;
+  // Each HTTP request's reads, kept to put the commit LSN on the response of a request that wrote.
+  const scopes = new WeakMap<Request, ReadScope>();
+  const readYourWrites: Plugin<GraphQLContext> = {
+    // A mutation writes: its reads go to the primary and its response carries the commit LSN.
+    onExecute({ args }) {
+      if (getOperationAST(args.document, args.operationName)?.operation === 'mutation') args.contextValue.reads?.markWrite();
+    },
+    async onResponse({ request, response }) {
+      if (!scopes.get(request)?.wrote) return;
+      const lsn = await runtime.reads.commitLsn().catch(() => undefined);
+      if (lsn) response.headers.set(LSN_HEADER, lsn);
+    },
+  };
   const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
   return createYoga<Partial<WebSocketInitialContext>, GraphQLContext>({
     schema,
@@ -56,13 +72,23 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
       },
     },
     logging: false,
-    plugins: [EnvelopArmorPlugin(ARMOR), useDocumentNestingLimit(), ...(config.introspection ? [] : [useNoIntrospection()]), useRequestErrorCodes()],
+    // Yoga's default CORS (any origin), plus: browsers on another origin may read the commit LSN.
+    cors: { exposedHeaders: [LSN_HEADER] },
+    plugins: [
+      EnvelopArmorPlugin(ARMOR),
+      useDocumentNestingLimit(),
+      ...(config.introspection ? [] : [useNoIntrospection()]),
+      readYourWrites,
+      useRequestErrorCodes(),
+    ],
     context: async (initial): Promise<GraphQLContext> => {
       let actor: Actor;
       let requestId: string;
+      let reads: ReadScope;
       if (initial.wsActor) {
         actor = initial.wsActor;
         requestId = initial.wsRequestId ?? randomUUID();
+        reads = runtime.reads.scope(initial.wsMinLsn);
       } else {
         const request = (initial as { request: Request }).request;
         try {
@@ -74,8 +100,15 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
           });
         }
         requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
+        try {
+          reads = runtime.reads.scope(parseLsnHeader(request.headers.get(MIN_LSN_HEADER)));
+        } catch (err) {
+          if (!(err instanceof InvalidLsnError)) throw err;
+          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 400 } } });
+        }
+        scopes.set(request, reads);
       }
-      return { runtime, hub, actor, requestId, requestLimiter };
+      return { runtime, hub, actor, requestId, requestLimiter, reads };
     },
   });
 }
