@@ -81,6 +81,14 @@ const EnvSchema = z.object({
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(290_000).default(20_000),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().optional(),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).max(100_000).default(100),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(100),
+  CLIENT_IP_HEADER: z
+    .string()
+    .regex(/^([A-Za-z0-9-]{1,64}|none)$/, 'a header name such as fly-client-ip, or none')
+    .optional(),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -173,6 +181,16 @@ export type Config = {
    * routed by a public proxy. `port` undefined = off (the default outside Fly).
    */
   metrics: { port: number | undefined; host: string };
+  /**
+   * Slow and greedy clients on the public port. A request's headers must arrive within
+   * `headersTimeoutMs` and the whole request within `requestTimeoutMs` (Node's own defaults,
+   * 60 s and 300 s, let a slow body hold a socket for five minutes). A client holds at most
+   * `maxConnectionsPerClient` sockets (0 = no cap); behind a proxy the client is named by
+   * `clientIpHeader` (fly-client-ip on Fly), trusted only when set, else the socket's address.
+   */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number; clientIpHeader: string | null };
+  /** Operations one graphql-ws socket may run at once: multiplexing must not evade the connection cap. */
+  maxSubscriptionsPerSocket: number;
   /** The log sealer (one active at a time across instances). */
   sealer: { enabled: boolean; everyEvents: number; everySeconds: number };
   legacy: {
@@ -273,6 +291,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'e.g. fly secrets set AUTH_SECRET=$(openssl rand -base64 48)',
     );
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  const clientIpHeader = e.CLIENT_IP_HEADER ?? (onFly ? 'fly-client-ip' : 'none');
   const databaseReadUrl = readReplicaUrl(e);
   return {
     port: e.PORT,
@@ -323,6 +345,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // On Fly the scraper reaches a machine over the private network (IPv6 6PN): bind every address.
     // Fly's proxy forwards only [http_service].internal_port, so this port is never public.
     metrics: { port: e.METRICS_PORT ?? (onFly ? 9091 : undefined), host: e.METRICS_HOST ?? (onFly ? '::' : '127.0.0.1') },
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
+      clientIpHeader: clientIpHeader === 'none' ? null : clientIpHeader.toLowerCase(),
+    },
+    maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
     sealer: { enabled: flag(e.SEALER_ENABLED), everyEvents: e.SEAL_EVERY_EVENTS, everySeconds: e.SEAL_EVERY_SECONDS },
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,

@@ -38,6 +38,18 @@ describe('machine configuration', () => {
   });
 });
 
+describe('slow and greedy clients', () => {
+  it('time out requests in seconds, cap connections per client, and trust fly-client-ip only on Fly or when configured', () => {
+    const plain = loadConfig({});
+    expect(plain.http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerClient: 100, clientIpHeader: null });
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32) }).http.clientIpHeader).toBe('fly-client-ip');
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), CLIENT_IP_HEADER: 'none' }).http.clientIpHeader).toBeNull();
+    expect(loadConfig({ CLIENT_IP_HEADER: 'X-Real-IP', MAX_CONNECTIONS_PER_CLIENT: '0' }).http).toMatchObject({ clientIpHeader: 'x-real-ip', maxConnectionsPerClient: 0 });
+    expect(() => loadConfig({ CLIENT_IP_HEADER: 'bad header' })).toThrow(/CLIENT_IP_HEADER/);
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed/);
+  });
+});
+
 describe('read replica configuration', () => {
   const primary = 'postgres://quire:pw@primary.db.internal:5432/quire';
   it('takes DATABASE_READ_URL, with {region} expanded to FLY_REGION, and none in PRIMARY_REGION', () => {

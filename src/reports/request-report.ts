@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { canonicalJson } from '../events/canonical-json.js';
 import { canRead, type Actor } from '../actor.js';
 import type { EventStore } from '../events/event-store.js';
+import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from '../projections/report-rows.js';
 import { reportStreamId } from '../projections/report-state.js';
 import { ForbiddenError, InvalidParamsError, ParamsTooLargeError, ReportNotFoundError, UnknownTemplateError } from './errors.js';
@@ -54,6 +55,14 @@ export async function requestReport(
   if (actor.role === 'auditor') throw new ForbiddenError('auditors read; they cannot request reports');
   const template = getTemplate(input.template);
   if (!template) throw new UnknownTemplateError(input.template, templateNames);
+
+  // Before anything walks params recursively (JSON.stringify, zod): text the log cannot store and
+  // nesting deep enough to overflow the stack are the caller's mistake, not a 500.
+  const unstorable = [
+    ...storableJsonIssues(input.title).map((i) => ({ path: 'title', message: i.message })),
+    ...storableJsonIssues(input.params).map((i) => ({ path: ['params', i.path].filter(Boolean).join('.'), message: i.message })),
+  ];
+  if (unstorable.length > 0) throw new InvalidParamsError(unstorable);
 
   const title = Title.safeParse(input.title);
   const serialized = JSON.stringify(input.params ?? null);

@@ -102,6 +102,8 @@ export class SimMachine implements EdgeTarget {
       STORAGE_MODE: o.mode === 'legacy' ? 'volume' : (o.mode satisfies StorageMode),
       // The seed's behaviour: no replay, no region URLs.
       FLY_REPLAY: o.mode === 'legacy' ? 'false' : 'true',
+      // Behind the edge, as behind Fly's proxy: the client is the one it names.
+      CLIENT_IP_HEADER: 'fly-client-ip',
       LOG_LEVEL: process.env.SIM_LOG_LEVEL ?? 'silent',
       WORKER_POLL_MS: '100',
       SUBSCRIPTION_POLL_MS: '250',

@@ -74,7 +74,8 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
           method: req.method,
           path,
           agent: false,
-          headers: { ...forwardHeaders(req.headers), ...extra, 'content-length': String(body.length), 'fly-region': region.region },
+          // Like Fly's edge: the client's address in fly-client-ip, overwriting whatever the client sent.
+          headers: { ...forwardHeaders(req.headers), ...extra, 'content-length': String(body.length), 'fly-region': region.region, 'fly-client-ip': req.socket.remoteAddress ?? '' },
         },
         resolve,
       );

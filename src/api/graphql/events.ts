@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../../events/recorded-event.js';
 import { EVENT_TYPES } from '../../events/types.js';
 import { builder } from './builder.js';
 import { forwardConnection, pageSize } from './connection.js';
+import { textArg } from './errors.js';
 import { liveSubscription } from './live-subscription.js';
 
 const EventMetadataRef = builder.objectRef<RecordedEvent['metadata']>('EventMetadata').implement({
@@ -51,6 +52,7 @@ builder.queryField('events', (t) =>
     },
     resolve: async (_, args, ctx) => {
       const first = pageSize(args, 500, 50);
+      if (args.streamId != null) textArg(args.streamId, 'streamId');
       const events = await queryEvents(ctx.runtime.store.db, {
         after: args.after ? decodeCheckpoint(args.after) : START,
         limit: first + 1,

@@ -11,7 +11,7 @@ import { evolve, reportStreamId, type ReportLocation, type ReportState } from '.
 import { ForbiddenError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
 import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
-import { isUuid } from '../../reports/uuid.js';
+import { canonicalUuid, isUuid } from '../../reports/uuid.js';
 import { NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
 import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
@@ -20,15 +20,15 @@ import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
-import { asResult, ConflictError, ErrorInterface, InvalidInputError } from './errors.js';
+import { asResult, ConflictError, ErrorInterface, InvalidInputError, textArg } from './errors.js';
 import { EventRef } from './events.js';
 
-/** Accepts a report's UUID or its relay global ID. */
-function reportIdFrom(id: string): string {
-  if (isUuid(id)) return id;
+/** Accepts a report's UUID (in any case) or its relay global ID. */
+export function reportIdFrom(id: string): string {
+  if (isUuid(canonicalUuid(id))) return canonicalUuid(id);
   try {
     const decoded = decodeGlobalID(id);
-    return decoded.typename === 'Report' ? decoded.id : id;
+    return decoded.typename === 'Report' ? canonicalUuid(decoded.id) : id;
   } catch {
     return id;
   }
@@ -76,9 +76,9 @@ export const ReportRef = builder.loadableNode('Report', {
   description: 'A PDF report and where its file lives.',
   id: { resolve: (r: ReportState) => r.reportId },
   load: async (ids: string[], ctx): Promise<Array<ReportState | Error>> => {
-    const states = await loadReportStates(await ctx.reads.db(), ids.filter(isUuid));
+    const states = await loadReportStates(await ctx.reads.db(), ids.map(canonicalUuid).filter(isUuid));
     return ids.map((id) => {
-      const state = states.get(id);
+      const state = states.get(canonicalUuid(id));
       // Someone else's report is indistinguishable from a missing one.
       return state && canRead(ctx.actor, state.owner) ? state : new ReportNotFoundError(id);
     });
@@ -161,6 +161,15 @@ builder.queryField('report', (t) =>
 
 const CURSOR = z.object({ t: z.iso.datetime(), id: z.uuid() });
 
+/** JSON text, or undefined when it is not JSON (a cursor a client made up). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 builder.queryField('reports', (t) =>
   t.connection({
     type: ReportRef,
@@ -173,10 +182,11 @@ builder.queryField('reports', (t) =>
       const first = pageSize(args, 100, 20);
       let after;
       if (args.after) {
-        const parsed = CURSOR.safeParse(JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8') || 'null'));
+        const parsed = CURSOR.safeParse(parseJson(Buffer.from(args.after, 'base64url').toString('utf8')));
         if (!parsed.success) throw new InvalidInputError('invalid cursor', [{ path: 'after', message: 'not a cursor from this connection' }]);
         after = { requestedAt: new Date(parsed.data.t), reportId: parsed.data.id };
       }
+      if (args.template != null) textArg(args.template, 'template');
       const seesAll = ctx.actor.role === 'auditor' || ctx.actor.role === 'admin';
       const db = await ctx.reads.db();
       const rows = await listReports(

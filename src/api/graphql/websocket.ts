@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
+import { codedErrors } from './error-codes.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
@@ -52,6 +53,11 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // ctx.subscriptions already holds this one (graphql-ws reserves its id first).
+        if (Object.keys(ctx.subscriptions).length > runtime.config.maxSubscriptionsPerSocket) {
+          const max = runtime.config.maxSubscriptionsPerSocket;
+          return [new GraphQLError(`this socket already runs ${max} operations; complete one first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        }
         // Tokens expire while sockets stay open: check again for every operation.
         try {
           ctx.extra.credential = await runtime.userTokens.fromHeader(ctx.extra.token);
@@ -74,9 +80,9 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         try {
           document = parse(payload.query);
           const errors = validate(schema, document);
-          if (errors.length > 0) return errors;
+          if (errors.length > 0) return codedErrors(errors);
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))];
+          return codedErrors([err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))]);
         }
         const args: EnvelopedArgs = {
           schema,
@@ -93,6 +99,14 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
     },
     wss,
   );
+  // A peer's protocol error (a message over maxPayload, invalid UTF-8, a bad frame) is emitted on
+  // its socket, and ws closes it with the right code (1009, 1007, 1002); graphql-ws would also
+  // print it to stderr as an internal error, which lets any client flood the logs. It is the
+  // client's fault: a debug line.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => runtime.log.debug({ err: err.message }, 'WebSocket protocol error from a client'));
+  });
   return {
     /**
      * Shutdown began: 1012 (service restart) on every socket, a code graphql-ws clients retry on,

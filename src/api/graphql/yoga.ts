@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { getOperationAST, GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
@@ -11,6 +10,9 @@ import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
+import { useRequestErrorCodes } from './error-codes.js';
+import { useNoIntrospection } from './introspection.js';
+import { useDocumentNestingLimit } from './nesting-limit.js';
 import { schema } from './schema.js';
 
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
@@ -75,8 +77,10 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
     cors: { exposedHeaders: [LSN_HEADER] },
     plugins: [
       EnvelopArmorPlugin(ARMOR),
-      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      useDocumentNestingLimit(),
+      ...(config.introspection ? [] : [useNoIntrospection()]),
       readYourWrites,
+      useRequestErrorCodes(),
     ],
     context: async (initial): Promise<GraphQLContext> => {
       let credential: Credential;
