@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Notifier } from '../database/notifier.js';
 import { LegacyScanner } from '../legacy/legacy-scanner.js';
-import { RenderPool } from '../render/render-pool.js';
+import type { Config } from '../config.js';
+import { RenderPool, type RenderPoolOptions } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
 import { releaseAllLeases } from './leases.js';
 import { renderStage } from './render-worker.js';
@@ -39,6 +40,15 @@ function progressPublisher(notifier: Notifier): (reportId: string, fraction: num
   };
 }
 
+/** The render pool the config asks for: its size, each render's deadline and each worker's heap. */
+export function renderPoolOptions(config: Config): RenderPoolOptions {
+  return {
+    size: config.renderConcurrency,
+    timeoutMs: config.renderTimeoutMs,
+    resourceLimits: { maxOldGenerationSizeMb: config.renderMaxHeapMb },
+  };
+}
+
 /** A lease owner id unique to this process: region, machine (or host), pid and a random suffix. */
 export function instanceId(region: string, machine: string = hostname()): string {
   return `${region}:${machine}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -48,7 +58,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
   const { config, store, log, database, volume, objectStore, metrics } = runtime;
   const owner = options.owner ?? instanceId(config.region, config.machineId);
   const ownPool = !options.pool;
-  const pool = options.pool ?? new RenderPool({ size: config.renderConcurrency });
+  const pool = options.pool ?? new RenderPool(renderPoolOptions(config));
   const common = {
     store,
     region: config.region,
