@@ -117,11 +117,15 @@ export class RenderPool {
       slot.worker.ref();
       if (this.options.timeoutMs !== undefined) {
         const ms = this.options.timeoutMs;
-        pending.deadline = setTimeout(() => {
-          if (pending.settled || slot.current !== pending) return;
-          this.settle(pending, new RenderError('timeout', `the render ran longer than ${ms} ms; its worker was terminated`));
-          void slot.worker.terminate();
-        }, ms);
+        // The clock starts when the worker has booted (a fresh one loads pdfmake first).
+        void slot.ready.then(() => {
+          if (pending.settled) return;
+          pending.deadline = setTimeout(() => {
+            if (pending.settled || slot.current !== pending) return;
+            this.settle(pending, new RenderError('timeout', `the render ran longer than ${ms} ms; its worker was terminated`));
+            void slot.worker.terminate();
+          }, ms);
+        });
       }
       const msg: ToWorker = { type: 'render', id: pending.id, job: pending.job };
       slot.worker.postMessage(msg);
