@@ -92,3 +92,94 @@ describe.each(backends)('render deadline and heap limit on %s', (kind) => {
     expect(await runtime.store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
   });
 });
+
+/**
+ * A template that kills the whole process (not its thread): each machine that claims the report
+ * dies mid-render without appending anything. The next claim sees the abandoned lease at the same
+ * version and counts the attempt, so after MAX_ATTEMPTS the report is FAILED and the fleet stops dying.
+ */
+describe.each(backends)('a render that kills its process, on %s', (kind) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'quire-kill-'));
+  let url: string | undefined;
+  let closeDatabase: () => Promise<void> = async () => {};
+
+  afterAll(async () => {
+    await closeDatabase();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** PGlite is one process's database: the test opens it only while no machine runs. */
+  async function withDatabase<T>(fn: (store: Pick<EventStore, 'db'> & { append: EventStore['append'] }) => Promise<T>): Promise<T> {
+    const handle = kind === 'postgres' ? await openTestDatabaseOnce() : await openDatabase({ kind: 'pglite', dataDir, log: silentLog });
+    if (kind === 'pglite') await migrateToLatest(handle.db);
+    const runtime = await startTestRuntime(kind, { DATA_DIR: dataDir }, { database: handle });
+    try {
+      return await fn(runtime.store);
+    } finally {
+      if (kind === 'pglite') await handle.close();
+    }
+  }
+  let shared: Awaited<ReturnType<typeof openTestDatabase>> | undefined;
+  async function openTestDatabaseOnce() {
+    if (!shared) {
+      shared = await openTestDatabase('postgres', { poolMax: 5 });
+      url = shared.url;
+      closeDatabase = () => shared!.close();
+    }
+    return shared;
+  }
+
+  /** Runs one machine until it dies (its signal) or finds nothing left to render and exits (null). */
+  async function runMachine(): Promise<NodeJS.Signals | null> {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/render-machine.ts', import.meta.url).pathname], {
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        DATABASE_URL: url ?? '',
+        FLY_REGION: 'iad',
+        MACHINE_ID: 'iad-1',
+        LOG_LEVEL: 'silent',
+        MAX_ATTEMPTS: '2',
+        RETRY_BASE_MS: '10',
+        LEASE_MS: '500',
+        WORKER_POLL_MS: '100',
+        SEALER_ENABLED: 'false',
+        AUTH_SECRET: 'test-secret-test-secret-test-secret-0123456789',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    if (signal === null && code !== 0) throw new Error(`the machine exited with ${code}: ${stderr}`);
+    return signal;
+  }
+
+  it('kills two machines, then the third machine records the second abandoned attempt: FAILED with a clear reason', async () => {
+    const { reportId, streamId } = await withDatabase((store) => requestTemplate(store as EventStore, 'kills-process'));
+
+    // The first machine claims it and dies mid-render: nothing is appended.
+    expect(await runMachine()).toBe('SIGKILL');
+    // The second finds the abandoned lease (attempt 1, retried after a backoff), renders again and dies.
+    expect(await runMachine()).toBe('SIGKILL');
+    // The third records attempt 2, the last: FAILED, not rendered again, and the machine lives
+    // (it exits by itself once nothing is left to render).
+    expect(await runMachine()).toBeNull();
+
+    await withDatabase(async (store) => {
+      const state = await loadReportState(store.db, reportId);
+      expect(state).toMatchObject({ status: 'FAILED', attempts: 2, failedStage: 'render', nextAttemptAt: null });
+      expect(state!.lastError).toMatch(/^render abandoned: the process rendering it died/);
+      const events = await readStream(store.db, streamId);
+      expect(events.map((e) => [e.type, e.type === 'ReportFailed' ? e.data.attempt : null])).toEqual([
+        ['ReportRequested', null],
+        ['ReportFailed', 1],
+        ['ReportFailed', 2],
+      ]);
+      // Every report and every event is accounted for; no lease is left.
+      expect(await store.db.selectFrom('report_status').select(['report_id', 'status']).execute()).toEqual([{ report_id: reportId, status: 'FAILED' }]);
+      expect(Number((await store.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(3);
+      expect(await store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
+    });
+  });
+});
