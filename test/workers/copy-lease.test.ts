@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadReportState } from '../../src/projections/report-rows.js';
+import { RenderPool } from '../../src/render/render-pool.js';
+import { requestReport } from '../../src/reports/request-report.js';
+import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
+import { waitFor } from '../support/collect.js';
+import { backends } from '../support/databases.js';
+import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+
+/**
+ * Two replicators of the same machine (two processes, or a restart overlapping the old one) and an
+ * upload that takes several LEASE_MS: the one copying heartbeats its lease, so the other never
+ * takes the report over and uploads it a second time.
+ */
+describe.each(backends)('a copy longer than LEASE_MS on %s', (kind) => {
+  let s3: TestS3Server;
+  let runtime: TestRuntime;
+  let pool: RenderPool;
+  let a: Workers;
+  let b: Workers;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    runtime = await startTestRuntime(kind, { ...s3.env, STORAGE_MODE: 'mirror', LEASE_MS: '500', WORKER_POLL_MS: '50' });
+    pool = new RenderPool({ size: 1 });
+    a = createWorkers(runtime, { pool, owner: 'replicator-a' });
+    b = createWorkers(runtime, { pool, owner: 'replicator-b' });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await pool?.close();
+    await runtime?.close();
+    await s3?.close();
+  });
+
+  it('is uploaded once and replicated once', async () => {
+    const reports = await Promise.all(
+      ['One', 'Two'].map((title) =>
+        requestReport(runtime.store, { template: 'table', title, params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } }, { id: 'alice', role: 'user' }),
+      ),
+    );
+    expect(await a.render.drain()).toBe(2);
+    // Each upload is held five leases long.
+    s3.delayPuts(2500);
+    a.replicate!.start();
+    b.replicate!.start();
+    await waitFor(
+      async () => {
+        const states = await Promise.all(reports.map((r) => loadReportState(runtime.store.db, r.reportId)));
+        return states.every((s) => s?.status === 'REPLICATED');
+      },
+      60_000,
+      'both reports to be replicated',
+    );
+    // Stopping waits for any copy still in flight, so a second upload would be counted below.
+    await Promise.all([a.replicate!.stop(), b.replicate!.stop()]);
+
+    for (const { reportId, streamId } of reports) {
+      const state = await loadReportState(runtime.store.db, reportId);
+      const object = state!.locations.find((l) => l.kind === 'object')!;
+      expect(s3.puts.get(object.key)).toBe(1);
+      expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportReplicated: 1 });
+    }
+    // Every report and event accounted for; no lease left behind.
+    expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2, ReportReplicated: 2 });
+    expect([...s3.puts.values()].reduce((n, v) => n + v, 0)).toBe(2);
+    expect(await runtime.store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
+  });
+});
