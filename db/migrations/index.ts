@@ -6,7 +6,7 @@ import * as m0004 from './0004_work_leases.js';
 import * as m0005 from './0005_log_seals.js';
 import * as m0006 from './0006_volume_machines.js';
 import * as m0007 from './0007_rate_limits.js';
-import * as m0010 from './0010_lease_versions.js';
+import * as m0010 from './0010_worker_liveness.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -17,5 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_log_seals': m0005,
   '0006_volume_machines': m0006,
   '0007_rate_limits': m0007,
-  '0010_lease_versions': m0010,
+  '0010_worker_liveness': m0010,
 };

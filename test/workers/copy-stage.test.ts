@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rebuildProjections } from '../../src/projections/rebuild.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
@@ -67,5 +68,55 @@ describe.each(backends)('a copy longer than LEASE_MS on %s', (kind) => {
     expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2, ReportReplicated: 2 });
     expect([...s3.puts.values()].reduce((n, v) => n + v, 0)).toBe(2);
     expect(await runtime.store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
+  });
+});
+
+describe.each(backends)('a copy that waited out an object-store outage on %s', (kind) => {
+  let s3: TestS3Server;
+  let runtime: TestRuntime;
+  let pool: RenderPool;
+  let workers: Workers;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    runtime = await startTestRuntime(kind, { ...s3.env, STORAGE_MODE: 'mirror', MAX_ATTEMPTS: '2', WORKER_POLL_MS: '50' });
+    pool = new RenderPool({ size: 1 });
+    workers = createWorkers(runtime, { pool, owner: 'replicator' });
+  });
+  afterAll(async () => {
+    await workers?.stop();
+    await pool?.close();
+    await runtime?.close();
+    await s3?.close();
+  });
+
+  it('is REPLICATED without the outage’s lastError once the store is back', async () => {
+    const { reportId, streamId } = await requestReport(
+      runtime.store,
+      { template: 'table', title: 'Outage', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } },
+      { id: 'alice', role: 'user' },
+    );
+    expect(await workers.render.drain()).toBe(1);
+    await s3.stop();
+    workers.replicate!.start();
+    // More failures than MAX_ATTEMPTS: an outage is waited out, not given up on.
+    await waitFor(async () => (await loadReportState(runtime.store.db, reportId))!.attempts >= 3, 60_000, 'copies to fail during the outage');
+    const during = await loadReportState(runtime.store.db, reportId);
+    expect(during).toMatchObject({ status: 'STORED', failedStage: 'replicate', lastError: expect.stringMatching(/unavailable|ECONNREFUSED|connect/i) });
+
+    await s3.start();
+    await waitFor(async () => (await loadReportState(runtime.store.db, reportId))?.status === 'REPLICATED', 60_000, 'the copy after the outage');
+    await workers.replicate!.stop();
+    expect(await loadReportState(runtime.store.db, reportId)).toMatchObject({ status: 'REPLICATED', attempts: 0, failedStage: null, nextAttemptAt: null, lastError: null });
+
+    // Every event accounted for: the failures, then one copy.
+    const counts = await countEventsByType(runtime, streamId);
+    expect(counts).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: counts.ReportFailed, ReportReplicated: 1 });
+    expect(counts.ReportFailed).toBeGreaterThanOrEqual(3);
+    expect(await countEventsByType(runtime)).toEqual(counts);
+    // The projection is what the log folds to.
+    const before = await runtime.store.db.selectFrom('report_status').selectAll().execute();
+    await rebuildProjections(runtime.store.db);
+    expect(await runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
   });
 });

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 /**
  * A lease remembers the stream version its holder claimed (`claimed_version`). A claim that takes
@@ -10,6 +10,9 @@ import type { Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('work_leases').addColumn('claimed_version', 'integer').execute();
   await db.schema.alterTable('work_leases').addColumn('abandoned_version', 'integer').execute();
+  // The report fold now clears lastError with failedStage (a recovered report shows no stale
+  // error): bring the projection rows in line, exactly as a rebuild from the log would.
+  await sql`UPDATE report_status SET last_error = NULL WHERE failed_stage IS NULL AND last_error IS NOT NULL`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
