@@ -5,7 +5,7 @@ import type { Notifier } from '../database/notifier.js';
 import type { Database } from '../database/schema.js';
 import { EVENTS_CHANNEL } from './append.js';
 import { START, type Checkpoint } from './checkpoint.js';
-import { readAll } from './read.js';
+import { readAll, type QuarantineHandler } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 
 export interface SubscribeOptions {
@@ -21,6 +21,8 @@ export interface SubscribeContext {
   db: Kysely<Database>;
   notifier: Notifier;
   log: Logger;
+  /** Told about every row skipped because it cannot be read (the subscription goes on past it). */
+  onQuarantine?: QuarantineHandler;
 }
 
 /**
@@ -45,8 +47,13 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
     while (!signal?.aborted) {
       woken = false;
       let batch: RecordedEvent[];
+      let rows: number;
+      let next: Checkpoint;
       try {
-        batch = (await readAll(ctx.db, checkpoint, batchSize)).events;
+        const page = await readAll(ctx.db, checkpoint, batchSize, ctx.onQuarantine);
+        batch = page.events;
+        rows = batch.length + page.quarantined.length;
+        next = page.checkpoint;
         failures = 0;
       } catch (err) {
         failures++;
@@ -59,7 +66,9 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
         checkpoint = event.checkpoint;
         yield event;
       }
-      if (batch.length === batchSize || woken) continue;
+      // Past quarantined rows too (they may end the page).
+      checkpoint = next;
+      if (rows === batchSize || woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);
         wake = () => {
