@@ -188,6 +188,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
     }
     case 'LegacyScanCompleted':
     case 'VolumeForgotten':
+    case 'VolumeOrphansRemoved':
       return state;
   }
 }

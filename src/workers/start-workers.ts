@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { RenderPool, type RenderPoolOptions } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
 import { releaseAllLeases } from './leases.js';
+import { OrphanSweeper } from './orphan-sweeper.js';
 import { renderStage } from './render-worker.js';
 import { copyStage } from './replicate-worker.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
@@ -20,6 +21,8 @@ export interface Workers {
   readonly migrate: WorkLoop | undefined;
   /** Finds imported legacy files on this machine's volume (unless STORAGE_MODE=object: no volume). */
   readonly legacyScanner: LegacyScanner | undefined;
+  /** Removes files on this machine's volume that no event references (unless STORAGE_MODE=object). */
+  readonly orphanSweeper: OrphanSweeper | undefined;
   start(): void;
   /** Finishes (or aborts after a grace) the work in flight, releases this instance's leases, closes its own pool. */
   stop(graceMs?: number): Promise<void>;
@@ -92,6 +95,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
       )
     : undefined;
   const legacyScanner = config.storageMode === 'object' ? undefined : new LegacyScanner(runtime, Math.max(1000, config.workerPollMs * 10));
+  const orphanSweeper = config.storageMode === 'object' ? undefined : new OrphanSweeper(runtime);
   return {
     owner,
     pool,
@@ -99,14 +103,16 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
     replicate,
     migrate,
     legacyScanner,
+    orphanSweeper,
     start() {
       render.start();
       replicate?.start();
       migrate?.start();
       legacyScanner?.start();
+      orphanSweeper?.start();
     },
     async stop(graceMs) {
-      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop()]);
+      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
       if (ownPool) await pool.close();
       await releaseAllLeases(store.db, owner);
     },
