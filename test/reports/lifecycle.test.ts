@@ -131,7 +131,8 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
       machine: 'iad-1',
       owner: 'worker-broken',
       leaseMs: 5_000,
-      backoff: { maxAttempts: 2, baseMs: 50 },
+      // Longer than a render on a loaded machine: the drain below must not see it come due again.
+      backoff: { maxAttempts: 2, baseMs: 2_000 },
       log: runtime.log,
     });
     const brokenLoop = new WorkLoop({ name: 'broken', concurrency: 1, pollMs: 50, notifier: runtime.database.notifier, log: runtime.log, ...broken });
@@ -143,8 +144,7 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
     expect(state!.nextAttemptAt!.getTime()).toBeGreaterThan(Date.now() - 1000);
     // Not due yet: nothing to claim until the backoff has passed.
     expect(await brokenLoop.drain()).toBe(0);
-    await new Promise((r) => setTimeout(r, 120));
-    expect(await brokenLoop.drain()).toBe(1);
+    await waitFor(async () => (await brokenLoop.drain()) === 1, 20_000, 'the second attempt after its backoff');
 
     state = await loadReportState(runtime.store.db, reportId);
     expect(state).toMatchObject({ status: 'FAILED', attempts: 2, failedStage: 'store', nextAttemptAt: null });
