@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { Migrator } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from '../../db/migrations/index.js';
+import { migrateToLatest } from '../../src/database/migrate.js';
 import { rebuildProjections } from '../../src/projections/rebuild.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { waitFor } from '../support/collect.js';
-import { backends } from '../support/databases.js';
+import { backends, openTestDatabase } from '../support/databases.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 
@@ -118,5 +122,38 @@ describe.each(backends)('a copy that waited out an object-store outage on %s', (
     const before = await runtime.store.db.selectFrom('report_status').selectAll().execute();
     await rebuildProjections(runtime.store.db);
     expect(await runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
+  });
+});
+
+describe.each(backends)('migration 0010 on %s', (kind) => {
+  it('clears the stale lastError of existing rows exactly where the fold now does', async () => {
+    const database = await openTestDatabase(kind, { unmigrated: true });
+    try {
+      const migrator = new Migrator({ db: database.db, provider: { getMigrations: async () => migrations } });
+      expect((await migrator.migrateTo('0007_rate_limits')).error).toBeUndefined();
+      const row = (reportId: string, failedStage: string | null, lastError: string | null) => ({
+        report_id: reportId,
+        stream_id: `report-${reportId}`,
+        owner: 'alice',
+        title: 'Old',
+        template: 'table',
+        status: 'REPLICATED',
+        requested_region: 'iad',
+        attempts: 0,
+        last_error: lastError,
+        failed_stage: failedStage,
+        requested_at: new Date(),
+        updated_at: new Date(),
+        last_version: 5,
+      });
+      const recovered = randomUUID();
+      const failing = randomUUID();
+      await database.db.insertInto('report_status').values([row(recovered, null, 'object store unavailable: ECONNREFUSED'), row(failing, 'replicate', 'still down')]).execute();
+      await migrateToLatest(database.db);
+      const rows = await database.db.selectFrom('report_status').select(['report_id', 'last_error']).orderBy('last_error').execute();
+      expect(Object.fromEntries(rows.map((r) => [r.report_id, r.last_error]))).toEqual({ [recovered]: null, [failing]: 'still down' });
+    } finally {
+      await database.close();
+    }
   });
 });
