@@ -101,3 +101,27 @@ describe.each(backends)('sweeping orphaned volume files on %s', (kind) => {
     expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 3, ReportRendered: 2, ReportStoredLocal: 2, VolumeOrphansRemoved: 1 });
   });
 });
+
+describe.each(backends)('the orphan sweeper loop on %s', (kind) => {
+  it('runs by itself every quarter of the grace and removes an old orphan', async () => {
+    const runtime = await startTestRuntime(kind, { STORAGE_MODE: 'volume', ORPHAN_GRACE_MS: '1000' });
+    const workers = createWorkers(runtime, { pool: new RenderPool({ size: 1 }), owner: 'worker-b' });
+    try {
+      const { reportId } = await requestReport(runtime.store, { template: 'table', title: 'Crashed', params: tableParams('x') }, alice);
+      // Crashed once, then given up on: nothing will ever reference this file.
+      await runtime.store.append(`report-${reportId}`, 1, [{ type: 'ReportFailed', data: { stage: 'render', error: 'gave up', attempt: 1, retryAt: null } }], { actor: 'test' });
+      const key = `reports/${reportId}/${createHash('sha256').update('orphan').digest('hex')}.pdf`;
+      await mkdir(dirname(runtime.volume.pathOf(key)), { recursive: true });
+      await writeFile(runtime.volume.pathOf(key), 'orphan');
+      workers.orphanSweeper!.start();
+      await waitFor(() => !existsSync(runtime.volume.pathOf(key)), 30_000, 'the sweeper to remove the orphan');
+      const recorded = await readStream(runtime.store.db, volumeStreamId('iad-1'));
+      expect(recorded.map((e) => (e.type === 'VolumeOrphansRemoved' ? e.data.files.map((f) => f.key) : []))).toEqual([[key]]);
+      expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 1, ReportFailed: 1, VolumeOrphansRemoved: 1 });
+    } finally {
+      await workers.stop();
+      await workers.pool.close();
+      await runtime.close();
+    }
+  });
+});
