@@ -109,7 +109,7 @@ describe.each(backends)('a render that kills its process, on %s', (kind) => {
   });
 
   /** PGlite is one process's database: the test opens it only while no machine runs. */
-  async function withDatabase<T>(fn: (store: Pick<EventStore, 'db'> & { append: EventStore['append'] }) => Promise<T>): Promise<T> {
+  async function withDatabase<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
     const handle = kind === 'postgres' ? await openTestDatabaseOnce() : await openDatabase({ kind: 'pglite', dataDir, log: silentLog });
     if (kind === 'pglite') await migrateToLatest(handle.db);
     const runtime = await startTestRuntime(kind, { DATA_DIR: dataDir }, { database: handle });
@@ -156,7 +156,7 @@ describe.each(backends)('a render that kills its process, on %s', (kind) => {
   }
 
   it('kills two machines, then the third machine records the second abandoned attempt: FAILED with a clear reason', async () => {
-    const { reportId, streamId } = await withDatabase((store) => requestTemplate(store as EventStore, 'kills-process'));
+    const { reportId, streamId } = await withDatabase((store) => requestTemplate(store, 'kills-process'));
 
     // The first machine claims it and dies mid-render: nothing is appended.
     expect(await runMachine()).toBe('SIGKILL');
