@@ -89,6 +89,9 @@ const EnvSchema = z.object({
     .string()
     .regex(/^([A-Za-z0-9-]{1,64}|none)$/, 'a header name such as fly-client-ip, or none')
     .optional(),
+  RENDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  RENDER_MAX_HEAP_MB: z.coerce.number().int().min(32).max(65_536).default(512),
+  ORPHAN_GRACE_MS: z.coerce.number().int().min(1000).default(3_600_000),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -193,6 +196,12 @@ export type Config = {
   maxSubscriptionsPerSocket: number;
   /** The log sealer (one active at a time across instances). */
   sealer: { enabled: boolean; everyEvents: number; everySeconds: number };
+  /** A render running longer than this is ended (its worker thread terminated) and counted as a failed attempt. */
+  renderTimeoutMs: number;
+  /** Old-generation heap of each render worker thread: a render that needs more crashes only its thread. */
+  renderMaxHeapMb: number;
+  /** Volume files no event references are removed once they are older than this (a crash between write and append). */
+  orphanGraceMs: number;
   legacy: {
     databaseUrl: string | undefined;
     table: string;
@@ -353,6 +362,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
     sealer: { enabled: flag(e.SEALER_ENABLED), everyEvents: e.SEAL_EVERY_EVENTS, everySeconds: e.SEAL_EVERY_SECONDS },
+    renderTimeoutMs: e.RENDER_TIMEOUT_MS,
+    renderMaxHeapMb: e.RENDER_MAX_HEAP_MB,
+    orphanGraceMs: e.ORPHAN_GRACE_MS,
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,
       table: e.LEGACY_TABLE,

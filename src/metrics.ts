@@ -46,6 +46,12 @@ export class Metrics implements ReplicationMetrics {
     registers: [this.registry],
   });
 
+  private readonly quarantinedEvents = new Counter({
+    name: 'quire_events_quarantined_total',
+    help: 'Rows of the event log this process could not read (bad row, or written by a newer version) and skipped',
+    registers: [this.registry],
+  });
+
   /** Reads the report counts by status at scrape time (set once the database is open). */
   private countReports: (() => Promise<Record<string, number>>) | undefined;
 
@@ -88,5 +94,9 @@ export class Metrics implements ReplicationMetrics {
 
   failed(reason: 'store' | 'mismatch'): void {
     this.replicationFailures.inc({ reason });
+  }
+
+  eventQuarantined(): void {
+    this.quarantinedEvents.inc();
   }
 }

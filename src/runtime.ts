@@ -92,6 +92,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     log,
     pollMs: config.subscriptionPollMs,
     projections: [reportProjection],
+    onQuarantine: () => metrics.eventQuarantined(),
   });
   metrics.watchReports(async () => {
     const rows = await database.db.selectFrom('report_status').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();

@@ -7,6 +7,7 @@ import * as m0005 from './0005_log_seals.js';
 import * as m0006 from './0006_volume_machines.js';
 import * as m0007 from './0007_rate_limits.js';
 import * as m0009 from './0009_token_revocations.js';
+import * as m0010 from './0010_worker_liveness.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_volume_machines': m0006,
   '0007_rate_limits': m0007,
   '0009_token_revocations': m0009,
+  '0010_worker_liveness': m0010,
 };

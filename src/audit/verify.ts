@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { readAllRows } from '../events/read.js';
+import { readAllRows, unreadableReason } from '../events/read.js';
 import type { EventRow } from '../events/recorded-event.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
@@ -24,6 +24,11 @@ export const PROBLEM_KINDS = [
   'SEAL_ROOT',
   /** The given digest is not a seal of this log, or the log does not extend it. */
   'DIGEST',
+  /**
+   * The event does not parse or upcast with this version of quire (a bad row, or one written by a
+   * newer version): readers quarantine it — they skip it and go on — so it must be looked at.
+   */
+  'UNREADABLE',
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
@@ -298,6 +303,8 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
         metadata: r.metadata,
         recordedAt: new Date(r.recorded_at),
       });
+      const unreadable = unreadableReason(r);
+      if (unreadable) report({ kind: 'UNREADABLE', ...at, message: `${unreadable}; readers skip it (quarantined)` });
       if (computed !== r.hash) {
         report({ kind: 'CONTENT', ...at, message: `event at position ${position} (${r.stream_id} v${version}): hash does not match its content — the event was changed after it was written` });
       }

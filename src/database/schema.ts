@@ -60,6 +60,10 @@ export interface WorkLeasesTable {
   stage: string;
   owner: string;
   expires_at: Date;
+  /** The report's stream version when this lease was claimed. */
+  claimed_version: number | null;
+  /** The version an expired holder had claimed, when this claim took its lease over. */
+  abandoned_version: number | null;
 }
 
 /** Table `log_seals`: append-only seals of the global log in commit order (src/audit/seal.ts). */

@@ -6,7 +6,7 @@ import { append, type AppendMetadata, type AppendResult, type NewEvent } from '.
 import type { Checkpoint } from './checkpoint.js';
 import type { ExpectedVersion } from './expected-version.js';
 import type { InlineProjection } from './inline-projection.js';
-import { headCheckpoint, readAll, readStream, type ReadAllResult, type ReadStreamOptions } from './read.js';
+import { headCheckpoint, queryEvents, readAll, readStream, type EventQuery, type QuarantineHandler, type ReadAllResult, type ReadStreamOptions } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { subscribe, type SubscribeOptions } from './subscribe.js';
 
@@ -23,7 +23,12 @@ export interface EventStoreOptions {
   projections?: readonly InlineProjection[];
   /** Default fallback poll interval of subscriptions. */
   pollMs?: number;
+  /** Told once per process about each row of the log that cannot be read (metrics). */
+  onQuarantine?: QuarantineHandler;
 }
+
+/** Quarantined positions remembered per process, so each is logged and counted once. */
+const QUARANTINE_MEMORY = 10_000;
 
 /** The one way quire writes and reads its log. */
 export class EventStore {
@@ -31,6 +36,7 @@ export class EventStore {
   readonly region: string;
   readonly machine: string | undefined;
   private readonly projections: InlineProjection[];
+  private readonly quarantinedPositions = new Set<number>();
 
   constructor(private readonly options: EventStoreOptions) {
     this.db = options.db;
@@ -53,8 +59,25 @@ export class EventStore {
   }
 
   readAll(after?: Checkpoint, limit?: number): Promise<ReadAllResult> {
-    return readAll(this.db, after, limit);
+    return readAll(this.db, after, limit, this.quarantine);
   }
+
+  /** The global log, filtered (auditors); unreadable rows are quarantined as in readAll. */
+  queryEvents(q: EventQuery): Promise<RecordedEvent[]> {
+    return queryEvents(this.db, q, this.quarantine);
+  }
+
+  /**
+   * A row no reader of this process can read: logged and counted once, then skipped by every
+   * global reader (the hub, subscriptions, the auditors' query); `audit verify` lists it.
+   */
+  readonly quarantine: QuarantineHandler = (event) => {
+    if (this.quarantinedPositions.has(event.globalPosition)) return;
+    if (this.quarantinedPositions.size >= QUARANTINE_MEMORY) this.quarantinedPositions.clear();
+    this.quarantinedPositions.add(event.globalPosition);
+    this.options.log.error({ quarantined: event }, 'event quarantined: it cannot be read by this version of quire and is skipped');
+    this.options.onQuarantine?.(event);
+  };
 
   headCheckpoint(): Promise<Checkpoint> {
     return headCheckpoint(this.db);
@@ -62,6 +85,6 @@ export class EventStore {
 
   subscribe(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
     const { db, catchUpDb, notifier, log, pollMs } = this.options;
-    return subscribe({ db, ...(catchUpDb ? { catchUpDb } : {}), notifier, log }, { pollMs, ...options });
+    return subscribe({ db, ...(catchUpDb ? { catchUpDb } : {}), notifier, log, onQuarantine: this.quarantine }, { pollMs, ...options });
   }
 }

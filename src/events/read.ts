@@ -27,10 +27,15 @@ export class CorruptEventError extends Error {
 
 /** Upcasts and validates a stored row. A row that fails is corrupt: reading must not guess. */
 export function toRecordedEvent(row: EventRow): RecordedEvent {
-  const parsed = QuireEventSchema.safeParse({
-    type: row.type,
-    data: upcast(row.type as EventType, row.schema_version, row.data),
-  });
+  let data: unknown;
+  try {
+    data = upcast(row.type as EventType, row.schema_version, row.data);
+  } catch (err) {
+    // A newer instance wrote it (rolling deploy), or its schema version is garbage.
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CorruptEventError(`event ${row.global_position} (${row.stream_id} v${row.stream_version}, ${row.type}) cannot be upcast: ${why}`, { cause: err });
+  }
+  const parsed = QuireEventSchema.safeParse({ type: row.type, data });
   const metadata = EventMetadata.safeParse(row.metadata);
   if (!parsed.success || !metadata.success) {
     throw new CorruptEventError(
@@ -50,6 +55,59 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     prevHash: row.prev_hash,
     hash: row.hash,
   };
+}
+
+/** A row of the global log that this code cannot read: skipped by global readers, reported by `audit verify`. */
+export interface QuarantinedEvent {
+  globalPosition: number;
+  streamId: string;
+  streamVersion: number;
+  type: string;
+  schemaVersion: number;
+  checkpoint: Checkpoint;
+  reason: string;
+}
+
+export type QuarantineHandler = (event: QuarantinedEvent) => void;
+
+/** Why `row` cannot be read by this code, or null when it can. */
+export function unreadableReason(row: EventRow): string | null {
+  try {
+    toRecordedEvent(row);
+    return null;
+  } catch (err) {
+    if (err instanceof CorruptEventError) return err.message;
+    throw err;
+  }
+}
+
+/**
+ * The rows of a global read as events, without the ones that cannot be read: one bad row (or one
+ * written by a newer instance) must not stall every reader of the log behind it. Streams read one
+ * at a time stay strict (readStream): folding a report without one of its events would guess.
+ */
+function readableEvents(rows: readonly EventRow[], onQuarantine?: QuarantineHandler): { events: RecordedEvent[]; quarantined: QuarantinedEvent[] } {
+  const events: RecordedEvent[] = [];
+  const quarantined: QuarantinedEvent[] = [];
+  for (const row of rows) {
+    try {
+      events.push(toRecordedEvent(row));
+    } catch (err) {
+      if (!(err instanceof CorruptEventError)) throw err;
+      const q: QuarantinedEvent = {
+        globalPosition: Number(row.global_position),
+        streamId: row.stream_id,
+        streamVersion: Number(row.stream_version),
+        type: row.type,
+        schemaVersion: Number(row.schema_version),
+        checkpoint: { transactionId: row.transaction_id, globalPosition: Number(row.global_position) },
+        reason: err.message,
+      };
+      quarantined.push(q);
+      onQuarantine?.(q);
+    }
+  }
+  return { events, quarantined };
 }
 
 export interface ReadStreamOptions {
@@ -114,8 +172,11 @@ export interface EventQuery {
   until?: Date;
 }
 
-/** The global log in commit order, filtered (the auditors' `events` query); same safe read as readAll. */
-export async function queryEvents(db: Kysely<Database>, q: EventQuery): Promise<RecordedEvent[]> {
+/**
+ * The global log in commit order, filtered (the auditors' `events` query); same safe read as
+ * readAll, and unreadable rows are quarantined the same way.
+ */
+export async function queryEvents(db: Kysely<Database>, q: EventQuery, onQuarantine?: QuarantineHandler): Promise<RecordedEvent[]> {
   let query = db
     .selectFrom('events')
     .select(EVENT_COLUMNS)
@@ -126,20 +187,26 @@ export async function queryEvents(db: Kysely<Database>, q: EventQuery): Promise<
   if (q.since) query = query.where('recorded_at', '>=', q.since);
   if (q.until) query = query.where('recorded_at', '<', q.until);
   const rows = await query.orderBy('events.transaction_id').orderBy('global_position').limit(q.limit).execute();
-  return rows.map(toRecordedEvent);
+  return readableEvents(rows, onQuarantine).events;
 }
 
 export interface ReadAllResult {
   events: RecordedEvent[];
-  /** Checkpoint of the last event returned, or `after` when none was. */
+  /** Rows of this page that could not be read (skipped; see QuarantinedEvent). */
+  quarantined: QuarantinedEvent[];
+  /** Checkpoint of the last row read (returned or quarantined), or `after` when none was. */
   checkpoint: Checkpoint;
 }
 
-/** The global log after `after`, in commit order, never skipping a late commit. */
-export async function readAll(db: Kysely<Database>, after: Checkpoint = START, limit = 500): Promise<ReadAllResult> {
+/**
+ * The global log after `after`, in commit order, never skipping a late commit. A row that cannot
+ * be read is quarantined (reported, not returned) and the checkpoint moves past it.
+ */
+export async function readAll(db: Kysely<Database>, after: Checkpoint = START, limit = 500, onQuarantine?: QuarantineHandler): Promise<ReadAllResult> {
   const rows = await readAllRows(db, after, limit);
-  const events = rows.map(toRecordedEvent);
-  return { events, checkpoint: events.at(-1)?.checkpoint ?? after };
+  const { events, quarantined } = readableEvents(rows, onQuarantine);
+  const last = rows.at(-1);
+  return { events, quarantined, checkpoint: last ? { transactionId: last.transaction_id, globalPosition: Number(last.global_position) } : after };
 }
 
 /** The checkpoint of the newest event a reader may safely see now: subscribe from here for "only new events". */

@@ -5,7 +5,7 @@ import type { Notifier } from '../database/notifier.js';
 import type { Database } from '../database/schema.js';
 import { EVENTS_CHANNEL } from './append.js';
 import { START, type Checkpoint } from './checkpoint.js';
-import { readAll } from './read.js';
+import { readAll, type QuarantineHandler } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 
 export interface SubscribeOptions {
@@ -28,6 +28,8 @@ export interface SubscribeContext {
   catchUpDb?: () => Promise<Kysely<Database>>;
   notifier: Notifier;
   log: Logger;
+  /** Told about every row skipped because it cannot be read (the subscription goes on past it). */
+  onQuarantine?: QuarantineHandler;
 }
 
 /**
@@ -54,8 +56,13 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
     while (!signal?.aborted) {
       woken = false;
       let batch: RecordedEvent[];
+      let rows: number;
+      let next: Checkpoint;
       try {
-        batch = (await readAll(source, checkpoint, batchSize)).events;
+        const page = await readAll(source, checkpoint, batchSize, ctx.onQuarantine);
+        batch = page.events;
+        rows = batch.length + page.quarantined.length;
+        next = page.checkpoint;
         failures = 0;
       } catch (err) {
         // A failing reader hands over to the primary at once.
@@ -70,12 +77,14 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
         checkpoint = event.checkpoint;
         yield event;
       }
-      if (source !== ctx.db && batch.length < batchSize) {
+      // Past quarantined rows too (they may end the page).
+      checkpoint = next;
+      if (source !== ctx.db && rows < batchSize) {
         // Caught up with the reader: live events come from the primary, where NOTIFY wakes them.
         source = ctx.db;
         continue;
       }
-      if (batch.length === batchSize || woken) continue;
+      if (rows === batchSize || woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);
         wake = () => {

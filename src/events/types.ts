@@ -123,6 +123,21 @@ export const ReportVolumeForgotten = z.strictObject({
   reason: z.string().min(1).max(500),
 });
 
+/**
+ * Files on a machine's volume that no event referenced, older than the grace period (a crash
+ * between writing a rendered file and appending its event), recorded on `volume-<machine>`
+ * before they are removed.
+ */
+export const VolumeOrphansRemoved = z.strictObject({
+  machine,
+  region,
+  graceMs: z.number().int().positive(),
+  files: z
+    .array(z.strictObject({ key: storageKey, bytes: byteCount, modifiedAt: z.iso.datetime() }))
+    .min(1)
+    .max(1000),
+});
+
 const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data });
 
@@ -138,6 +153,7 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('LegacyScanCompleted', LegacyScanCompleted),
   event('VolumeForgotten', VolumeForgotten),
   event('ReportVolumeForgotten', ReportVolumeForgotten),
+  event('VolumeOrphansRemoved', VolumeOrphansRemoved),
 ]);
 
 export type QuireEvent = z.infer<typeof QuireEventSchema>;
@@ -160,6 +176,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   LegacyScanCompleted: 2,
   VolumeForgotten: 1,
   ReportVolumeForgotten: 1,
+  VolumeOrphansRemoved: 1,
 };
 
 /** Who and where: stamped on every event. */

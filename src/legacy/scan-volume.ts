@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { compareCheckpoints, START, type Checkpoint } from '../events/checkpoint.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { queryEvents } from '../events/read.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { loadReportStates } from '../projections/report-queries.js';
 import type { Volume } from '../storage/volume.js';
@@ -46,7 +45,7 @@ export async function scanVolume(options: ScanOptions): Promise<ScanResult> {
   // Imports committed after this point are left to the next scan.
   const head = await store.headCheckpoint();
   for (;;) {
-    const imports = await queryEvents(store.db, { after: result.checkpoint, limit: pageSize, types: ['LegacyReportImported'] });
+    const imports = await store.queryEvents({ after: result.checkpoint, limit: pageSize, types: ['LegacyReportImported'] });
     if (imports.length === 0) break;
     const states = await loadReportStates(
       store.db,

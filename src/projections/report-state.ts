@@ -42,6 +42,10 @@ export interface ReportState {
   pages: number | null;
   /** Failed attempts at the current stage. */
   attempts: number;
+  /**
+   * Why the current stage failed (or why the report is LOST): set with failedStage and cleared
+   * with it, so a report that recovered (an object-store outage waited out) shows no stale error.
+   */
   lastError: string | null;
   failedStage: string | null;
   /** When the failed stage will be tried again. */
@@ -112,6 +116,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
         bytes: event.data.bytes,
         pages: event.data.pages,
         attempts: 0,
+        lastError: null,
         failedStage: null,
         nextAttemptAt: null,
       };
@@ -124,6 +129,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
         sha256: state.sha256 ?? sha256,
         bytes: state.bytes ?? bytes,
         attempts: 0,
+        lastError: null,
         failedStage: null,
         nextAttemptAt: null,
         locations: withLocation(state.locations, { kind: 'volume', place: machine ?? region, region, machine, key, sha256, bytes, storedAt: at, verifiedAt: at }),
@@ -138,6 +144,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
         sha256: state.sha256 ?? sha256,
         bytes: state.bytes ?? bytes,
         attempts: 0,
+        lastError: null,
         failedStage: null,
         nextAttemptAt: null,
         locations: withLocation(state.locations, { kind: 'object', place: bucket, region: null, machine: null, key, sha256, bytes, storedAt: at, verifiedAt: at }),
@@ -157,9 +164,9 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
       };
     }
     case 'ReportRetryRequested':
-      if (state.status === 'FAILED') return { ...next, status: 'REQUESTED', attempts: 0, failedStage: null, nextAttemptAt: null };
+      if (state.status === 'FAILED') return { ...next, status: 'REQUESTED', attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };
       // A copy (replicate, migrate) that was given up on is tried again.
-      if (isStuckCopy(state)) return { ...next, attempts: 0, failedStage: null, nextAttemptAt: null };
+      if (isStuckCopy(state)) return { ...next, attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };
       return next;
     case 'ReportVolumeForgotten': {
       const { machine, reason } = event.data;
@@ -181,6 +188,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
     }
     case 'LegacyScanCompleted':
     case 'VolumeForgotten':
+    case 'VolumeOrphansRemoved':
       return state;
   }
 }

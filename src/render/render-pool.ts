@@ -28,6 +28,11 @@ export interface RenderPoolOptions {
   resourceLimits?: ResourceLimits;
   /** Another worker entry (tests); it must speak the same protocol. */
   workerUrl?: URL;
+  /**
+   * A render still running after this long is ended: its worker is terminated (pdfmake cannot be
+   * interrupted otherwise) and the job rejects with reason `timeout`. Queue time does not count.
+   */
+  timeoutMs?: number;
 }
 
 interface Pending {
@@ -38,6 +43,7 @@ interface Pending {
   reject(error: RenderError): void;
   settled: boolean;
   onAbort?: () => void;
+  deadline?: ReturnType<typeof setTimeout>;
 }
 
 interface Slot {
@@ -109,6 +115,18 @@ export class RenderPool {
       const pending = this.queue.shift()!;
       slot.current = pending;
       slot.worker.ref();
+      if (this.options.timeoutMs !== undefined) {
+        const ms = this.options.timeoutMs;
+        // The clock starts when the worker has booted (a fresh one loads pdfmake first).
+        void slot.ready.then(() => {
+          if (pending.settled) return;
+          pending.deadline = setTimeout(() => {
+            if (pending.settled || slot.current !== pending) return;
+            this.settle(pending, new RenderError('timeout', `the render ran longer than ${ms} ms; its worker was terminated`));
+            void slot.worker.terminate();
+          }, ms);
+        });
+      }
       const msg: ToWorker = { type: 'render', id: pending.id, job: pending.job };
       slot.worker.postMessage(msg);
     }
@@ -150,7 +168,13 @@ export class RenderPool {
       const pending = slot.current;
       if (pending && !pending.settled) {
         const why = slot.error ? `${slot.error.name}: ${slot.error.message}` : `exit code ${code}`;
-        this.settle(pending, new RenderError('crashed', `render worker died (${why})`, { cause: slot.error }));
+        const outOfMemory = (slot.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+        this.settle(
+          pending,
+          outOfMemory
+            ? new RenderError('out_of_memory', `the render needed more memory than its worker may use (${why})`, { cause: slot.error })
+            : new RenderError('crashed', `render worker died (${why})`, { cause: slot.error }),
+        );
       }
       if (!this.closed) this.dispatch();
     });
@@ -170,6 +194,7 @@ export class RenderPool {
   private settle(pending: Pending, error: RenderError | null, result?: RenderResult): void {
     if (pending.settled) return;
     pending.settled = true;
+    clearTimeout(pending.deadline);
     if (pending.onAbort) pending.options.signal?.removeEventListener('abort', pending.onAbort);
     if (error) pending.reject(error);
     else pending.resolve(result!);

@@ -62,6 +62,10 @@ export interface TestS3Server {
   start(): Promise<void>;
   /** Stops it and deletes its directory. */
   close(): Promise<void>;
+  /** Holds every object PUT this long before storing it (a slow upload); 0 turns it off. */
+  delayPuts(ms: number): void;
+  /** Object PUTs received so far, by key (uploads started, whether or not they finished). */
+  readonly puts: ReadonlyMap<string, number>;
 }
 
 /**
@@ -74,6 +78,18 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
   let port = 0;
   let server: S3rverInstance | null = null;
   const credentials = { region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  let putDelayMs = 0;
+  const puts = new Map<string, number>();
+  const slowPuts: KoaMiddleware = async (ctx, next) => {
+    const prefix = `/${bucket}/`;
+    const path = ctx.url.split('?')[0]!;
+    if (ctx.method === 'PUT' && path.startsWith(prefix) && path.length > prefix.length) {
+      const key = decodeURIComponent(path.slice(prefix.length));
+      puts.set(key, (puts.get(key) ?? 0) + 1);
+      if (putDelayMs > 0) await new Promise((r) => setTimeout(r, putDelayMs));
+    }
+    return next();
+  };
 
   const start = async (): Promise<void> => {
     if (server) return;
@@ -86,6 +102,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
       configureBuckets: [{ name: bucket }],
     });
     instance.middleware.unshift(sigV4Fix(credentials.accessKeyId, credentials.secretAccessKey));
+    instance.middleware.unshift(slowPuts);
     const address = await instance.run();
     port = address.port;
     server = instance;
@@ -123,6 +140,10 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     },
     stop,
     start,
+    delayPuts(ms: number) {
+      putDelayMs = ms;
+    },
+    puts,
     async close() {
       await stop();
       rmSync(directory, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { QuireError } from '../errors.js';
 import { atomicWrite } from './atomic-write.js';
@@ -65,6 +65,11 @@ export class Volume {
       throw err;
     }
     return { bytes, sha256: hash.digest('hex') };
+  }
+
+  /** Removes the file behind a key; missing is fine. */
+  async remove(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
   }
 
   createReadStream(key: string, range?: { start: number; end: number }): ReadStream {

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Database } from '../database/schema.js';
 
 export type WorkStage = 'render' | 'replicate' | 'migrate';
@@ -6,6 +7,13 @@ export type WorkStage = 'render' | 'replicate' | 'migrate';
 export interface Claim {
   reportId: string;
   streamId: string;
+  /** The report's stream version when it was claimed. */
+  version: number;
+  /**
+   * When this claim took over an expired lease: the version its holder had claimed. If the report
+   * is still at that version, the holder died or hung without appending anything.
+   */
+  abandonedVersion: number | null;
 }
 
 /**
@@ -19,9 +27,9 @@ export async function claimDue(
   options: { stage: WorkStage; owner: string; limit: number; leaseMs: number; due: ReturnType<typeof sql<boolean>> },
 ): Promise<Claim[]> {
   const { stage, owner, limit, leaseMs, due } = options;
-  const { rows } = await sql<{ report_id: string; stream_id: string }>`
+  const { rows } = await sql<{ report_id: string; stream_id: string; last_version: number; abandoned_version: number | null }>`
     WITH candidates AS (
-      SELECT s.report_id, s.stream_id
+      SELECT s.report_id, s.stream_id, s.last_version
       FROM report_status AS s
       WHERE ${due}
         AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
@@ -34,15 +42,22 @@ export async function claimDue(
       FOR UPDATE OF s SKIP LOCKED
     ),
     leased AS (
-      INSERT INTO work_leases (report_id, stage, owner, expires_at)
-      SELECT report_id, ${stage}, ${owner}, now() + ${leaseMs} * interval '1 millisecond' FROM candidates
+      INSERT INTO work_leases (report_id, stage, owner, expires_at, claimed_version)
+      SELECT report_id, ${stage}, ${owner}, now() + ${leaseMs} * interval '1 millisecond', last_version FROM candidates
       ON CONFLICT (report_id, stage) DO UPDATE
-        SET owner = excluded.owner, expires_at = excluded.expires_at
+        SET owner = excluded.owner, expires_at = excluded.expires_at,
+            claimed_version = excluded.claimed_version, abandoned_version = work_leases.claimed_version
         WHERE work_leases.expires_at <= now()
-      RETURNING report_id
+      RETURNING report_id, abandoned_version
     )
-    SELECT candidates.report_id, candidates.stream_id FROM candidates JOIN leased USING (report_id)`.execute(db);
-  return rows.map((r) => ({ reportId: r.report_id, streamId: r.stream_id }));
+    SELECT candidates.report_id, candidates.stream_id, candidates.last_version, leased.abandoned_version
+    FROM candidates JOIN leased USING (report_id)`.execute(db);
+  return rows.map((r) => ({
+    reportId: r.report_id,
+    streamId: r.stream_id,
+    version: Number(r.last_version),
+    abandonedVersion: r.abandoned_version === null ? null : Number(r.abandoned_version),
+  }));
 }
 
 /** Extends a lease this owner holds; false when it was lost (expired and taken by another). */
@@ -55,6 +70,37 @@ export async function renewLease(db: Kysely<Database>, reportId: string, stage: 
     .where('owner', '=', owner)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/**
+ * Runs `work` while holding the lease: renews it every third of `leaseMs` and aborts the signal
+ * given to `work` when the lease is lost (taken over) or `stop` fires; releases it afterwards.
+ * Every stage that holds a lease for longer than an instant (render, replicate, migrate) goes
+ * through here, so none can be taken over while it is still working.
+ */
+export async function withLease<T>(
+  db: Kysely<Database>,
+  lease: { reportId: string; stage: WorkStage; owner: string; leaseMs: number; log: Logger },
+  stop: AbortSignal | undefined,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const { reportId, stage, owner, leaseMs, log } = lease;
+  const lost = new AbortController();
+  const onStop = () => lost.abort(new Error('worker stopping'));
+  if (stop?.aborted) onStop();
+  stop?.addEventListener('abort', onStop);
+  const heartbeat = setInterval(() => {
+    renewLease(db, reportId, stage, owner, leaseMs)
+      .then((held) => held || lost.abort(new Error('lease lost')))
+      .catch((err) => log.warn({ err, reportId, stage }, 'lease renewal failed'));
+  }, Math.max(50, Math.floor(leaseMs / 3)));
+  try {
+    return await work(lost.signal);
+  } finally {
+    clearInterval(heartbeat);
+    stop?.removeEventListener('abort', onStop);
+    await releaseLease(db, reportId, stage, owner).catch((err) => log.warn({ err, reportId, stage }, 'lease release failed'));
+  }
 }
 
 export async function releaseLease(db: Kysely<Database>, reportId: string, stage: WorkStage, owner: string): Promise<void> {

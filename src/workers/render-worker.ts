@@ -14,7 +14,7 @@ import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
-import { claimDue, releaseLease, renewLease, type Claim } from './leases.js';
+import { claimDue, withLease, type Claim } from './leases.js';
 import { recordFailure } from './record-failure.js';
 
 export interface RenderStageOptions {
@@ -62,21 +62,7 @@ export function renderStage(options: RenderStageOptions) {
   }
 
   async function process(claim: Claim, stop: AbortSignal): Promise<void> {
-    const lost = new AbortController();
-    const onStop = () => lost.abort(new Error('worker stopping'));
-    stop.addEventListener('abort', onStop);
-    const heartbeat = setInterval(() => {
-      renewLease(store.db, claim.reportId, STAGE, owner, leaseMs)
-        .then((held) => held || lost.abort(new Error('lease lost')))
-        .catch((err) => log.warn({ err, reportId: claim.reportId }, 'lease renewal failed'));
-    }, Math.max(50, Math.floor(leaseMs / 3)));
-    try {
-      await renderOne(claim, lost.signal);
-    } finally {
-      clearInterval(heartbeat);
-      stop.removeEventListener('abort', onStop);
-      await releaseLease(store.db, claim.reportId, STAGE, owner).catch((err) => log.warn({ err }, 'lease release failed'));
-    }
+    await withLease(store.db, { reportId: claim.reportId, stage: STAGE, owner, leaseMs, log }, stop, (signal) => renderOne(claim, signal));
   }
 
   /** Puts the file where the storage mode says, verified, and returns the event that records it. */
@@ -99,9 +85,22 @@ export function renderStage(options: RenderStageOptions) {
     const state = foldReport(events);
     const requested = events[0];
     if (!state || state.status !== 'REQUESTED' || requested?.type !== 'ReportRequested') return;
+    // Claimed at another version: the report moved on since (a claim that outlived its lease).
+    if (state.version !== claim.version) return;
 
     let stage: 'render' | 'store' = 'render';
     const meta = { actor: `worker:${region}` };
+    if (claim.abandonedVersion === state.version) {
+      // The last claimer died or hung at this very state (a template that kills its process, a
+      // machine lost mid-render): that was an attempt. Recorded with backoff, so a report that
+      // kills every process that renders it ends FAILED instead of crash-looping the fleet.
+      const attempt = state.attempts + 1;
+      const retryAt = nextAttemptAt(attempt, backoff);
+      const error = new RenderError('abandoned', 'the process rendering it died or stopped renewing its lease before it finished');
+      log.warn({ reportId: state.reportId, attempt, retryAt }, 'render abandoned by its last claimer');
+      await recordFailure(store, claim.streamId, state.version, { stage, error, attempt, retryAt }, meta);
+      return;
+    }
     try {
       const job: RenderJob = {
         template: requested.data.template,

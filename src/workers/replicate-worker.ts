@@ -10,7 +10,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
-import { claimDue, releaseLease, type Claim } from './leases.js';
+import { claimDue, withLease, type Claim } from './leases.js';
 import { recordFailure } from './record-failure.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 
@@ -89,16 +89,15 @@ export function copyStage(options: CopyStageOptions) {
     });
   }
 
-  async function process(claim: Claim): Promise<void> {
-    try {
+  async function process(claim: Claim, stop?: AbortSignal): Promise<void> {
+    // Heartbeat like the render stage: an upload longer than leaseMs is not taken over and done twice.
+    await withLease(store.db, { reportId: claim.reportId, stage, owner, leaseMs, log }, stop, async (signal) => {
       await limiter?.removeTokens(1);
-      await copyOne(claim);
-    } finally {
-      await releaseLease(store.db, claim.reportId, stage, owner).catch((err) => log.warn({ err }, 'lease release failed'));
-    }
+      await copyOne(claim, signal);
+    });
   }
 
-  async function copyOne(claim: Claim): Promise<void> {
+  async function copyOne(claim: Claim, signal: AbortSignal): Promise<void> {
     const events = await store.readStream(claim.streamId);
     const state = foldReport(events);
     const copy = state && copyFor(state, region, machine);
@@ -133,6 +132,8 @@ export function copyStage(options: CopyStageOptions) {
       } else {
         etag = (await objectStore.head(objectKey))?.etag ?? '';
       }
+      // Lease lost or stopping: whoever holds it now records the copy (the upload is idempotent).
+      if (signal.aborted) return;
       if (!held || held.sha256 !== copy.sha256 || held.bytes !== copy.bytes) {
         throw new Error(`the object store copy of ${objectKey} does not match (${held?.bytes ?? 0} bytes, ${held?.sha256 ?? 'missing'})`);
       }
@@ -144,7 +145,7 @@ export function copyStage(options: CopyStageOptions) {
       metrics?.replicated((Date.now() - copy.storedAt.getTime()) / 1000);
       log.info({ reportId: state.reportId, key: objectKey, bucket: objectStore.bucket, kind }, 'file copied to the object store');
     } catch (err) {
-      if (err instanceof WrongExpectedVersionError) return;
+      if (err instanceof WrongExpectedVersionError || signal.aborted) return;
       const mismatch = err instanceof CopyMismatchError;
       const attempt = state.attempts + 1;
       const retryAt = mismatch ? null : nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY });

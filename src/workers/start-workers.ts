@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Notifier } from '../database/notifier.js';
 import { LegacyScanner } from '../legacy/legacy-scanner.js';
-import { RenderPool } from '../render/render-pool.js';
+import type { Config } from '../config.js';
+import { RenderPool, type RenderPoolOptions } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
 import { releaseAllLeases } from './leases.js';
+import { OrphanSweeper } from './orphan-sweeper.js';
 import { renderStage } from './render-worker.js';
 import { copyStage } from './replicate-worker.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
@@ -19,6 +21,8 @@ export interface Workers {
   readonly migrate: WorkLoop | undefined;
   /** Finds imported legacy files on this machine's volume (unless STORAGE_MODE=object: no volume). */
   readonly legacyScanner: LegacyScanner | undefined;
+  /** Removes files on this machine's volume that no event references (unless STORAGE_MODE=object). */
+  readonly orphanSweeper: OrphanSweeper | undefined;
   start(): void;
   /** Finishes (or aborts after a grace) the work in flight, releases this instance's leases, closes its own pool. */
   stop(graceMs?: number): Promise<void>;
@@ -39,6 +43,15 @@ function progressPublisher(notifier: Notifier): (reportId: string, fraction: num
   };
 }
 
+/** The render pool the config asks for: its size, each render's deadline and each worker's heap. */
+export function renderPoolOptions(config: Config): RenderPoolOptions {
+  return {
+    size: config.renderConcurrency,
+    timeoutMs: config.renderTimeoutMs,
+    resourceLimits: { maxOldGenerationSizeMb: config.renderMaxHeapMb },
+  };
+}
+
 /** A lease owner id unique to this process: region, machine (or host), pid and a random suffix. */
 export function instanceId(region: string, machine: string = hostname()): string {
   return `${region}:${machine}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -48,7 +61,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
   const { config, store, log, database, volume, objectStore, metrics } = runtime;
   const owner = options.owner ?? instanceId(config.region, config.machineId);
   const ownPool = !options.pool;
-  const pool = options.pool ?? new RenderPool({ size: config.renderConcurrency });
+  const pool = options.pool ?? new RenderPool(renderPoolOptions(config));
   const common = {
     store,
     region: config.region,
@@ -82,6 +95,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
       )
     : undefined;
   const legacyScanner = config.storageMode === 'object' ? undefined : new LegacyScanner(runtime, Math.max(1000, config.workerPollMs * 10));
+  const orphanSweeper = config.storageMode === 'object' ? undefined : new OrphanSweeper(runtime);
   return {
     owner,
     pool,
@@ -89,14 +103,16 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
     replicate,
     migrate,
     legacyScanner,
+    orphanSweeper,
     start() {
       render.start();
       replicate?.start();
       migrate?.start();
       legacyScanner?.start();
+      orphanSweeper?.start();
     },
     async stop(graceMs) {
-      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop()]);
+      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
       if (ownPool) await pool.close();
       await releaseAllLeases(store.db, owner);
     },

@@ -146,7 +146,7 @@ describe('a crashing worker', () => {
   it('running out of heap crashes only that worker', async () => {
     const tiny = new RenderPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } });
     try {
-      await expect(tiny.render(tableJob(20_000))).rejects.toMatchObject({ reason: 'crashed' });
+      await expect(tiny.render(tableJob(20_000))).rejects.toMatchObject({ reason: 'out_of_memory' });
       expect((await tiny.render(tableJob(10))).pages).toBe(1);
     } finally {
       await tiny.close();

@@ -131,7 +131,8 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
       machine: 'iad-1',
       owner: 'worker-broken',
       leaseMs: 5_000,
-      backoff: { maxAttempts: 2, baseMs: 50 },
+      // Longer than a render on a loaded machine: the drain below must not see it come due again.
+      backoff: { maxAttempts: 2, baseMs: 2_000 },
       log: runtime.log,
     });
     const brokenLoop = new WorkLoop({ name: 'broken', concurrency: 1, pollMs: 50, notifier: runtime.database.notifier, log: runtime.log, ...broken });
@@ -143,8 +144,7 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
     expect(state!.nextAttemptAt!.getTime()).toBeGreaterThan(Date.now() - 1000);
     // Not due yet: nothing to claim until the backoff has passed.
     expect(await brokenLoop.drain()).toBe(0);
-    await new Promise((r) => setTimeout(r, 120));
-    expect(await brokenLoop.drain()).toBe(1);
+    await waitFor(async () => (await brokenLoop.drain()) === 1, 20_000, 'the second attempt after its backoff');
 
     state = await loadReportState(runtime.store.db, reportId);
     expect(state).toMatchObject({ status: 'FAILED', attempts: 2, failedStage: 'store', nextAttemptAt: null });
@@ -166,47 +166,49 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
     ]);
   });
 
-  it('a worker that dies mid-render loses its lease; the report is stored exactly once', async () => {
+  it('a worker that dies mid-render loses its lease: the abandoned claim counts as an attempt; the report is stored exactly once', async () => {
     const { reportId, streamId } = await requestReport(runtime.store, { template: 'table', title: 'Orphan', params: tableParams(40) }, alice);
     // Worker "dead" claims it and never comes back.
     const [stale] = await claimDue(runtime.store.db, { stage: 'render', owner: 'worker-dead', limit: 5, leaseMs: 300, due: sql<boolean>`s.status = 'REQUESTED'` });
-    expect(stale?.reportId).toBe(reportId);
+    expect(stale).toMatchObject({ reportId, version: 1, abandonedVersion: null });
     // While its lease holds, nobody else may take the report.
     expect(await workers.render.drain()).toBe(0);
     await new Promise((r) => setTimeout(r, 350));
 
-    // The lease expired: a live worker claims it. The "dead" one wakes up and works too; both render.
-    const zombie = renderStage({
-      store: runtime.store,
-      pool,
-      volume: new Volume(runtime.config.reportsDir),
-      mode: 'mirror',
-      region: 'iad',
-      machine: 'iad-1',
-      owner: 'worker-dead',
-      leaseMs: 60_000,
-      backoff: { maxAttempts: 2, baseMs: 10 },
-      log: runtime.log,
-    });
-    const live = renderStage({
-      store: runtime.store,
-      pool,
-      volume: new Volume(runtime.config.reportsDir),
-      mode: 'mirror',
-      region: 'iad',
-      machine: 'iad-1',
-      owner: 'worker-live',
-      leaseMs: 60_000,
-      backoff: { maxAttempts: 2, baseMs: 10 },
-      log: runtime.log,
-    });
-    const [fresh] = await live.claim(5);
-    expect(fresh?.reportId).toBe(reportId);
+    const stage = (owner: string) =>
+      renderStage({
+        store: runtime.store,
+        pool,
+        volume: new Volume(runtime.config.reportsDir),
+        mode: 'mirror',
+        region: 'iad',
+        machine: 'iad-1',
+        owner,
+        leaseMs: 60_000,
+        backoff: { maxAttempts: 3, baseMs: 10 },
+        log: runtime.log,
+      });
+    const live = stage('worker-live');
     const never = new AbortController().signal;
-    await Promise.all([zombie.process(stale!, never), live.process(fresh!, never)]);
+    // The lease expired: a live worker claims it, sees that its holder left it at this very version
+    // and records that attempt (with a backoff) instead of rendering right away.
+    const [taken] = await live.claim(5);
+    expect(taken).toMatchObject({ reportId, version: 1, abandonedVersion: 1 });
+    await live.process(taken!, never);
+    expect(await loadReportState(runtime.store.db, reportId)).toMatchObject({ status: 'REQUESTED', attempts: 1, lastError: expect.stringMatching(/^render abandoned/) });
 
-    expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1 });
-    expect((await loadReportState(runtime.store.db, reportId))!.status).toBe('STORED');
+    // The "dead" one wakes up and works on its old claim: the report moved on, so it does nothing.
+    await stage('worker-dead').process(stale!, never);
+    expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportFailed: 1 });
+
+    // After the backoff the live worker renders it, once.
+    await waitFor(async () => {
+      const [fresh] = await live.claim(5);
+      if (fresh) await live.process(fresh, never);
+      return (await loadReportState(runtime.store.db, reportId))?.status === 'STORED';
+    }, 20_000, 'the report to be rendered after its backoff');
+
+    expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportFailed: 1, ReportRendered: 1, ReportStoredLocal: 1 });
     // No lease is left behind.
     expect(await runtime.store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
   });

@@ -18,10 +18,10 @@ export interface TestDatabase extends DatabaseHandle {
  * A fresh, migrated database of the given kind. On PostgreSQL each call creates its own database,
  * so test files running in parallel never see each other's events.
  */
-export async function openTestDatabase(kind: DatabaseKind, options: { poolMax?: number } = {}): Promise<TestDatabase> {
+export async function openTestDatabase(kind: DatabaseKind, options: { poolMax?: number; unmigrated?: boolean } = {}): Promise<TestDatabase> {
   if (kind === 'pglite') {
     const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log: silentLog });
-    await migrateToLatest(handle.db);
+    if (!options.unmigrated) await migrateToLatest(handle.db);
     return handle;
   }
   const adminUrl = process.env.DATABASE_URL;
@@ -34,7 +34,7 @@ export async function openTestDatabase(kind: DatabaseKind, options: { poolMax?: 
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: options.poolMax ?? 40, log: silentLog });
-  await migrateToLatest(handle.db);
+  if (!options.unmigrated) await migrateToLatest(handle.db);
   return {
     ...handle,
     url: url.toString(),

@@ -1,5 +1,4 @@
 import { decodeCheckpoint, encodeCheckpoint, START } from '../../events/checkpoint.js';
-import { queryEvents } from '../../events/read.js';
 import type { RecordedEvent } from '../../events/recorded-event.js';
 import { EVENT_TYPES } from '../../events/types.js';
 import { builder } from './builder.js';
@@ -53,7 +52,7 @@ builder.queryField('events', (t) =>
     resolve: async (_, args, ctx) => {
       const first = pageSize(args, 500, 50);
       if (args.streamId != null) textArg(args.streamId, 'streamId');
-      const events = await queryEvents(ctx.runtime.store.db, {
+      const events = await ctx.runtime.store.queryEvents({
         after: args.after ? decodeCheckpoint(args.after) : START,
         limit: first + 1,
         ...(args.streamId ? { streamId: args.streamId } : {}),
