@@ -1,8 +1,9 @@
+import { configuredSealKeys, type SealKeys } from './audit/seal-key.js';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
-import { migrateToLatest } from './database/migrate.js';
+import { migrateForService } from './database/roles.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -25,6 +26,8 @@ export interface Runtime {
   readonly fileTokens: FileTokens;
   readonly userTokens: UserTokens;
   readonly metrics: Metrics;
+  /** The key that signs seals and the keys verification trusts (never stored in the database). */
+  readonly sealKeys: SealKeys;
   close(): Promise<void>;
 }
 
@@ -61,19 +64,22 @@ export async function startRuntime(
     ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
   try {
-    const migrated = await migrateToLatest(database.db);
-    const applied = migrated.results?.filter((r) => r.status === 'Success').map((r) => r.migrationName) ?? [];
+    const applied = await migrateForService(config, database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrated');
+    return assembleRuntime(config, log, database, options.metrics ?? new Metrics());
   } catch (err) {
     await database.close();
     throw err;
   }
-  return assembleRuntime(config, log, database, options.metrics ?? new Metrics());
 }
 
 /** The services on top of an open, migrated database (tests pass their own database). */
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
+  const sealKeys = configuredSealKeys(config);
+  if (sealKeys.generated) {
+    log.warn({ keyId: sealKeys.signer.keyId }, 'seals are signed with a development key kept under DATA_DIR: set SEAL_SIGNING_KEY (npx quire audit keygen) before relying on them');
+  }
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
   const store = new EventStore({
     db: database.db,
@@ -103,6 +109,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
       ...(config.authAudience ? { audience: config.authAudience } : {}),
     }),
     metrics,
+    sealKeys,
     close: () => database.close(),
   };
 }

@@ -8,6 +8,7 @@ import { UserTokens } from '../auth/user-tokens.js';
 import { openDatabase, type DatabaseHandle } from '../database/connect.js';
 import { migrateToLatest } from '../database/migrate.js';
 import { verifyLog } from '../audit/verify.js';
+import { generateSealKey } from '../audit/seal-key.js';
 import { loadReportState } from '../projections/report-rows.js';
 import { downloadQuire, downloadSeed, followStatus, requestReport, TypedFailure, type Attempt, type Client } from './client.js';
 import { diskStoreFaults, REGIONS, Region, simLog, tempWorkDir, type ObjectStoreFaults, type SimMode } from './cluster.js';
@@ -116,6 +117,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   const workDir = tempWorkDir();
   const database = await openModeDatabase(options.databaseUrl);
   const authSecret = `sim-${randomBytes(24).toString('hex')}`;
+  const sealKey = generateSealKey();
   const s3 = options.store === 's3' ? await startS3Server({ bucket: `quire-sim-${mode}` }) : undefined;
   const objectsDir = join(workDir, 'objects');
   mkdirSync(objectsDir, { recursive: true });
@@ -133,6 +135,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
         storeEnv,
         edgeUrl: edge.url,
         authSecret,
+        sealSigningKey: sealKey.privateKey,
         workDir,
         renderConcurrency: options.renderConcurrency,
         log: simLog(),
@@ -295,7 +298,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     }
     // Verify the log at rest: every region stopped, nothing appending any more.
     for (const r of regions) await r.stop().catch(() => undefined);
-    const chains = await verifyLog(database.handle.db);
+    const chains = await verifyLog(database.handle.db, { publicKeys: [sealKey.signer] });
 
     // Classify failures.
     const inWindow = (at: number, kinds: FaultWindow['kind'][], slack = 2000) =>

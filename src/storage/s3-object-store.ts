@@ -158,6 +158,23 @@ export class S3ObjectStore implements ObjectStore {
     return { etag: unquote(out.ETag ?? '') };
   }
 
+  async putIfAbsent(key: string, body: Uint8Array, contentType: string): Promise<'created' | 'exists'> {
+    assertStorageKey(key);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    return this.#call(async () => {
+      try {
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, Metadata: { sha256 }, IfNoneMatch: '*' }),
+        );
+        return 'created' as const;
+      } catch (err) {
+        // 412: the key exists. (S3 answers 409 ConditionalRequestConflict to a concurrent create: it throws, the caller retries.)
+        if (statusOf(err) === 412 || nameOf(err) === 'PreconditionFailed') return 'exists' as const;
+        throw err;
+      }
+    });
+  }
+
   async head(key: string): Promise<ObjectInfo | null> {
     assertStorageKey(key);
     return this.#call(async () => {

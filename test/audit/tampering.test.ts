@@ -7,6 +7,7 @@ import type { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { failed } from '../support/fixtures.js';
+import { testSigner, testTrust } from '../support/seal-key.js';
 import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, type StoredRow } from './support.js';
 
 async function collect(gen: AsyncIterable<string>): Promise<string[]> {
@@ -46,19 +47,19 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     database = await openTestDatabase(kind);
     ({ store, streamIds } = await seedLog(database));
     // Seals of 6: 20 events make 4 seals (6, 6, 6, 2).
-    const seals = await sealPending(database.db, { maxEvents: 6 });
+    const seals = await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     expect(seals.map((s) => s.count)).toEqual([6, 6, 6, 2]);
     digest = seals.at(-1)!.sealHash;
     rows = await rowsInCommitOrder(database.db);
   });
   afterEach(() => database?.close());
   // PostgreSQL verifies through a cursor in one snapshot (as the CLI does), PGlite by keyset pages.
-  const verify = (options: Parameters<typeof verifyLog>[1] = {}) => verifyLog(database.db, { cursor: kind === 'postgres', ...options });
+  const verify = (options: Parameters<typeof verifyLog>[1] = {}) => verifyLog(database.db, { cursor: kind === 'postgres', ...testTrust, ...options });
 
   it('an untouched log verifies clean, extends its digest, and its export passes import-check', async () => {
     // More history after the digest: still an extension of it.
     await store.append(streamIds[0]!, 4, [failed(4)]);
-    await sealPending(database.db, { maxEvents: 6 });
+    await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     await store.append(streamIds[1]!, 4, [failed(4)]); // unsealed tail
     for (const cursor of [false, kind === 'postgres']) {
       const report = await verify({ fromDigest: digest, batchSize: 7, cursor });
@@ -66,7 +67,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
       expect(report).toMatchObject({ ok: true, events: 22, streams: 5, seals: 5, sealedEvents: 21, digest: { found: true, extended: true, seq: 4 } });
     }
     const lines = await collect(exportLines(database.db, { batchSize: 7 }));
-    const check = await checkExport(lines, { digest });
+    const check = await checkExport(lines, { ...testTrust, digest });
     expect(check.problems).toEqual([]);
     expect(check).toMatchObject({ ok: true, events: 22, seals: 5 });
   });
@@ -76,10 +77,10 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     const i = lines.findIndex((l) => l.includes('"boom"'));
     const edited = [...lines];
     edited[i] = edited[i]!.replace('"boom"', '"bOom"');
-    const check = await checkExport(edited);
+    const check = await checkExport(edited, testTrust);
     expect(check.ok).toBe(false);
     expect(check.problems[0]).toMatchObject({ line: i + 1, position: JSON.parse(lines[i]!).globalPosition });
-    expect((await checkExport(lines.slice(0, -3))).problems.at(-1)!.message).toMatch(/cut short/);
+    expect((await checkExport(lines.slice(0, -3), testTrust)).problems.at(-1)!.message).toMatch(/cut short/);
   });
 
   it('change one payload byte', async () => {
@@ -151,7 +152,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
 
     // Covering it up by deleting the seals too and sealing again: the digest is gone from the log.
     await tamper(database.db, () => sql`DELETE FROM log_seals WHERE seq >= 3`.execute(database.db));
-    await sealPending(database.db, { maxEvents: 6 });
+    await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     const again = await verify({ fromDigest: digest });
     expect(again.ok).toBe(false);
     expect(again.digest).toMatchObject({ found: false, extended: false });
