@@ -6,6 +6,7 @@ import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
 import { reportAt } from '../../src/audit/report-at.js';
 import { latestSeal, sealPending } from '../../src/audit/seal.js';
 import { startSealer } from '../../src/audit/sealer.js';
+import { generateSealKey } from '../../src/audit/seal-key.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { tamper } from './support.js';
@@ -83,6 +84,13 @@ describe.each(backends)('audit on %s', (kind) => {
     const moved = structuredClone(proof);
     moved.seal.sealedAt = new Date(0).toISOString();
     expect(checkProof(moved, trust()).failures).toEqual([expect.stringMatching(/^4\./)]);
+    // The leaf binds the event's position: the same event shown at another position does not prove.
+    const renumbered = structuredClone(proof);
+    renumbered.event.globalPosition += 1000;
+    expect(checkProof(renumbered, trust()).failures).toEqual([expect.stringMatching(/^3\./)]);
+    // A seal signed by a key the checker does not trust, or no key at all: step 5.
+    expect(checkProof(proof, { publicKeys: [generateSealKey().signer] }).failures).toEqual([expect.stringMatching(/^5\. .*not a key you trust/)]);
+    expect(checkProof(proof).failures).toEqual([expect.stringMatching(/^5\. .*give its public key/)]);
   });
 
   it('projections rebuild --verify: no differences, then the one a tampered projection has', async () => {

@@ -90,7 +90,7 @@ describe.each(backends)('hash chain on %s', (kind) => {
   it('finds an event rewritten behind the triggers’ back', async () => {
     const { reportId, streamId } = newReportStream();
     await store.append(streamId, 'no_stream', [requested(reportId), failed(1), failed(2)]);
-    // Only a superuser can do this; the chain is what makes it evident.
+    // Only the tables' owner or a superuser can do this (not the service's role); the chain is what makes it evident.
     await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(database.db);
     try {
       await sql`UPDATE events SET data = jsonb_set(data, '{error}', '"rewritten"') WHERE stream_id = ${streamId} AND stream_version = 2`.execute(database.db);
