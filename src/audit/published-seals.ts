@@ -82,11 +82,24 @@ export class SealPublisher {
     return lo;
   }
 
+  #conflict(result: PublishResult, seal: Seal): void {
+    result.conflicts.push(seal.seq);
+    this.log?.error({ seq: seal.seq, key: publishedSealKey(seal.seq), sealHash: seal.sealHash }, 'a different digest is already published for this seal: the log or the store was rewritten');
+  }
+
   async publishPending(): Promise<PublishResult> {
     const result: PublishResult = { published: [], conflicts: [] };
     const latest = await this.db.selectFrom('log_seals').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
     if (!latest) return result;
+    const discovering = this.#through === null;
     let through = await this.#publishedThrough(Number(latest.seq));
+    if (discovering && through > 0) {
+      // Starting afresh: the newest published digest must be the log's (the rest is verify's job).
+      const [seal] = await sealsFrom(this.db, through - 1, 1);
+      const existing = await readSmall(this.store, publishedSealKey(through));
+      if (seal && (!existing || !existing.equals(publishedSealBody(seal)))) this.#conflict(result, seal);
+    }
+    this.#through = through;
     while (through < Number(latest.seq)) {
       const seals = await sealsFrom(this.db, through, 500);
       if (seals.length === 0) break;
@@ -95,11 +108,8 @@ export class SealPublisher {
         const key = publishedSealKey(seal.seq);
         if ((await this.store.putIfAbsent(key, body, 'application/json')) === 'exists') {
           const existing = await readSmall(this.store, key);
-          if (!existing || !existing.equals(body)) {
-            // Never replaced: the published digest is the evidence. verify --against-store reports it.
-            result.conflicts.push(seal.seq);
-            this.log?.error({ seq: seal.seq, key, sealHash: seal.sealHash }, 'a different digest is already published for this seal: the log or the store was rewritten');
-          }
+          // Never replaced: the published digest is the evidence. verify --against-store reports it.
+          if (!existing || !existing.equals(body)) this.#conflict(result, seal);
         }
         result.published.push(seal.seq);
         through = seal.seq;
@@ -180,7 +190,7 @@ export async function checkPublishedSeals(db: Kysely<Database>, store: ObjectSto
     const p = await readPublished(seq);
     if (p === null) break;
     out.published++;
-    problem(p === 'malformed' ? { seq } : p, `seal ${seq} was published (${p === 'malformed' ? 'malformed' : p.sealHash}) but the log has no seal ${seq}: seals and the history they covered were removed`);
+    if (checkOwn(seq, p)) problem(p, `seal ${seq} was published (${p.sealHash}) but the log has no seal ${seq}: seals and the history they covered were removed`);
   }
   return out;
 }

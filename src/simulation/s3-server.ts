@@ -143,7 +143,9 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
 function conditionalPut(): KoaMiddleware {
   const busy = new Map<string, Promise<unknown>>();
   return async (ctx, next) => {
-    if (ctx.method !== 'PUT' || ctx.get('if-none-match').trim() !== '*' || ctx.querystring !== '') return next();
+    // Object PUTs only (the SDK adds ?x-id=PutObject); parts, tags, ACLs are other operations.
+    const subresource = [...new URLSearchParams(ctx.querystring).keys()].some((k) => k !== 'x-id');
+    if (ctx.method !== 'PUT' || ctx.get('if-none-match').trim() !== '*' || subresource) return next();
     const [, bucket, ...rest] = ctx.path.split('/');
     if (!bucket || rest.length === 0) return next();
     const key = decodeURIComponent(rest.join('/'));

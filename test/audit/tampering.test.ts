@@ -8,7 +8,7 @@ import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { failed } from '../support/fixtures.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
-import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, writeLegacySeals, type StoredRow } from './support.js';
+import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, untilAllSafe, writeLegacySeals, type StoredRow } from './support.js';
 import { generateSealKey } from '../../src/audit/seal-key.js';
 import { decodeLeaves } from '../../src/audit/seal.js';
 
@@ -48,6 +48,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
   beforeEach(async () => {
     database = await openTestDatabase(kind);
     ({ store, streamIds } = await seedLog(database));
+    await untilAllSafe(database.db);
     // Seals of 6: 20 events make 4 seals (6, 6, 6, 2).
     const seals = await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     expect(seals.map((s) => s.count)).toEqual([6, 6, 6, 2]);
