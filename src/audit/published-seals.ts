@@ -165,6 +165,7 @@ export async function checkPublishedSeals(db: Kysely<Database>, store: ObjectSto
   };
 
   let last = 0;
+  let highestPublished = 0;
   for (;;) {
     const seals = await sealsFrom(db, last, 500);
     if (seals.length === 0) break;
@@ -176,6 +177,7 @@ export async function checkPublishedSeals(db: Kysely<Database>, store: ObjectSto
         continue;
       }
       out.published++;
+      highestPublished = seal.seq;
       if (!checkOwn(seal.seq, p)) continue;
       if (p.sealHash !== seal.sealHash) {
         problem(
@@ -185,6 +187,10 @@ export async function checkPublishedSeals(db: Kysely<Database>, store: ObjectSto
       } else out.matched++;
     }
   }
+  // Digests are published in seq order, so one missing below a published one was deleted from the store.
+  const holes = out.unpublished.filter((seq) => seq < highestPublished);
+  for (const seq of holes) problem({ seq }, `the digest of seal ${seq} is missing from the store while later ones are there: it was deleted from the store`);
+  out.unpublished = out.unpublished.filter((seq) => seq > highestPublished);
   // Published past the log's end: the log lost seals (and likely the events they covered).
   for (let seq = last + 1; ; seq++) {
     const p = await readPublished(seq);

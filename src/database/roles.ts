@@ -12,7 +12,7 @@ import { migrateToLatest, MigrationError } from './migrate.js';
  *    what lets a role ALTER TABLE … DISABLE TRIGGER, rewrite rows and re-seal: the service never
  *    connects as it.
  *  - the service (DATABASE_URL) gets only what it uses: SELECT and INSERT on the append-only
- *    tables, read/write on the projection and lease tables it maintains, SELECT on Kysely's
+ *    tables (on `events`, INSERT of every column but global_position and transaction_id), read/write on the projection and lease tables it maintains, SELECT on Kysely's
  *    migration bookkeeping (to see that the schema is current). No UPDATE, DELETE, TRUNCATE,
  *    TRIGGER or REFERENCES on the log, and it owns nothing, so it cannot ALTER anything.
  *
@@ -21,6 +21,8 @@ import { migrateToLatest, MigrationError } from './migrate.js';
  */
 export const APPEND_ONLY_TABLES = ['events', 'log_seals'] as const;
 const MIGRATION_TABLES = ['kysely_migration', 'kysely_migration_lock'] as const;
+/** Append-only tables' columns only the database sets (identity, DEFAULT pg_current_xact_id()). */
+const DATABASE_SET_COLUMNS: Record<string, readonly string[]> = { events: ['global_position', 'transaction_id'] };
 
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 
@@ -55,7 +57,16 @@ export async function serviceGrantStatements(db: Kysely<any>, role: string, sche
     `GRANT USAGE ON SCHEMA ${s} TO ${r}`,
   ];
   for (const t of tables) {
-    if ((APPEND_ONLY_TABLES as readonly string[]).includes(t)) out.push(`GRANT SELECT, INSERT ON ${q(t)} TO ${r}`);
+    const fixed = DATABASE_SET_COLUMNS[t];
+    if (fixed) {
+      // INSERT on the other columns only: the position and commit order of an event are the
+      // database's to set, so the service cannot place an event into history already sealed.
+      const { rows: columns } = await sql<{ name: string }>`
+        SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schema} AND c.relname = ${t} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`.execute(db);
+      const insertable = columns.map((c) => c.name).filter((c) => !fixed.includes(c));
+      out.push(`GRANT SELECT ON ${q(t)} TO ${r}`, `GRANT INSERT (${insertable.map(ident).join(', ')}) ON ${q(t)} TO ${r}`);
+    } else if ((APPEND_ONLY_TABLES as readonly string[]).includes(t)) out.push(`GRANT SELECT, INSERT ON ${q(t)} TO ${r}`);
     else if ((MIGRATION_TABLES as readonly string[]).includes(t)) out.push(`GRANT SELECT ON ${q(t)} TO ${r}`);
     else out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${q(t)} TO ${r}`);
   }

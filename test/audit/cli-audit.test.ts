@@ -38,7 +38,7 @@ describe('quire audit commands with signed, published seals', () => {
     await migrateToLatest(database.db);
     await seedLog(database, 3, 2);
     await database.close();
-  }, 60_000);
+  }, 180_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('keygen prints a key for SEAL_SIGNING_KEY and its public key', async () => {
@@ -50,7 +50,7 @@ describe('quire audit commands with signed, published seals', () => {
       keyId: /key id: ([0-9a-f]{16})$/m.exec(out)![1]!,
     };
     expect(key.publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  }, 60_000);
+  }, 180_000);
 
   it('seal signs and publishes; digest prints the public key; verify checks against the key and the store', async () => {
     expect((await run(['audit', 'seal'])).out).toMatch(/1 seal\(s\) written/);
@@ -89,5 +89,5 @@ describe('quire audit commands with signed, published seals', () => {
     const broken = await run(['audit', 'verify', '--against-store', '--public-key', key.publicKey]);
     expect(broken.code).toBe(1);
     expect(broken.out).toMatch(/PUBLISHED .*seals\/1\.json is not valid \(its hash does not match its fields\)/);
-  }, 60_000);
+  }, 180_000);
 });

@@ -142,6 +142,16 @@ describe.each(cases)('seal digests published outside the database (%s, %s store)
     expect(check.problems[0]!.message).toMatch(/the log has no seal 3/);
   });
 
+  it('a published digest deleted from the store (someone with the store’s keys) is reported; the unpublished tail is not a problem', async () => {
+    await new SealPublisher(database.db, store).publishPending();
+    await events.append(streamIds[0]!, 4, [failed(4)]);
+    await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
+    await store.delete!(publishedSealKey(2));
+    const check = await checkPublishedSeals(database.db, store, testTrust);
+    expect(check).toMatchObject({ published: 3, matched: 3, unpublished: [5] });
+    expect(check.problems.map((p) => [p.sealSeq, p.message])).toEqual([[2, expect.stringMatching(/seal 2 is missing from the store while later ones are there/)]]);
+  });
+
   it('a digest forged in the store (someone with the store’s keys, not the signing key) is reported', async () => {
     const publisher = new SealPublisher(database.db, store);
     await publisher.publishPending();

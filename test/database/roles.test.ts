@@ -87,6 +87,11 @@ describe.runIf(process.env.DATABASE_URL)('the service role on postgres', () => {
     expect(await asService(`UPDATE events SET type = 'x'`)).toBe('42501');
     expect(await asService(`CREATE TABLE sneaky (x int)`)).toBe('42501');
     expect(await asService(`DELETE FROM kysely_migration`)).toBe('42501');
+    // It appends only where the database says: position and commit order are not its to choose.
+    const row = `'report-y', 1, 'ReportRequested', 1, '{}', '{}', now(), '${'0'.repeat(64)}', '${'1'.repeat(64)}'`;
+    const columns = 'stream_id, stream_version, type, schema_version, data, metadata, recorded_at, prev_hash, hash';
+    expect(await asService(`INSERT INTO events (global_position, event_id, ${columns}) OVERRIDING SYSTEM VALUE VALUES (1000000, gen_random_uuid(), ${row})`)).toBe('42501');
+    expect(await asService(`INSERT INTO events (transaction_id, event_id, ${columns}) VALUES ('1'::xid8, gen_random_uuid(), ${row})`)).toBe('42501');
     // It reads and appends.
     expect(await asService(`SELECT count(*) FROM events`)).toBe('ok');
     const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events`.execute(owner.db);
@@ -97,7 +102,9 @@ describe.runIf(process.env.DATABASE_URL)('the service role on postgres', () => {
     const me = (await sql<{ r: string }>`SELECT current_user AS r`.execute(owner.db)).rows[0]!.r;
     await expect(applyServiceGrants(owner.db, me)).rejects.toThrow(/owns .*events.*DISABLE TRIGGER/);
     const statements = await serviceGrantStatements(owner.db, role);
-    expect(statements).toContain(`GRANT SELECT, INSERT ON "public"."events" TO "${role}"`);
+    expect(statements).toContain(`GRANT SELECT ON "public"."events" TO "${role}"`);
+    expect(statements).toContainEqual(expect.stringMatching(/^GRANT INSERT \("event_id", "stream_id", .*"hash"\) ON "public"\."events"/));
+    expect(statements.find((s) => s.startsWith('GRANT INSERT (') && /global_position|transaction_id/.test(s))).toBeUndefined();
     expect(statements).toContain(`GRANT SELECT, INSERT ON "public"."log_seals" TO "${role}"`);
     expect(statements.filter((s) => /events|log_seals/.test(s) && /UPDATE|DELETE|TRUNCATE/.test(s))).toEqual([]);
   });
