@@ -10,7 +10,7 @@ import { startHttpServer } from './api/http-server.js';
 import { startMetricsServer } from './api/metrics-server.js';
 import { loadConfig, ConfigError } from './config.js';
 import { openDatabase } from './database/connect.js';
-import { migrateToLatest } from './database/migrate.js';
+import { migrateToLatest, MigrationError } from './database/migrate.js';
 import { applyServiceGrants, InvalidRoleError, migrateAsOwner, openOwnerConnection, serviceGrantStatements } from './database/roles.js';
 import { createLogger } from './log.js';
 import { startRuntime } from './runtime.js';
@@ -140,7 +140,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof MigrationError) {
       console.error(err.message);
       process.exit(2);
     }

@@ -142,7 +142,10 @@ export async function migrateAsOwner(config: Pick<Config, 'databaseUrl' | 'datab
   if (!url) throw new Error('no PostgreSQL URL');
   const owner = openOwnerConnection(url);
   try {
-    const result = await migrateToLatest(owner);
+    const result = await migrateToLatest(owner).catch((err: unknown) => {
+      if (isPermissionError(err)) throw new MigrationError(`${url === config.databaseUrl ? 'DATABASE_URL' : 'DATABASE_MIGRATE_URL'}'s role may not migrate the schema: run this with DATABASE_MIGRATE_URL set to the owner role`, { cause: err });
+      throw err;
+    });
     let grantedTo: string | null = null;
     if (config.databaseMigrateUrl && config.databaseUrl && roleOf(config.databaseUrl) && roleOf(config.databaseUrl) !== roleOf(config.databaseMigrateUrl)) {
       grantedTo = roleOf(config.databaseUrl);

@@ -12,7 +12,7 @@ import { latestSeal, sealPending } from '../../src/audit/seal.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/database/connect.js';
-import { applyServiceGrants, serviceGrantStatements } from '../../src/database/roles.js';
+import { applyServiceGrants, migrateForService, serviceGrantStatements } from '../../src/database/roles.js';
 import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
@@ -123,6 +123,28 @@ describe.runIf(process.env.DATABASE_URL)('the service role on postgres', () => {
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(out.stdout.trim().split('\n')).toEqual((await serviceGrantStatements(owner.db, role)).map((s) => `${s};`));
+  }, 60_000);
+
+  it('with a migration pending, the service role cannot migrate and says what to do', async () => {
+    const name = `quire_test_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      const url = new URL(serviceUrl);
+      url.pathname = `/${name}`;
+      const fresh = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 2, log: silentLog });
+      try {
+        await expect(migrateForService({ databaseUrl: url.toString(), databaseMigrateUrl: undefined }, fresh, silentLog)).rejects.toThrow(
+          /may not migrate the schema .*DATABASE_MIGRATE_URL/,
+        );
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
   }, 60_000);
 
   describe('the whole service as that role', () => {
