@@ -132,17 +132,25 @@ export interface SealKeys {
  */
 export function configuredPublicKeys(config: Pick<Config, 'seals' | 'dataDir'>): SealPublicKey[] {
   const dev = join(config.dataDir, 'seal-signing.key');
-  const signer = config.seals.signingKey ? sealSignerFrom(config.seals.signingKey) : existsSync(dev) ? sealSignerFrom(readFileSync(dev, 'utf8')) : undefined;
-  return trustedSealKeys(signer, config.seals.publicKeys);
+  return asConfigError(() => {
+    const signer = config.seals.signingKey ? sealSignerFrom(config.seals.signingKey) : existsSync(dev) ? sealSignerFrom(readFileSync(dev, 'utf8')) : undefined;
+    return trustedSealKeys(signer, config.seals.publicKeys);
+  });
 }
 
-/** The configured seal keys; a bad SEAL_SIGNING_KEY or SEAL_PUBLIC_KEYS is a ConfigError. */
-export function configuredSealKeys(config: Pick<Config, 'seals' | 'dataDir'>): SealKeys {
+function asConfigError<T>(run: () => T): T {
   try {
-    const { signer, generated } = resolveSealSigner(config.seals.signingKey, config.dataDir);
-    return { signer, generated, trusted: trustedSealKeys(signer, config.seals.publicKeys) };
+    return run();
   } catch (err) {
     if (err instanceof InvalidSealKeyError) throw new ConfigError(`invalid configuration:\n  ${err.message}`);
     throw err;
   }
+}
+
+/** The configured seal keys; a bad SEAL_SIGNING_KEY or SEAL_PUBLIC_KEYS is a ConfigError. */
+export function configuredSealKeys(config: Pick<Config, 'seals' | 'dataDir'>): SealKeys {
+  return asConfigError(() => {
+    const { signer, generated } = resolveSealSigner(config.seals.signingKey, config.dataDir);
+    return { signer, generated, trusted: trustedSealKeys(signer, config.seals.publicKeys) };
+  });
 }

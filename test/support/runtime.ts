@@ -13,6 +13,8 @@ export interface TestRuntime extends Runtime {
 }
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+/** One seal signing key for every test runtime, so runtimes sharing a database sign alike (any 32 bytes are an Ed25519 seed). */
+export const TEST_SEAL_SIGNING_KEY = Buffer.from('quire-test-seal-signing-key-0123').toString('base64url');
 
 /**
  * The same wiring as `quire serve` (config, store with the report projections, storage, tokens)
@@ -34,6 +36,7 @@ export async function startTestRuntime(
     RETRY_BASE_MS: '10',
     SUBSCRIPTION_POLL_MS: '100',
     AUTH_SECRET: TEST_SECRET,
+    SEAL_SIGNING_KEY: TEST_SEAL_SIGNING_KEY,
     ...env,
   });
   const database = shared?.database ?? (await openTestDatabase(kind));
