@@ -9,7 +9,7 @@ import { startSealer } from '../../src/audit/sealer.js';
 import { generateSealKey } from '../../src/audit/seal-key.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
-import { tamper } from './support.js';
+import { tamper, untilAllSafe } from './support.js';
 import { sql } from 'kysely';
 import { backends } from '../support/databases.js';
 import { newReportStream, requested } from '../support/fixtures.js';
@@ -67,6 +67,7 @@ describe.each(backends)('audit on %s', (kind) => {
   it('proofs: not sealed yet, then checkable offline; a changed proof fails', async () => {
     const db = runtime.database.db;
     await expect(eventProof(db, positions[1]!)).rejects.toBeInstanceOf(NotSealedError);
+    await untilAllSafe(db);
     await sealPending(db, { signer: runtime.sealKeys.signer, maxEvents: 3 });
     const digest = (await latestSeal(db))!.sealHash;
     for (const position of positions) {
