@@ -15,12 +15,15 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { sealPending } from '../src/audit/seal.js';
+import { generateSealKey } from '../src/audit/seal-key.js';
 import { verifyLog } from '../src/audit/verify.js';
 import { openDatabase } from '../src/database/connect.js';
 import { migrateToLatest } from '../src/database/migrate.js';
 import type { Database } from '../src/database/schema.js';
 import { chainHash, GENESIS_HASH } from '../src/events/hash-chain.js';
 import { createLogger } from '../src/log.js';
+
+const { signer } = generateSealKey();
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PER_STREAM = 10;
@@ -128,7 +131,7 @@ try {
   await sql`VACUUM ANALYZE events`.execute(database.db);
 
   t0 = performance.now();
-  const seals = await sealPending(database.db, { maxEvents: 10_000 });
+  const seals = await sealPending(database.db, { signer, maxEvents: 10_000 });
   const sealMs = performance.now() - t0;
 
   // Warm the cache once so neither side pays the first cold read.
@@ -138,7 +141,7 @@ try {
   const rawMs = performance.now() - t0;
 
   t0 = performance.now();
-  const report = await verifyLog(database.db, { cursor: true });
+  const report = await verifyLog(database.db, { cursor: true, publicKeys: [signer] });
   const verifyMs = performance.now() - t0;
   const rss = process.memoryUsage().rss;
 

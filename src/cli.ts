@@ -12,7 +12,8 @@ import { startHttpServer } from './api/http-server.js';
 import { startMetricsServer } from './api/metrics-server.js';
 import { loadConfig, ConfigError } from './config.js';
 import { openDatabase } from './database/connect.js';
-import { migrateToLatest } from './database/migrate.js';
+import { migrateToLatest, MigrationError } from './database/migrate.js';
+import { applyServiceGrants, InvalidRoleError, migrateAsOwner, openOwnerConnection, serviceGrantStatements } from './database/roles.js';
 import { createLogger } from './log.js';
 import { startRuntime } from './runtime.js';
 import { gracefulShutdown } from './shutdown.js';
@@ -54,6 +55,14 @@ async function serve(): Promise<void> {
 async function dbMigrate(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, config.region);
+  if (config.databaseUrl || config.databaseMigrateUrl) {
+    // PostgreSQL: as the owner role, then the service role's grants (src/database/roles.ts).
+    const { applied, grantedTo } = await migrateAsOwner(config);
+    if (applied.length === 0) console.log('postgres: already at the latest migration');
+    for (const r of applied) console.log(`postgres: ${r.name} ${r.status.toLowerCase()}`);
+    if (grantedTo) console.log(`postgres: grants for the service role ${grantedTo} applied (quire db grants --role ${grantedTo} prints them)`);
+    return;
+  }
   const database = config.databaseUrl
     ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, log })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
@@ -64,6 +73,29 @@ async function dbMigrate(): Promise<void> {
     for (const r of applied) console.log(`${database.kind}: ${r.migrationName} ${r.status.toLowerCase()}`);
   } finally {
     await database.close();
+  }
+}
+
+async function dbGrants(options: { role: string; apply?: boolean; schema: string }): Promise<void> {
+  const config = loadConfig();
+  const url = config.databaseMigrateUrl ?? config.databaseUrl;
+  if (!url) {
+    console.error('quire db grants is for PostgreSQL (DATABASE_MIGRATE_URL or DATABASE_URL); the embedded PGlite database has one role');
+    process.exit(2);
+  }
+  const db = openOwnerConnection(url);
+  try {
+    const statements = options.apply ? await applyServiceGrants(db, options.role, options.schema) : await serviceGrantStatements(db, options.role, options.schema);
+    if (options.apply) console.error(`applied ${statements.length} statements for role ${options.role}`);
+    console.log(statements.map((s) => `${s};`).join('\n'));
+  } catch (err) {
+    if (err instanceof InvalidRoleError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  } finally {
+    await db.destroy();
   }
 }
 
@@ -86,7 +118,15 @@ export function buildCli(): Command {
   const program = new Command('quire').description('PDF reports downloadable from every region, with a verifiable history');
   program.command('serve').description('migrate the database and serve HTTP (the default of npm start)').action(serve);
   const db = program.command('db').description('database maintenance');
-  db.command('migrate').description('apply every pending migration').action(dbMigrate);
+  db.command('migrate')
+    .description('apply every pending migration (as DATABASE_MIGRATE_URL\'s owner role when set, then grant DATABASE_URL\'s role what the service needs)')
+    .action(dbMigrate);
+  db.command('grants')
+    .description('print (or --apply) the SQL that gives a PostgreSQL role exactly what the service needs: SELECT, INSERT on events and log_seals, no UPDATE/DELETE/TRUNCATE')
+    .requiredOption('--role <name>', 'the role quire serves as (DATABASE_URL\'s user)')
+    .option('--schema <name>', 'schema of quire\'s tables', 'public')
+    .option('--apply', 'run the statements as DATABASE_MIGRATE_URL (else DATABASE_URL), in one transaction')
+    .action(dbGrants);
   registerLegacyCommands(program);
   registerVolumeCommands(program);
   registerAuditCommands(program);
@@ -106,7 +146,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof MigrationError) {
       console.error(err.message);
       process.exit(2);
     }

@@ -92,6 +92,13 @@ const EnvSchema = z.object({
   RENDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   RENDER_MAX_HEAP_MB: z.coerce.number().int().min(32).max(65_536).default(512),
   ORPHAN_GRACE_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  DATABASE_MIGRATE_URL: z.string().url().optional(),
+  SEAL_SIGNING_KEY: z.string().min(32, 'an Ed25519 seed (base64url, 43 characters) or a PKCS#8 PEM').optional(),
+  SEAL_PUBLIC_KEYS: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}(,[A-Za-z0-9_-]{43})*$/, 'a list of Ed25519 public keys, base64url, comma-separated')
+    .optional(),
+  SEAL_PUBLISH: z.enum(['true', 'false', '1', '0']).default('true'),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -202,6 +209,19 @@ export type Config = {
   renderMaxHeapMb: number;
   /** Volume files no event references are removed once they are older than this (a crash between write and append). */
   orphanGraceMs: number;
+  /**
+   * PostgreSQL URL of the role that owns the schema and runs migrations; DATABASE_URL's role then
+   * only reads and appends (docs/threat-model.md). Unset: DATABASE_URL does both.
+   */
+  databaseMigrateUrl: string | undefined;
+  seals: {
+    /** SEAL_SIGNING_KEY: Ed25519 key that signs seals (src/audit/seal-key.ts); unset outside production: one kept under DATA_DIR. */
+    signingKey: string | undefined;
+    /** Older public keys still trusted when verifying (after a key rotation). */
+    publicKeys: string[];
+    /** Publish each seal's digest to the object store, write-once (seals/<seq>.json). */
+    publish: boolean;
+  };
   legacy: {
     databaseUrl: string | undefined;
     table: string;
@@ -294,9 +314,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const onFly = e.FLY_APP_NAME !== undefined;
   // Every machine must sign and check tokens and /files links with the same key: a secret generated
   // per machine under DATA_DIR breaks every link that crosses machines.
+  const missing: string[] = [];
   if (!e.AUTH_SECRET && (e.NODE_ENV === 'production' || onFly)) {
-    throw new ConfigError(
-      'invalid configuration:\n  AUTH_SECRET: required when NODE_ENV=production or on Fly (FLY_APP_NAME is set), the same on every machine; ' +
+    missing.push(
+      '  AUTH_SECRET: required when NODE_ENV=production or on Fly (FLY_APP_NAME is set), the same on every machine; ' +
         'e.g. fly secrets set AUTH_SECRET=$(openssl rand -base64 48)',
     );
   }
@@ -305,6 +326,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const clientIpHeader = e.CLIENT_IP_HEADER ?? (onFly ? 'fly-client-ip' : 'none');
   const databaseReadUrl = readReplicaUrl(e);
+  // A seal key generated on one machine's disk would let whoever reads that disk forge seals, and
+  // every machine would sign with a different key.
+  if (!e.SEAL_SIGNING_KEY && flag(e.SEALER_ENABLED) && (e.NODE_ENV === 'production' || onFly)) {
+    missing.push(
+      '  SEAL_SIGNING_KEY: required when NODE_ENV=production or on Fly (FLY_APP_NAME is set) unless SEALER_ENABLED=false; ' +
+        'create one with `npx quire audit keygen` and keep it out of the database (fly secrets set SEAL_SIGNING_KEY=...)',
+    );
+  }
+  if (missing.length > 0) throw new ConfigError(`invalid configuration:\n${missing.join('\n')}`);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -365,6 +395,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     renderTimeoutMs: e.RENDER_TIMEOUT_MS,
     renderMaxHeapMb: e.RENDER_MAX_HEAP_MB,
     orphanGraceMs: e.ORPHAN_GRACE_MS,
+    databaseMigrateUrl: e.DATABASE_MIGRATE_URL,
+    seals: { signingKey: e.SEAL_SIGNING_KEY, publicKeys: e.SEAL_PUBLIC_KEYS?.split(',') ?? [], publish: flag(e.SEAL_PUBLISH) },
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,
       table: e.LEGACY_TABLE,

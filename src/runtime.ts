@@ -1,10 +1,11 @@
+import { configuredSealKeys, type SealKeys } from './audit/seal-key.js';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { TokenRevocations } from './auth/token-revocations.js';
 import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
-import { migrateToLatest } from './database/migrate.js';
 import { ReadRouter } from './database/read-router.js';
+import { migrateForService } from './database/roles.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface Runtime {
   /** Revoked tokens (`quire token revoke`, the revokeTokens mutation); userTokens checks them. */
   readonly revocations: TokenRevocations;
   readonly metrics: Metrics;
+  /** The key that signs seals and the keys verification trusts (never stored in the database). */
+  readonly sealKeys: SealKeys;
   close(): Promise<void>;
 }
 
@@ -67,19 +70,22 @@ export async function startRuntime(
     ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log, ...(config.databaseReadUrl ? { readUrl: config.databaseReadUrl } : {}) })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
   try {
-    const migrated = await migrateToLatest(database.db);
-    const applied = migrated.results?.filter((r) => r.status === 'Success').map((r) => r.migrationName) ?? [];
+    const applied = await migrateForService(config, database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrated');
+    return assembleRuntime(config, log, database, options.metrics ?? new Metrics());
   } catch (err) {
     await database.close();
     throw err;
   }
-  return assembleRuntime(config, log, database, options.metrics ?? new Metrics());
 }
 
 /** The services on top of an open, migrated database (tests pass their own database). */
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
+  const sealKeys = configuredSealKeys(config);
+  if (sealKeys.generated) {
+    log.warn({ keyId: sealKeys.signer.keyId }, 'seals are signed with a development key kept under DATA_DIR: set SEAL_SIGNING_KEY (npx quire audit keygen) before relying on them');
+  }
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
   const revocations = new TokenRevocations(database.db, log, config.tokenRevocationRefreshMs);
   const reads = new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target));
@@ -116,6 +122,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     }),
     revocations,
     metrics,
+    sealKeys,
     close: () => {
       revocations.close();
       return database.close();

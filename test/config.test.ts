@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, machineBaseUrl, machineIdFromHost } from '../src/config.js';
+import { configuredSealKeys, generateSealKey } from '../src/audit/seal-key.js';
+
+const TEST_SEAL_KEY = generateSealKey().privateKey;
 
 describe('machine configuration', () => {
   it('takes FLY_MACHINE_ID, else MACHINE_ID, else a sanitised host name', () => {
@@ -24,6 +27,7 @@ describe('machine configuration', () => {
     const config = loadConfig({
       FLY_APP_NAME: 'quire',
       AUTH_SECRET: 'x'.repeat(32),
+      SEAL_SIGNING_KEY: TEST_SEAL_KEY,
       PORT: '8080',
       MACHINE_URLS: 'm1=http://10.0.0.1:8080/',
       MACHINE_URL_TEMPLATE: 'http://{machine}.vm.{app}.internal:{port}',
@@ -42,8 +46,8 @@ describe('slow and greedy clients', () => {
   it('time out requests in seconds, cap connections per client, and trust fly-client-ip only on Fly or when configured', () => {
     const plain = loadConfig({});
     expect(plain.http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerClient: 100, clientIpHeader: null });
-    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32) }).http.clientIpHeader).toBe('fly-client-ip');
-    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), CLIENT_IP_HEADER: 'none' }).http.clientIpHeader).toBeNull();
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY }).http.clientIpHeader).toBe('fly-client-ip');
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY, CLIENT_IP_HEADER: 'none' }).http.clientIpHeader).toBeNull();
     expect(loadConfig({ CLIENT_IP_HEADER: 'X-Real-IP', MAX_CONNECTIONS_PER_CLIENT: '0' }).http).toMatchObject({ clientIpHeader: 'x-real-ip', maxConnectionsPerClient: 0 });
     expect(() => loadConfig({ CLIENT_IP_HEADER: 'bad header' })).toThrow(/CLIENT_IP_HEADER/);
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed/);
@@ -66,5 +70,32 @@ describe('read replica configuration', () => {
     expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: 'replica please' })).toThrow(ConfigError);
     expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: 'postgres://{machine}.db/quire' })).toThrow(/DATABASE_READ_URL/);
     expect(() => loadConfig({ DATABASE_URL: primary, PRIMARY_REGION: 'IAD!' })).toThrow(/PRIMARY_REGION/);
+  });
+});
+
+describe('seal keys and database roles', () => {
+  it('SEAL_SIGNING_KEY is required in production and on Fly, like AUTH_SECRET, unless this instance does not seal', () => {
+    for (const env of [{ NODE_ENV: 'production' }, { FLY_APP_NAME: 'quire' }] as Array<Record<string, string>>) {
+      expect(() => loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32) })).toThrow(/SEAL_SIGNING_KEY: required when NODE_ENV=production/);
+      expect(loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY }).seals.signingKey).toBe(TEST_SEAL_KEY);
+      expect(loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), SEALER_ENABLED: 'false' }).seals.signingKey).toBeUndefined();
+    }
+    // Both missing: one message names both.
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_SECRET: required[\s\S]*SEAL_SIGNING_KEY: required/);
+  });
+
+  it('a malformed key is a configuration error; a valid one gives its public key and id', () => {
+    expect(() => configuredSealKeys({ dataDir: '/nonexistent', seals: { signingKey: 'too short to be a seed', publicKeys: [], publish: true } })).toThrow(ConfigError);
+    const { signer } = generateSealKey();
+    const keys = configuredSealKeys({ dataDir: '/nonexistent', seals: { signingKey: TEST_SEAL_KEY, publicKeys: [signer.publicKey], publish: true } });
+    expect(keys.generated).toBe(false);
+    expect(keys.trusted.map((k) => k.keyId)).toEqual([keys.signer.keyId, signer.keyId]);
+    expect(() => loadConfig({ SEAL_PUBLIC_KEYS: 'not-a-key' })).toThrow(/SEAL_PUBLIC_KEYS/);
+  });
+
+  it('DATABASE_MIGRATE_URL is the owner role for migrations; unset, DATABASE_URL does both', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://svc@db/quire' }).databaseMigrateUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: 'postgres://svc@db/quire', DATABASE_MIGRATE_URL: 'postgres://owner@db/quire' }).databaseMigrateUrl).toBe('postgres://owner@db/quire');
+    expect(() => loadConfig({ DATABASE_MIGRATE_URL: 'owner' })).toThrow(/DATABASE_MIGRATE_URL/);
   });
 });

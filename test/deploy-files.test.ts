@@ -88,6 +88,7 @@ describe('Dockerfile and fly.toml', () => {
         ...env,
         NODE_ENV: 'production',
         AUTH_SECRET: 'deploy-test-secret-deploy-test-secret-0123',
+        SEAL_SIGNING_KEY: 'A'.repeat(43),
         PORT: String(port),
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
@@ -128,7 +129,7 @@ describe('Dockerfile and fly.toml', () => {
     expect(['SIGTERM', 'SIGINT']).toContain(fly['']!.kill_signal);
     const killTimeout = /^(\d+)s?$/.exec(fly['']!.kill_timeout ?? '');
     expect(killTimeout, 'kill_timeout in seconds').not.toBeNull();
-    const drainMs = loadConfig({ ...fly['env'], AUTH_SECRET: 'x'.repeat(32) }).shutdownDrainMs;
+    const drainMs = loadConfig({ ...fly['env'], AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: 'A'.repeat(43) }).shutdownDrainMs;
     expect(fly['env']!.SHUTDOWN_DRAIN_MS).toBe(String(drainMs));
     expect(Number(killTimeout![1]) * 1000).toBeGreaterThan(drainMs + SHUTDOWN_MARGIN_MS);
     // Fly allows at most 300 s.
@@ -141,7 +142,7 @@ describe('Dockerfile and fly.toml', () => {
     expect(fly['http_service.concurrency']).not.toHaveProperty('hard_limit');
     expect(fly['http_service']!.auto_stop_machines).toBe('off');
     // The scraper's port is the one quire serves metrics on when it runs on Fly, and not the public one.
-    const config = loadConfig({ ...fly['env'], FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32) });
+    const config = loadConfig({ ...fly['env'], FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: 'A'.repeat(43) });
     expect(fly['metrics']).toEqual({ port: String(config.metrics.port), path: '/metrics' });
     expect(config.metrics.port).not.toBe(Number(fly['http_service']!.internal_port));
     expect(config.metrics.host).toBe('::');

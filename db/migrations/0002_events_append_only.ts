@@ -2,7 +2,9 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * The database itself refuses to rewrite history: any UPDATE, DELETE or TRUNCATE of `events` raises.
- * (A superuser can still disable triggers; the hash chain and the seals make that evident.)
+ * (The table's owner — the role that ran this migration — and any superuser can still disable
+ * triggers; the service therefore runs as a role without those privileges (src/database/roles.ts),
+ * and the hash chain, signed seals and published digests make a rewrite evident.)
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`

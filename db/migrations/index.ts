@@ -6,6 +6,7 @@ import * as m0004 from './0004_work_leases.js';
 import * as m0005 from './0005_log_seals.js';
 import * as m0006 from './0006_volume_machines.js';
 import * as m0007 from './0007_rate_limits.js';
+import * as m0008 from './0008_signed_seals.js';
 import * as m0009 from './0009_token_revocations.js';
 import * as m0010 from './0010_worker_liveness.js';
 
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '0005_log_seals': m0005,
   '0006_volume_machines': m0006,
   '0007_rate_limits': m0007,
+  '0008_signed_seals': m0008,
   '0009_token_revocations': m0009,
   '0010_worker_liveness': m0010,
 };

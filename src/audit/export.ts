@@ -3,15 +3,16 @@ import { EVENT_COLUMNS, readAllRows } from '../events/read.js';
 import type { Database } from '../database/schema.js';
 import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
-import { leafHash, MerkleBuilder } from './merkle.js';
-import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealFieldsJson, sealHash, toSeal, type Seal } from './seal.js';
+import { MerkleBuilder, sealLeaf } from './merkle.js';
+import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealFromJson, sealHash, sealJson, sealSignatureProblem, toSeal, type Seal, type SealTrust } from './seal.js';
 
 /**
  * The export format, NDJSON, one JSON object per line, in this order:
  *
  *   {"kind":"header","format":"quire-log-export","version":1,"after":"<xid>:<pos>"|null,"streamId":string|null,"exportedAt":ISO}
  *   then, in commit order, events — each sealed range preceded by its seal (unfiltered exports only):
- *   {"kind":"seal","seq","first","last","count","total","merkleRoot","prevSealHash","sealedAt","sealHash"}
+ *   {"kind":"seal","seq","first","last","count","total","merkleRoot","prevSealHash","sealedAt","format","keyId","sealHash","signature"}
+ *   (format, keyId and signature only for format-2 seals; see seal.ts)
  *   {"kind":"event","globalPosition","transactionId","eventId","streamId","streamVersion","type","schemaVersion",
  *    "data","metadata","recordedAt","prevHash","hash"}
  *   {"kind":"end","events":n,"seals":n,"head":"<xid>:<pos>"}
@@ -47,7 +48,7 @@ export async function resolveAfter(db: Kysely<Database>, after: string | undefin
 
 
 function sealLine(s: Seal): string {
-  return JSON.stringify({ kind: 'seal', ...sealFieldsJson(s), sealHash: s.sealHash });
+  return JSON.stringify({ kind: 'seal', ...sealJson(s) });
 }
 
 /** The export as lines (no trailing newline each), streamed: one batch and one seal in memory. */
@@ -153,7 +154,7 @@ export interface ExportCheck {
  * order, every seal's hash, its link to the seal before it in the file, and its Merkle root over
  * exactly its `count` events. Memory: one entry per stream (the chains' heads).
  */
-export async function checkExport(lines: AsyncIterable<string> | Iterable<string>, options: { digest?: string; maxProblems?: number } = {}): Promise<ExportCheck> {
+export async function checkExport(lines: AsyncIterable<string> | Iterable<string>, options: SealTrust & { digest?: string; maxProblems?: number } = {}): Promise<ExportCheck> {
   const maxProblems = options.maxProblems ?? 100;
   const digest = options.digest?.trim().toLowerCase();
   const problems: ExportProblem[] = [];
@@ -171,6 +172,7 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
   let open: { seal: Seal; tree: MerkleBuilder; seen: number; line: number } | null = null;
   let lastCheckpoint: Checkpoint | null = null;
   let digestFound = false;
+  let sawSigned = false;
   const heads = new Map<string, { version: number; hash: string }>();
 
   const closeSeal = (line: number) => {
@@ -208,18 +210,11 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
       closeSeal(lineNo);
       let seal: Seal;
       try {
-        seal = {
-          seq: obj.seq,
-          first: decodeCheckpoint(obj.first),
-          last: decodeCheckpoint(obj.last),
-          count: obj.count,
-          total: obj.total,
-          merkleRoot: obj.merkleRoot,
-          prevSealHash: obj.prevSealHash,
-          sealedAt: new Date(obj.sealedAt),
-          sealHash: obj.sealHash,
-        };
+        seal = sealFromJson(obj);
         if (sealHash(seal) !== seal.sealHash) problem(lineNo, seal.first.globalPosition, `seal ${seal.seq}'s hash does not match its fields`);
+        const unsigned = seal.format < 2 && sawSigned ? `seal ${seal.seq} is unsigned but follows signed seals` : sealSignatureProblem(seal, options);
+        if (unsigned) problem(lineNo, seal.first.globalPosition, unsigned);
+        if (seal.format >= 2) sawSigned = true;
       } catch {
         problem(lineNo, null, 'malformed seal');
         continue;
@@ -288,7 +283,11 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
       if (compareCheckpoints(checkpoint, open.seal.last) > 0) closeSeal(lineNo);
       else {
         if (open.seen === 0 && compareCheckpoints(checkpoint, open.seal.first) !== 0) problem(lineNo, position, `seal ${open.seal.seq} starts at ${encodeCheckpoint(open.seal.first)}, the file at ${encodeCheckpoint(checkpoint)}`);
-        open.tree.addLeaf(leafHash(String(obj.hash)));
+        try {
+          open.tree.addLeaf(sealLeaf(open.seal.format, position, String(obj.hash)));
+        } catch {
+          problem(lineNo, position, `event at position ${position}: malformed position or hash`);
+        }
         open.seen++;
       }
     }

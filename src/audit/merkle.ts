@@ -3,7 +3,11 @@ import { hash } from 'node:crypto';
 /**
  * The Merkle tree over a seal's events (RFC 6962 / RFC 9162 §2.1, the Certificate Transparency tree):
  *
- *   leaf(e)      = sha256(0x00 || bytes(e.hash))           e.hash is the event's 64-hex-digit chain hash, as 32 bytes
+ *   leaf(e)      = sha256(0x00 || uint64_be(e.position) || bytes(e.hash))   seals of format 2 (signed)
+ *   leaf(e)      = sha256(0x00 || bytes(e.hash))                           seals of format 1 (before 0008)
+ *                  e.hash is the event's 64-hex-digit chain hash, as 32 bytes; e.position its global position.
+ *                  Binding the position means no event can be renumbered, or a proof shown for another
+ *                  position, without changing the root.
  *   node(l, r)   = sha256(0x01 || l || r)
  *   root([])     is not defined: a seal covers at least one event
  *   root([x])    = leaf(x)
@@ -19,6 +23,18 @@ const NODE = Buffer.from([0x01]);
 // computes millions of them.
 export function leafHash(eventHashHex: string): Buffer {
   return hash('sha256', Buffer.concat([LEAF, Buffer.from(eventHashHex, 'hex')]), 'buffer');
+}
+
+/** The leaf of a format-2 seal: the event's hash bound to its global position. */
+export function positionedLeafHash(globalPosition: number, eventHashHex: string): Buffer {
+  const position = Buffer.alloc(8);
+  position.writeBigUInt64BE(BigInt(globalPosition));
+  return hash('sha256', Buffer.concat([LEAF, position, Buffer.from(eventHashHex, 'hex')]), 'buffer');
+}
+
+/** The leaf of an event in a seal of `format`. */
+export function sealLeaf(format: number, globalPosition: number, eventHashHex: string): Buffer {
+  return format >= 2 ? positionedLeafHash(globalPosition, eventHashHex) : leafHash(eventHashHex);
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {

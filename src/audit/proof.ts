@@ -1,10 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { encodeCheckpoint, decodeCheckpoint } from '../events/checkpoint.js';
 import { chainHash } from '../events/hash-chain.js';
 import { QuireError } from '../errors.js';
-import { inclusionPath, leafHash, verifyInclusion } from './merkle.js';
-import { sealCovering, sealFieldsJson, sealHash, type Seal } from './seal.js';
+import { inclusionPath, sealLeaf, verifyInclusion } from './merkle.js';
+import { sealCovering, sealFromJson, sealHash, sealJson, sealSignatureProblem, type SealTrust } from './seal.js';
 
 export class EventNotFoundError extends QuireError {
   readonly code = 'EVENT_NOT_FOUND';
@@ -26,16 +25,20 @@ export class NotSealedError extends QuireError {
  * Everything needed to check, offline, that an event is in the sealed log:
  *
  *  1. hash = sha256(event.prevHash || canonical_json(event fields))   (the stream chain, hash-chain.ts)
- *  2. leaf = sha256(0x00 || hex_decode(hash))
+ *  2. leaf = sha256(0x00 || uint64_be(event.globalPosition) || hex_decode(hash))
+ *     (seal format 1, before signing: sha256(0x00 || hex_decode(hash)))
  *  3. walk `path` with RFC 9162 §2.1.3.2 (merkle.ts verifyInclusion) from `leafIndex` in a tree of
  *     `treeSize` leaves: the result must equal seal.merkleRoot
  *  4. seal.sealHash = sha256(canonical_json(seal fields))            (seal.ts sealHash)
- *  5. seal.sealHash is the digest you kept, or verifyLog(fromDigest: <your digest>) on a later log
+ *  5. seal.signature is an Ed25519 signature of "quire-seal-v2:" + sealHash by a public key you
+ *     trust (the one `quire audit digest` printed), whose id is seal.keyId   (seal-key.ts)
+ *  6. seal.sealHash is the digest you kept, or verifyLog(fromDigest: <your digest>) on a later log
  *     proves the log extends it (seals chain by prevSealHash).
  */
 export interface EventProof {
   format: 'quire-event-proof';
-  version: 1;
+  /** 2: the seal may be signed (format 2) and then the leaf binds the position; 1: older proofs. */
+  version: 1 | 2;
   event: {
     globalPosition: number;
     transactionId: string;
@@ -63,7 +66,10 @@ export interface EventProof {
     merkleRoot: string;
     prevSealHash: string;
     sealedAt: string;
+    format?: number;
+    keyId?: string | null;
     sealHash: string;
+    signature?: string | null;
   };
 }
 
@@ -78,10 +84,10 @@ export async function eventProof(db: Kysely<Database>, globalPosition: number): 
   if (!seal) throw new NotSealedError(globalPosition);
   const index = seal.positions.indexOf(globalPosition);
   if (index < 0 || seal.hashes[index] !== row.hash) throw new NotSealedError(globalPosition);
-  const leaves = seal.hashes.map(leafHash);
+  const leaves = seal.hashes.map((h, i) => sealLeaf(seal.format, seal.positions[i]!, h));
   return {
     format: 'quire-event-proof',
-    version: 1,
+    version: 2,
     event: {
       globalPosition,
       transactionId: row.transaction_id,
@@ -103,10 +109,6 @@ export async function eventProof(db: Kysely<Database>, globalPosition: number): 
   };
 }
 
-function sealJson(s: Seal): EventProof['seal'] {
-  return { ...sealFieldsJson(s), sealHash: s.sealHash };
-}
-
 export interface ProofCheck {
   ok: boolean;
   /** What failed, step by step as documented on EventProof. */
@@ -114,13 +116,18 @@ export interface ProofCheck {
   sealHash: string | null;
 }
 
-/** The offline check of an EventProof (no database); `digest` optionally pins the seal hash. */
-export function checkProof(proof: unknown, digest?: string): ProofCheck {
+/**
+ * The offline check of an EventProof (no database): `publicKeys` are the keys whose seals you
+ * accept (a signed seal with no trusted key fails step 5); `digest` optionally pins the seal hash.
+ */
+export function checkProof(proof: unknown, options: SealTrust & { digest?: string } = {}): ProofCheck {
   const failures: string[] = [];
+  const digest = options.digest;
   const p = proof as EventProof;
-  if (!p || p.format !== 'quire-event-proof' || p.version !== 1 || !p.event || !p.seal || !Array.isArray(p.path)) {
-    return { ok: false, failures: ['not a quire-event-proof version 1 document'], sealHash: null };
+  if (!p || p.format !== 'quire-event-proof' || (p.version !== 1 && p.version !== 2) || !p.event || !p.seal || !Array.isArray(p.path)) {
+    return { ok: false, failures: ['not a quire-event-proof version 1 or 2 document'], sealHash: null };
   }
+  const format = p.seal.format ?? 1;
   const e = p.event;
   let hash = '';
   try {
@@ -130,28 +137,22 @@ export function checkProof(proof: unknown, digest?: string): ProofCheck {
   }
   if (hash !== e.hash) failures.push('1. the event hash does not match the event fields');
   if (!/^[0-9a-f]{64}$/.test(e.hash) || !p.path.every((x) => /^[0-9a-f]{64}$/.test(x))) failures.push('hashes must be 64 lowercase hex digits');
-  else if (!verifyInclusion(leafHash(e.hash), p.leafIndex, p.treeSize, p.path.map((x) => Buffer.from(x, 'hex')), p.seal.merkleRoot)) {
+  else if (!Number.isSafeInteger(e.globalPosition) || e.globalPosition < 0) failures.push('the event position is malformed');
+  else if (!verifyInclusion(sealLeaf(format, e.globalPosition, e.hash), p.leafIndex, p.treeSize, p.path.map((x) => Buffer.from(x, 'hex')), p.seal.merkleRoot)) {
     failures.push('3. the Merkle path does not lead from the event to the seal’s root');
   }
   if (p.treeSize !== p.seal.count) failures.push('the tree size is not the seal’s event count');
   let sealOk = false;
+  let signatureProblem: string | null = 'the seal is malformed';
   try {
-    const s = p.seal;
-    sealOk =
-      sealHash({
-        seq: s.seq,
-        first: decodeCheckpoint(s.first),
-        last: decodeCheckpoint(s.last),
-        count: s.count,
-        total: s.total,
-        merkleRoot: s.merkleRoot,
-        prevSealHash: s.prevSealHash,
-        sealedAt: new Date(s.sealedAt),
-      }) === s.sealHash;
+    const s = sealFromJson(p.seal);
+    sealOk = sealHash(s) === s.sealHash;
+    signatureProblem = sealSignatureProblem(s, options);
   } catch {
     sealOk = false;
   }
   if (!sealOk) failures.push('4. the seal hash does not match the seal fields');
-  if (digest && digest.trim().toLowerCase() !== p.seal.sealHash) failures.push('5. the seal is not the given digest (run verifyLog with your digest to prove a later log extends it)');
+  if (signatureProblem) failures.push(`5. ${signatureProblem}`);
+  if (digest && digest.trim().toLowerCase() !== p.seal.sealHash) failures.push('6. the seal is not the given digest (run verifyLog with your digest to prove a later log extends it)');
   return { ok: failures.length === 0, failures, sealHash: p.seal.sealHash };
 }

@@ -2,8 +2,16 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, LogSealsTable } from '../database/schema.js';
 import { canonicalJson } from '../events/canonical-json.js';
-import { encodeCheckpoint, START, type Checkpoint } from '../events/checkpoint.js';
-import { leafHash, MerkleBuilder } from './merkle.js';
+import { decodeCheckpoint, encodeCheckpoint, START, type Checkpoint } from '../events/checkpoint.js';
+import { MerkleBuilder, positionedLeafHash } from './merkle.js';
+import { verifySealSignature, type SealPublicKey, type SealSigner } from './seal-key.js';
+
+/**
+ * Seal formats. 1: written before migration 0008, unsigned, leaves over event hashes only.
+ * 2: leaves bind each event's global position (merkle.ts), the hash covers format and key id, and
+ * the seal hash is signed with Ed25519 (seal-key.ts). Every seal written now is format 2.
+ */
+export const SEAL_FORMAT = 2;
 
 /** prev_seal_hash of seal 1. */
 export const GENESIS_SEAL_HASH = '0'.repeat(64);
@@ -23,19 +31,26 @@ export interface Seal {
   count: number;
   /** Events in this seal and every earlier one: the length of the sealed log. */
   total: number;
-  /** Hex Merkle root (merkle.ts) over the event hashes, in commit order. */
+  /** Hex Merkle root (merkle.ts) over the events' leaves, in commit order. */
   merkleRoot: string;
   prevSealHash: string;
   sealedAt: Date;
+  /** 1 (legacy, unsigned) or 2. */
+  format: number;
+  /** Format 2: the id of the key that signed it (seal-key.ts). */
+  keyId: string | null;
   sealHash: string;
+  /** Format 2: Ed25519 signature of the seal hash, base64url. Not covered by the hash. */
+  signature: string | null;
 }
 
-export type SealFields = Omit<Seal, 'sealHash'>;
+export type SealFields = Omit<Seal, 'sealHash' | 'signature'>;
 
 /**
  * seal_hash = sha256(canonical_json({seq, first, last, count, total, merkleRoot, prevSealHash,
- * sealedAt})) as hex, with first/last written as "<transaction_id>:<global_position>" and
- * sealedAt as an ISO 8601 UTC timestamp with milliseconds (RFC 8785 canonical JSON, UTF-8).
+ * sealedAt, format, keyId})) as hex, with first/last written as "<transaction_id>:<global_position>"
+ * and sealedAt as an ISO 8601 UTC timestamp with milliseconds (RFC 8785 canonical JSON, UTF-8).
+ * Format 1 seals hash the same object without format and keyId.
  */
 export function sealHash(s: SealFields): string {
   return createHash('sha256').update(sealBody(s)).digest('hex');
@@ -56,7 +71,61 @@ export function sealFieldsJson(s: SealFields) {
     merkleRoot: s.merkleRoot,
     prevSealHash: s.prevSealHash,
     sealedAt: s.sealedAt.toISOString(),
+    ...(s.format >= 2 ? { format: s.format, keyId: s.keyId } : {}),
   };
+}
+
+/** A seal's fields as exports, proofs and the published digests show them (hash and signature included). */
+export function sealJson(s: Seal) {
+  return { ...sealFieldsJson(s), sealHash: s.sealHash, ...(s.format >= 2 ? { signature: s.signature } : {}) };
+}
+
+/** A seal from its JSON (sealJson); throws on malformed fields. */
+export function sealFromJson(o: Record<string, any>): Seal {
+  const format = o.format === undefined ? 1 : o.format;
+  if (format !== 1 && format !== 2) throw new TypeError(`unknown seal format ${JSON.stringify(o.format)}`);
+  return {
+    seq: o.seq,
+    first: decodeCheckpoint(o.first),
+    last: decodeCheckpoint(o.last),
+    count: o.count,
+    total: o.total,
+    merkleRoot: o.merkleRoot,
+    prevSealHash: o.prevSealHash,
+    sealedAt: new Date(o.sealedAt),
+    format,
+    keyId: format >= 2 ? String(o.keyId) : null,
+    sealHash: o.sealHash,
+    signature: format >= 2 ? String(o.signature) : null,
+  };
+}
+
+export interface SealTrust {
+  /** Public keys whose signatures are accepted (seal-key.ts). */
+  publicKeys?: readonly SealPublicKey[];
+  /**
+   * Seals 1..legacySeals may be format 1 (written before seals were signed): the operator
+   * counted them at the upgrade. Any other unsigned seal is a problem: anyone can write one.
+   */
+  legacySeals?: number;
+}
+
+/**
+ * Why this seal is not vouched for by a trusted key, or null when it is. A seal's own hash is
+ * checked separately (sealHash); this checks only who vouches for it.
+ */
+export function sealSignatureProblem(s: Seal, trust: SealTrust): string | null {
+  if (s.format < 2) {
+    return s.seq <= (trust.legacySeals ?? 0) ? null : `seal ${s.seq} is unsigned (format 1): anyone who can write the database can write such a seal`;
+  }
+  const key = trust.publicKeys?.find((k) => k.keyId === s.keyId);
+  if (!key) {
+    return trust.publicKeys?.length
+      ? `seal ${s.seq} is signed by key ${s.keyId}, which is not a key you trust`
+      : `seal ${s.seq} is signed by key ${s.keyId}; give its public key to check the signature`;
+  }
+  if (!s.signature || !verifySealSignature(key, s.sealHash, s.signature)) return `seal ${s.seq}'s signature does not verify with key ${s.keyId}`;
+  return null;
 }
 
 export type SealRow = Selectable<LogSealsTable>;
@@ -73,6 +142,9 @@ export const SEAL_COLUMNS = [
   'prev_seal_hash',
   'seal_hash',
   'sealed_at',
+  'format',
+  'key_id',
+  'signature',
 ] as const;
 
 export type SealHeaderRow = Omit<SealRow, 'leaf_positions' | 'leaf_hashes'>;
@@ -87,7 +159,10 @@ export function toSeal(r: SealHeaderRow): Seal {
     merkleRoot: r.merkle_root,
     prevSealHash: r.prev_seal_hash,
     sealedAt: new Date(r.sealed_at),
+    format: Number(r.format),
+    keyId: r.key_id,
     sealHash: r.seal_hash,
+    signature: r.signature,
   };
 }
 
@@ -140,6 +215,8 @@ export async function sealCovering(db: Kysely<Database>, c: Checkpoint): Promise
 }
 
 export interface SealOptions {
+  /** Signs every seal written (seal-key.ts); the database never holds its private key. */
+  signer: SealSigner;
   /** Most events in one seal (default 10,000). */
   maxEvents?: number;
   /** Seal a partial range only when its oldest event is at least this old (default 0: seal whatever is there). */
@@ -159,7 +236,7 @@ export const SEALER_LOCK_KEY = 0x7175697265_53n; // "quireS"
  * a transaction-scoped advisory lock, so concurrent sealers (other instances) never race: a
  * sealer that does not get the lock returns at once. Returns the seals written.
  */
-export async function sealPending(db: Kysely<Database>, options: SealOptions = {}): Promise<Seal[]> {
+export async function sealPending(db: Kysely<Database>, options: SealOptions): Promise<Seal[]> {
   const maxEvents = options.maxEvents ?? DEFAULT_SEAL_EVENTS;
   if (!Number.isInteger(maxEvents) || maxEvents < 1) throw new RangeError(`maxEvents must be a positive integer, got ${maxEvents}`);
   const now = options.now ?? (() => new Date());
@@ -198,7 +275,7 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions = {
       if (events.length === 0) return null;
       const sealedAt = now();
       const tree = new MerkleBuilder();
-      for (const e of events) tree.addLeaf(leafHash(e.hash));
+      for (const e of events) tree.addLeaf(positionedLeafHash(e.global_position, e.hash));
       const first = events[0]!;
       const last = events.at(-1)!;
       const fields: SealFields = {
@@ -210,8 +287,11 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions = {
         merkleRoot: tree.root()!,
         prevSealHash: prev?.sealHash ?? GENESIS_SEAL_HASH,
         sealedAt,
+        format: SEAL_FORMAT,
+        keyId: options.signer.keyId,
       };
-      const s: Seal = { ...fields, sealHash: sealHash(fields) };
+      const hash = sealHash(fields);
+      const s: Seal = { ...fields, sealHash: hash, signature: options.signer.sign(hash) };
       await trx
         .insertInto('log_seals')
         .values({
@@ -226,6 +306,9 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions = {
           prev_seal_hash: s.prevSealHash,
           seal_hash: s.sealHash,
           sealed_at: s.sealedAt,
+          format: s.format,
+          key_id: s.keyId,
+          signature: s.signature,
           ...encodeLeaves(events.map((e) => e.global_position), events.map((e) => e.hash)),
         })
         .execute();

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Runtime } from '../runtime.js';
+import { SealPublisher } from './published-seals.js';
 import { sealPending } from './seal.js';
 
 export interface SealerOptions {
@@ -38,13 +39,29 @@ export function startSealer(runtime: Runtime, options: Partial<SealerOptions> = 
   let wake: (() => void) | undefined;
   let woken = false;
   let current: Promise<number> | undefined;
+  // Digests go to the object store after each seal; a failed publish (store down) is retried on
+  // the next tick, and the first tick publishes whatever an earlier process left unpublished.
+  const publisher = runtime.config.seals.publish ? new SealPublisher(db, runtime.objectStore, log) : undefined;
+  let publishDue = true;
+  const publish = async () => {
+    if (!publisher || !publishDue) return;
+    try {
+      const { published } = await publisher.publishPending();
+      publishDue = false;
+      if (published.length > 0) log.debug({ through: published.at(-1) }, 'seal digests published');
+    } catch (err) {
+      log.warn({ err }, 'publishing seal digests failed; will retry');
+    }
+  };
 
   const tick = (): Promise<number> => {
     // One pass at a time in this process.
-    current ??= sealPending(db, { maxEvents: o.everyEvents, minAgeMs: o.everySeconds * 1000 })
-      .then((seals) => {
+    current ??= sealPending(db, { signer: runtime.sealKeys.signer, maxEvents: o.everyEvents, minAgeMs: o.everySeconds * 1000 })
+      .then(async (seals) => {
         const last = seals.at(-1);
         if (last) log.debug({ seals: seals.length, seq: last.seq, total: last.total }, 'log sealed');
+        if (seals.length > 0) publishDue = true;
+        await publish();
         return seals.length;
       })
       .finally(() => (current = undefined));

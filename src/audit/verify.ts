@@ -4,8 +4,8 @@ import type { EventRow } from '../events/recorded-event.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
-import { leafHash, MerkleBuilder } from './merkle.js';
-import { decodeLeaves, GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, toSeal, type Seal, type SealLeaves } from './seal.js';
+import { MerkleBuilder, sealLeaf } from './merkle.js';
+import { decodeLeaves, GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, sealSignatureProblem, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
 
 export const PROBLEM_KINDS = [
   /** The event's hash is not sha256(prev_hash || canonical_json(event)): its content was changed. */
@@ -29,6 +29,10 @@ export const PROBLEM_KINDS = [
    * newer version): readers quarantine it — they skip it and go on — so it must be looked at.
    */
   'UNREADABLE',
+  /** A seal is unsigned, signed by a key not trusted, or its signature does not verify: someone without the key wrote it. */
+  'SIGNATURE',
+  /** A digest published to the object store (published-seals.ts) differs from the log's seal, or is missing from the log. */
+  'PUBLISHED',
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
@@ -43,7 +47,7 @@ export interface Problem {
   sealSeq: number | null;
 }
 
-export interface VerifyOptions {
+export interface VerifyOptions extends SealTrust {
   /** A seal hash kept outside quire earlier: prove the current log extends it. */
   fromDigest?: string;
   /** Rows per read (default 2,000). */
@@ -121,7 +125,9 @@ class SealCursor {
     private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>) => void,
     private readonly digest: string | undefined,
     private readonly maxSeq: number,
+    private readonly trust: SealTrust,
   ) {}
+  private sawSigned = false;
 
   /** Loads the next seal (or null), checking its own hash and its link to the previous one. */
   async next(): Promise<void> {
@@ -149,6 +155,13 @@ class SealCursor {
     if (sealHash(seal) !== seal.sealHash) {
       this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s hash does not match its fields: the seal row was rewritten` });
     }
+    const unsigned = sealSignatureProblem(seal, this.trust);
+    if (seal.format < 2 && this.sawSigned) {
+      this.report({ kind: 'SIGNATURE', ...at, message: `seal ${seal.seq} is unsigned but follows signed seals: it was written by someone without the key` });
+    } else if (unsigned) {
+      this.report({ kind: 'SIGNATURE', ...at, message: unsigned });
+    }
+    if (seal.format >= 2) this.sawSigned = true;
     if (seal.total !== (this.prev?.total ?? 0) + seal.count) {
       this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s total ${seal.total} is not the previous total plus its count` });
     }
@@ -157,7 +170,7 @@ class SealCursor {
     }
     // The stored leaves only locate differences; they count only if they reproduce the root.
     const tree = new MerkleBuilder();
-    for (const h of leaves.hashes) tree.addLeaf(leafHash(h));
+    leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
     const leavesTrusted = leaves.hashes.length === seal.count && leaves.positions.length === seal.count && tree.root() === seal.merkleRoot;
     const indexOf = new Map<number, number>();
     if (leavesTrusted) leaves.positions.forEach((p, i) => indexOf.set(p, i));
@@ -258,7 +271,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
   const heads = new Map<string, Head>();
   // Seals written after this point cover events this pass may not reach: check up to here.
   const newest = await db.selectFrom('log_seals').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  const seals = new SealCursor(db, report, digest, Number(newest?.seq ?? 0));
+  const seals = new SealCursor(db, report, digest, Number(newest?.seq ?? 0), options);
   await seals.next();
   let events = 0;
   let streams = 0;
@@ -348,7 +361,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
       }
       sealedEvents++;
       const i = s.index++;
-      s.tree.addLeaf(leafHash(r.hash));
+      s.tree.addLeaf(sealLeaf(s.format, position, r.hash));
       if (s.reported || !s.leavesTrusted) continue;
       if (i >= s.count) {
         s.reported = true;

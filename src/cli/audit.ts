@@ -8,10 +8,15 @@ import { checkProof, eventProof } from '../audit/proof.js';
 import { rebuildAndVerifyProjections } from '../audit/rebuild-verify.js';
 import { reportAt } from '../audit/report-at.js';
 import { latestSeal, sealPending } from '../audit/seal.js';
-import { describeProblem, verifyLog } from '../audit/verify.js';
-import { loadConfig } from '../config.js';
+import { describeProblem, verifyLog, type VerifyReport } from '../audit/verify.js';
+import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../database/connect.js';
-import { migrateToLatest } from '../database/migrate.js';
+import { migrateForService } from '../database/roles.js';
+import { checkPublishedSeals, mergePublishedCheck, SealPublisher, type PublishedCheck } from '../audit/published-seals.js';
+import { configuredPublicKeys, configuredSealKeys, generateSealKey, sealPublicKeyFrom } from '../audit/seal-key.js';
+import type { SealTrust } from '../audit/seal.js';
+import { createObjectStore } from '../runtime.js';
+import { FileTokens } from '../storage/file-token.js';
 import { encodeCheckpoint } from '../events/checkpoint.js';
 import { createLogger } from '../log.js';
 import { rebuildProjections } from '../projections/rebuild.js';
@@ -24,7 +29,7 @@ async function withDatabase<T>(run: (database: DatabaseHandle) => Promise<T>): P
     ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: 4, log })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
   try {
-    await migrateToLatest(database.db);
+    await migrateForService(config, database, log);
     return await run(database);
   } finally {
     await database.close();
@@ -42,12 +47,54 @@ function readLines(file: string): AsyncIterable<string> {
   return createInterface({ input, crlfDelay: Infinity });
 }
 
+/** The configured object store for reading and writing seal digests (this command never signs a download link). */
+function cliObjectStore(config: Config) {
+  return createObjectStore(config, new FileTokens(new Uint8Array(32)));
+}
+
+/** 3,4,5,9 → "3–5, 9". */
+function rangeText(seqs: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < seqs.length; ) {
+    let j = i;
+    while (j + 1 < seqs.length && seqs[j + 1] === seqs[j]! + 1) j++;
+    out.push(i === j ? `${seqs[i]}` : `${seqs[i]}–${seqs[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
 function fail(message: string, code = 2): never {
   console.error(message);
   process.exit(code);
 }
 
 const HASH = /^[0-9a-fA-F]{64}$/;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The keys a check trusts: the ones given with --public-key (what an auditor kept), else the
+ * deployment's own (SEAL_SIGNING_KEY / SEAL_PUBLIC_KEYS / the development key), with a note:
+ * a check against keys read from the operator's configuration proves less.
+ */
+function trustFrom(options: { publicKey?: string[]; legacySeals?: string }): SealTrust {
+  let legacySeals = 0;
+  if (options.legacySeals !== undefined) {
+    if (!/^\d{1,12}$/.test(options.legacySeals)) fail('--legacy-seals must be a seal count');
+    legacySeals = Number(options.legacySeals);
+  }
+  try {
+    if (options.publicKey?.length) return { publicKeys: options.publicKey.map(sealPublicKeyFrom), legacySeals };
+  } catch (err) {
+    fail(`--public-key: ${(err as Error).message}`);
+  }
+  const publicKeys = configuredPublicKeys(loadConfig());
+  if (process.stderr.isTTY || publicKeys.length === 0) {
+    console.error(publicKeys.length ? `checking signatures with the configured key(s) ${publicKeys.map((k) => k.keyId).join(', ')}; pass --public-key <the key you kept> to check against your own copy` : 'no public key given (--public-key) or configured: signed seals cannot be checked');
+  }
+  return { publicKeys, legacySeals };
+}
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('seals, verification, proofs and exports of the event log (auditors)');
@@ -56,24 +103,37 @@ export function registerAuditCommands(program: Command): void {
     .command('verify')
     .description('recompute every stream chain and every seal; exit 1 and name the first broken position if anything is wrong')
     .option('--digest <sealHash>', 'a digest kept earlier: prove the current log extends it')
+    .option('--public-key <key>', 'an Ed25519 public key (base64url) whose seals you trust; repeat after a key rotation (default: the configured keys)', collect)
+    .option('--legacy-seals <n>', 'accept seals 1..n unsigned: they were written before seals were signed (count them once, at the upgrade)')
+    .option('--against-store', 'also check the log against every digest published to the object store (seals/<seq>.json)')
     .option('--json', 'print the whole report as JSON')
-    .action(async (options: { digest?: string; json?: boolean }) => {
+    .action(async (options: { digest?: string; json?: boolean; publicKey?: string[]; legacySeals?: string; againstStore?: boolean }) => {
       if (options.digest && !HASH.test(options.digest)) fail('--digest must be a seal hash (64 hex digits)');
-      const report = await withDatabase((d) =>
-        verifyLog(d.db, {
+      const trust = trustFrom(options);
+      const report: VerifyReport & { published?: PublishedCheck } = await withDatabase(async (d) => {
+        const verified = await verifyLog(d.db, {
+          ...trust,
           cursor: d.kind === 'postgres',
           ...(options.digest ? { fromDigest: options.digest } : {}),
           onProgress: (n) => {
             if (process.stderr.isTTY && n % 100_000 < 2000) process.stderr.write(`\r${n} events checked`);
           },
-        }),
-      );
+        });
+        if (!options.againstStore) return verified;
+        const config = loadConfig();
+        const published = await checkPublishedSeals(d.db, cliObjectStore(config), trust);
+        return mergePublishedCheck(verified, published);
+      });
       if (process.stderr.isTTY) process.stderr.write('\r');
       if (options.json) console.log(JSON.stringify(report, null, 2));
       else {
         console.log(`${report.ok ? 'OK' : 'BROKEN'}: ${report.events} events in ${report.streams} streams, ${report.seals} seals (${report.sealedEvents} events sealed), checked through ${encodeCheckpoint(report.head)} in ${report.durationMs} ms`);
         if (report.latestSeal) console.log(`latest digest: ${report.latestSeal.sealHash} (seal ${report.latestSeal.seq}, position ${report.latestSeal.last.globalPosition})`);
         if (report.digest) console.log(`digest ${report.digest.sealHash}: ${report.digest.extended ? `extended (seal ${report.digest.seq})` : report.digest.found ? 'found, but history up to it is broken' : 'NOT a seal of this log'}`);
+        if (report.published) {
+          const p = report.published;
+          console.log(`published digests: ${p.published} in the object store, ${p.matched} match the log${p.unpublished.length ? `; seals not published yet: ${rangeText(p.unpublished)}` : ''}`);
+        }
         if (report.firstProblem) console.log(`first problem: ${describeProblem(report.firstProblem)}`);
         for (const p of report.problems.slice(0, 20)) console.log(`  ${describeProblem(p)}`);
         if (report.problemCount > 20) console.log(`  … ${report.problemCount - 20} more (--json lists ${report.problems.length})`);
@@ -88,7 +148,15 @@ export function registerAuditCommands(program: Command): void {
     .action(async (options: { maxEvents?: string }) => {
       const maxEvents = options.maxEvents ? Number(options.maxEvents) : loadConfig().sealer.everyEvents;
       if (!Number.isInteger(maxEvents) || maxEvents < 1) fail('--max-events must be a positive integer');
-      const seals = await withDatabase((d) => sealPending(d.db, { maxEvents }));
+      const config = loadConfig();
+      const { signer } = configuredSealKeys(config);
+      const seals = await withDatabase(async (d) => {
+        const written = await sealPending(d.db, { signer, maxEvents });
+        if (config.seals.publish && written.length > 0) {
+          await new SealPublisher(d.db, cliObjectStore(config)).publishPending();
+        }
+        return written;
+      });
       const last = seals.at(-1);
       console.log(last ? `${seals.length} seal(s) written; digest ${last.sealHash} (seal ${last.seq}, ${last.total} events)` : 'nothing to seal (or another sealer holds the lock)');
     });
@@ -99,7 +167,25 @@ export function registerAuditCommands(program: Command): void {
     .action(async () => {
       const seal = await withDatabase((d) => latestSeal(d.db));
       if (!seal) fail('the log has no seal yet', 1);
-      console.log(JSON.stringify({ sealHash: seal.sealHash, seq: seal.seq, position: seal.last.globalPosition, checkpoint: encodeCheckpoint(seal.last), eventCount: seal.total, sealedAt: seal.sealedAt }, null, 2));
+      const key = configuredPublicKeys(loadConfig()).find((k) => k.keyId === seal.keyId);
+      console.log(
+        JSON.stringify(
+          {
+            sealHash: seal.sealHash,
+            seq: seal.seq,
+            position: seal.last.globalPosition,
+            checkpoint: encodeCheckpoint(seal.last),
+            eventCount: seal.total,
+            sealedAt: seal.sealedAt,
+            keyId: seal.keyId,
+            // Keep this with the digest: verify, check-proof and import-check take it as --public-key.
+            publicKey: key?.publicKey ?? null,
+            signature: seal.signature,
+          },
+          null,
+          2,
+        ),
+      );
     });
 
   audit
@@ -117,14 +203,16 @@ export function registerAuditCommands(program: Command): void {
     .description('check an inclusion proof offline (no database): event hash, Merkle path, seal hash')
     .argument('<file>', 'the proof JSON (eventProof.document or `quire audit proof`), or - for stdin')
     .option('--digest <sealHash>', 'also require the seal to be this digest')
-    .action(async (file: string, options: { digest?: string }) => {
+    .option('--public-key <key>', 'an Ed25519 public key (base64url) whose seals you trust; repeatable (default: the configured keys)', collect)
+    .action(async (file: string, options: { digest?: string; publicKey?: string[] }) => {
+      const trust = trustFrom(options);
       let proof: unknown;
       try {
         proof = JSON.parse(file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8'));
       } catch (err) {
         fail(`cannot read ${file}: ${(err as Error).message}`);
       }
-      const result = checkProof(proof, options.digest);
+      const result = checkProof(proof, { ...trust, ...(options.digest ? { digest: options.digest } : {}) });
       if (result.ok) console.log(`OK: the event is in seal ${(proof as { seal: { seq: number } }).seal.seq}, seal hash ${result.sealHash}`);
       else for (const f of result.failures) console.log(`FAILED: ${f}`);
       process.exitCode = result.ok ? 0 : 1;
@@ -147,12 +235,25 @@ export function registerAuditCommands(program: Command): void {
     .description('verify an export offline, with no database')
     .argument('<file>', 'the NDJSON export, or - for stdin')
     .option('--digest <sealHash>', 'also require this digest to be a seal in the export')
-    .action(async (file: string, options: { digest?: string }) => {
-      const result = await checkExport(readLines(file), options.digest ? { digest: options.digest } : {});
+    .option('--public-key <key>', 'an Ed25519 public key (base64url) whose seals you trust; repeatable (default: the configured keys)', collect)
+    .option('--legacy-seals <n>', 'accept seals 1..n unsigned (written before seals were signed)')
+    .action(async (file: string, options: { digest?: string; publicKey?: string[]; legacySeals?: string }) => {
+      const trust = trustFrom(options);
+      const result = await checkExport(readLines(file), { ...trust, ...(options.digest ? { digest: options.digest } : {}) });
       console.log(`${result.ok ? 'OK' : 'BROKEN'}: ${result.events} events, ${result.seals} seals${result.lastSealHash ? `, last seal ${result.lastSealHash}` : ''}`);
       for (const p of result.problems.slice(0, 20)) console.log(`  line ${p.line}${p.position !== null ? `, position ${p.position}` : ''}: ${p.message}`);
       if (result.problemCount > 20) console.log(`  … ${result.problemCount - 20} more`);
       process.exitCode = result.ok ? 0 : 1;
+    });
+
+  audit
+    .command('keygen')
+    .description('print a new Ed25519 seal signing key (for SEAL_SIGNING_KEY) and its public key (for auditors)')
+    .action(() => {
+      const { privateKey, signer } = generateSealKey();
+      console.log(`SEAL_SIGNING_KEY=${privateKey}`);
+      console.log(`# public key (give it to auditors; --public-key): ${signer.publicKey}`);
+      console.log(`# key id: ${signer.keyId}`);
     });
 
   audit

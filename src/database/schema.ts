@@ -84,6 +84,12 @@ export interface LogSealsTable {
   leaf_positions: Uint8Array;
   /** Event hashes, 32 bytes each, in seal order. */
   leaf_hashes: Uint8Array;
+  /** 1: before 0008 (unsigned, leaves without positions); 2: signed, position-bound leaves. */
+  format: number;
+  /** Format 2: id of the Ed25519 key that signed the seal. */
+  key_id: string | null;
+  /** Format 2: Ed25519 signature of seal_hash, base64url. */
+  signature: string | null;
 }
 
 /** Rate-limit windows shared by every instance (fixed windows, counted by the database's clock). */

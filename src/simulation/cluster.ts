@@ -47,6 +47,8 @@ export interface ClusterOptions {
   storeEnv: Record<string, string>;
   edgeUrl: string;
   authSecret: string;
+  /** SEAL_SIGNING_KEY, the same for every region (seals are signed by whichever region seals). */
+  sealSigningKey: string;
   workDir: string;
   renderConcurrency: number;
   /**
@@ -97,6 +99,7 @@ export class SimMachine implements EdgeTarget {
       DATA_DIR: this.dataDir,
       REPORTS_DIR: this.reportsDir,
       AUTH_SECRET: o.authSecret,
+      SEAL_SIGNING_KEY: o.sealSigningKey,
       // On Fly every region answers at the app's one hostname: links are signed for the edge.
       PUBLIC_URL: o.edgeUrl,
       STORAGE_MODE: o.mode === 'legacy' ? 'volume' : (o.mode satisfies StorageMode),

@@ -8,6 +8,7 @@ import { UserTokens } from '../auth/user-tokens.js';
 import { openDatabase, type DatabaseHandle } from '../database/connect.js';
 import { migrateToLatest } from '../database/migrate.js';
 import { verifyLog } from '../audit/verify.js';
+import { generateSealKey } from '../audit/seal-key.js';
 import { loadReportState } from '../projections/report-rows.js';
 import { RenderPool } from '../render/render-pool.js';
 import { downloadQuire, downloadSeed, followStatus, requestReport, TypedFailure, type Attempt, type Client } from './client.js';
@@ -157,6 +158,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   const workDir = tempWorkDir();
   const database = await openModeDatabase(options.databaseUrl);
   const authSecret = `sim-${randomBytes(24).toString('hex')}`;
+  const sealKey = generateSealKey();
   const s3 = options.store === 's3' ? await startS3Server({ bucket: `quire-sim-${mode}` }) : undefined;
   const objectsDir = join(workDir, 'objects');
   mkdirSync(objectsDir, { recursive: true });
@@ -178,6 +180,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
         storeEnv,
         edgeUrl: edge.url,
         authSecret,
+        sealSigningKey: sealKey.privateKey,
         workDir,
           renderConcurrency: options.renderConcurrency,
           ...(pool ? { pool } : {}),
@@ -431,7 +434,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     }
     // Verify the log at rest: every machine stopped, nothing appending any more.
     for (const r of machines) await r.stop().catch(() => undefined);
-    const chains = await verifyLog(database.handle.db);
+    const chains = await verifyLog(database.handle.db, { publicKeys: [sealKey.signer] });
     const events: ModeResult['events'] = { byType: {}, failedByStage: {}, givenUp: [] };
     for (const row of await sql<{ type: string; n: number }>`SELECT type, count(*)::int AS n FROM events GROUP BY type`.execute(database.handle.db).then((r) => r.rows)) {
       events.byType[row.type] = Number(row.n);

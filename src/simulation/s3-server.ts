@@ -19,8 +19,13 @@ interface KoaContext {
   app: object;
   method: string;
   url: string;
+  path: string;
   querystring: string;
+  status: number;
+  body: unknown;
+  store: { existsObject(bucket: string, key: string): Promise<boolean> };
   get(header: string): string;
+  set(header: string, value: string): void;
 }
 type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<unknown>;
 type S3rverConstructor = new (options: {
@@ -101,7 +106,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
       vhostBuckets: false,
       configureBuckets: [{ name: bucket }],
     });
-    instance.middleware.unshift(sigV4Fix(credentials.accessKeyId, credentials.secretAccessKey));
+    instance.middleware.unshift(sigV4Fix(credentials.accessKeyId, credentials.secretAccessKey), conditionalPut());
     instance.middleware.unshift(slowPuts);
     const address = await instance.run();
     port = address.port;
@@ -148,6 +153,41 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
       await stop();
       rmSync(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * s3rver ignores `If-None-Match: *` on PutObject; S3, Tigris and R2 answer 412 Precondition
+ * Failed when the key exists. This adds that answer (path-style URLs, as the tests use), with
+ * puts to one key taken one at a time so two racing conditional creates cannot both succeed.
+ */
+function conditionalPut(): KoaMiddleware {
+  const busy = new Map<string, Promise<unknown>>();
+  return async (ctx, next) => {
+    // Object PUTs only (the SDK adds ?x-id=PutObject); parts, tags, ACLs are other operations.
+    const subresource = [...new URLSearchParams(ctx.querystring).keys()].some((k) => k !== 'x-id');
+    if (ctx.method !== 'PUT' || ctx.get('if-none-match').trim() !== '*' || subresource) return next();
+    const [, bucket, ...rest] = ctx.path.split('/');
+    if (!bucket || rest.length === 0) return next();
+    const key = decodeURIComponent(rest.join('/'));
+    const id = `${bucket}/${key}`;
+    const previous = busy.get(id) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      if (await ctx.store.existsObject(bucket, key)) {
+        ctx.status = 412;
+        ctx.set('Content-Type', 'application/xml');
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>`;
+        return;
+      }
+      return next();
+    });
+    const settled = run.catch(() => undefined);
+    busy.set(id, settled);
+    try {
+      return await run;
+    } finally {
+      if (busy.get(id) === settled) busy.delete(id);
+    }
   };
 }
 

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -77,6 +78,37 @@ export class DiskObjectStore implements ObjectStore {
 
   get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null> {
     return unavailableOnFsError(() => this.#getUnguarded(key, range));
+  }
+
+  putIfAbsent(key: string, body: Uint8Array, contentType: string): Promise<'created' | 'exists'> {
+    return unavailableOnFsError(() => this.#putIfAbsentUnguarded(key, body, contentType));
+  }
+
+  async #putIfAbsentUnguarded(key: string, body: Uint8Array, contentType: string): Promise<'created' | 'exists'> {
+    assertStorageKey(key);
+    const path = this.#blobs.pathOf(key);
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `.${randomUUID()}.tmp`);
+    try {
+      await writeFile(temp, body, { flag: 'wx', mode: 0o640 });
+      const file = await open(temp, 'r+');
+      try {
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      // link(2) fails with EEXIST instead of replacing: the write-once step (rename would replace).
+      await link(temp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw err;
+    } finally {
+      await rm(temp, { force: true });
+    }
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    await this.#meta.write(`${key}.json`, Buffer.from(JSON.stringify({ bytes: body.byteLength, sha256, contentType } satisfies Sidecar)));
+    return 'created';
   }
 
   async #putUnguarded(

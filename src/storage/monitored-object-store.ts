@@ -75,6 +75,10 @@ export class MonitoredObjectStore implements ObjectStore {
     return this.watch(() => this.inner.get(key, range));
   }
 
+  putIfAbsent(key: string, body: Uint8Array, contentType: string): Promise<'created' | 'exists'> {
+    return this.watch(() => this.inner.putIfAbsent(key, body, contentType));
+  }
+
   presignGet(key: string, options: { ttlSeconds: number; filename: string }): Promise<PresignedUrl> {
     return this.inner.presignGet(key, options);
   }

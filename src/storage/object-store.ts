@@ -42,6 +42,12 @@ export interface ObjectStore {
   presignGet(key: string, options: { ttlSeconds: number; filename: string }): Promise<PresignedUrl>;
   /** Removes the object; missing is fine. */
   delete?(key: string): Promise<void>;
+  /**
+   * Writes a small object only if no object has the key (S3 `If-None-Match: *`, a hard link on
+   * disk): 'exists' when one was there, whatever its content, and nothing is changed. What makes
+   * published seal digests write-once for anyone who goes through quire (published-seals.ts).
+   */
+  putIfAbsent(key: string, body: Uint8Array, contentType: string): Promise<'created' | 'exists'>;
 }
 
 /** The store cannot be reached or answered with a server error: retry later, with backoff. */

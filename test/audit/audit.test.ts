@@ -6,9 +6,10 @@ import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
 import { reportAt } from '../../src/audit/report-at.js';
 import { latestSeal, sealPending } from '../../src/audit/seal.js';
 import { startSealer } from '../../src/audit/sealer.js';
+import { generateSealKey } from '../../src/audit/seal-key.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
-import { tamper } from './support.js';
+import { tamper, untilAllSafe } from './support.js';
 import { sql } from 'kysely';
 import { backends } from '../support/databases.js';
 import { newReportStream, requested } from '../support/fixtures.js';
@@ -22,6 +23,7 @@ describe.each(backends)('audit on %s', (kind) => {
   let auditor: string;
   let user: string;
   const report = newReportStream();
+  const trust = () => ({ publicKeys: runtime.sealKeys.trusted });
   const positions: number[] = [];
   const times: Date[] = [];
 
@@ -65,23 +67,31 @@ describe.each(backends)('audit on %s', (kind) => {
   it('proofs: not sealed yet, then checkable offline; a changed proof fails', async () => {
     const db = runtime.database.db;
     await expect(eventProof(db, positions[1]!)).rejects.toBeInstanceOf(NotSealedError);
-    await sealPending(db, { maxEvents: 3 });
+    await untilAllSafe(db);
+    await sealPending(db, { signer: runtime.sealKeys.signer, maxEvents: 3 });
     const digest = (await latestSeal(db))!.sealHash;
     for (const position of positions) {
       const proof = await eventProof(db, position);
-      expect(checkProof(JSON.parse(JSON.stringify(proof)))).toMatchObject({ ok: true, failures: [] });
+      expect(checkProof(JSON.parse(JSON.stringify(proof)), trust())).toMatchObject({ ok: true, failures: [] });
     }
     const proof = JSON.parse(JSON.stringify(await eventProof(db, positions[2]!)));
-    expect(checkProof(proof, digest).ok).toBe(proof.seal.sealHash === digest);
+    expect(checkProof(proof, { ...trust(), digest }).ok).toBe(proof.seal.sealHash === digest);
     const forged = structuredClone(proof);
     forged.event.data.bytes = 1001;
-    expect(checkProof(forged).failures[0]).toMatch(/^1\./);
+    expect(checkProof(forged, trust()).failures[0]).toMatch(/^1\./);
     const rehashed = structuredClone(proof);
     rehashed.path[0] = 'f'.repeat(64);
-    expect(checkProof(rehashed).failures).toEqual([expect.stringMatching(/^3\./)]);
+    expect(checkProof(rehashed, trust()).failures).toEqual([expect.stringMatching(/^3\./)]);
     const moved = structuredClone(proof);
     moved.seal.sealedAt = new Date(0).toISOString();
-    expect(checkProof(moved).failures).toEqual([expect.stringMatching(/^4\./)]);
+    expect(checkProof(moved, trust()).failures).toEqual([expect.stringMatching(/^4\./)]);
+    // The leaf binds the event's position: the same event shown at another position does not prove.
+    const renumbered = structuredClone(proof);
+    renumbered.event.globalPosition += 1000;
+    expect(checkProof(renumbered, trust()).failures).toEqual([expect.stringMatching(/^3\./)]);
+    // A seal signed by a key the checker does not trust, or no key at all: step 5.
+    expect(checkProof(proof, { publicKeys: [generateSealKey().signer] }).failures).toEqual([expect.stringMatching(/^5\. .*not a key you trust/)]);
+    expect(checkProof(proof).failures).toEqual([expect.stringMatching(/^5\. .*give its public key/)]);
   });
 
   it('projections rebuild --verify: no differences, then the one a tampered projection has', async () => {
@@ -113,7 +123,7 @@ describe.each(backends)('audit on %s', (kind) => {
     const loop = startSealer(runtime, { enabled: true, everyEvents: 2, everySeconds: 0.05, pollMs: 20 });
     await expect.poll(async () => (await latestSeal(db))!.total, { timeout: 5000 }).toBe(before.total + 5);
     await Promise.all([a.stop(), b.stop(), loop.stop()]);
-    const report = await verifyLog(db);
+    const report = await verifyLog(db, trust());
     expect(report).toMatchObject({ ok: true, sealedEvents: report.events });
   });
 
@@ -127,7 +137,7 @@ describe.each(backends)('audit on %s', (kind) => {
     if (proof.__typename === 'QueryEventProofSuccess') {
       const file = join(runtime.dataDir, 'proof.json');
       writeFileSync(file, JSON.stringify(proof.data.document));
-      expect(checkProof(proof.data.document).ok).toBe(true);
+      expect(checkProof(proof.data.document, trust()).ok).toBe(true);
     }
     const missing = (await gqlHttp(http.url, EventProofDocument, { globalPosition: 99_999 }, auditor)).data!.eventProof;
     expect(missing).toMatchObject({ __typename: 'EventNotFoundError', code: 'EVENT_NOT_FOUND' });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/database/schema.js';
+import { merkleRoot } from '../../src/audit/merkle.js';
+import { GENESIS_SEAL_HASH, latestSeal, sealHash, type SealFields } from '../../src/audit/seal.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { silentLog, type TestDatabase } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
@@ -17,7 +19,25 @@ export async function seedLog(database: TestDatabase, streams = 5, perStream = 4
   return { store, streamIds: ids.map((i) => i.streamId) };
 }
 
-/** What an attacker with superuser access can do: switch the append-only triggers off for a moment. */
+/**
+ * Waits until every event is below the cluster's oldest running transaction (a shared PostgreSQL
+ * may have other databases' transactions open), so a seal covers them all.
+ */
+export async function untilAllSafe(db: Kysely<Database>): Promise<void> {
+  const count = async (where: string) => Number((await sql<{ n: number }>`SELECT count(*) AS n FROM events WHERE ${sql.raw(where)}`.execute(db)).rows[0]!.n);
+  const total = await count('true');
+  const deadline = Date.now() + 60_000;
+  while ((await count('transaction_id < pg_snapshot_xmin(pg_current_snapshot())')) < total) {
+    if (Date.now() > deadline) throw new Error('events stayed above the oldest running transaction for 60 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * What the owner of the tables (or a superuser) can do: switch the append-only triggers off for a
+ * moment. The service's own role cannot (test/database/roles.test.ts); the hash chain, signed seals
+ * and published digests make it evident when someone who can does.
+ */
 export async function tamper(db: Kysely<Database>, run: () => Promise<unknown>): Promise<void> {
   await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db);
   await sql`ALTER TABLE log_seals DISABLE TRIGGER log_seals_append_only`.execute(db);
@@ -63,3 +83,41 @@ export async function overwrite(db: Kysely<Database>, position: number, row: Omi
 }
 
 export { randomUUID };
+
+/**
+ * What a seal looked like before 0008 (format 1: unsigned, leaves over event hashes only), written
+ * straight into log_seals for the whole unsealed log in runs of `maxEvents`: an upgraded
+ * deployment's old seals, or an attacker's unsigned ones.
+ */
+export async function writeLegacySeals(db: Kysely<Database>, maxEvents: number): Promise<void> {
+  const prev = await latestSeal(db);
+  const all = await rowsInCommitOrder(db);
+  const after = prev ? all.findIndex((r) => r.global_position === prev.last.globalPosition) + 1 : 0;
+  let seq = prev?.seq ?? 0;
+  let total = prev?.total ?? 0;
+  let prevHash = prev?.sealHash ?? GENESIS_SEAL_HASH;
+  for (let i = after; i < all.length; i += maxEvents) {
+    const events = all.slice(i, i + maxEvents);
+    const fields: SealFields = {
+      seq: ++seq,
+      first: { transactionId: events[0]!.transaction_id, globalPosition: events[0]!.global_position },
+      last: { transactionId: events.at(-1)!.transaction_id, globalPosition: events.at(-1)!.global_position },
+      count: events.length,
+      total: (total += events.length),
+      merkleRoot: merkleRoot(events.map((e) => e.hash))!,
+      prevSealHash: prevHash,
+      sealedAt: new Date(),
+      format: 1,
+      keyId: null,
+    };
+    prevHash = sealHash(fields);
+    const positions = Buffer.alloc(events.length * 8);
+    events.forEach((e, j) => positions.writeBigUInt64BE(BigInt(e.global_position), j * 8));
+    await sql`
+      INSERT INTO log_seals (seq, first_transaction_id, first_position, last_transaction_id, last_position, event_count, total_events,
+        merkle_root, prev_seal_hash, seal_hash, sealed_at, leaf_positions, leaf_hashes, format)
+      VALUES (${fields.seq}, ${fields.first.transactionId}::xid8, ${fields.first.globalPosition}, ${fields.last.transactionId}::xid8, ${fields.last.globalPosition},
+        ${fields.count}, ${fields.total}, ${fields.merkleRoot}, ${fields.prevSealHash}, ${prevHash}, ${fields.sealedAt}, ${positions},
+        ${Buffer.from(events.map((e) => e.hash).join(''), 'hex')}, 1)`.execute(db);
+  }
+}

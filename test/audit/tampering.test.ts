@@ -7,7 +7,10 @@ import type { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { failed } from '../support/fixtures.js';
-import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, type StoredRow } from './support.js';
+import { testSigner, testTrust } from '../support/seal-key.js';
+import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, untilAllSafe, writeLegacySeals, type StoredRow } from './support.js';
+import { generateSealKey } from '../../src/audit/seal-key.js';
+import { decodeLeaves } from '../../src/audit/seal.js';
 
 async function collect(gen: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
@@ -45,20 +48,21 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
   beforeEach(async () => {
     database = await openTestDatabase(kind);
     ({ store, streamIds } = await seedLog(database));
+    await untilAllSafe(database.db);
     // Seals of 6: 20 events make 4 seals (6, 6, 6, 2).
-    const seals = await sealPending(database.db, { maxEvents: 6 });
+    const seals = await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     expect(seals.map((s) => s.count)).toEqual([6, 6, 6, 2]);
     digest = seals.at(-1)!.sealHash;
     rows = await rowsInCommitOrder(database.db);
   });
   afterEach(() => database?.close());
   // PostgreSQL verifies through a cursor in one snapshot (as the CLI does), PGlite by keyset pages.
-  const verify = (options: Parameters<typeof verifyLog>[1] = {}) => verifyLog(database.db, { cursor: kind === 'postgres', ...options });
+  const verify = (options: Parameters<typeof verifyLog>[1] = {}) => verifyLog(database.db, { cursor: kind === 'postgres', ...testTrust, ...options });
 
   it('an untouched log verifies clean, extends its digest, and its export passes import-check', async () => {
     // More history after the digest: still an extension of it.
     await store.append(streamIds[0]!, 4, [failed(4)]);
-    await sealPending(database.db, { maxEvents: 6 });
+    await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     await store.append(streamIds[1]!, 4, [failed(4)]); // unsealed tail
     for (const cursor of [false, kind === 'postgres']) {
       const report = await verify({ fromDigest: digest, batchSize: 7, cursor });
@@ -66,7 +70,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
       expect(report).toMatchObject({ ok: true, events: 22, streams: 5, seals: 5, sealedEvents: 21, digest: { found: true, extended: true, seq: 4 } });
     }
     const lines = await collect(exportLines(database.db, { batchSize: 7 }));
-    const check = await checkExport(lines, { digest });
+    const check = await checkExport(lines, { ...testTrust, digest });
     expect(check.problems).toEqual([]);
     expect(check).toMatchObject({ ok: true, events: 22, seals: 5 });
   });
@@ -76,10 +80,10 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     const i = lines.findIndex((l) => l.includes('"boom"'));
     const edited = [...lines];
     edited[i] = edited[i]!.replace('"boom"', '"bOom"');
-    const check = await checkExport(edited);
+    const check = await checkExport(edited, testTrust);
     expect(check.ok).toBe(false);
     expect(check.problems[0]).toMatchObject({ line: i + 1, position: JSON.parse(lines[i]!).globalPosition });
-    expect((await checkExport(lines.slice(0, -3))).problems.at(-1)!.message).toMatch(/cut short/);
+    expect((await checkExport(lines.slice(0, -3), testTrust)).problems.at(-1)!.message).toMatch(/cut short/);
   });
 
   it('change one payload byte', async () => {
@@ -151,7 +155,7 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
 
     // Covering it up by deleting the seals too and sealing again: the digest is gone from the log.
     await tamper(database.db, () => sql`DELETE FROM log_seals WHERE seq >= 3`.execute(database.db));
-    await sealPending(database.db, { maxEvents: 6 });
+    await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     const again = await verify({ fromDigest: digest });
     expect(again.ok).toBe(false);
     expect(again.digest).toMatchObject({ found: false, extended: false });
@@ -177,6 +181,97 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     const report = await verify();
     const seal2 = (await rowsInCommitOrder(database.db))[6]!;
     expect(report.firstProblem).toMatchObject({ kind: 'SEAL', sealSeq: 2, position: seal2.global_position });
+  });
+
+  it('someone without the key rewrites history and re-seals it: the signatures give it away', async () => {
+    // A consistent rewrite: one stream's payloads changed, its chain recomputed, every seal redone.
+    const streamId = rows[2]!.stream_id;
+    const stream = await rowsInCommitOrder(database.db, streamId);
+    const replaced = rechain(stream.map((r) => (r.type === 'ReportFailed' ? { ...r, data: { ...r.data, error: 'fine' } } : r)));
+    await tamper(database.db, async () => {
+      for (const [i, r] of stream.entries()) await overwrite(database.db, r.global_position, replaced[i]!);
+      await sql`DELETE FROM log_seals`.execute(database.db);
+    });
+    const attacker = generateSealKey().signer;
+    await sealPending(database.db, { signer: attacker, maxEvents: 6 });
+    // Chains and seals are all self-consistent...
+    const selfConsistent = await verify({ publicKeys: [attacker] });
+    expect(selfConsistent.problems).toEqual([]);
+    // ...but not signed by the key the auditor holds.
+    const report = await verify({ fromDigest: digest });
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ kind: 'SIGNATURE', sealSeq: 1 });
+    expect(report.problems.filter((p) => p.kind === 'SIGNATURE').map((p) => p.sealSeq)).toEqual([1, 2, 3, 4]);
+    expect(report.digest).toMatchObject({ found: false, extended: false });
+    const check = await checkExport(await collect(exportLines(database.db)), testTrust);
+    expect(check.ok).toBe(false);
+    expect(check.problems[0]!.message).toMatch(/not a key you trust/);
+  });
+
+  it('a seal whose signature was copied from another seal, or whose key id was changed, fails', async () => {
+    await tamper(database.db, () => sql`UPDATE log_seals SET signature = (SELECT signature FROM log_seals WHERE seq = 1) WHERE seq = 2`.execute(database.db));
+    const report = await verify();
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'SIGNATURE', sealSeq: 2, message: expect.stringMatching(/signature does not verify/) })]);
+    await tamper(database.db, () => sql`UPDATE log_seals SET key_id = 'ffffffffffffffff' WHERE seq = 3`.execute(database.db));
+    const again = await verify();
+    // The key id is covered by the seal hash, and no trusted key has that id.
+    expect(again.problems).toContainEqual(expect.objectContaining({ kind: 'SEAL', sealSeq: 3 }));
+    expect(again.problems).toContainEqual(expect.objectContaining({ kind: 'SIGNATURE', sealSeq: 3 }));
+  });
+
+  it('unsigned (format 1) seals pass only when counted as legacy, and never after a signed seal', async () => {
+    // An upgraded deployment: its first seals predate signing.
+    await tamper(database.db, () => sql`DELETE FROM log_seals`.execute(database.db));
+    await writeLegacySeals(database.db, 6);
+    const strict = await verify();
+    expect(strict.ok).toBe(false);
+    expect(strict.problems.map((p) => p.kind)).toEqual(['SIGNATURE', 'SIGNATURE', 'SIGNATURE', 'SIGNATURE']);
+    expect(await verify({ legacySeals: 4 })).toMatchObject({ ok: true, seals: 4, sealedEvents: 20 });
+    // Signed seals follow; an unsigned one after them is a forgery whatever the count says.
+    await store.append(streamIds[0]!, 4, [failed(4)]);
+    await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
+    expect(await verify({ legacySeals: 4 })).toMatchObject({ ok: true, seals: 5 });
+    await store.append(streamIds[1]!, 4, [failed(4)]);
+    await writeLegacySeals(database.db, 6);
+    const downgraded = await verify({ legacySeals: 100 });
+    expect(downgraded.problems).toEqual([expect.objectContaining({ kind: 'SIGNATURE', sealSeq: 6, message: expect.stringMatching(/follows signed seals/) })]);
+    const exported = await checkExport(await collect(exportLines(database.db)), { ...testTrust, legacySeals: 100 });
+    expect(exported.problems.map((p) => p.message)).toEqual([expect.stringMatching(/unsigned but follows signed seals/)]);
+  });
+
+  it('move a sealed event to another position (leaves bind positions)', async () => {
+    const victim = rows[4]!; // in seal 1
+    const moved = 1_000_000 + victim.global_position;
+    await tamper(database.db, async () => {
+      // Same transaction id: commit order, stream chains and every hash stay as they were.
+      await sql`DELETE FROM events WHERE global_position = ${victim.global_position}`.execute(database.db);
+      await sql`
+        INSERT INTO events (global_position, transaction_id, event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+        OVERRIDING SYSTEM VALUE
+        VALUES (${moved}, ${victim.transaction_id}::xid8, ${victim.event_id}::uuid, ${victim.stream_id}, ${victim.stream_version}, ${victim.type}, ${victim.schema_version},
+          ${JSON.stringify(victim.data)}::jsonb, ${JSON.stringify(victim.metadata)}::jsonb, ${new Date(victim.recorded_at)}, ${victim.prev_hash}, ${victim.hash})`.execute(database.db);
+      // The stored leaves renumbered to match: only the Merkle root still remembers.
+      const { rows: seal } = await sql<{ leaf_positions: Uint8Array; leaf_hashes: Uint8Array }>`SELECT leaf_positions, leaf_hashes FROM log_seals WHERE seq = 1`.execute(database.db);
+      const leaves = decodeLeaves(seal[0]!.leaf_positions, seal[0]!.leaf_hashes);
+      const positions = Buffer.alloc(leaves.positions.length * 8);
+      leaves.positions.forEach((p, i) => positions.writeBigUInt64BE(BigInt(p === victim.global_position ? moved : p), i * 8));
+      await sql`UPDATE log_seals SET leaf_positions = ${positions} WHERE seq = 1`.execute(database.db);
+    });
+    const report = await verify({ fromDigest: digest });
+    expect(report.problems.filter((p) => ['CONTENT', 'CHAIN', 'VERSION_GAP', 'ORDER'].includes(p.kind))).toEqual([]);
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ kind: 'SEAL_ROOT', sealSeq: 1 });
+    expect(report.digest).toMatchObject({ found: true, extended: false });
+  });
+
+  it('an export with an event renumbered fails import-check', async () => {
+    const lines = await collect(exportLines(database.db));
+    const i = lines.findIndex((l) => l.includes(`"globalPosition":${rows[4]!.global_position},`));
+    const edited = [...lines];
+    edited[i] = edited[i]!.replace(`"globalPosition":${rows[4]!.global_position},`, `"globalPosition":${1_000_000 + rows[4]!.global_position},`);
+    const check = await checkExport(edited, testTrust);
+    expect(check.ok).toBe(false);
+    expect(check.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/seal 1's Merkle root does not match/));
   });
 
   it('the seals table is append-only', async () => {

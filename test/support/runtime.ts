@@ -13,6 +13,8 @@ export interface TestRuntime extends Runtime {
 }
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+/** One seal signing key for every test runtime, so runtimes sharing a database sign alike (any 32 bytes are an Ed25519 seed). */
+export const TEST_SEAL_SIGNING_KEY = Buffer.from('quire-test-seal-signing-key-0123').toString('base64url');
 
 /**
  * The same wiring as `quire serve` (config, store with the report projections, storage, tokens)
@@ -36,6 +38,7 @@ export async function startTestRuntime(
     AUTH_SECRET: TEST_SECRET,
     // Every test client connects from loopback: room for suites that hold many sockets at once.
     MAX_CONNECTIONS_PER_CLIENT: '1000',
+    SEAL_SIGNING_KEY: TEST_SEAL_SIGNING_KEY,
     ...env,
   });
   const database = shared?.database ?? (await openTestDatabase(kind));

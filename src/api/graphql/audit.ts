@@ -18,6 +18,13 @@ const LogDigestRef = builder.objectRef<Seal>('LogDigest').implement({
     eventCount: t.float({ description: 'Events sealed so far, this seal included.', resolve: (s) => s.total }),
     merkleRoot: t.exposeString('merkleRoot'),
     sealedAt: t.field({ type: 'DateTime', resolve: (s) => s.sealedAt }),
+    keyId: t.string({ nullable: true, description: 'Id of the Ed25519 key that signed the seal (null: an unsigned seal from before signing).', resolve: (s) => s.keyId }),
+    signature: t.string({ nullable: true, description: 'Ed25519 signature of "quire-seal-v2:" + sealHash, base64url.', resolve: (s) => s.signature }),
+    publicKey: t.string({
+      nullable: true,
+      description: 'The public key (base64url) of keyId, when this instance trusts it. Keep it outside quire with the digest; what this answer says is only as trustworthy as the server.',
+      resolve: (s, _, ctx) => ctx.runtime.sealKeys.trusted.find((k) => k.keyId === s.keyId)?.publicKey ?? null,
+    }),
   }),
 });
 
@@ -124,7 +131,7 @@ builder.queryField('verifyLog', (t) =>
       if (args.fromDigest && !/^[0-9a-fA-F]{64}$/.test(args.fromDigest)) {
         throw new InvalidInputError('invalid digest', [{ path: 'fromDigest', message: 'a seal hash: 64 hex digits' }]);
       }
-      const run = verifying.then(() => verifyLog(ctx.runtime.store.db, { cursor: ctx.runtime.database.kind === 'postgres', ...(args.fromDigest ? { fromDigest: args.fromDigest } : {}) }));
+      const run = verifying.then(() => verifyLog(ctx.runtime.store.db, { cursor: ctx.runtime.database.kind === 'postgres', publicKeys: ctx.runtime.sealKeys.trusted, ...(args.fromDigest ? { fromDigest: args.fromDigest } : {}) }));
       verifying = run.catch(() => undefined);
       return run;
     },
