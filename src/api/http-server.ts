@@ -9,6 +9,7 @@ import { sendError, sendJson } from './http-errors.js';
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
 import { uiRoutes, type UiOptions } from './routes/ui.js';
+import { GRAPHIQL_CSP, graphiqlRoutes } from './routes/graphiql.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -64,12 +65,12 @@ function bodyRefusal(req: IncomingMessage, maxBytes: number): [number, string] |
 /** `options.devToken`: the dev token `quire serve` printed, prefilled in the progress page for loopback browsers outside production. */
 export async function startHttpServer(runtime: Runtime, port: number, host: string, options: UiOptions = {}): Promise<HttpServer> {
   let draining = false;
-  const routes: Array<[RegExp, Handler]> = [...ROUTES, [/^\/readyz$/, readiness(() => draining)], ...uiRoutes(options)];
+  const routes: Array<[RegExp, Handler]> = [...ROUTES, [/^\/readyz$/, readiness(() => draining)], ...uiRoutes(options), ...graphiqlRoutes(!runtime.config.production)];
   // Open SSE streams (graphql over text/event-stream), ended when shutdown begins.
   const streams = new Set<ServerResponse>();
   const hub = new EventHub(runtime.store, runtime.log);
   await hub.start();
-  const yoga = createGraphQLServer(runtime, hub);
+  const yoga = createGraphQLServer(runtime, hub, options);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -86,6 +87,8 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
         req.resume();
         return sendJson(res, refusal[0], { errors: [{ message: refusal[1], extensions: { code: 'BAD_REQUEST' } }] }, { connection: 'close' });
       }
+      // GraphiQL (a browser's GET for HTML) gets its own policy: every asset from this origin.
+      if (req.method === 'GET' && /text\/html/i.test(req.headers.accept ?? '')) res.setHeader('content-security-policy', GRAPHIQL_CSP);
       return yoga(req, res);
     }
     for (const [pattern, handler] of routes) {

@@ -8,6 +8,8 @@ import { UnauthenticatedError } from '../../auth/user-tokens.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
+import { renderOfflineGraphiQL } from '../routes/graphiql.js';
+import { mayReceiveDevToken } from '../routes/ui.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
 import { schema } from './schema.js';
@@ -30,14 +32,28 @@ export const ARMOR = {
   blockFieldSuggestion: { enabled: true },
 } as const;
 
-export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga {
+/** `options.devToken`: prefilled as GraphiQL's Authorization header for loopback browsers outside production (as on the page). */
+export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { devToken?: string } = {}): QuireYoga {
   const { config } = runtime;
   const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
   return createYoga<Partial<WebSocketInitialContext>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: config.production ? false : { title: 'quire', subscriptionsProtocol: 'WS' },
+    // Served from this origin (./routes/graphiql.ts), never a CDN: it works offline and under a strict CSP.
+    graphiql: config.production
+      ? false
+      : (_request, serverContext) => {
+          const req = (serverContext as { req?: import('node:http').IncomingMessage } | undefined)?.req;
+          const token = options.devToken && req && mayReceiveDevToken(runtime, req) ? options.devToken : undefined;
+          return {
+            title: 'quire',
+            favicon: '/ui/favicon.svg',
+            subscriptionsProtocol: 'WS',
+            ...(token ? { headers: JSON.stringify({ Authorization: `Bearer ${token}` }) } : {}),
+          };
+        },
+    renderGraphiQL: renderOfflineGraphiQL,
     // Typed results carry expected failures; anything unexpected is masked (details only in development).
     maskedErrors: {
       isDev: !config.production,
