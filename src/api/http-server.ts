@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { EventHub } from '../events/event-hub.js';
+import { probeObjectStore } from '../storage/probe-object-store.js';
 import type { Runtime } from '../runtime.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
@@ -29,14 +30,19 @@ type Handler = (runtime: Runtime, req: IncomingMessage, res: ServerResponse, par
 
 const health: Handler = async (runtime, _req, res) => sendJson(res, 200, { status: 'ok', region: runtime.config.region });
 
-/** Readiness: false while shutting down (whatever the database says), else whether the database answers. */
+/**
+ * Readiness: false while shutting down (whatever the database says), else whether the database
+ * answers. The object store's state is in the body but never fails readiness: without it quire
+ * still serves (downloads from volumes, copies wait).
+ */
 const readiness = (isDraining: () => boolean): Handler => async (runtime, _req, res) => {
   if (isDraining()) return sendJson(res, 503, { status: 'draining', database: runtime.database.kind });
+  const objectStore = probeObjectStore(runtime.objectStore, 2000);
   try {
     await sql`SELECT 1`.execute(runtime.database.db);
-    sendJson(res, 200, { status: 'ready', database: runtime.database.kind });
+    sendJson(res, 200, { status: 'ready', database: runtime.database.kind, objectStore: await objectStore });
   } catch {
-    sendJson(res, 503, { status: 'unavailable', database: runtime.database.kind });
+    sendJson(res, 503, { status: 'unavailable', database: runtime.database.kind, objectStore: await objectStore });
   }
 };
 
