@@ -4,6 +4,7 @@ import './errors.js';
 import './events.js';
 import './legacy.js';
 import './reports.js';
+import './rendering.js';
 import './templates.js';
 import './audit.js';
 import './viewer.js';
