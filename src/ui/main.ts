@@ -138,6 +138,8 @@ async function signIn(token: string): Promise<void> {
     button('refresh-list').disabled = false;
     $('list-heading').textContent = me.role === 'USER' ? 'Your reports' : 'All reports';
     startSocket();
+    // The socket opens with the first subscription (lazy): until then, say what is true.
+    if ($('connection').dataset.state === 'idle') connection('Signed in', 'idle');
     void loadTemplates();
     void loadReports(true);
     $('audit').hidden = !isStaff();
@@ -708,8 +710,32 @@ function start(): void {
     input('token').value = saved;
     void signIn(saved);
   } else if (devToken) {
+    // Filled in by quire for a browser on its own machine: connect at once, nothing to press.
     input('token').value = devToken;
-    $('token-hint').append(' ', el('strong', {}, 'The dev token of this development server is filled in: press “Use token”.'));
+    $('token-hint').append(' ', el('strong', {}, 'Signed in with the dev token of this development server.'));
+    void signIn(devToken);
+  }
+  void showObjectStore();
+}
+
+/**
+ * The object store's state, from /readyz (no token needed): quire serves on without it, so the
+ * page says when downloads come from volumes and copies wait.
+ */
+async function showObjectStore(): Promise<void> {
+  const shown = $('object-store');
+  try {
+    const res = await fetch('/readyz', { cache: 'no-store' });
+    const body = (await res.json()) as { objectStore?: { kind: string; bucket: string; state: string; detail?: string } };
+    const store = body.objectStore;
+    if (!store) return;
+    const name = store.kind === 's3' ? `S3 bucket ${store.bucket}` : 'disk store';
+    shown.textContent = store.state === 'up' ? `Object store: ${name}, answering` : `Object store: ${name} not answering — downloads come from volumes, copies wait`;
+    shown.dataset.state = store.state === 'up' ? 'live' : 'down';
+    if (store.detail) shown.title = store.detail;
+    shown.hidden = false;
+  } catch {
+    shown.hidden = true;
   }
 }
 
