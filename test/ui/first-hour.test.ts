@@ -8,6 +8,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { reportStreamId } from '../../src/projections/report-state.js';
+import { RenderPool } from '../../src/render/render-pool.js';
+import { requestReport } from '../../src/reports/request-report.js';
+import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { freePort } from '../support/instances.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -23,17 +26,24 @@ describe.skipIf(!haveChromium)('the page, first hour', () => {
   let runtime: TestRuntime;
   let http: HttpServer;
   let browser: Browser;
+  let pool: RenderPool;
+  let workers: Workers;
+  let workersStarted = false;
 
   beforeAll(async () => {
     const port = await freePort();
     runtime = await startTestRuntime('pglite', { PUBLIC_URL: `http://127.0.0.1:${port}` });
     const devToken = await runtime.userTokens.sign({ id: 'dev', role: 'user' }, 600);
     http = await startHttpServer(runtime, port, '127.0.0.1', { devToken });
+    pool = new RenderPool({ size: 1 });
+    workers = createWorkers(runtime, { pool });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   });
   afterAll(async () => {
     await browser?.close();
+    if (workersStarted) await workers?.stop();
     await http?.close();
+    await pool?.close();
     await runtime?.close();
   });
 
@@ -68,6 +78,31 @@ describe.skipIf(!haveChromium)('the page, first hour', () => {
       const [requested] = await runtime.store.readStream(reportStreamId(id));
       expect(requested?.type).toBe('ReportRequested');
       expect((requested!.data as { params: { totals?: unknown } }).params.totals).toEqual(['quantity']);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('"Your reports" is live: a report requested by another client appears and advances without a click; others’ reports do not', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 1400 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${http.url}/`);
+      await page.getByText('Signed in as dev').waitFor(WAIT);
+      await page.locator('#connection[data-state="live"]').waitFor(WAIT);
+      const mine = await requestReport(runtime.store, { template: 'table', title: 'From the API', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 'x' }] } }, { id: 'dev', role: 'user' });
+      const theirs = await requestReport(runtime.store, { template: 'table', title: 'Not yours', params: { columns: [{ label: 'A', key: 'a' }], rows: [] } }, { id: 'eve', role: 'user' });
+      const row = page.locator(`#reports-body tr[data-report-id="${mine.reportId}"]`);
+      await row.locator('.badge', { hasText: 'REQUESTED' }).waitFor(WAIT);
+      expect(await row.textContent()).toContain('From the API');
+      // The workers pick it up; the row follows to STORED with nobody touching the page.
+      workers.start();
+      workersStarted = true;
+      await row.locator('.badge', { hasText: 'STORED' }).waitFor(WAIT);
+      await page.waitForTimeout(200);
+      expect(await page.locator(`#reports-body tr[data-report-id="${theirs.reportId}"]`).count()).toBe(0);
+      expect(await page.locator('#reports-body tr').count()).toBe(2);
+      await page.screenshot({ path: 'test-output/ui/first-hour-live-list.png' });
     } finally {
       await context.close();
     }

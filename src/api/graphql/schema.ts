@@ -5,6 +5,7 @@ import './events.js';
 import './legacy.js';
 import './reports.js';
 import './rendering.js';
+import './report-feed.js';
 import './templates.js';
 import './audit.js';
 import './viewer.js';
