@@ -35,13 +35,20 @@ builder.subscriptionField('viewerReports', (t) =>
     subscribe: async function* (_, __, ctx) {
       // Whose report each id is, learned from its state: progress for others' reports is dropped without a query.
       const owners = new Map<string, string>();
+      // The furthest step sent per render: this process hears its own progress twice on PostgreSQL
+      // (at once, and again from NOTIFY), and an older echo must not move a bar backwards.
+      const furthest = new Map<string, number>();
       const signals = listenerBatches<Signal>((push) => {
         const offEvents = ctx.hub.onAny((event) => {
           if (event.streamId.startsWith(REPORT_STREAM_PREFIX)) push({ kind: 'event', reportId: event.streamId.slice(REPORT_STREAM_PREFIX.length) });
         });
         const offProgress = ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-          const [reportId, fraction] = payload.split(':');
-          if (reportId && fraction !== undefined) push({ kind: 'progress', reportId, fraction: Number(fraction) });
+          // `<report id>:<fraction>`, comma-joined when NOTIFY coalesced several; `*` (too many) carries none.
+          for (const item of payload.split(',')) {
+            const [reportId, fraction] = item.split(':');
+            const value = Number(fraction);
+            if (reportId && fraction && Number.isFinite(value)) push({ kind: 'progress', reportId, fraction: value });
+          }
         });
         return () => {
           offEvents();
@@ -57,14 +64,20 @@ builder.subscriptionField('viewerReports', (t) =>
           for (const state of states.values()) owners.set(state.reportId, state.owner);
           for (const id of changed) {
             const state = states.get(id);
-            if (state && canRead(ctx.actor, state.owner)) yield { reportId: id, report: state, progress: null };
+            if (state && canRead(ctx.actor, state.owner)) {
+              furthest.delete(id);
+              yield { reportId: id, report: state, progress: null };
+            }
           }
           // Only the newest step of a burst matters, per report.
           const latest = new Map<string, number>();
-          for (const s of batch) if (s.kind === 'progress') latest.set(s.reportId, s.fraction);
+          for (const s of batch) if (s.kind === 'progress') latest.set(s.reportId, Math.max(s.fraction, latest.get(s.reportId) ?? 0));
           for (const [id, fraction] of latest) {
             const owner = owners.get(id);
-            if (owner !== undefined && canRead(ctx.actor, owner)) yield { reportId: id, report: null, progress: fraction };
+            if (owner === undefined || !canRead(ctx.actor, owner) || fraction <= (furthest.get(id) ?? -1)) continue;
+            if (furthest.size > 10_000) furthest.clear();
+            furthest.set(id, fraction);
+            yield { reportId: id, report: null, progress: fraction };
           }
         }
       } finally {
