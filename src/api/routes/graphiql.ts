@@ -10,13 +10,28 @@ import { sendJson } from '../http-errors.js';
  * GraphiQL served by quire itself. Yoga's default page loads its scripts from unpkg, so it is a
  * blank "Loading…" wherever the CDN cannot be reached (an air-gapped machine, a strict CSP, CI).
  * The same bundle comes from the npm package @graphql-yoga/graphiql (UMD build, stylesheet and the
- * Monaco editor workers) and is served under /graphiql/; the page has no inline script: its options
+ * Monaco editor workers; a dev dependency) and is served under /graphiql/; the page has no inline script: its options
  * travel in a data attribute and a small start script of ours renders it.
  */
 
 const require = createRequire(import.meta.url);
-const GRAPHIQL_DIST = join(dirname(require.resolve('@graphql-yoga/graphiql/package.json')), 'dist');
-const GRAPHIQL_VERSION = (require('@graphql-yoga/graphiql/package.json') as { version: string }).version;
+
+/**
+ * The package's dist directory and version, found on first use. It is a dev dependency (production
+ * has no GraphiQL, and its image is installed with --omit=dev): undefined when it is not installed.
+ */
+let found: { dist: string; version: string } | null | undefined;
+function graphiqlPackage(): { dist: string; version: string } | undefined {
+  if (found === undefined) {
+    try {
+      const manifest = require.resolve('@graphql-yoga/graphiql/package.json');
+      found = { dist: join(dirname(manifest), 'dist'), version: (require(manifest) as { version: string }).version };
+    } catch {
+      found = null;
+    }
+  }
+  return found ?? undefined;
+}
 
 export const GRAPHIQL_BASE = '/graphiql';
 
@@ -67,6 +82,10 @@ const escapeAttribute = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&
 /** yoga's `renderGraphiQL`: the page, with every asset on this origin. */
 export function renderOfflineGraphiQL(options: GraphiQLOptions): string {
   const title = escapeAttribute(options.title ?? 'GraphiQL');
+  if (!graphiqlPackage()) {
+    return `<!doctype html><html lang="en"><meta charset="utf-8"><title>${title}</title><h1>GraphiQL is not installed</h1>
+<p>It comes with the development dependencies: run <code>npm install</code> (not <code>--omit=dev</code>) and restart. The API itself answers POST requests here.</p></html>`;
+  }
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <link rel="stylesheet" href="${GRAPHIQL_BASE}/graphiql.css">${options.favicon ? `<link rel="icon" href="${escapeAttribute(options.favicon)}">` : ''}</head>
 <body class="no-focus-outline"><noscript>GraphiQL needs JavaScript.</noscript>
@@ -88,7 +107,9 @@ const headersFor = (type: string, etag: string) => ({
 });
 
 const serveAsset: Handler = async (_runtime, req, res, name) => {
-  const etag = `"graphiql-${GRAPHIQL_VERSION}-${name}"`;
+  const pkg = graphiqlPackage();
+  if (!pkg) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'GraphiQL is not installed (a development dependency)' } });
+  const etag = `"graphiql-${pkg.version}-${name}"`;
   if (name === 'start.js') {
     if (req.headers['if-none-match'] === etag) return void res.writeHead(304, headersFor('text/javascript; charset=utf-8', etag)).end();
     res.writeHead(200, { ...headersFor('text/javascript; charset=utf-8', etag), 'content-length': Buffer.byteLength(START_SCRIPT) });
@@ -98,7 +119,7 @@ const serveAsset: Handler = async (_runtime, req, res, name) => {
   if (!file) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'no such file' } });
   const type = name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8';
   if (req.headers['if-none-match'] === etag) return void res.writeHead(304, headersFor(type, etag)).end();
-  const path = join(GRAPHIQL_DIST, file);
+  const path = join(pkg.dist, file);
   res.writeHead(200, { ...headersFor(type, etag), 'content-length': statSync(path).size });
   if (req.method === 'HEAD') return void res.end();
   await new Promise<void>((resolve, reject) => {
