@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import { decodeJwt } from 'jose';
 import { registerLegacyCommands } from './cli/legacy.js';
+import { registerTokenRevokeCommand } from './cli/tokens.js';
 import { registerVolumeCommands } from './cli/volumes.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
 import { startSealer } from './audit/sealer.js';
@@ -113,16 +115,19 @@ async function dbMigrate(): Promise<void> {
   }
 }
 
-async function token(options: { sub: string; role: string; ttl: string }): Promise<void> {
+async function token(options: { sub?: string; role: string; ttl: string }): Promise<void> {
   const config = loadConfig();
   const role = z.enum(['user', 'auditor', 'admin']).safeParse(options.role);
   const ttl = z.coerce.number().int().min(1).max(366 * 24 * 3600).safeParse(options.ttl);
-  if (!role.success || !ttl.success || !/^[^\s]{1,200}$/.test(options.sub)) {
-    console.error('usage: quire token --sub <id> [--role user|auditor|admin] [--ttl seconds (1 s to 1 year)]');
+  if (!role.success || !ttl.success || options.sub === undefined || !/^[^\s]{1,200}$/.test(options.sub)) {
+    console.error('usage: quire token --sub <id> [--role user|auditor|admin] [--ttl seconds (1 s to 1 year)] | quire token revoke --jti <id> | --subject <sub>');
     process.exit(2);
   }
   const tokens = new UserTokens({ key: deriveKey(resolveSecret(config.authSecret, config.dataDir), 'user-token') });
-  console.log(await tokens.sign({ id: options.sub, role: role.data }, ttl.data));
+  const signed = await tokens.sign({ id: options.sub, role: role.data }, ttl.data);
+  console.log(signed);
+  // On stderr, so that `$(quire token …)` is still just the token: what `quire token revoke --jti` takes.
+  console.error(`jti ${decodeJwt(signed).jti}`);
 }
 
 export function buildCli(): Command {
@@ -134,13 +139,14 @@ export function buildCli(): Command {
   registerVolumeCommands(program);
   registerAuditCommands(program);
   registerProjectionCommands(program);
-  program
+  const tokenCommand = program
     .command('token')
-    .description('print a bearer token signed with this deployment\'s secret (AUTH_SECRET, or the one under DATA_DIR)')
-    .requiredOption('--sub <id>', 'the user id')
+    .description('print a bearer token signed with this deployment\'s secret (AUTH_SECRET, or the one under DATA_DIR); `token revoke` revokes')
+    .option('--sub <id>', 'the user id (required)')
     .option('--role <role>', 'user, auditor or admin', 'user')
     .option('--ttl <seconds>', 'lifetime in seconds', '3600')
     .action(token);
+  registerTokenRevokeCommand(tokenCommand);
   return program;
 }
 

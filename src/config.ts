@@ -13,6 +13,9 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  // A URL, or one with {region} in it (expanded with FLY_REGION): Fly secrets are app-wide.
+  DATABASE_READ_URL: z.string().optional(),
+  PRIMARY_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region is lower-case letters, digits and dashes').optional(),
   DATA_DIR: z.string().default('./data'),
   FLY_REGION: z
     .string()
@@ -49,6 +52,7 @@ const EnvSchema = z.object({
   AUTH_JWKS_URL: z.string().url().optional(),
   AUTH_ISSUER: z.string().optional(),
   AUTH_AUDIENCE: z.string().optional(),
+  TOKEN_REVOCATION_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   PUBLIC_URL: z.string().url().optional(),
   REGION_URLS: z
     .string()
@@ -77,6 +81,14 @@ const EnvSchema = z.object({
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(290_000).default(20_000),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().optional(),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).max(100_000).default(100),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(100),
+  CLIENT_IP_HEADER: z
+    .string()
+    .regex(/^([A-Za-z0-9-]{1,64}|none)$/, 'a header name such as fly-client-ip, or none')
+    .optional(),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -102,6 +114,11 @@ export type Config = {
   /** PostgreSQL connection string; when absent quire runs on embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  /**
+   * A read replica of DATABASE_URL (on Fly: the one in this region) for reads that may lag;
+   * appends, leases and LISTEN stay on the primary. See src/database/read-router.ts.
+   */
+  databaseReadUrl: string | undefined;
   dataDir: string;
   /** The region this instance runs in, stamped on every event it appends. */
   region: string;
@@ -137,6 +154,8 @@ export type Config = {
   authJwksUrl: string | undefined;
   authIssuer: string | undefined;
   authAudience: string | undefined;
+  /** How often each instance re-reads token_revocations (revocations made by another instance take effect within this). */
+  tokenRevocationRefreshMs: number;
   /** Base of the links quire signs for itself (/files/<token>). */
   publicUrl: string;
   /** Base URL of each region's instances, for redirects outside Fly. */
@@ -162,6 +181,16 @@ export type Config = {
    * routed by a public proxy. `port` undefined = off (the default outside Fly).
    */
   metrics: { port: number | undefined; host: string };
+  /**
+   * Slow and greedy clients on the public port. A request's headers must arrive within
+   * `headersTimeoutMs` and the whole request within `requestTimeoutMs` (Node's own defaults,
+   * 60 s and 300 s, let a slow body hold a socket for five minutes). A client holds at most
+   * `maxConnectionsPerClient` sockets (0 = no cap); behind a proxy the client is named by
+   * `clientIpHeader` (fly-client-ip on Fly), trusted only when set, else the socket's address.
+   */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number; clientIpHeader: string | null };
+  /** Operations one graphql-ws socket may run at once: multiplexing must not evade the connection cap. */
+  maxSubscriptionsPerSocket: number;
   /** The log sealer (one active at a time across instances). */
   sealer: { enabled: boolean; everyEvents: number; everySeconds: number };
   legacy: {
@@ -234,6 +263,22 @@ export function machineBaseUrl(config: Pick<Config, 'machineUrls' | 'machineUrlT
   return config.regionUrls[region];
 }
 
+/**
+ * This region's read replica: DATABASE_READ_URL with {region} → FLY_REGION. None in PRIMARY_REGION
+ * (the primary is the nearest database there) and none without DATABASE_URL (refused: a replica
+ * without its primary cannot take appends).
+ */
+function readReplicaUrl(e: z.infer<typeof EnvSchema>): string | undefined {
+  if (!e.DATABASE_READ_URL) return undefined;
+  if (!e.DATABASE_URL) throw new ConfigError('invalid configuration:\n  DATABASE_READ_URL: a read replica needs its primary in DATABASE_URL');
+  if (e.PRIMARY_REGION !== undefined && e.PRIMARY_REGION === e.FLY_REGION) return undefined;
+  const url = e.DATABASE_READ_URL.replace(/\{region\}/g, e.FLY_REGION);
+  if (!z.string().url().safeParse(url).success || /[{}]/.test(url)) {
+    throw new ConfigError('invalid configuration:\n  DATABASE_READ_URL: a PostgreSQL URL, optionally with {region}, e.g. postgres://user:pass@{region}.my-db.internal:5433/quire');
+  }
+  return url;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "not set": `DATABASE_URL= npm start` selects the embedded database.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -252,11 +297,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'e.g. fly secrets set AUTH_SECRET=$(openssl rand -base64 48)',
     );
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  const clientIpHeader = e.CLIENT_IP_HEADER ?? (onFly ? 'fly-client-ip' : 'none');
+  const databaseReadUrl = readReplicaUrl(e);
   return {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseReadUrl,
     dataDir: resolve(e.DATA_DIR),
     region: e.FLY_REGION,
     machineId: e.FLY_MACHINE_ID ?? e.MACHINE_ID ?? machineIdFromHost(hostname()),
@@ -282,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authJwksUrl: e.AUTH_JWKS_URL,
     authIssuer: e.AUTH_ISSUER,
     authAudience: e.AUTH_AUDIENCE,
+    tokenRevocationRefreshMs: e.TOKEN_REVOCATION_REFRESH_MS,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     regionUrls: Object.fromEntries(
       (e.REGION_URLS?.split(',') ?? []).map((pair) => {
@@ -299,6 +351,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // On Fly the scraper reaches a machine over the private network (IPv6 6PN): bind every address.
     // Fly's proxy forwards only [http_service].internal_port, so this port is never public.
     metrics: { port: e.METRICS_PORT ?? (onFly ? 9091 : undefined), host: e.METRICS_HOST ?? (onFly ? '::' : '127.0.0.1') },
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
+      clientIpHeader: clientIpHeader === 'none' ? null : clientIpHeader.toLowerCase(),
+    },
+    maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
     sealer: { enabled: flag(e.SEALER_ENABLED), everyEvents: e.SEAL_EVERY_EVENTS, everySeconds: e.SEAL_EVERY_SECONDS },
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,

@@ -39,6 +39,13 @@ export class Metrics implements ReplicationMetrics {
     registers: [this.registry],
   });
 
+  private readonly databaseReads = new Counter({
+    name: 'quire_database_reads_total',
+    help: 'Reads that may lag, by the database they went to (reader: DATABASE_READ_URL; primary: no reader, or it had not replayed the caller’s write)',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+
   /** Reads the report counts by status at scrape time (set once the database is open). */
   private countReports: (() => Promise<Record<string, number>>) | undefined;
 
@@ -61,6 +68,10 @@ export class Metrics implements ReplicationMetrics {
   /** Where `quire_reports` reads its counts from. */
   watchReports(count: () => Promise<Record<string, number>>): void {
     this.countReports = count;
+  }
+
+  databaseRead(target: 'primary' | 'reader'): void {
+    this.databaseReads.inc({ target });
   }
 
   download(path: DownloadPath | 'none', outcome: DownloadOutcome): void {

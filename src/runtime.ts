@@ -1,8 +1,10 @@
 import { deriveKey, resolveSecret } from './auth/secret.js';
+import { TokenRevocations } from './auth/token-revocations.js';
 import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrate.js';
+import { ReadRouter } from './database/read-router.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -20,10 +22,14 @@ export interface Runtime {
   readonly log: Logger;
   readonly database: DatabaseHandle;
   readonly store: EventStore;
+  /** Where reads that may lag go: the read replica (DATABASE_READ_URL) or the primary. */
+  readonly reads: ReadRouter;
   readonly volume: Volume;
   readonly objectStore: MonitoredObjectStore;
   readonly fileTokens: FileTokens;
   readonly userTokens: UserTokens;
+  /** Revoked tokens (`quire token revoke`, the revokeTokens mutation); userTokens checks them. */
+  readonly revocations: TokenRevocations;
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
@@ -58,7 +64,7 @@ export async function startRuntime(
   options: { metrics?: Metrics } = {},
 ): Promise<Runtime> {
   const database = config.databaseUrl
-    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log })
+    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log, ...(config.databaseReadUrl ? { readUrl: config.databaseReadUrl } : {}) })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
   try {
     const migrated = await migrateToLatest(database.db);
@@ -75,8 +81,11 @@ export async function startRuntime(
 export function assembleRuntime(config: Config, log: Logger, database: DatabaseHandle, metrics: Metrics): Runtime {
   const secret = resolveSecret(config.authSecret, config.dataDir);
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
+  const revocations = new TokenRevocations(database.db, log, config.tokenRevocationRefreshMs);
+  const reads = new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target));
   const store = new EventStore({
     db: database.db,
+    ...(database.readDb ? { catchUpDb: () => reads.forRead() } : {}),
     notifier: database.notifier,
     region: config.region,
     machine: config.machineId,
@@ -93,6 +102,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     log,
     database,
     store,
+    reads,
     volume: new Volume(config.reportsDir),
     objectStore: new MonitoredObjectStore(createObjectStore(config, fileTokens)),
     fileTokens,
@@ -101,8 +111,13 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
       ...(config.authJwksUrl ? { jwksUrl: config.authJwksUrl } : {}),
       ...(config.authIssuer ? { issuer: config.authIssuer } : {}),
       ...(config.authAudience ? { audience: config.authAudience } : {}),
+      revocations,
     }),
+    revocations,
     metrics,
-    close: () => database.close(),
+    close: () => {
+      revocations.close();
+      return database.close();
+    },
   };
 }

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deriveKey } from '../src/auth/secret.js';
 import { UserTokens } from '../src/auth/user-tokens.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { startRuntime } from '../src/runtime.js';
 import { closedWith, gqlWs } from './graphql/client.js';
 import { waitFor } from './support/collect.js';
 import { freePort } from './support/instances.js';
@@ -104,4 +107,38 @@ describe('quire CLI', () => {
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toMatch(/no copy was ever recorded on the volume of machine box-9/);
   });
+
+  it('token prints a jti; token revoke --jti / --subject revokes it for the deployment; bad use exits 2', async () => {
+    const dataDir = newDataDir();
+    const env = { LOG_LEVEL: 'silent' };
+    const signed = run(['token', '--sub', 'alice', '--ttl', '600'], env, dataDir);
+    expect(await signed.exited).toBe(0);
+    const token = /^(\S+\.\S+\.\S+)$/m.exec(signed.output())![1]!;
+    const jti = /^jti (\S+)$/m.exec(signed.output())![1]!;
+    const other = run(['token', '--sub', 'bob', '--ttl', '600'], env, dataDir);
+    expect(await other.exited).toBe(0);
+    const bobs = /^(\S+\.\S+\.\S+)$/m.exec(other.output())![1]!;
+
+    for (const args of [['token', 'revoke'], ['token', 'revoke', '--jti', 'a', '--subject', 'b'], ['token']]) {
+      const bad = run(args, env, dataDir);
+      expect(await bad.exited, args.join(' ')).toBe(2);
+      expect(bad.output()).toContain('usage: quire token');
+    }
+    const byJti = run(['token', 'revoke', '--jti', jti], env, dataDir);
+    expect(await byJti.exited).toBe(0);
+    expect(byJti.output()).toContain(`revoked: the token ${jti}`);
+    const bySubject = run(['token', 'revoke', '--subject', 'bob'], env, dataDir);
+    expect(await bySubject.exited).toBe(0);
+    expect(bySubject.output()).toContain('revoked: every token of bob issued up to');
+
+    // The deployment (same DATA_DIR: same database and secret) refuses both.
+    const runtime = await startRuntime(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), createLogger('silent'));
+    try {
+      for (const t of [token, bobs]) await expect(runtime.userTokens.verify(t)).rejects.toThrow('the bearer token has been revoked');
+      const fresh = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, 600);
+      await expect(runtime.userTokens.verify(fresh)).resolves.toMatchObject({ actor: { id: 'alice', role: 'user' } });
+    } finally {
+      await runtime.close();
+    }
+  }, 300_000);
 });

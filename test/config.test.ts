@@ -37,3 +37,34 @@ describe('machine configuration', () => {
     expect(machineBaseUrl(noTemplate, 'm9', 'lax')).toBeUndefined();
   });
 });
+
+describe('slow and greedy clients', () => {
+  it('time out requests in seconds, cap connections per client, and trust fly-client-ip only on Fly or when configured', () => {
+    const plain = loadConfig({});
+    expect(plain.http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerClient: 100, clientIpHeader: null });
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32) }).http.clientIpHeader).toBe('fly-client-ip');
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), CLIENT_IP_HEADER: 'none' }).http.clientIpHeader).toBeNull();
+    expect(loadConfig({ CLIENT_IP_HEADER: 'X-Real-IP', MAX_CONNECTIONS_PER_CLIENT: '0' }).http).toMatchObject({ clientIpHeader: 'x-real-ip', maxConnectionsPerClient: 0 });
+    expect(() => loadConfig({ CLIENT_IP_HEADER: 'bad header' })).toThrow(/CLIENT_IP_HEADER/);
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed/);
+  });
+});
+
+describe('read replica configuration', () => {
+  const primary = 'postgres://quire:pw@primary.db.internal:5432/quire';
+  it('takes DATABASE_READ_URL, with {region} expanded to FLY_REGION, and none in PRIMARY_REGION', () => {
+    expect(loadConfig({ DATABASE_URL: primary }).databaseReadUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: 'postgres://r@10.0.0.9:5433/quire' }).databaseReadUrl).toBe('postgres://r@10.0.0.9:5433/quire');
+    const perRegion = { DATABASE_URL: primary, DATABASE_READ_URL: 'postgres://quire:pw@{region}.db.internal:5433/quire', PRIMARY_REGION: 'iad' };
+    expect(loadConfig({ ...perRegion, FLY_REGION: 'lax' }).databaseReadUrl).toBe('postgres://quire:pw@lax.db.internal:5433/quire');
+    // In the primary's region the primary is the nearest database: no reader.
+    expect(loadConfig({ ...perRegion, FLY_REGION: 'iad' }).databaseReadUrl).toBeUndefined();
+  });
+
+  it('refuses a reader without its primary, and a reader that is not a URL', () => {
+    expect(() => loadConfig({ DATABASE_READ_URL: 'postgres://r@10.0.0.9:5433/quire' })).toThrow(/DATABASE_READ_URL: a read replica needs its primary/);
+    expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: 'replica please' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: 'postgres://{machine}.db/quire' })).toThrow(/DATABASE_READ_URL/);
+    expect(() => loadConfig({ DATABASE_URL: primary, PRIMARY_REGION: 'IAD!' })).toThrow(/PRIMARY_REGION/);
+  });
+});

@@ -6,6 +6,7 @@ import * as m0004 from './0004_work_leases.js';
 import * as m0005 from './0005_log_seals.js';
 import * as m0006 from './0006_volume_machines.js';
 import * as m0007 from './0007_rate_limits.js';
+import * as m0009 from './0009_token_revocations.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_log_seals': m0005,
   '0006_volume_machines': m0006,
   '0007_rate_limits': m0007,
+  '0009_token_revocations': m0009,
 };

@@ -7,13 +7,33 @@ const STATUS: Record<string, number> = {
   NOT_FOUND: 404,
   INVALID_PARAMS: 400,
   INVALID_STORAGE_KEY: 400,
+  INVALID_LSN: 400,
   NOT_READY: 409,
   FAILED: 409,
   NOT_RETRYABLE: 409,
   RANGE_NOT_SATISFIABLE: 416,
+  BAD_REQUEST: 400,
   UNAVAILABLE: 503,
   OBJECT_STORE_UNAVAILABLE: 503,
 };
+
+/** A request that cannot be read as one: a malformed URL or percent-encoding, say. */
+export class BadRequestError extends QuireError {
+  readonly code = 'BAD_REQUEST';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** A URL path component, percent-decoded; malformed encoding (`%ZZ`, a lone `%`, invalid UTF-8) is a BadRequestError. */
+export function decodePathParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequestError(`malformed percent-encoding in the URL path: ${JSON.stringify(raw.slice(0, 100))}`);
+  }
+}
 
 /** The HTTP status for a typed error; anything else is a 500 that says nothing about internals. */
 export function statusFor(err: unknown): number {

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Actor, Role } from '../actor.js';
 import { QuireError } from '../errors.js';
+import type { TokenRevocations } from './token-revocations.js';
 
 export class UnauthenticatedError extends QuireError {
   readonly code = 'UNAUTHENTICATED';
@@ -15,7 +17,18 @@ export class UnauthenticatedError extends QuireError {
 const Claims = z.object({
   sub: z.string().min(1).max(200),
   role: z.enum(['user', 'auditor', 'admin']).default('user'),
+  jti: z.string().min(1).max(200).optional(),
+  iat: z.number().optional(),
 });
+
+/** A verified bearer token: who it names, and what its expiry and revocation are checked by. */
+export interface Credential {
+  actor: Actor;
+  /** The token's id (`quire token` always sets one; a token from an external issuer may not have one). */
+  jti?: string | undefined;
+  issuedAtMs?: number | undefined;
+  expiresAtMs: number;
+}
 
 export interface UserTokenOptions {
   /** HS256 key (derived from AUTH_SECRET); also what `quire token` signs with. */
@@ -24,25 +37,46 @@ export interface UserTokenOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** Revoked tokens, checked on every verification (cached or not). Absent only in the CLI's signer. */
+  revocations?: TokenRevocations;
 }
 
 /**
- * Bearer tokens: JWTs with `sub`, `role` and a required `exp`, checked with jose. A token that
- * verified is remembered (by its exact text, until its own expiry): clients send the same token
- * with every request, and the signature check was a tenth of a request's CPU.
+ * Bearer tokens: JWTs with `sub`, `role`, `jti` and a required `exp`, checked with jose. A token
+ * that verified is remembered (by its exact text, until its own expiry): clients send the same
+ * token with every request, and the signature check was a tenth of a request's CPU. Revocation is
+ * checked after the cache, on every call.
  */
 export class UserTokens {
   private readonly jwks: JWTVerifyGetKey | undefined;
-  private readonly verified = new LRUCache<string, { actor: Actor; expiresAtMs: number }>({ max: 10_000 });
+  private readonly verified = new LRUCache<string, Credential>({ max: 10_000 });
 
   constructor(private readonly options: UserTokenOptions) {
     this.jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
   }
 
-  async verify(token: string): Promise<Actor> {
+  async verify(token: string): Promise<Credential> {
+    const credential = await this.verifySignature(token);
+    if (this.options.revocations) {
+      await this.options.revocations.ready();
+      if (this.isRevoked(credential)) throw new UnauthenticatedError('the bearer token has been revoked');
+    }
+    return credential;
+  }
+
+  isRevoked(credential: Credential): boolean {
+    return this.options.revocations?.isRevoked({ subject: credential.actor.id, jti: credential.jti, issuedAtMs: credential.issuedAtMs }) ?? false;
+  }
+
+  /** Calls `listener` whenever revocations change (open subscriptions re-check their token); returns the unsubscribe function. */
+  onRevocation(listener: () => void): () => void {
+    return this.options.revocations?.onChange(listener) ?? (() => {});
+  }
+
+  private async verifySignature(token: string): Promise<Credential> {
     const known = this.verified.get(token);
     if (known) {
-      if (known.expiresAtMs > Date.now()) return known.actor;
+      if (known.expiresAtMs > Date.now()) return known;
       this.verified.delete(token);
       throw new UnauthenticatedError('the bearer token has expired');
     }
@@ -56,16 +90,21 @@ export class UserTokens {
         ? await jwtVerify(token, this.jwks, verifyOptions)
         : await jwtVerify(token, this.options.key, { ...verifyOptions, algorithms: ['HS256'] });
       const claims = Claims.parse(payload);
-      const actor: Actor = { id: claims.sub, role: claims.role };
-      this.verified.set(token, { actor, expiresAtMs: (payload.exp as number) * 1000 });
-      return actor;
+      const credential: Credential = {
+        actor: { id: claims.sub, role: claims.role },
+        jti: claims.jti,
+        issuedAtMs: claims.iat === undefined ? undefined : claims.iat * 1000,
+        expiresAtMs: (payload.exp as number) * 1000,
+      };
+      this.verified.set(token, credential);
+      return credential;
     } catch (err) {
       throw new UnauthenticatedError(err instanceof errors.JWTExpired ? 'the bearer token has expired' : 'the bearer token is not valid');
     }
   }
 
   /** Reads `Authorization: Bearer <jwt>` (or a bare token, as graphql-ws connectionParams may carry). */
-  async fromHeader(header: string | undefined | null): Promise<Actor> {
+  async fromHeader(header: string | undefined | null): Promise<Credential> {
     const match = /^(?:Bearer\s+)?([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header?.trim() ?? '');
     if (!match) throw new UnauthenticatedError();
     return this.verify(match[1]!);
@@ -76,6 +115,7 @@ export class UserTokens {
     let jwt = new SignJWT({ role: actor.role })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(actor.id)
+      .setJti(randomUUID())
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
     if (this.options.issuer) jwt = jwt.setIssuer(this.options.issuer);

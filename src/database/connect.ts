@@ -14,11 +14,13 @@ export interface DatabaseHandle {
   readonly kind: DatabaseKind;
   readonly db: Kysely<Database>;
   readonly notifier: Notifier;
+  /** A read replica of `db` (DATABASE_READ_URL), for reads that may lag: see ./read-router.ts. */
+  readonly readDb?: Kysely<Database>;
   close(): Promise<void>;
 }
 
 export type OpenDatabaseOptions =
-  | { kind: 'postgres'; url: string; poolMax?: number; log: Logger }
+  | { kind: 'postgres'; url: string; poolMax?: number; log: Logger; readUrl?: string }
   /** dataDir `memory://` keeps the database in memory (tests). */
   | { kind: 'pglite'; dataDir: string; log: Logger }
   | { kind: 'pglite'; instance: PGlite; log: Logger };
@@ -31,28 +33,38 @@ const pgTypes = {
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+function postgresPool(url: string, max: number, applicationName: string, log: Logger, connectTimeoutMs?: number): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: pgTypes,
+    application_name: applicationName,
+    ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
+  });
+  // A connection killed by the server (failover, pg_terminate_backend) must not crash the
+  // process: idle ones are replaced by the pool; one in use fails its query, which the caller
+  // sees, and emits 'error' on the client, which needs a listener too.
+  pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
+  pool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'database connection lost')));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.kind === 'postgres') {
-    const pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.poolMax ?? 20,
-      types: pgTypes,
-      application_name: 'quire',
-    });
-    // A connection killed by the server (failover, pg_terminate_backend) must not crash the
-    // process: idle ones are replaced by the pool; one in use fails its query, which the caller
-    // sees, and emits 'error' on the client, which needs a listener too.
-    pool.on('error', (err) => options.log.warn({ err }, 'idle database connection lost'));
-    pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err }, 'database connection lost')));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = postgresPool(options.url, options.poolMax ?? 20, 'quire', options.log);
+    // LISTEN needs the primary: NOTIFY is not replicated to standbys.
     const notifier = await PostgresNotifier.start(options.url, options.log);
+    // A replica that does not answer must fail fast: reads then go to the primary (read-router.ts).
+    const readDb = options.readUrl ? postgresPool(options.readUrl, options.poolMax ?? 20, 'quire-reader', options.log, 3000) : undefined;
     return {
       kind: 'postgres',
       db,
       notifier,
+      ...(readDb ? { readDb } : {}),
       async close() {
         await notifier.close();
         await db.destroy();
+        await readDb?.destroy();
       },
     };
   }

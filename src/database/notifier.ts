@@ -14,6 +14,8 @@ export type Channel = (typeof CHANNELS)[number];
  */
 export interface Notifier {
   on(channel: Channel, handler: (payload: string) => void): () => void;
+  /** Handlers registered on `channel` in this process (tests assert subscriptions leave none behind). */
+  listenerCount(channel: Channel): number;
   /**
    * Wakes this process's handlers at once and, coalesced with other calls made meanwhile, every
    * listener on the database. Called after a commit: a NOTIFY inside the writing transaction would
@@ -73,6 +75,10 @@ class HandlerSet {
     return () => set.delete(handler);
   }
 
+  count(channel: Channel): number {
+    return this.handlers.get(channel)?.size ?? 0;
+  }
+
   emit(channel: string, payload: string): void {
     for (const handler of this.handlers.get(channel as Channel) ?? []) handler(payload);
   }
@@ -106,6 +112,10 @@ export class PostgresNotifier implements Notifier {
 
   on(channel: Channel, handler: (payload: string) => void): () => void {
     return this.handlers.on(channel, handler);
+  }
+
+  listenerCount(channel: Channel): number {
+    return this.handlers.count(channel);
   }
 
   notify(channel: Channel, payload: string): void {
@@ -182,6 +192,10 @@ export class PGliteNotifier implements Notifier {
 
   on(channel: Channel, handler: (payload: string) => void): () => void {
     return this.handlers.on(channel, handler);
+  }
+
+  listenerCount(channel: Channel): number {
+    return this.handlers.count(channel);
   }
 
   async close(): Promise<void> {

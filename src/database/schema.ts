@@ -89,6 +89,16 @@ export interface RateLimitsTable {
   window_ends_at: Date;
 }
 
+/** Revoked bearer tokens: one token by `jti`, or every token of `subject` issued up to `issued_before`. */
+export interface TokenRevocationsTable {
+  id: Generated<number>;
+  jti: string | null;
+  subject: string | null;
+  issued_before: Date | null;
+  revoked_at: Generated<Date>;
+  revoked_by: string;
+}
+
 export interface Database {
   events: EventsTable;
   report_status: ReportStatusTable;
@@ -96,4 +106,5 @@ export interface Database {
   work_leases: WorkLeasesTable;
   log_seals: LogSealsTable;
   rate_limits: RateLimitsTable;
+  token_revocations: TokenRevocationsTable;
 }

@@ -11,6 +11,7 @@ import {
   type EventIssue,
 } from './errors.js';
 import { satisfies, type ExpectedVersion } from './expected-version.js';
+import { storableJsonIssues } from './storable-json.js';
 import { chainHashOfBody, GENESIS_HASH, hashedBody, type HashedFields } from './hash-chain.js';
 import type { InlineProjection } from './inline-projection.js';
 import { readStream } from './read.js';
@@ -135,6 +136,13 @@ function validate(events: readonly NewEvent[], metadata: AppendMetadata & { regi
   if (events.length === 0) throw new InvalidEventError([{ index: 0, path: '', message: 'nothing to append' }]);
   const issues: EventIssue[] = [];
   const valid: ValidEvent[] = [];
+  // Text jsonb cannot hold (NUL, lone surrogates) or nesting too deep to hash is refused here, as a
+  // typed error, whoever the caller: PostgreSQL would otherwise fail the statement.
+  for (const i of storableJsonIssues(metadata)) issues.push({ index: 0, path: `metadata.${i.path}`, message: i.message });
+  events.forEach((raw, index) => {
+    for (const i of storableJsonIssues(raw.data)) issues.push({ index, path: ['data', i.path].filter(Boolean).join('.'), message: i.message });
+  });
+  if (issues.length > 0) throw new InvalidEventError(issues);
   const meta = EventMetadata.safeParse({ actor: null, ...metadata });
   if (!meta.success) {
     for (const i of meta.error.issues) issues.push({ index: 0, path: `metadata.${i.path.join('.')}`, message: i.message });

@@ -22,9 +22,12 @@ export class InvalidCheckpointError extends QuireError {
   override readonly name = 'InvalidCheckpointError';
 }
 
+/** xid8 is an unsigned 64-bit integer: a larger one would fail in SQL instead of here. */
+const MAX_XID8 = 2n ** 64n - 1n;
+
 export function decodeCheckpoint(text: string): Checkpoint {
   const match = /^(\d{1,20}):(\d{1,16})$/.exec(text);
-  if (!match) throw new InvalidCheckpointError(`invalid checkpoint ${JSON.stringify(text)}: expected "<xid>:<position>"`);
+  if (!match || BigInt(match[1]!) > MAX_XID8) throw new InvalidCheckpointError(`invalid checkpoint ${JSON.stringify(text)}: expected "<xid>:<position>"`);
   return { transactionId: BigInt(match[1]!).toString(), globalPosition: Number(match[2]) };
 }
 

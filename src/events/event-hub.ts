@@ -45,6 +45,13 @@ export class EventHub {
     };
   }
 
+  /** Listeners registered now (per stream and for every event): tests assert it returns to zero. */
+  get listenerCount(): number {
+    let n = this.all.size;
+    for (const set of this.byStream.values()) n += set.size;
+    return n;
+  }
+
   /** Calls `listener` for every new event. */
   onAny(listener: Listener): () => void {
     this.all.add(listener);
@@ -66,33 +73,47 @@ export class EventHub {
 }
 
 /**
- * Turns push callbacks into an async iterator of batches for GraphQL subscriptions: buffered (a
- * slow consumer never blocks the hub), ended by `return()` when the client unsubscribes. A batch
- * is everything pushed before the next macrotask, so the events of one append (dispatched
- * together) arrive together and a subscriber never sees a state between them.
+ * Turns push callbacks into an async iterable of batches for GraphQL subscriptions: buffered (a
+ * slow consumer never blocks the hub). A batch is everything pushed before the next macrotask, so
+ * the events of one append (dispatched together) arrive together and a subscriber never sees a
+ * state between them. `register` runs at once; its unregister function runs when `signal` aborts
+ * (which also ends the iteration, even one waiting for a push that never comes) or the iteration
+ * ends, whichever is first — and even if the iterable is never iterated at all.
  */
-export function listenerBatches<T>(register: (push: (value: T) => void) => () => void): AsyncGenerator<T[]> {
+export function listenerBatches<T>(register: (push: (value: T) => void) => () => void, signal: AbortSignal): AsyncIterable<T[]> {
   let queue: T[] = [];
   let wake: (() => void) | undefined;
-  const unregister = register((value) => {
-    queue.push(value);
+  let unregister: (() => void) | undefined;
+  const stop = () => {
+    unregister?.();
+    unregister = undefined;
+    signal.removeEventListener('abort', stop);
     wake?.();
-  });
-  async function* iterate(): AsyncGenerator<T[]> {
-    try {
-      for (;;) {
-        if (queue.length === 0) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const batch = queue;
-        queue = [];
-        yield batch;
-      }
-    } finally {
-      unregister();
-    }
+  };
+  if (!signal.aborted) {
+    unregister = register((value) => {
+      queue.push(value);
+      wake?.();
+    });
+    signal.addEventListener('abort', stop, { once: true });
   }
-  return iterate();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        while (!signal.aborted) {
+          if (queue.length === 0) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            if (signal.aborted) return;
+          }
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          const batch = queue;
+          queue = [];
+          yield batch;
+        }
+      } finally {
+        stop();
+      }
+    },
+  };
 }

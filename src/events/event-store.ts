@@ -12,6 +12,8 @@ import { subscribe, type SubscribeOptions } from './subscribe.js';
 
 export interface EventStoreOptions {
   db: Kysely<Database>;
+  /** Where subscriptions catch up from: a read replica of `db` when it can serve (see subscribe). */
+  catchUpDb?: () => Promise<Kysely<Database>>;
   notifier: Notifier;
   /** Stamped on every event this instance appends. */
   region: string;
@@ -59,7 +61,7 @@ export class EventStore {
   }
 
   subscribe(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
-    const { db, notifier, log, pollMs } = this.options;
-    return subscribe({ db, notifier, log }, { pollMs, ...options });
+    const { db, catchUpDb, notifier, log, pollMs } = this.options;
+    return subscribe({ db, ...(catchUpDb ? { catchUpDb } : {}), notifier, log }, { pollMs, ...options });
   }
 }

@@ -19,6 +19,13 @@ export interface SubscribeOptions {
 
 export interface SubscribeContext {
   db: Kysely<Database>;
+  /**
+   * Where to catch up from (a hot standby of `db`, or `db` itself when there is none or it is
+   * down): read there until a batch comes back short, then follow live on `db`. Handing over is
+   * gap-free because a standby's safe read is a prefix of the primary's (every transaction below
+   * the standby's xmin has ended on the primary too).
+   */
+  catchUpDb?: () => Promise<Kysely<Database>>;
   notifier: Notifier;
   log: Logger;
 }
@@ -41,14 +48,18 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
   const unlisten = ctx.notifier.on(EVENTS_CHANNEL, onWake);
   signal?.addEventListener('abort', onWake);
   let failures = 0;
+  let source = ctx.db;
   try {
+    if (ctx.catchUpDb) source = await ctx.catchUpDb().catch(() => ctx.db);
     while (!signal?.aborted) {
       woken = false;
       let batch: RecordedEvent[];
       try {
-        batch = (await readAll(ctx.db, checkpoint, batchSize)).events;
+        batch = (await readAll(source, checkpoint, batchSize)).events;
         failures = 0;
       } catch (err) {
+        // A failing reader hands over to the primary at once.
+        source = ctx.db;
         failures++;
         ctx.log.warn({ err, failures }, 'subscription read failed; retrying');
         await sleep(Math.min(100 * 2 ** failures, pollMs * 5));
@@ -58,6 +69,11 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
         if (signal?.aborted) return;
         checkpoint = event.checkpoint;
         yield event;
+      }
+      if (source !== ctx.db && batch.length < batchSize) {
+        // Caught up with the reader: live events come from the primary, where NOTIFY wakes them.
+        source = ctx.db;
+        continue;
       }
       if (batch.length === batchSize || woken) continue;
       await new Promise<void>((resolve) => {

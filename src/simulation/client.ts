@@ -13,6 +13,14 @@ export interface Attempt {
   message?: string;
   /** The region that answered createDownloadUrl / the file request. */
   region?: string;
+  /** The machine that answered the file request (or createDownloadUrl when it failed there). */
+  machine?: string;
+}
+
+/** Where the edge should send a request: a region (`fly-prefer-region`) or one machine (`fly-force-instance-id`). */
+export interface Prefer {
+  region?: string;
+  machine?: string;
 }
 
 export interface Client {
@@ -31,17 +39,25 @@ export class TypedFailure extends Error {
     readonly code: string,
     message: string,
     readonly typed: boolean,
+    readonly machine?: string,
   ) {
     super(message);
   }
 }
 
-function headers(client: Client, prefer?: string): Record<string, string> {
-  return { authorization: `Bearer ${client.token}`, 'content-type': 'application/json', ...(prefer ? { 'fly-prefer-region': prefer } : {}) };
+function routing(prefer?: Prefer): Record<string, string> {
+  return {
+    ...(prefer?.region ? { 'fly-prefer-region': prefer.region } : {}),
+    ...(prefer?.machine ? { 'fly-force-instance-id': prefer.machine } : {}),
+  };
+}
+
+function headers(client: Client, prefer?: Prefer): Record<string, string> {
+  return { authorization: `Bearer ${client.token}`, 'content-type': 'application/json', ...routing(prefer) };
 }
 
 /** One GraphQL mutation through the edge; a typed error result, a GraphQL error or a transport error throws TypedFailure. */
-async function mutate<T>(client: Client, query: string, variables: object, field: string, prefer?: string): Promise<{ data: T; region: string }> {
+async function mutate<T>(client: Client, query: string, variables: object, field: string, prefer?: Prefer): Promise<{ data: T; region: string; machine: string }> {
   let response: Response;
   try {
     response = await fetch(`${client.edgeUrl}/graphql`, {
@@ -51,22 +67,26 @@ async function mutate<T>(client: Client, query: string, variables: object, field
       signal: AbortSignal.timeout(15_000),
     });
   } catch (err) {
-    throw new TypedFailure('edge_unreachable', String((err as Error).cause ?? err), false);
+    // No answer at all: the edge refused the connection, or (a timeout) the answer took longer than 15 s.
+    const timedOut = (err as Error).name === 'TimeoutError';
+    throw new TypedFailure(timedOut ? 'client_timeout' : 'edge_unreachable', String((err as Error).cause ?? err), false);
   }
   const region = response.headers.get('x-edge-region') ?? '?';
+  const machine = response.headers.get('x-edge-machine') ?? '?';
   const body = (await response.json().catch(() => null)) as {
     data?: Record<string, { __typename: string; data?: T; code?: string; message?: string }>;
     errors?: Array<{ message: string; extensions?: { code?: string } }>;
     error?: { code: string; message: string };
   } | null;
-  if (body?.error) throw new TypedFailure(body.error.code, body.error.message, true);
+  if (body?.error) throw new TypedFailure(body.error.code, body.error.message, true, machine);
   const result = body?.data?.[field];
   if (!result) {
     const e = body?.errors?.[0];
-    throw new TypedFailure(e?.extensions?.code ?? `http_${response.status}`, e?.message ?? `HTTP ${response.status}`, false);
+    // A GraphQL error with a code (extensions.code) is typed; a bare message or a non-JSON answer is not.
+    throw new TypedFailure(e?.extensions?.code ?? `http_${response.status}`, e?.message ?? `HTTP ${response.status}`, Boolean(e?.extensions?.code), machine);
   }
-  if (result.code) throw new TypedFailure(result.code, result.message ?? '', true);
-  return { data: result.data as T, region };
+  if (result.code) throw new TypedFailure(result.code, result.message ?? '', true, machine);
+  return { data: result.data as T, region, machine };
 }
 
 export async function requestReport(client: Client, input: object): Promise<string> {
@@ -145,7 +165,7 @@ async function failureOf(response: Response): Promise<{ reason: string; message:
 }
 
 /** quire's way: createDownloadUrl through the edge, then the bytes (S3 directly, /files through the edge). */
-export async function downloadQuire(client: Client, reportId: string, expectedSha: string, prefer?: string): Promise<Attempt> {
+export async function downloadQuire(client: Client, reportId: string, expectedSha: string, prefer?: Prefer): Promise<Attempt> {
   const at = Date.now();
   let url: { url: string; source: string; region: string | null };
   let region: string;
@@ -153,12 +173,12 @@ export async function downloadQuire(client: Client, reportId: string, expectedSh
     ({ data: url, region } = await mutate<typeof url>(client, DOWNLOAD, { id: reportId }, 'createDownloadUrl', prefer));
   } catch (err) {
     const f = err as TypedFailure;
-    return { reportId, at, ok: false, reason: f.code, message: f.message, typed: f.typed };
+    return { reportId, at, ok: false, reason: f.code, message: f.message, typed: f.typed, ...(f.machine ? { machine: f.machine } : {}) };
   }
   const viaEdge = url.url.startsWith(client.edgeUrl);
   let response: Response;
   try {
-    response = await fetch(url.url, { headers: viaEdge && prefer ? { 'fly-prefer-region': prefer } : {}, signal: AbortSignal.timeout(15_000) });
+    response = await fetch(url.url, { headers: viaEdge ? routing(prefer) : {}, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
     return {
       reportId,
@@ -166,21 +186,22 @@ export async function downloadQuire(client: Client, reportId: string, expectedSh
       at: Date.now(),
       ok: false,
       region,
-      reason: viaEdge ? 'edge_unreachable' : 'object_store_unreachable',
+      reason: (err as Error).name === 'TimeoutError' ? 'client_timeout' : viaEdge ? 'edge_unreachable' : 'object_store_unreachable',
       message: String((err as Error).cause ?? err),
       typed: false,
     };
   }
-  if (response.status !== 200) return { reportId, at, ok: false, region, ...(await failureOf(response)) };
+  const machine = response.headers.get('x-edge-machine') ?? undefined;
+  if (response.status !== 200) return { reportId, at, ok: false, region, ...(machine ? { machine } : {}), ...(await failureOf(response)) };
   const bytes = await response.arrayBuffer().catch(() => null);
   if (!bytes) return { reportId, at, ok: false, region, reason: 'body_cut', message: 'the response body was cut', typed: false };
   if (sha256(bytes) !== expectedSha) return { reportId, at, ok: false, region, reason: 'sha256_mismatch', message: 'bytes differ', typed: false };
   const path = url.source === 'OBJECT_STORE' ? 'object' : response.headers.get('x-edge-replayed-from') ? 'replay' : 'local';
-  return { reportId, at, ok: true, path, region: response.headers.get('x-edge-region') ?? region };
+  return { reportId, at, ok: true, path, region: response.headers.get('x-edge-region') ?? region, ...(machine ? { machine } : {}) };
 }
 
 /** The seed's way: GET /reports/:id/download on whichever region the edge picks; 404 when the file is elsewhere. */
-export async function downloadSeed(client: Client, reportId: string, expectedSha: string, prefer?: string): Promise<Attempt> {
+export async function downloadSeed(client: Client, reportId: string, expectedSha: string, prefer?: Prefer): Promise<Attempt> {
   const at = Date.now();
   let response: Response;
   try {

@@ -21,6 +21,9 @@ import type { EdgeTarget } from './edge.js';
 
 export const REGIONS = ['iad', 'lax', 'syd'] as const;
 
+/** A Fly-like machine id for the `index`-th machine of a region: iad01, iad02, … */
+export const machineIdOf = (region: string, index: number): string => `${region}${String(index + 1).padStart(2, '0')}`;
+
 export type SimMode = 'legacy' | 'mirror' | 'object';
 
 export async function freePort(): Promise<number> {
@@ -38,7 +41,7 @@ export interface ClusterOptions {
   mode: SimMode;
   /** The shared database (in-process instances use it directly; processes connect to `databaseUrl`). */
   database: DatabaseHandle;
-  /** PostgreSQL URL of `database`: set → one `quire serve` process per region. */
+  /** PostgreSQL URL of `database`: set → one `quire serve` process per machine. */
   databaseUrl?: string;
   /** Env for the object store: S3 variables or OBJECTS_DIR. */
   storeEnv: Record<string, string>;
@@ -46,11 +49,20 @@ export interface ClusterOptions {
   authSecret: string;
   workDir: string;
   renderConcurrency: number;
+  /**
+   * In-process machines share this render pool (warmed up before the run): a pool per machine would
+   * spend the first seconds of every start loading pdfmake into threads that compete for the same CPUs.
+   */
+  pool?: RenderPool;
   log: Logger;
 }
 
-/** One region: its volume, its quire instance (in this process or a child), and in legacy mode the seed-style app. */
-export class Region implements EdgeTarget {
+/**
+ * One machine of a region: its own volume (REPORTS_DIR) and machine id, its quire instance (in
+ * this process or a child), and in legacy mode the seed-style app. Killed and restarted, it comes
+ * back on the same volume with the same id, as a Fly machine does.
+ */
+export class SimMachine implements EdgeTarget {
   port = 0;
   seedPort?: number;
   live = false;
@@ -66,9 +78,10 @@ export class Region implements EdgeTarget {
 
   constructor(
     readonly region: string,
+    readonly machine: string,
     readonly options: ClusterOptions,
   ) {
-    this.dataDir = join(options.workDir, options.mode, region);
+    this.dataDir = join(options.workDir, options.mode, region, machine);
     this.reportsDir = join(this.dataDir, 'reports');
     mkdirSync(this.reportsDir, { recursive: true });
   }
@@ -77,8 +90,8 @@ export class Region implements EdgeTarget {
     const o = this.options;
     return {
       FLY_REGION: this.region,
-      // One machine per region for now; its id is the region's name (what the edge replays to).
-      MACHINE_ID: this.region,
+      // What the edge's `fly-replay: instance=` names (Fly sets FLY_MACHINE_ID; MACHINE_ID elsewhere).
+      MACHINE_ID: this.machine,
       PORT: String(this.port),
       HOST: '127.0.0.1',
       DATA_DIR: this.dataDir,
@@ -89,6 +102,8 @@ export class Region implements EdgeTarget {
       STORAGE_MODE: o.mode === 'legacy' ? 'volume' : (o.mode satisfies StorageMode),
       // The seed's behaviour: no replay, no region URLs.
       FLY_REPLAY: o.mode === 'legacy' ? 'false' : 'true',
+      // Behind the edge, as behind Fly's proxy: the client is the one it names.
+      CLIENT_IP_HEADER: 'fly-client-ip',
       LOG_LEVEL: process.env.SIM_LOG_LEVEL ?? 'silent',
       WORKER_POLL_MS: '100',
       SUBSCRIPTION_POLL_MS: '250',
@@ -114,11 +129,11 @@ export class Region implements EdgeTarget {
 
   async #startInProcess(): Promise<void> {
     const config = loadConfig(this.env());
-    const runtime = assembleRuntime(config, this.options.log.child({ region: this.region }), this.options.database, new Metrics({ defaultMetrics: false }));
+    const runtime = assembleRuntime(config, this.options.log.child({ region: this.region, machine: this.machine }), this.options.database, new Metrics({ defaultMetrics: false }));
     this.#runtime = runtime;
-    this.#pool = new RenderPool({ size: this.options.renderConcurrency });
+    this.#pool = this.options.pool ?? new RenderPool({ size: this.options.renderConcurrency });
     this.#http = await startHttpServer(runtime, this.port, '127.0.0.1');
-    this.#workers = createWorkers(runtime, { pool: this.#pool, owner: `sim-${this.region}-${this.starts}` });
+    this.#workers = createWorkers(runtime, { pool: this.#pool, owner: `sim-${this.machine}-${this.starts}` });
     this.#workers.start();
   }
 
@@ -131,7 +146,7 @@ export class Region implements EdgeTarget {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     await new Promise<void>((ready, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${this.region}: quire serve did not start in 60 s\n${stderr}`)), 60_000);
+      const timer = setTimeout(() => fail(new Error(`${this.machine}: quire serve did not start in 60 s\n${stderr}`)), 60_000);
       let buffer = '';
       const onData = (d: Buffer) => {
         buffer += d.toString();
@@ -146,14 +161,14 @@ export class Region implements EdgeTarget {
       child.stdout!.on('data', onData);
       child.once('exit', (code) => {
         clearTimeout(timer);
-        fail(new Error(`${this.region}: quire serve exited with ${code}\n${stderr}`));
+        fail(new Error(`${this.machine}: quire serve exited with ${code}\n${stderr}`));
       });
     });
   }
 
   /**
    * The seed's `download_report`, literally: look the report up, `os.path.exists(file_path)` on
-   * THIS instance's volume, else 404 "Report file not found". It knows nothing of regions.
+   * THIS machine's volume, else 404 "Report file not found". It knows nothing of regions or machines.
    */
   async #startSeedApp(): Promise<void> {
     const db = this.options.database.db;
@@ -188,7 +203,7 @@ export class Region implements EdgeTarget {
     this.#seed = server;
   }
 
-  /** Kills the region: its instance (a SIGKILL for a process) and its seed app. Its volume stays. */
+  /** Kills the machine: its instance (a SIGKILL for a process) and its seed app. Its volume stays. */
   async kill(): Promise<void> {
     if (!this.live) return;
     this.live = false;
@@ -213,7 +228,7 @@ export class Region implements EdgeTarget {
     http.server.closeAllConnections();
     await closed;
     await this.#workers!.stop(0);
-    await this.#pool!.close();
+    if (this.#pool !== this.options.pool) await this.#pool!.close();
     this.#http = undefined;
     this.#workers = undefined;
     this.#runtime = undefined;

@@ -7,9 +7,9 @@ export interface EdgeTarget {
   readonly region: string;
   /** Its machine id (what `fly-replay: instance=` names); the region when unset (one machine per region). */
   readonly machine?: string;
-  /** quire's port in that region. */
+  /** quire's port on that machine. */
   readonly port: number;
-  /** The seed-style app's port in that region (legacy baseline only). */
+  /** The seed-style app's port on that machine (legacy baseline only). */
   readonly seedPort?: number;
   readonly live: boolean;
 }
@@ -48,7 +48,8 @@ const machineOf = (t: EdgeTarget) => t.machine ?? t.region;
 
 /**
  * An edge proxy that behaves like Fly's: every request goes to a live machine — one of the region
- * named in `fly-prefer-region` if it has one, else a random live one — and a response carrying
+ * named in `fly-prefer-region` if it has one, else a random live one; exactly the machine named in
+ * `fly-force-instance-id` if that header is set — and a response carrying
  * `fly-replay` is not passed on: the same request (method, path, headers, body) is sent again with
  * `fly-replay-src` set, to a random live machine of region r for `region=<r>`, or to exactly that
  * machine for `instance=<id>`, and that answer is the client's. A replay to a region with nothing
@@ -73,7 +74,8 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
           method: req.method,
           path,
           agent: false,
-          headers: { ...forwardHeaders(req.headers), ...extra, 'content-length': String(body.length), 'fly-region': region.region },
+          // Like Fly's edge: the client's address in fly-client-ip, overwriting whatever the client sent.
+          headers: { ...forwardHeaders(req.headers), ...extra, 'content-length': String(body.length), 'fly-region': region.region, 'fly-client-ip': req.socket.remoteAddress ?? '' },
         },
         resolve,
       );
@@ -91,6 +93,15 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
     const preferred = req.headers['fly-prefer-region'];
     const inPreferred = live.filter((t) => t.region === preferred);
     let target = inPreferred.length === 1 ? inPreferred[0]! : prng.pick(inPreferred.length > 0 ? inPreferred : live);
+    // Fly's `fly-force-instance-id`: exactly that machine, or an error when it does not run.
+    const forced = req.headers['fly-force-instance-id'];
+    if (typeof forced === 'string') {
+      const machine = live.find((t) => machineOf(t) === forced);
+      if (!machine) {
+        return json(503, { error: { code: 'MACHINE_UNAVAILABLE', message: `machine ${forced} is not running`, machine: forced } }, { 'retry-after': '5' });
+      }
+      target = machine;
+    }
     let replayedFrom: string | undefined;
     let upstream: IncomingMessage | undefined;
     for (let hop = 0; hop < 3 && !upstream; hop++) {
@@ -100,7 +111,7 @@ export async function startEdge(targets: () => readonly EdgeTarget[], prng: Prng
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         const others = targets().filter((t) => t.live && machineOf(t) !== machineOf(target));
-        if (!replayedFrom && hop === 0 && code === 'ECONNREFUSED' && others.length > 0) {
+        if (!replayedFrom && forced === undefined && hop === 0 && code === 'ECONNREFUSED' && others.length > 0) {
           stats.retriedElsewhere++;
           target = prng.pick(others);
           continue;

@@ -9,7 +9,9 @@ export function formatTable(results: ModeResult[]): string {
   const reasons = [...new Set(results.flatMap((r) => Object.keys(r.downloads.failedByReason)))].sort();
   const rows: Array<[string, ...string[]]> = [
     ['mode', ...results.map((r) => r.mode)],
+    ['machines', ...results.map((r) => `${r.regions.length} regions × ${r.machinesPerRegion}`)],
     ['reports', ...results.map((r) => String(r.reports))],
+    ['requestReport retried', ...results.map((r) => String(Object.values(r.requestFailures.byReason).reduce((a, b) => a + b, 0)))],
     ['downloads attempted', ...results.map((r) => String(r.downloads.attempted))],
     ['succeeded', ...results.map((r) => String(r.downloads.succeeded))],
     ['  by path: object', ...results.map((r) => String(r.downloads.byPath.object ?? 0))],
@@ -23,20 +25,39 @@ export function formatTable(results: ModeResult[]): string {
     ['lost', ...results.map((r) => String(r.lost))],
     ['p50 request→download', ...results.map((r) => ms(r.requestToFirstDownloadMs.p50))],
     ['p99 request→download', ...results.map((r) => ms(r.requestToFirstDownloadMs.p99))],
-    ['every region (end)', ...results.map((r) => `${r.everyRegion.ok}/${r.everyRegion.checked}`)],
+    ['every machine (end)', ...results.map((r) => `${r.everyMachine.ok}/${r.everyMachine.checked}`)],
+    [
+      'all REPLICATED (after workload)',
+      ...results.map((r) =>
+        !r.replication.checked ? '—' : r.replication.afterWorkloadMs === null ? `${r.replication.replicated}/${r.reports} only` : `${r.replication.afterWorkloadMs} ms`,
+      ),
+    ],
+    [
+      'outage backlog copied',
+      ...results.map((r) =>
+        r.replication.backlogClearedAfterStoreBackMs === null ? '—' : `${r.replication.backlog} in ${r.replication.backlogClearedAfterStoreBackMs} ms`,
+      ),
+    ],
     ['hash chains', ...results.map((r) => (r.hashChains.breaks === 0 ? `ok (${r.hashChains.events} ev)` : `${r.hashChains.breaks} breaks`))],
-    ['edge replays (to dead)', ...results.map((r) => `${r.edge.replays} (${r.edge.replaysToDeadRegion})`)],
+    ['edge replays (to dead)', ...results.map((r) => `${r.edge.replays} (${r.edge.replaysToDeadRegion + r.edge.replaysToDeadMachine})`)],
     ['invariants', ...results.map((r) => (r.invariants.every((i) => i.ok) ? 'all hold' : `${r.invariants.filter((i) => !i.ok).length} violated`))],
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   const out = [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   for (const r of results) {
-    const faults = r.faults.map((f) => `${f.kind}${f.region ? ` ${f.region}` : ''} ${f.start}–${f.end} ms`).join('; ');
+    const faults = r.faults.map((f) => `${f.kind}${f.machine ? ` ${f.machine}` : f.region ? ` ${f.region}` : ''} ${f.start}–${f.end} ms`).join('; ');
     out.push('', `${r.mode}: ${r.backend}${r.processes ? ' (separate processes)' : ' (in-process)'}, ${r.store} store, ${(r.wallMs / 1000).toFixed(1)} s; faults: ${faults || 'none'}`);
     for (const inv of r.invariants) out.push(`  ${inv.ok ? '✓' : '✗'} ${inv.name}: ${inv.detail}`);
     for (const e of r.failures.examples.slice(0, 3)) out.push(`    unexplained: ${e}`);
-    for (const e of r.everyRegion.failures.slice(0, 3)) out.push(`    at the end: ${e}`);
+    if (r.mode !== 'legacy') for (const e of r.failures.untypedSamples.slice(0, 3)) out.push(`    untyped: ${e}`);
+    const requests = Object.entries(r.requestFailures.byReason).map(([k, v]) => `${v} × ${k}`);
+    if (requests.length > 0) out.push(`  requestReport failures (retried): ${requests.join(', ')}; untyped ${r.requestFailures.untyped}`);
+    for (const e of r.everyMachine.failures.slice(0, 3)) out.push(`    at the end: ${e}`);
+    for (const id of r.replication.notReplicated.slice(0, 3)) out.push(`    not replicated: ${id}`);
+    const stages = Object.entries(r.events.failedByStage).map(([k, v]) => `${v} × ${k}`);
+    if (stages.length > 0) out.push(`  ReportFailed in the log: ${stages.join(', ')}; given up: ${r.events.givenUp.length}`);
+    for (const g of r.events.givenUp.slice(0, 3)) out.push(`    given up: ${g}`);
   }
   return out.join('\n');
 }
@@ -63,9 +84,9 @@ export function chartSvg(results: ModeResult[]): string {
     const max = Math.max(1, ...r.timeline.map((b) => b.ok + b.failed));
     parts.push(`<text x="${left}" y="${top + 10}" fill="${COLORS[r.mode] ?? '#000'}" font-size="12">${r.mode}: ${r.downloads.succeeded}/${r.downloads.attempted} ok, lost ${r.lost}</text>`);
     for (const f of r.faults) {
-      const fill = f.kind === 'object_store_outage' ? '#f9e79f' : f.kind === 'region_killed' ? '#f5b7b1' : '#d2b4de';
+      const fill = f.kind === 'object_store_outage' ? '#f9e79f' : f.kind === 'machine_killed' ? '#f5b7b1' : '#d2b4de';
       parts.push(
-        `<rect x="${x(f.start / 1000).toFixed(1)}" y="${top + 15}" width="${Math.max(2, x((f.end || f.start + 1000) / 1000) - x(f.start / 1000)).toFixed(1)}" height="${h}" fill="${fill}" opacity="0.6"><title>${f.kind}${f.region ? ` ${f.region}` : ''}</title></rect>`,
+        `<rect x="${x(f.start / 1000).toFixed(1)}" y="${top + 15}" width="${Math.max(2, x((f.end || f.start + 1000) / 1000) - x(f.start / 1000)).toFixed(1)}" height="${h}" fill="${fill}" opacity="0.6"><title>${f.kind}${f.machine ? ` ${f.machine}` : f.region ? ` ${f.region}` : ''}</title></rect>`,
       );
     }
     const bw = Math.max(1, width / seconds - 1);

@@ -3,6 +3,9 @@ import { ObjectStoreUnavailableError, type ByteRange, type ObjectInfo, type Obje
 /** How long after its last failure the store counts as down, unless a call succeeds first. */
 const DOWN_FOR_MS = 30_000;
 
+/** How recent a success must be for a presigned link to go out without asking the store first. */
+export const FRESH_FOR_MS = 5_000;
+
 /**
  * An object store that remembers whether it is reachable: any call failing with
  * ObjectStoreUnavailableError marks it down, any successful call marks it up. Download resolution
@@ -11,6 +14,7 @@ const DOWN_FOR_MS = 30_000;
  */
 export class MonitoredObjectStore implements ObjectStore {
   private lastFailureAt: number | null = null;
+  private lastSuccessAt: number | null = null;
 
   constructor(private readonly inner: ObjectStore) {}
 
@@ -30,9 +34,27 @@ export class MonitoredObjectStore implements ObjectStore {
     try {
       const result = await op();
       this.lastFailureAt = null;
+      this.lastSuccessAt = Date.now();
       return result;
     } catch (err) {
       if (err instanceof ObjectStoreUnavailableError) this.lastFailureAt = Date.now();
+      throw err;
+    }
+  }
+
+  /**
+   * Whether the store answers now. A machine that has not talked to the store lately (it copies
+   * nothing, or its last call was before an outage began) would otherwise hand out presigned links
+   * to a store that is down: the client's GET then fails outside quire, untyped. Asks the store
+   * (a HEAD of `key`) only when no call has succeeded within FRESH_FOR_MS.
+   */
+  async reachable(key: string, now = Date.now()): Promise<boolean> {
+    if (this.lastSuccessAt !== null && now - this.lastSuccessAt < FRESH_FOR_MS) return true;
+    try {
+      await this.head(key);
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectStoreUnavailableError) return false;
       throw err;
     }
   }

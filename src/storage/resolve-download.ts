@@ -8,7 +8,7 @@ import { isUuid } from '../reports/uuid.js';
 import { attachmentName } from './attachment-name.js';
 import { InvalidTtlError, NotReadyError, ReportFailedError, UnavailableError } from './download-errors.js';
 import type { FileTokens } from './file-token.js';
-import type { ObjectStore } from './object-store.js';
+import { ObjectStoreUnavailableError, type ObjectStore } from './object-store.js';
 
 export type DownloadSource = 'OBJECT_STORE' | 'LOCAL_VOLUME' | 'REMOTE_VOLUME';
 
@@ -38,6 +38,8 @@ export interface DownloadContext {
   canReach(machine: string | null, region: string): boolean;
   /** True while the object store is failing: prefer a volume copy if there is one. */
   objectStoreUnavailable?(): boolean;
+  /** Before a presigned link goes out: whether the store answers (asked only when nothing succeeded lately). */
+  probeObjectStore?(key: string): Promise<boolean>;
 }
 
 export const MAX_TTL_SECONDS = 3600;
@@ -89,7 +91,12 @@ export async function resolveDownload(ctx: DownloadContext, reportId: string, ac
   const state = isUuid(reportId) ? await loadReportState(ctx.db, reportId) : null;
   if (!state || !canRead(actor, state.owner)) throw new ReportNotFoundError(reportId);
 
-  const { source, location } = chooseRoute(state, ctx);
+  let { source, location } = chooseRoute(state, ctx);
+  if (source === 'OBJECT_STORE' && ctx.probeObjectStore && !(await ctx.probeObjectStore(location.key))) {
+    // The store does not answer (and now counts as down): a volume copy if there is one, else say so.
+    ({ source, location } = chooseRoute(state, ctx));
+    if (source === 'OBJECT_STORE') throw new ObjectStoreUnavailableError(`report ${state.reportId} is only in the object store, which does not answer`);
+  }
   const filename = attachmentName(state.title);
   if (source === 'OBJECT_STORE') {
     const { url, expiresAt } = await ctx.objectStore.presignGet(location.key, { ttlSeconds, filename });

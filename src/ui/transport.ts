@@ -18,6 +18,13 @@ export function isFatalClose(e: unknown): boolean {
   return !!e && typeof e === 'object' && 'code' in e && FATAL_CLOSE.has((e as { code: number }).code);
 }
 
+/**
+ * The database position of this page's last write (the `x-quire-lsn` a mutation answered with),
+ * sent back as `x-quire-min-lsn` (and as the socket's `minLsn`) so that a machine reading from a
+ * regional read replica still shows the report just requested.
+ */
+let lastWriteLsn: string | undefined;
+
 /** One GraphQL operation over HTTP. Throws AuthError on 401, RequestError on anything unusable. */
 export async function gql<R, V>(token: string | null, document: TypedDocumentString<R, V>, variables: V): Promise<R> {
   let res: Response;
@@ -28,6 +35,7 @@ export async function gql<R, V>(token: string | null, document: TypedDocumentStr
         'content-type': 'application/json',
         accept: 'application/graphql-response+json, application/json',
         authorization: `Bearer ${token ?? ''}`,
+        ...(lastWriteLsn ? { 'x-quire-min-lsn': lastWriteLsn } : {}),
       },
       body: JSON.stringify({ query: document.toString(), variables }),
       credentials: 'omit',
@@ -36,6 +44,7 @@ export async function gql<R, V>(token: string | null, document: TypedDocumentStr
   } catch {
     throw new RequestError('quire could not be reached: check your connection and try again.');
   }
+  lastWriteLsn = res.headers.get('x-quire-lsn') ?? lastWriteLsn;
   let body: { data?: R | null; errors?: GraphQLErrorLike[] } | null;
   try {
     body = (await res.json()) as typeof body;
@@ -73,7 +82,7 @@ export function openSocket(token: string, on: SocketEvents): Client {
     // Exponential back-off with jitter, at most ~15 s between attempts.
     retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(15_000, 500 * 2 ** retries) * (0.5 + Math.random() / 2))),
     shouldRetry: (e) => !isFatalClose(e),
-    connectionParams: () => ({ authorization: `Bearer ${token}` }),
+    connectionParams: () => ({ authorization: `Bearer ${token}`, ...(lastWriteLsn ? { minLsn: lastWriteLsn } : {}) }),
     on: { connecting: (isRetry) => on.connecting(isRetry), connected: () => on.connected(), closed: (event) => on.closed(event) },
   });
 }

@@ -2,6 +2,7 @@ import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { QuireError } from '../errors.js';
 import { loadReportState } from '../projections/report-rows.js';
+import { storableJsonIssues } from '../events/storable-json.js';
 
 const MACHINE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -16,7 +17,7 @@ export class InvalidMachineIdError extends QuireError {
 export class InvalidForgetReasonError extends QuireError {
   readonly code = 'INVALID_PARAMS';
   constructor() {
-    super('the reason must be 1 to 500 characters');
+    super('the reason must be 1 to 500 characters of text (no NUL, no lone surrogates)');
     this.name = 'InvalidForgetReasonError';
   }
 }
@@ -68,7 +69,7 @@ export async function forgetVolume(
   const { machine, ownMachine, actor } = request;
   const reason = request.reason ?? 'the machine was destroyed with its volume';
   if (!MACHINE_ID.test(machine)) throw new InvalidMachineIdError(machine);
-  if (reason.length < 1 || reason.length > 500) throw new InvalidForgetReasonError();
+  if (reason.length < 1 || reason.length > 500 || storableJsonIssues(reason).length > 0) throw new InvalidForgetReasonError();
   if (machine === ownMachine && !request.force) throw new OwnVolumeError(machine);
 
   const copies = await store.db

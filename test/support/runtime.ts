@@ -34,6 +34,8 @@ export async function startTestRuntime(
     RETRY_BASE_MS: '10',
     SUBSCRIPTION_POLL_MS: '100',
     AUTH_SECRET: TEST_SECRET,
+    // Every test client connects from loopback: room for suites that hold many sockets at once.
+    MAX_CONNECTIONS_PER_CLIENT: '1000',
     ...env,
   });
   const database = shared?.database ?? (await openTestDatabase(kind));
@@ -43,6 +45,7 @@ export async function startTestRuntime(
     database,
     dataDir,
     async close() {
+      runtime.revocations.close();
       if (!shared) await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

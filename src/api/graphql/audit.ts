@@ -6,7 +6,7 @@ import { encodeCheckpoint } from '../../events/checkpoint.js';
 import { isUuid } from '../../reports/uuid.js';
 import { builder } from './builder.js';
 import { ErrorInterface, InvalidInputError } from './errors.js';
-import { ReportRef } from './reports.js';
+import { reportIdFrom, ReportRef } from './reports.js';
 
 const LogDigestRef = builder.objectRef<Seal>('LogDigest').implement({
   description: 'The newest seal of the log: keep sealHash outside quire, and later ask verifyLog(fromDigest) to prove the log still extends it.',
@@ -160,7 +160,7 @@ builder.queryField('reportAt', (t) =>
       at: t.arg({ type: 'DateTime', required: false }),
     },
     resolve: async (_, args, ctx) => {
-      const id = String(args.id);
+      const id = reportIdFrom(String(args.id));
       const hasPosition = args.position !== null && args.position !== undefined;
       if (hasPosition === !!args.at) {
         throw new InvalidInputError('give exactly one of position and at', [{ path: hasPosition ? 'at' : 'position', message: 'give exactly one of position and at' }]);

@@ -26,6 +26,8 @@ export const builder = new SchemaBuilder<{
   defaultInputFieldRequiredness: true,
   plugins: [ErrorsPlugin, ScopeAuthPlugin, ValidationPlugin, RelayPlugin, DataloaderPlugin],
   scopeAuth: {
+    // A subscription is authorised once, when it is opened: a refused one never starts streaming.
+    authorizeOnSubscribe: true,
     authScopes: (ctx) => ({
       reader: true,
       // Auditors read everything and change nothing.

@@ -1,4 +1,5 @@
 import { WrongExpectedVersionError } from '../../events/errors.js';
+import { storableJsonIssues } from '../../events/storable-json.js';
 import { QuireError } from '../../errors.js';
 import {
   ForbiddenError,
@@ -9,6 +10,7 @@ import {
   UnknownTemplateError,
 } from '../../reports/errors.js';
 import { InvalidTtlError, NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { builder } from './builder.js';
 import { REPORT_STATUS } from './enums.js';
 
@@ -55,6 +57,14 @@ builder.objectType(UnavailableError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof UnavailableError,
   fields: (t) => ({ reportId: t.exposeString('reportId'), regions: t.exposeStringList('regions') }),
+});
+
+builder.objectType(ObjectStoreUnavailableError, {
+  name: 'ObjectStoreUnavailableError',
+  description: 'The only copy is in the object store, which does not answer right now: retry later.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ObjectStoreUnavailableError,
+  fields: () => ({}),
 });
 
 builder.objectType(ForbiddenError, {
@@ -113,6 +123,16 @@ builder.objectType(ConflictError, {
   isTypeOf: (e) => e instanceof ConflictError,
   fields: () => ({}),
 });
+
+/**
+ * A text argument that goes to SQL as a parameter: PostgreSQL refuses NUL in text (and jsonb lone
+ * surrogates), which would surface as an internal error; refuse it as the caller's.
+ */
+export function textArg(value: string, path: string): string {
+  const issues = storableJsonIssues(value);
+  if (issues.length > 0) throw new InvalidInputError(`invalid ${path}: ${issues[0]!.message}`, [{ path, message: issues[0]!.message }]);
+  return value;
+}
 
 /** Runs a command and turns its domain errors into the typed results the schema declares. */
 export async function asResult<T>(run: () => Promise<T>): Promise<T> {

@@ -4,6 +4,8 @@ import type { RecordedEvent } from '../../events/recorded-event.js';
 import { EVENT_TYPES } from '../../events/types.js';
 import { builder } from './builder.js';
 import { forwardConnection, pageSize } from './connection.js';
+import { textArg } from './errors.js';
+import { liveSubscription } from './live-subscription.js';
 
 const EventMetadataRef = builder.objectRef<RecordedEvent['metadata']>('EventMetadata').implement({
   fields: (t) => ({
@@ -50,6 +52,7 @@ builder.queryField('events', (t) =>
     },
     resolve: async (_, args, ctx) => {
       const first = pageSize(args, 500, 50);
+      if (args.streamId != null) textArg(args.streamId, 'streamId');
       const events = await queryEvents(ctx.runtime.store.db, {
         after: args.after ? decodeCheckpoint(args.after) : START,
         limit: first + 1,
@@ -69,10 +72,11 @@ builder.subscriptionField('events', (t) =>
     description: 'Live tail of the global log (auditors): every event after `after` (a checkpoint; default: from now), in commit order, once.',
     authScopes: { auditor: true },
     args: { after: t.arg.string({ required: false }) },
-    subscribe: async function* (_, args, ctx) {
-      const after = args.after ? decodeCheckpoint(args.after) : await ctx.runtime.store.headCheckpoint();
-      yield* ctx.runtime.store.subscribe({ after });
-    },
+    subscribe: (_, args, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const after = args.after ? decodeCheckpoint(args.after) : await ctx.runtime.store.headCheckpoint();
+        yield* ctx.runtime.store.subscribe({ after, signal: live.signal });
+      }),
     resolve: (event) => event,
   }),
 );

@@ -1,7 +1,7 @@
 import { migrationProgress, type MachineProgress, type MigrationProgress, type RegionProgress } from '../../legacy/migration-progress.js';
 import { checkReadiness, type LostReport, type NotReady, type Readiness } from '../../legacy/readiness.js';
-import { listenerBatches } from '../../events/event-hub.js';
 import { builder } from './builder.js';
+import { liveSubscription } from './live-subscription.js';
 
 const RegionProgressRef = builder.objectRef<RegionProgress>('RegionMigrationProgress').implement({
   fields: (t) => ({
@@ -75,19 +75,17 @@ builder.subscriptionField('migrationProgress', (t) =>
     type: MigrationProgressRef,
     description: 'The progress now, then again whenever a legacy import, scan or migration lands (at most once a second).',
     authScopes: { auditor: true },
-    subscribe: async function* (_, __, ctx) {
-      const relevant = new Set(['LegacyReportImported', 'LegacyScanCompleted', 'ReportStoredLocal', 'ReportMigrated', 'ReportFailed', 'ReportVolumeForgotten']);
-      const batches = listenerBatches<string>((push) => ctx.hub.onAny((event) => relevant.has(event.type) && push(event.type)));
-      try {
+    subscribe: (_, __, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const relevant = new Set(['LegacyReportImported', 'LegacyScanCompleted', 'ReportStoredLocal', 'ReportMigrated', 'ReportFailed', 'ReportVolumeForgotten']);
+        const batches = live.listen<string>((push) => ctx.hub.onAny((event) => relevant.has(event.type) && push(event.type)));
         yield await migrationProgress(ctx.runtime.store.db);
         for await (const _batch of batches) {
-          await new Promise((r) => setTimeout(r, 1000));
+          await live.sleep(1000);
+          if (live.signal.aborted) return;
           yield await migrationProgress(ctx.runtime.store.db);
         }
-      } finally {
-        await batches.return(undefined);
-      }
-    },
+      }),
     resolve: (p) => p,
   }),
 );

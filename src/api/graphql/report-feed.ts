@@ -1,8 +1,8 @@
 import { canRead } from '../../actor.js';
-import { listenerBatches } from '../../events/event-hub.js';
 import { loadReportStates } from '../../projections/report-queries.js';
 import { REPORT_STREAM_PREFIX, type ReportState } from '../../projections/report-state.js';
 import { builder } from './builder.js';
+import { liveSubscription } from './live-subscription.js';
 import { ReportRef } from './reports.js';
 
 /** One change to one of the viewer's reports: its new state, or a render progress step. */
@@ -32,30 +32,31 @@ builder.subscriptionField('viewerReports', (t) =>
   t.field({
     type: ReportUpdateRef,
     description: 'Live changes to every report the viewer may read: new ones, each state change, render progress.',
-    subscribe: async function* (_, __, ctx) {
-      // Whose report each id is, learned from its state: progress for others' reports is dropped without a query.
-      const owners = new Map<string, string>();
-      // The furthest step sent per render: this process hears its own progress twice on PostgreSQL
-      // (at once, and again from NOTIFY), and an older echo must not move a bar backwards.
-      const furthest = new Map<string, number>();
-      const signals = listenerBatches<Signal>((push) => {
-        const offEvents = ctx.hub.onAny((event) => {
-          if (event.streamId.startsWith(REPORT_STREAM_PREFIX)) push({ kind: 'event', reportId: event.streamId.slice(REPORT_STREAM_PREFIX.length) });
+    // liveSubscription: ends at the token's expiry or revocation, and leaves nothing registered behind.
+    subscribe: (_, __, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        // Whose report each id is, learned from its state: progress for others' reports is dropped without a query.
+        const owners = new Map<string, string>();
+        // The furthest step sent per render: this process hears its own progress twice on PostgreSQL
+        // (at once, and again from NOTIFY), and an older echo must not move a bar backwards.
+        const furthest = new Map<string, number>();
+        const signals = live.listen<Signal>((push) => {
+          const offEvents = ctx.hub.onAny((event) => {
+            if (event.streamId.startsWith(REPORT_STREAM_PREFIX)) push({ kind: 'event', reportId: event.streamId.slice(REPORT_STREAM_PREFIX.length) });
+          });
+          const offProgress = ctx.runtime.database.notifier.on('quire_progress', (payload) => {
+            // `<report id>:<fraction>`, comma-joined when NOTIFY coalesced several; `*` (too many) carries none.
+            for (const item of payload.split(',')) {
+              const [reportId, fraction] = item.split(':');
+              const value = Number(fraction);
+              if (reportId && fraction && Number.isFinite(value)) push({ kind: 'progress', reportId, fraction: value });
+            }
+          });
+          return () => {
+            offEvents();
+            offProgress();
+          };
         });
-        const offProgress = ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-          // `<report id>:<fraction>`, comma-joined when NOTIFY coalesced several; `*` (too many) carries none.
-          for (const item of payload.split(',')) {
-            const [reportId, fraction] = item.split(':');
-            const value = Number(fraction);
-            if (reportId && fraction && Number.isFinite(value)) push({ kind: 'progress', reportId, fraction: value });
-          }
-        });
-        return () => {
-          offEvents();
-          offProgress();
-        };
-      });
-      try {
         for await (const batch of signals) {
           const changed = [...new Set(batch.filter((s) => s.kind === 'event').map((s) => s.reportId))];
           const unknown = [...new Set(batch.filter((s) => s.kind === 'progress' && !owners.has(s.reportId)).map((s) => s.reportId))];
@@ -80,10 +81,7 @@ builder.subscriptionField('viewerReports', (t) =>
             yield { reportId: id, report: null, progress: fraction };
           }
         }
-      } finally {
-        await signals.return(undefined);
-      }
-    },
+      }),
     resolve: (u) => u,
   }),
 );

@@ -2,8 +2,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { canRead } from '../../actor.js';
-import { readStreams } from '../../events/read.js';
-import { listenerBatches } from '../../events/event-hub.js';
+import { readStream, readStreams } from '../../events/read.js';
 import type { RecordedEvent } from '../../events/recorded-event.js';
 import { QuireError } from '../../errors.js';
 import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
@@ -12,22 +11,24 @@ import { evolve, reportStreamId, type ReportLocation, type ReportState } from '.
 import { ForbiddenError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
 import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
-import { isUuid } from '../../reports/uuid.js';
+import { canonicalUuid, isUuid } from '../../reports/uuid.js';
 import { NotReadyError, ReportFailedError, UnavailableError } from '../../storage/download-errors.js';
+import { ObjectStoreUnavailableError } from '../../storage/object-store.js';
 import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js';
 import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
+import { liveSubscription } from './live-subscription.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
-import { asResult, ConflictError, ErrorInterface, InvalidInputError } from './errors.js';
+import { asResult, ConflictError, ErrorInterface, InvalidInputError, textArg } from './errors.js';
 import { EventRef } from './events.js';
 
-/** Accepts a report's UUID or its relay global ID. */
-function reportIdFrom(id: string): string {
-  if (isUuid(id)) return id;
+/** Accepts a report's UUID (in any case) or its relay global ID. */
+export function reportIdFrom(id: string): string {
+  if (isUuid(canonicalUuid(id))) return canonicalUuid(id);
   try {
     const decoded = decodeGlobalID(id);
-    return decoded.typename === 'Report' ? decoded.id : id;
+    return decoded.typename === 'Report' ? canonicalUuid(decoded.id) : id;
   } catch {
     return id;
   }
@@ -75,9 +76,9 @@ export const ReportRef = builder.loadableNode('Report', {
   description: 'A PDF report and where its file lives.',
   id: { resolve: (r: ReportState) => r.reportId },
   load: async (ids: string[], ctx): Promise<Array<ReportState | Error>> => {
-    const states = await loadReportStates(ctx.runtime.store.db, ids.filter(isUuid));
+    const states = await loadReportStates(await ctx.reads.db(), ids.map(canonicalUuid).filter(isUuid));
     return ids.map((id) => {
-      const state = states.get(id);
+      const state = states.get(canonicalUuid(id));
       // Someone else's report is indistinguishable from a missing one.
       return state && canRead(ctx.actor, state.owner) ? state : new ReportNotFoundError(id);
     });
@@ -107,7 +108,19 @@ export const ReportRef = builder.loadableNode('Report', {
       // Keyed by version too: a subscription's loader lives as long as the subscription, and a
       // new state must not be answered from the cache of an older one.
       load: async (keys: string[], ctx) => {
-        const byStream = await readStreams(ctx.runtime.store.db, [...new Set(keys.map((k) => k.split('@')[0]!))]);
+        const wanted = new Map<string, number>();
+        for (const key of keys) {
+          const [streamId, version] = key.split('@') as [string, string];
+          wanted.set(streamId, Math.max(wanted.get(streamId) ?? 0, Number(version)));
+        }
+        const db = await ctx.reads.db();
+        const byStream = await readStreams(db, [...wanted.keys()]);
+        // A state from the primary (a subscription's) can be ahead of a lagging read replica: the
+        // streams the replica has not replayed that far are read from the primary.
+        const behind = [...wanted].filter(([id, version]) => (byStream.get(id)?.at(-1)?.streamVersion ?? 0) < version).map(([id]) => id);
+        if (behind.length > 0 && db !== ctx.runtime.store.db) {
+          for (const [id, events] of await readStreams(ctx.runtime.store.db, behind)) byStream.set(id, events);
+        }
         return keys.map((key) => {
           const [streamId, version] = key.split('@') as [string, string];
           return (byStream.get(streamId) ?? []).filter((e) => e.streamVersion <= Number(version));
@@ -138,13 +151,24 @@ builder.queryField('report', (t) =>
     resolve: async (_, args, ctx) => {
       const id = reportIdFrom(String(args.id));
       if (!isUuid(id)) return null;
-      const state = await loadReportState(ctx.runtime.store.db, id);
+      const db = await ctx.reads.db();
+      // A report the read replica does not have yet may be on the primary: a "no" is confirmed there.
+      const state = (await loadReportState(db, id)) ?? (db === ctx.runtime.store.db ? null : await loadReportState(ctx.runtime.store.db, id));
       return state && canRead(ctx.actor, state.owner) ? state : null;
     },
   }),
 );
 
 const CURSOR = z.object({ t: z.iso.datetime(), id: z.uuid() });
+
+/** JSON text, or undefined when it is not JSON (a cursor a client made up). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 builder.queryField('reports', (t) =>
   t.connection({
@@ -158,13 +182,15 @@ builder.queryField('reports', (t) =>
       const first = pageSize(args, 100, 20);
       let after;
       if (args.after) {
-        const parsed = CURSOR.safeParse(JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8') || 'null'));
+        const parsed = CURSOR.safeParse(parseJson(Buffer.from(args.after, 'base64url').toString('utf8')));
         if (!parsed.success) throw new InvalidInputError('invalid cursor', [{ path: 'after', message: 'not a cursor from this connection' }]);
         after = { requestedAt: new Date(parsed.data.t), reportId: parsed.data.id };
       }
+      if (args.template != null) textArg(args.template, 'template');
       const seesAll = ctx.actor.role === 'auditor' || ctx.actor.role === 'admin';
+      const db = await ctx.reads.db();
       const rows = await listReports(
-        ctx.runtime.store.db,
+        db,
         {
           ...(seesAll ? {} : { owner: ctx.actor.id }),
           ...(args.status ? { status: args.status } : {}),
@@ -173,7 +199,7 @@ builder.queryField('reports', (t) =>
         { first: first + 1, ...(after ? { after } : {}) },
       );
       // The page's locations in one statement, whatever its size.
-      const locations = await loadLocations(ctx.runtime.store.db, rows.map((r) => r.reportId));
+      const locations = await loadLocations(db, rows.map((r) => r.reportId));
       for (const row of rows) row.locations = locations.get(row.reportId) ?? [];
       const toCursor = (r: ReportState) => Buffer.from(JSON.stringify({ t: r.requestedAt.toISOString(), id: r.reportId })).toString('base64url');
       return forwardConnection(rows, first, toCursor, args.after);
@@ -186,6 +212,11 @@ const RequestReportInput = builder.inputType('RequestReportInput', {
     template: t.string({ description: 'table, summary or history' }),
     title: t.string(),
     params: t.field({ type: 'JSON', description: 'The template’s parameters (validated against its schema; at most 1 MiB).' }),
+    idempotencyKey: t.string({
+      required: false,
+      description:
+        'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS.',
+    }),
   }),
 });
 
@@ -218,7 +249,12 @@ builder.mutationField('requestReport', (t) =>
         throw res;
       }
       const { reportId } = await asResult(() =>
-        requestReport(ctx.runtime.store, { template: input.template, title: input.title, params: input.params }, ctx.actor, { requestId: ctx.requestId }),
+        requestReport(
+          ctx.runtime.store,
+          { template: input.template, title: input.title, params: input.params, idempotencyKey: input.idempotencyKey ?? null },
+          ctx.actor,
+          { requestId: ctx.requestId },
+        ),
       );
       return (await loadReportState(ctx.runtime.store.db, reportId))!;
     },
@@ -239,13 +275,13 @@ builder.mutationField('createDownloadUrl', (t) =>
   t.field({
     type: DownloadUrlRef,
     description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
-    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, InvalidInputError] },
+    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidInputError] },
     args: {
       reportId: t.arg.id(),
       ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),
     },
     resolve: (_, args, ctx) =>
-      asResult(() => createDownloadUrl(ctx.runtime, reportIdFrom(String(args.reportId)), ctx.actor, args.ttlSeconds ?? undefined)),
+      asResult(() => createDownloadUrl(ctx.runtime, reportIdFrom(String(args.reportId)), ctx.actor, args.ttlSeconds ?? undefined, ctx.reads)),
   }),
 );
 
@@ -264,16 +300,26 @@ builder.subscriptionField('reportStatus', (t) =>
     type: ReportRef,
     description: 'The report’s current state at once, then again after every change, from any instance.',
     args: { id: t.arg.id() },
-    subscribe: async function* (_, args, ctx) {
-      const reportId = reportIdFrom(String(args.id));
-      let lastSent = 0;
-      const batches = listenerBatches<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
-      try {
+    subscribe: (_, args, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const reportId = reportIdFrom(String(args.id));
         // Listening starts before the read: nothing between the two is missed; older events are skipped by version.
-        let state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
+        const batches = live.listen<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
+        const db = await ctx.reads.db();
+        const primary = ctx.runtime.store.db;
+        let state = isUuid(reportId) ? ((await loadReportState(db, reportId)) ?? (db === primary ? null : await loadReportState(primary, reportId))) : null;
         if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
-        lastSent = state.version;
+        let lastSent = state.version;
         yield state;
+        if (db !== primary) {
+          // The first state came from a read replica that may lag: what it had not replayed yet is
+          // on the primary (anything later arrives through the hub, which listened first).
+          for (const event of await readStream(primary, reportStreamId(reportId), { fromVersion: state.version + 1 })) state = evolve(state, event) ?? state;
+          if (state.version !== lastSent) {
+            lastSent = state.version;
+            yield state;
+          }
+        }
         for await (const events of batches) {
           // One state per transaction: the events of one append are one change.
           for (const [i, event] of events.entries()) {
@@ -285,10 +331,7 @@ builder.subscriptionField('reportStatus', (t) =>
             }
           }
         }
-      } finally {
-        await batches.return(undefined);
-      }
-    },
+      }),
     resolve: (state) => state,
   }),
 );
@@ -302,19 +345,20 @@ builder.subscriptionField('reportProgress', (t) =>
     type: ProgressRef,
     description: 'Transient render progress (0..1) while a worker renders the report; not part of its history.',
     args: { id: t.arg.id() },
-    subscribe: async function* (_, args, ctx) {
-      const reportId = reportIdFrom(String(args.id));
-      const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
-      if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
-      const updates = listenerBatches<number>((push) =>
-        ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-          const [id, fraction] = payload.split(':');
-          if (id === reportId) push(Number(fraction));
-        }),
-      );
-      // Only the newest fraction of a burst matters.
-      for await (const fractions of updates) yield { reportId, fraction: fractions.at(-1)! };
-    },
+    subscribe: (_, args, ctx) =>
+      liveSubscription(ctx, async function* (live) {
+        const reportId = reportIdFrom(String(args.id));
+        const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
+        if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+        const updates = live.listen<number>((push) =>
+          ctx.runtime.database.notifier.on('quire_progress', (payload) => {
+            const [id, fraction] = payload.split(':');
+            if (id === reportId) push(Number(fraction));
+          }),
+        );
+        // Only the newest fraction of a burst matters.
+        for await (const fractions of updates) yield { reportId, fraction: fractions.at(-1)! };
+      }),
     resolve: (p) => p,
   }),
 );

@@ -7,6 +7,7 @@ import './reports.js';
 import './rendering.js';
 import './report-feed.js';
 import './templates.js';
+import './tokens.js';
 import './audit.js';
 import './viewer.js';
 import './volumes.js';

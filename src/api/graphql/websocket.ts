@@ -3,13 +3,17 @@ import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { Actor } from '../../actor.js';
+import type { Credential } from '../../auth/user-tokens.js';
+import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
+import { codedErrors } from './error-codes.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
-  actor?: Actor;
+  credential?: Credential;
   token?: string;
+  /** connectionParams.minLsn: the client's last write, for read-your-writes on a read replica. */
+  minLsn?: string;
 };
 
 type EnvelopedArgs = ExecutionArgs & { rootValue: { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown } };
@@ -33,25 +37,40 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
       onConnect: async (ctx) => {
         const token = ctx.connectionParams?.authorization;
         try {
-          ctx.extra.actor = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
+          ctx.extra.credential = await runtime.userTokens.fromHeader(typeof token === 'string' ? token : undefined);
           ctx.extra.token = token as string;
-          return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
+        try {
+          const minLsn = parseLsnHeader(typeof ctx.connectionParams?.minLsn === 'string' ? ctx.connectionParams.minLsn : undefined);
+          if (minLsn) ctx.extra.minLsn = minLsn;
+          return true;
+        } catch (err) {
+          // A bad request, not a bad token: 4400, which clients do not retry.
+          ctx.extra.socket.close(4400, err instanceof InvalidLsnError ? 'minLsn is not a WAL position like 0/3A1B2C8' : 'invalid connectionParams');
+          return false;
+        }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // ctx.subscriptions already holds this one (graphql-ws reserves its id first).
+        if (Object.keys(ctx.subscriptions).length > runtime.config.maxSubscriptionsPerSocket) {
+          const max = runtime.config.maxSubscriptionsPerSocket;
+          return [new GraphQLError(`this socket already runs ${max} operations; complete one first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        }
         // Tokens expire while sockets stay open: check again for every operation.
         try {
-          ctx.extra.actor = await runtime.userTokens.fromHeader(ctx.extra.token);
+          ctx.extra.credential = await runtime.userTokens.fromHeader(ctx.extra.token);
         } catch {
           ctx.extra.socket.close(4403, 'Forbidden');
           return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
-          wsActor: ctx.extra.actor,
+          wsActor: ctx.extra.credential.actor,
+          wsCredential: ctx.extra.credential,
           wsRequestId: randomUUID(),
+          wsMinLsn: ctx.extra.minLsn,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
@@ -61,9 +80,9 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         try {
           document = parse(payload.query);
           const errors = validate(schema, document);
-          if (errors.length > 0) return errors;
+          if (errors.length > 0) return codedErrors(errors);
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))];
+          return codedErrors([err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err))]);
         }
         const args: EnvelopedArgs = {
           schema,
@@ -80,6 +99,14 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
     },
     wss,
   );
+  // A peer's protocol error (a message over maxPayload, invalid UTF-8, a bad frame) is emitted on
+  // its socket, and ws closes it with the right code (1009, 1007, 1002); graphql-ws would also
+  // print it to stderr as an internal error, which lets any client flood the logs. It is the
+  // client's fault: a debug line.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => runtime.log.debug({ err: err.message }, 'WebSocket protocol error from a client'));
+  });
   return {
     /**
      * Shutdown began: 1012 (service restart) on every socket, a code graphql-ws clients retry on,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { getOperationAST, GraphQLError } from 'graphql';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
-import { UnauthenticatedError } from '../../auth/user-tokens.js';
+import { UnauthenticatedError, type Credential } from '../../auth/user-tokens.js';
+import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, parseLsnHeader, type ReadScope } from '../../database/read-router.js';
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
@@ -12,12 +12,18 @@ import { renderOfflineGraphiQL } from '../routes/graphiql.js';
 import { mayReceiveDevToken } from '../routes/ui.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
+import { useRequestErrorCodes } from './error-codes.js';
+import { useNoIntrospection } from './introspection.js';
+import { useDocumentNestingLimit } from './nesting-limit.js';
 import { schema } from './schema.js';
 
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
 export interface WebSocketInitialContext {
   wsActor: Actor;
+  wsCredential: Credential;
   wsRequestId: string;
+  /** connectionParams.minLsn, checked by the WebSocket server. */
+  wsMinLsn?: string | undefined;
 }
 
 export type QuireYoga = YogaServerInstance<Partial<WebSocketInitialContext>, GraphQLContext>;
@@ -35,6 +41,19 @@ export const ARMOR = {
 /** `options.devToken`: prefilled as GraphiQL's Authorization header for loopback browsers outside production (as on the page). */
 export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { devToken?: string } = {}): QuireYoga {
   const { config } = runtime;
+  // Each HTTP request's reads, kept to put the commit LSN on the response of a request that wrote.
+  const scopes = new WeakMap<Request, ReadScope>();
+  const readYourWrites: Plugin<GraphQLContext> = {
+    // A mutation writes: its reads go to the primary and its response carries the commit LSN.
+    onExecute({ args }) {
+      if (getOperationAST(args.document, args.operationName)?.operation === 'mutation') args.contextValue.reads?.markWrite();
+    },
+    async onResponse({ request, response }) {
+      if (!scopes.get(request)?.wrote) return;
+      const lsn = await runtime.reads.commitLsn().catch(() => undefined);
+      if (lsn) response.headers.set(LSN_HEADER, lsn);
+    },
+  };
   const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
   return createYoga<Partial<WebSocketInitialContext>, GraphQLContext>({
     schema,
@@ -70,17 +89,27 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       },
     },
     logging: false,
-    plugins: [EnvelopArmorPlugin(ARMOR), ...(config.introspection ? [] : [useDisableIntrospection()])],
+    // Yoga's default CORS (any origin), plus: browsers on another origin may read the commit LSN.
+    cors: { exposedHeaders: [LSN_HEADER] },
+    plugins: [
+      EnvelopArmorPlugin(ARMOR),
+      useDocumentNestingLimit(),
+      ...(config.introspection ? [] : [useNoIntrospection()]),
+      readYourWrites,
+      useRequestErrorCodes(),
+    ],
     context: async (initial): Promise<GraphQLContext> => {
-      let actor: Actor;
+      let credential: Credential;
       let requestId: string;
-      if (initial.wsActor) {
-        actor = initial.wsActor;
+      let reads: ReadScope;
+      if (initial.wsCredential) {
+        credential = initial.wsCredential;
         requestId = initial.wsRequestId ?? randomUUID();
+        reads = runtime.reads.scope(initial.wsMinLsn);
       } else {
         const request = (initial as { request: Request }).request;
         try {
-          actor = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
+          credential = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
         } catch (err) {
           const message = err instanceof UnauthenticatedError ? err.message : 'a valid bearer token is required';
           throw new GraphQLError(message, {
@@ -88,8 +117,15 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
           });
         }
         requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
+        try {
+          reads = runtime.reads.scope(parseLsnHeader(request.headers.get(MIN_LSN_HEADER)));
+        } catch (err) {
+          if (!(err instanceof InvalidLsnError)) throw err;
+          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 400 } } });
+        }
+        scopes.set(request, reads);
       }
-      return { runtime, hub, actor, requestId, requestLimiter };
+      return { runtime, hub, actor: credential.actor, credential, requestId, requestLimiter, reads };
     },
   });
 }

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MIN_LSN_HEADER, parseLsnHeader } from '../../database/read-router.js';
+import { canonicalUuid } from '../../reports/uuid.js';
 import type { Runtime } from '../../runtime.js';
 import { createDownloadUrl } from '../downloads.js';
 import { sendError } from '../http-errors.js';
@@ -10,8 +12,9 @@ import { sendError } from '../http-errors.js';
  */
 export async function downloadReport(runtime: Runtime, req: IncomingMessage, res: ServerResponse, reportId: string): Promise<void> {
   try {
-    const actor = await runtime.userTokens.fromHeader(req.headers.authorization);
-    const { url } = await createDownloadUrl(runtime, reportId, actor);
+    const { actor } = await runtime.userTokens.fromHeader(req.headers.authorization);
+    const reads = runtime.reads.scope(parseLsnHeader(req.headers[MIN_LSN_HEADER]));
+    const { url } = await createDownloadUrl(runtime, canonicalUuid(reportId), actor, undefined, reads);
     res.writeHead(302, { location: url, 'cache-control': 'no-store' });
     res.end();
   } catch (err) {

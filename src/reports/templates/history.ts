@@ -8,7 +8,8 @@ import { unicodeText } from './unicode-text.js';
 
 export const HistoryParams = z.object({
   /** The report whose event history is printed; quire loads it into the context. */
-  reportId: z.uuid(),
+  // Stored in its canonical (lower-case) form, the one report ids are kept in.
+  reportId: z.uuid().transform((id) => id.toLowerCase()),
   locale: Locale,
 });
 export type HistoryParams = z.output<typeof HistoryParams>;

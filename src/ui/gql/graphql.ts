@@ -23,6 +23,8 @@ export type ReportStatus =
   | 'STORED';
 
 export type RequestReportInput = {
+  /** Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS. */
+  idempotencyKey?: string | null | undefined;
   /** The template’s parameters (validated against its schema; at most 1 MiB). */
   params: unknown;
   /** table, summary or history */
@@ -48,6 +50,7 @@ export type UiCreateDownloadUrlMutation = { createDownloadUrl:
     | { __typename: 'MutationCreateDownloadUrlSuccess', data: { url: string, expiresAt: string, source: DownloadSource, region: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'NotReadyError', code: string, message: string, status: ReportStatus }
+    | { __typename: 'ObjectStoreUnavailableError', code: string, message: string }
     | { __typename: 'UnavailableError', code: string, message: string, regions: Array<string> }
    };
 
