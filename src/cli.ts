@@ -8,35 +8,82 @@ import { startSealer } from './audit/sealer.js';
 import { z } from 'zod';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { UserTokens } from './auth/user-tokens.js';
-import { startHttpServer } from './api/http-server.js';
-import { startMetricsServer } from './api/metrics-server.js';
+import { startHttpServer, type HttpServer } from './api/http-server.js';
+import { assertPortFree } from './api/port-free.js';
+import { startMetricsServer, type MetricsServer } from './api/metrics-server.js';
 import { loadConfig, ConfigError } from './config.js';
 import { openDatabase } from './database/connect.js';
 import { migrateToLatest, MigrationError } from './database/migrate.js';
 import { applyServiceGrants, InvalidRoleError, migrateAsOwner, openOwnerConnection, serviceGrantStatements } from './database/roles.js';
 import { createLogger } from './log.js';
-import { startRuntime } from './runtime.js';
+import { startRuntime, type Runtime } from './runtime.js';
+import { explainStartupFailure, type StartupContext } from './startup-errors.js';
+import { probeObjectStore } from './storage/probe-object-store.js';
 import { gracefulShutdown } from './shutdown.js';
 import { createWorkers } from './workers/start-workers.js';
 
+/** Prints the one- or two-line explanation of a start-up failure and exits with its code; rethrows the unexplained. */
+function failStartup(err: unknown, context: StartupContext): never {
+  const failure = explainStartupFailure(err, context);
+  if (!failure) throw err;
+  console.error(failure.message);
+  process.exit(failure.exitCode);
+}
+
 async function serve(): Promise<void> {
+  // Where start-up time goes (performance.now() counts from process start): logged with "listening".
+  const modulesLoadedMs = performance.now();
   const config = loadConfig();
-  const runtime = await startRuntime(config);
+  const context: StartupContext = { databaseUrl: config.databaseUrl, port: config.port, metricsPort: config.metrics.port };
+  let runtime: Runtime | undefined;
+  let http: HttpServer | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let devToken: string | undefined;
+  let databaseReadyMs = 0;
+  try {
+    await assertPortFree(config.port, config.host);
+    if (config.metrics.port !== undefined) await assertPortFree(config.metrics.port, config.metrics.host);
+    runtime = await startRuntime(config);
+    databaseReadyMs = performance.now();
+    // The embedded default is for trying quire out: hand the developer a way in (printed below, and
+    // prefilled in the progress page for a browser on this machine).
+    devToken = !config.databaseUrl && !config.production ? await runtime.userTokens.sign({ id: 'dev', role: 'user' }, 24 * 3600) : undefined;
+    // Every port is bound before any work starts: a port in use stops quire before it claims a render.
+    http = await startHttpServer(runtime, config.port, config.host, { devToken });
+    metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(runtime.metrics, config.metrics.port, config.metrics.host);
+  } catch (err) {
+    await Promise.all([http?.close(0), metricsServer?.close()]).catch(() => undefined);
+    await runtime?.close().catch(() => undefined);
+    failStartup(err, context);
+  }
   const workers = config.workersEnabled ? createWorkers(runtime) : undefined;
   workers?.start();
   const sealer = startSealer(runtime);
-  // The embedded default is for trying quire out: hand the developer a way in (printed below, and
-  // prefilled in the progress page for a browser on this machine).
-  const devToken = !config.databaseUrl && !config.production ? await runtime.userTokens.sign({ id: 'dev', role: 'user' }, 24 * 3600) : undefined;
-  const http = await startHttpServer(runtime, config.port, config.host, { devToken });
   runtime.log.info(
-    { url: http.url, database: runtime.database.kind, region: config.region, storageMode: config.storageMode, objectStore: config.objectStore.kind },
+    {
+      url: http.url,
+      database: runtime.database.kind,
+      region: config.region,
+      storageMode: config.storageMode,
+      objectStore: config.objectStore.kind,
+      startupMs: { modules: Math.round(modulesLoadedMs), database: Math.round(databaseReadyMs - modulesLoadedMs), http: Math.round(performance.now() - databaseReadyMs) },
+    },
     `quire listening on ${http.url}`,
   );
-  const metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(runtime.metrics, config.metrics.port, config.metrics.host);
   if (metricsServer) runtime.log.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
   if (devToken) {
     console.log(`\nGraphiQL: ${http.url}/graphql\nDev token (user "dev", 24 h), as the Authorization header:\n  Bearer ${devToken}\nProgress page (token prefilled): ${http.url}/\n`);
+  }
+  // Serving goes on without the object store (downloads from volumes, copies wait for it): say so now.
+  if (config.objectStore.kind === 's3') {
+    const store = await probeObjectStore(runtime.objectStore);
+    if (store.state !== 'up') {
+      runtime.log.warn({ objectStore: store }, 'object store not answering');
+      console.error(
+        `object store: ${config.objectStore.endpoint ?? 'AWS S3'} bucket "${store.bucket}" ${store.state === 'unreachable' ? 'does not answer' : 'refuses'}: ${store.detail}\n` +
+          '  quire serves on: downloads come from volumes and copies wait until it answers (see /readyz).',
+      );
+    }
   }
   let stopping = false;
   const stop = async (signal: string) => {
@@ -63,9 +110,7 @@ async function dbMigrate(): Promise<void> {
     if (grantedTo) console.log(`postgres: grants for the service role ${grantedTo} applied (quire db grants --role ${grantedTo} prints them)`);
     return;
   }
-  const database = config.databaseUrl
-    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, log })
-    : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
+  const database = await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log }).catch((err: unknown) => failStartup(err, {}));
   try {
     const result = await migrateToLatest(database.db);
     const applied = result.results ?? [];
@@ -146,7 +191,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof MigrationError) {
+    // A bad configuration, in any command: its message and exit code 2 (src/startup-errors.ts).
+    if (err instanceof ConfigError) failStartup(err, {});
+    if (err instanceof MigrationError) {
       console.error(err.message);
       process.exit(2);
     }

@@ -241,12 +241,18 @@ export class ConfigError extends Error {
 
 /** S3 when a bucket and credentials are set (as `fly storage create` sets them), else the disk store. */
 function objectStoreConfig(e: z.infer<typeof EnvSchema>): ObjectStoreConfig {
-  const s3 = [e.BUCKET_NAME, e.AWS_ACCESS_KEY_ID, e.AWS_SECRET_ACCESS_KEY];
-  if (s3.every((v) => v === undefined)) {
+  const required = { BUCKET_NAME: e.BUCKET_NAME, AWS_ACCESS_KEY_ID: e.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: e.AWS_SECRET_ACCESS_KEY };
+  // AWS_ENDPOINT_URL_S3 alone also means "use S3": falling back to the disk store would hide the mistake.
+  const given = Object.entries({ AWS_ENDPOINT_URL_S3: e.AWS_ENDPOINT_URL_S3, ...required }).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (given.length === 0) {
     return { kind: 'disk', dir: resolve(e.OBJECTS_DIR ?? join(e.DATA_DIR, 'objects')) };
   }
-  if (s3.some((v) => v === undefined)) {
-    throw new ConfigError('invalid configuration:\n  BUCKET_NAME, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set all three for S3, or none');
+  const missing = Object.entries(required).filter(([, v]) => v === undefined).map(([k]) => k);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `invalid configuration:\n  object store: ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing. ` +
+        'Set BUCKET_NAME, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for S3 (`fly storage create` sets them all), or none of them for the disk store.',
+    );
   }
   return {
     kind: 's3',

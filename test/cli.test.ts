@@ -45,7 +45,7 @@ describe('quire CLI', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', region: 'lax' });
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(await ready.json()).toEqual({ status: 'ready', database: 'pglite' });
+    expect(await ready.json()).toEqual({ status: 'ready', database: 'pglite', objectStore: { kind: 'disk', bucket: expect.any(String), state: 'up' } });
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);

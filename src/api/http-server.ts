@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { sql } from 'kysely';
 import { EventHub } from '../events/event-hub.js';
+import { probeObjectStore } from '../storage/probe-object-store.js';
 import type { Runtime } from '../runtime.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
@@ -12,6 +13,7 @@ import { BadRequestError, decodePathParam, sendError, sendJson } from './http-er
 import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
 import { uiRoutes, type UiOptions } from './routes/ui.js';
+import { GRAPHIQL_CSP, graphiqlRoutes } from './routes/graphiql.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -33,14 +35,19 @@ type Handler = (runtime: Runtime, req: IncomingMessage, res: ServerResponse, par
 
 const health: Handler = async (runtime, _req, res) => sendJson(res, 200, { status: 'ok', region: runtime.config.region });
 
-/** Readiness: false while shutting down (whatever the database says), else whether the database answers. */
+/**
+ * Readiness: false while shutting down (whatever the database says), else whether the database
+ * answers. The object store's state is in the body but never fails readiness: without it quire
+ * still serves (downloads from volumes, copies wait).
+ */
 const readiness = (isDraining: () => boolean): Handler => async (runtime, _req, res) => {
   if (isDraining()) return sendJson(res, 503, { status: 'draining', database: runtime.database.kind });
+  const objectStore = probeObjectStore(runtime.objectStore, 2000);
   try {
     await sql`SELECT 1`.execute(runtime.database.db);
-    sendJson(res, 200, { status: 'ready', database: runtime.database.kind });
+    sendJson(res, 200, { status: 'ready', database: runtime.database.kind, objectStore: await objectStore });
   } catch {
-    sendJson(res, 503, { status: 'unavailable', database: runtime.database.kind });
+    sendJson(res, 503, { status: 'unavailable', database: runtime.database.kind, objectStore: await objectStore });
   }
 };
 
@@ -91,12 +98,12 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
 /** `options.devToken`: the dev token `quire serve` printed, prefilled in the progress page for loopback browsers outside production. */
 export async function startHttpServer(runtime: Runtime, port: number, host: string, options: UiOptions = {}): Promise<HttpServer> {
   let draining = false;
-  const routes: Array<[RegExp, Handler]> = [...ROUTES, [/^\/readyz$/, readiness(() => draining)], ...uiRoutes(options)];
+  const routes: Array<[RegExp, Handler]> = [...ROUTES, [/^\/readyz$/, readiness(() => draining)], ...uiRoutes(options), ...graphiqlRoutes(!runtime.config.production)];
   // Open SSE streams (graphql over text/event-stream), ended when shutdown begins.
   const streams = new Set<ServerResponse>();
   const hub = new EventHub(runtime.store, runtime.log);
   await hub.start();
-  const yoga = createGraphQLServer(runtime, hub);
+  const yoga = createGraphQLServer(runtime, hub, options);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let path: string;
@@ -118,6 +125,8 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
         req.resume();
         return sendJson(res, refusal[0], { errors: [{ message: refusal[1], extensions: { code: refusal[2] } }] }, { connection: 'close' });
       }
+      // GraphiQL (a browser's GET for HTML) gets its own policy: every asset from this origin.
+      if (req.method === 'GET' && /text\/html/i.test(req.headers.accept ?? '')) res.setHeader('content-security-policy', GRAPHIQL_CSP);
       return yoga(req, res);
     }
     for (const [pattern, handler] of routes) {

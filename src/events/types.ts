@@ -39,6 +39,10 @@ export const ReportRendered = z.strictObject({
   pages: z.number().int().positive(),
   renderMs: z.number().nonnegative(),
   rendererVersion: z.string().min(1).max(100),
+  /** The locale of the labels, numbers and dates (absent for templates without one, and before it was recorded). */
+  locale: z.string().min(1).max(35).optional(),
+  /** Characters no shipped font could draw, printed as U+FFFD: a warning, not a failure. */
+  missingGlyphs: z.array(z.string().regex(/^U\+[0-9A-F]{4,6}$/)).max(1000).optional(),
 });
 
 export const ReportStoredLocal = z.strictObject({

@@ -18,5 +18,5 @@ export type ToWorker = { type: 'render'; id: number; job: RenderJob };
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; id: number; fraction: number }
-  | { type: 'done'; id: number; pdf: Uint8Array; pages: number; renderMs: number; rendererVersion: string }
+  | { type: 'done'; id: number; pdf: Uint8Array; pages: number; renderMs: number; rendererVersion: string; locale?: string; missingGlyphs?: string[] }
   | { type: 'failed'; id: number; reason: Extract<RenderFailure, 'invalid_job' | 'failed'>; message: string };

@@ -12,6 +12,10 @@ export interface RenderResult {
   /** In the worker: params check, document build, layout and write. */
   renderMs: number;
   rendererVersion: string;
+  /** The locale the template printed its labels, numbers and dates in, when it takes one. */
+  locale?: string;
+  /** Characters no shipped font could draw (as U+XXXX), printed as U+FFFD. */
+  missingGlyphs?: string[];
 }
 
 export interface RenderOptions {
@@ -153,7 +157,14 @@ export class RenderPool {
       worker.unref();
       if (msg.type === 'done') {
         const pdf = Buffer.from(msg.pdf.buffer, msg.pdf.byteOffset, msg.pdf.byteLength);
-        this.settle(pending, null, { pdf, pages: msg.pages, renderMs: msg.renderMs, rendererVersion: msg.rendererVersion });
+        this.settle(pending, null, {
+          pdf,
+          pages: msg.pages,
+          renderMs: msg.renderMs,
+          rendererVersion: msg.rendererVersion,
+          ...(msg.locale ? { locale: msg.locale } : {}),
+          ...(msg.missingGlyphs?.length ? { missingGlyphs: msg.missingGlyphs } : {}),
+        });
       } else {
         this.settle(pending, new RenderError(msg.reason, msg.message));
       }

@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { getTemplate } from '../reports/templates/registry.js';
+import { withMissingGlyphs } from '../reports/templates/unicode-text.js';
 import { countPages } from './count-pages.js';
 import { configurePdfmake, RENDERER_VERSION, renderPdf } from './pdfmake.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
@@ -28,13 +29,19 @@ async function render(id: number, job: RenderJob): Promise<void> {
     }
   };
   let buf: Buffer;
+  let missingGlyphs: string[];
   try {
-    const doc = template.build(parsed.data, {
-      reportId: job.reportId,
-      title: job.title,
-      generatedAt: job.generatedAt,
-      ...(job.history ? { history: job.history } : {}),
-    });
+    // Characters no shipped font can draw are reported with the result, not only drawn as U+FFFD.
+    const built = withMissingGlyphs(() =>
+      template.build(parsed.data, {
+        reportId: job.reportId,
+        title: job.title,
+        generatedAt: job.generatedAt,
+        ...(job.history ? { history: job.history } : {}),
+      }),
+    );
+    const doc = built.result;
+    missingGlyphs = built.missingGlyphs;
     buf = await renderPdf(doc, onProgress);
   } catch (err) {
     return send({ type: 'failed', id, reason: 'failed', message: err instanceof Error ? err.message : String(err) });
@@ -42,7 +49,11 @@ async function render(id: number, job: RenderJob): Promise<void> {
   // Transfer, not copy; a small Buffer may share Node's pool, so give it a buffer of its own.
   const pdf = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? new Uint8Array(buf.buffer) : new Uint8Array(buf);
   const renderMs = performance.now() - started;
-  send({ type: 'done', id, pdf, pages: countPages(pdf), renderMs, rendererVersion: RENDERER_VERSION }, [pdf.buffer as ArrayBuffer]);
+  const locale = (parsed.data as { locale?: unknown }).locale;
+  send(
+    { type: 'done', id, pdf, pages: countPages(pdf), renderMs, rendererVersion: RENDERER_VERSION, ...(typeof locale === 'string' ? { locale } : {}), missingGlyphs },
+    [pdf.buffer as ArrayBuffer],
+  );
 }
 
 // One job at a time: the pool never sends a second before the first is answered.

@@ -16,6 +16,7 @@ import {
   UiRequestReportDocument,
   UiRetryReportDocument,
   UiTemplatesDocument,
+  UiViewerReportsDocument,
   type ReportViewFragment,
   type UiMeQuery,
   type UiReportsQuery,
@@ -43,11 +44,13 @@ const state: {
   report: Report | null;
   stopStatus: (() => void) | null;
   stopProgress: (() => void) | null;
+  /** The list's live feed (viewerReports): one subscription for every row. */
+  stopList: (() => void) | null;
   cursor: string | null;
   templates: Template[];
   form: ParamsForm | null;
   eventsCursor: string | null;
-} = { token: null, viewer: null, ws: null, reportId: null, report: null, stopStatus: null, stopProgress: null, cursor: null, templates: [], form: null, eventsCursor: null };
+} = { token: null, viewer: null, ws: null, reportId: null, report: null, stopStatus: null, stopProgress: null, stopList: null, cursor: null, templates: [], form: null, eventsCursor: null };
 
 const call = <R, V>(document: TypedDocumentString<R, V>, variables: V) => gql(state.token, document, variables);
 
@@ -78,7 +81,7 @@ function startSocket(): Client {
     closed: (event) => {
       if (state.ws !== client) return;
       if (isFatalClose(event)) connection('Disconnected: the token was refused', 'down');
-      else if (state.stopStatus) connection('Connection lost, reconnecting…', 'connecting');
+      else if (state.stopStatus || state.stopList) connection('Connection lost, reconnecting…', 'connecting');
       else connection('Idle', 'idle');
     },
   });
@@ -88,6 +91,8 @@ function startSocket(): Client {
 
 function closeSocket(): void {
   stopFollowing();
+  state.stopList?.();
+  state.stopList = null;
   void state.ws?.dispose();
   state.ws = null;
   connection('Not connected', 'idle');
@@ -138,7 +143,11 @@ async function signIn(token: string): Promise<void> {
     button('refresh-list').disabled = false;
     $('list-heading').textContent = me.role === 'USER' ? 'Your reports' : 'All reports';
     startSocket();
+    // The socket opens with the first subscription (lazy): until then, say what is true.
+    if ($('connection').dataset.state === 'idle') connection('Signed in', 'idle');
     void loadTemplates();
+    // Live first, then the first page: a change in between arrives by the feed, not lost.
+    followList();
     void loadReports(true);
     $('audit').hidden = !isStaff();
     if (isStaff()) void loadAudit(true);
@@ -593,9 +602,48 @@ function listRow(node: UiReportsQuery['reports']['edges'][number]['node']): HTML
   return tr;
 }
 
-function updateListRow(report: Report): void {
+function updateListRow(report: Pick<Report, 'reportId' | 'status'>): void {
   const cell = document.querySelector(`tr[data-report-id="${CSS.escape(report.reportId)}"] .status-cell`);
   cell?.replaceChildren(statusBadge(report.status));
+}
+
+/** A render's progress as a bar in its row (transient: the next state change replaces it). */
+function showListProgress(reportId: string, fraction: number): void {
+  const cell = document.querySelector(`tr[data-report-id="${CSS.escape(reportId)}"] .status-cell`);
+  if (!cell) return;
+  let bar = cell.querySelector('progress');
+  if (!bar) cell.append((bar = el('progress', { max: 1, className: 'row-progress' })));
+  bar.value = fraction;
+  bar.textContent = `${Math.round(fraction * 100)} %`;
+  bar.setAttribute('aria-label', `Rendered ${Math.round(fraction * 100)} %`);
+}
+
+/**
+ * "Your reports" (all reports for auditors) kept live by one subscription: a new report appears at
+ * the top, a status change updates its row, a render in progress shows a bar.
+ */
+function followList(): void {
+  state.stopList?.();
+  state.stopList = subscribe(
+    socket(),
+    UiViewerReportsDocument,
+    {},
+    ({ viewerReports: update }) => {
+      if (update.progress !== null) return showListProgress(update.reportId, update.progress);
+      const report = update.report;
+      if (!report) return;
+      const body = $('reports-body');
+      if (body.querySelector(`tr[data-report-id="${CSS.escape(report.reportId)}"]`)) return updateListRow(report);
+      body.prepend(listRow(report));
+      $('reports-table').hidden = false;
+      show('list-message', '', 'info');
+    },
+    (err) => {
+      const errors = Array.isArray(err) ? (err as Array<{ message: string; extensions?: { code?: string } }>) : [];
+      if (isFatalClose(err) || errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')) return void recheckToken();
+      show('list-message', `Live updates of the list stopped${errors.length ? `: ${errors.map((e) => e.message).join('; ')}` : ''}. Refresh reloads it.`, 'error');
+    },
+  );
 }
 
 async function loadReports(reset: boolean): Promise<void> {
@@ -708,8 +756,32 @@ function start(): void {
     input('token').value = saved;
     void signIn(saved);
   } else if (devToken) {
+    // Filled in by quire for a browser on its own machine: connect at once, nothing to press.
     input('token').value = devToken;
-    $('token-hint').append(' ', el('strong', {}, 'The dev token of this development server is filled in: press “Use token”.'));
+    $('token-hint').append(' ', el('strong', {}, 'Signed in with the dev token of this development server.'));
+    void signIn(devToken);
+  }
+  void showObjectStore();
+}
+
+/**
+ * The object store's state, from /readyz (no token needed): quire serves on without it, so the
+ * page says when downloads come from volumes and copies wait.
+ */
+async function showObjectStore(): Promise<void> {
+  const shown = $('object-store');
+  try {
+    const res = await fetch('/readyz', { cache: 'no-store' });
+    const body = (await res.json()) as { objectStore?: { kind: string; bucket: string; state: string; detail?: string } };
+    const store = body.objectStore;
+    if (!store) return;
+    const name = store.kind === 's3' ? `S3 bucket ${store.bucket}` : 'disk store';
+    shown.textContent = store.state === 'up' ? `Object store: ${name}, answering` : `Object store: ${name} not answering — downloads come from volumes, copies wait`;
+    shown.dataset.state = store.state === 'up' ? 'live' : 'down';
+    if (store.detail) shown.title = store.detail;
+    shown.hidden = false;
+  } catch {
+    shown.hidden = true;
   }
 }
 

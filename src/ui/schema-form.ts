@@ -29,7 +29,7 @@ const HINTS: Record<string, string> = {
   currency: 'ISO 4217 code in capitals, e.g. EUR.',
   delta: 'Change as a fraction: 0.12 is +12 %.',
   key: 'The name of this column’s value in each row.',
-  totals: 'Totals every number and currency column.',
+  totals: 'Tick the number and currency columns to sum (not unit prices); none: no totals row.',
 };
 
 function humanize(key: string): string {
@@ -231,7 +231,7 @@ function rowsNode(key: string, path: string, schema: JsonSchema, required: boole
   const id = idOf(path);
   const max = schema.maxItems ?? 100_000;
   const mode = el('select', { id: `${id}-mode`, name: `${key}-mode` });
-  mode.append(el('option', { value: 'generate' }, 'Sample rows made from the columns'), el('option', { value: 'csv' }, 'CSV (first line: column keys)'), el('option', { value: 'json' }, 'JSON array of objects'));
+  mode.append(el('option', { value: 'generate' }, 'Sample rows'), el('option', { value: 'csv' }, 'CSV (first line: keys)'), el('option', { value: 'json' }, 'JSON array'));
   const modeField = el('div', { className: 'field' }, el('label', { htmlFor: mode.id }, `${humanize(key)} from`), mode);
 
   const countInput = el('input', { type: 'number', name: key, value: typeof initial === 'number' ? String(initial) : '40', min: '0', max: String(max), step: '1', required: true });
@@ -299,6 +299,62 @@ export function unreadable(value: unknown, path: string, issues: Issue[] = []): 
   return issues;
 }
 
+/**
+ * `totals` of the table: one checkbox per number or currency column, kept in step with the columns
+ * as they are edited; sends the ticked keys (the params' list form), or nothing for no totals row.
+ * `true` (total everything) as a starting value ticks every such column.
+ */
+function totalsNode(path: string, initial: unknown, into: HTMLElement, columns: Node): Node {
+  const id = idOf(path);
+  const ticked = new Set<string>(Array.isArray(initial) ? initial.map(String) : []);
+  let all = initial === true;
+  const boxes = el('div', { className: 'checks' });
+  const error = el('p', { id: `${id}-error`, className: 'field-error' });
+  error.dataset.path = path;
+  const box = el('fieldset', { className: 'params nested', id }, el('legend', {}, humanize('totals')), boxes, el('p', { id: `${id}-hint`, className: 'hint' }, HINTS.totals!), error);
+  box.dataset.path = path;
+  into.append(box);
+  const numeric = (): Array<{ key: string; label: string }> => {
+    const list = columns.collect();
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((c): c is { key: string; label?: string; format?: string } => !!c && typeof c === 'object' && typeof (c as { key?: unknown }).key === 'string')
+      .filter((c) => (c.format === 'number' || c.format === 'currency') && c.key !== '')
+      .map((c) => ({ key: c.key, label: c.label || c.key }));
+  };
+  const render = () => {
+    const cols = numeric();
+    if (all) cols.forEach((c) => ticked.add(c.key));
+    all = false;
+    const shown = boxes.querySelectorAll('input').length;
+    const keys = cols.map((c) => c.key).join('\n');
+    if (boxes.dataset.keys === keys && shown === cols.length) return;
+    boxes.dataset.keys = keys;
+    boxes.replaceChildren(
+      ...(cols.length === 0
+        ? [el('p', { className: 'hint' }, 'No number or currency column yet.')]
+        : cols.map((c) => {
+            const input = el('input', { type: 'checkbox', id: `${id}-${idOf(c.key)}`, name: `totals-${c.key}`, checked: ticked.has(c.key) });
+            input.addEventListener('change', () => (input.checked ? ticked.add(c.key) : ticked.delete(c.key)));
+            return el('div', { className: 'field check' }, input, el('label', { htmlFor: input.id }, c.label));
+          })),
+    );
+  };
+  // The columns live in the same container: any edit there may add, remove or retype one.
+  into.addEventListener('input', render);
+  into.addEventListener('change', render);
+  into.addEventListener('click', () => queueMicrotask(render));
+  render();
+  return {
+    collect: () => {
+      const keys = numeric()
+        .map((c) => c.key)
+        .filter((k) => ticked.has(k));
+      return keys.length > 0 ? keys : undefined;
+    },
+  };
+}
+
 function objectNode(path: string, schema: JsonSchema, initial: unknown, into: HTMLElement): Node {
   const values = (initial && typeof initial === 'object' ? initial : {}) as Record<string, unknown>;
   const children = new Map<string, Node>();
@@ -307,7 +363,9 @@ function objectNode(path: string, schema: JsonSchema, initial: unknown, into: HT
     const childPath = `${path}.${key}`;
     const req = required.has(key);
     let node: Node | null = null;
-    if (sub.type === 'array' && isOpenObject(sub.items)) {
+    if (key === 'totals' && children.has('columns')) {
+      node = totalsNode(childPath, values[key], into, children.get('columns')!);
+    } else if (sub.type === 'array' && isOpenObject(sub.items)) {
       node = rowsNode(key, childPath, sub, req, values[key], into, children);
     } else if (sub.type === 'array' && isFixedObject(sub.items)) {
       node = repeatNode(key, childPath, sub, req, values[key], into);
@@ -369,7 +427,8 @@ export const EXAMPLES: Record<string, unknown> = {
       { label: 'Date', key: 'date', format: 'date' },
     ],
     rows: 40,
-    totals: true,
+    // A unit price summed is meaningless: the quantity is what gets a total.
+    totals: ['quantity'],
     locale: 'en-US',
     timeZone: 'UTC',
   },

@@ -130,7 +130,15 @@ export function renderStage(options: RenderStageOptions) {
         [
           {
             type: 'ReportRendered',
-            data: { sha256, bytes, pages: result.pages, renderMs: result.renderMs, rendererVersion: result.rendererVersion },
+            data: {
+              sha256,
+              bytes,
+              pages: result.pages,
+              renderMs: result.renderMs,
+              rendererVersion: result.rendererVersion,
+              ...(result.locale ? { locale: result.locale } : {}),
+              ...(result.missingGlyphs?.length ? { missingGlyphs: result.missingGlyphs.slice(0, 1000) } : {}),
+            },
           },
           stored,
         ],

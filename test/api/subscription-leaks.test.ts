@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { openLiveSubscriptions } from '../../src/api/graphql/live-subscription.js';
 import { gqlWs, subscribe } from '../graphql/client.js';
-import { EventsTailDocument, MigrationProgressLiveDocument, ReportProgressDocument, ReportStatusDocument } from '../graphql/gql/graphql.js';
+import { EventsTailDocument, MigrationProgressLiveDocument, ReportProgressDocument, ReportStatusDocument, ViewerReportsDocument } from '../graphql/gql/graphql.js';
 import { sseSubscribe } from '../graphql/sse.js';
 import { waitFor } from '../support/collect.js';
 import { backends } from '../support/databases.js';
@@ -79,6 +79,8 @@ describe.each(backends)('subscriptions leave nothing behind (%s)', (kind) => {
       { name: 'events tail', who: 'auditor', document: d(EventsTailDocument), variables: {}, behaviour: 'idle' },
       { name: 'reportStatus, abandoned', who: 'alice', document: d(ReportStatusDocument), variables: { id: finished }, behaviour: 'abandoned' },
       { name: 'events tail, abandoned', who: 'auditor', document: d(EventsTailDocument), variables: {}, behaviour: 'abandoned' },
+      { name: 'viewerReports', who: 'alice', document: d(ViewerReportsDocument), variables: {}, behaviour: 'idle' },
+      { name: 'viewerReports, abandoned', who: 'auditor', document: d(ViewerReportsDocument), variables: {}, behaviour: 'abandoned' },
     ];
     baseline = { events: runtime.database.notifier.listenerCount('quire_events'), progress: runtime.database.notifier.listenerCount('quire_progress') };
   }, 60_000);

@@ -4,6 +4,8 @@ import './errors.js';
 import './events.js';
 import './legacy.js';
 import './reports.js';
+import './rendering.js';
+import './report-feed.js';
 import './templates.js';
 import './tokens.js';
 import './audit.js';

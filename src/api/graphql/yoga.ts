@@ -8,6 +8,8 @@ import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, parseLsnHeader, type ReadS
 import type { EventHub } from '../../events/event-hub.js';
 import { QuireError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
+import { renderOfflineGraphiQL } from '../routes/graphiql.js';
+import { mayReceiveDevToken } from '../routes/ui.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
 import type { GraphQLContext } from './context.js';
 import { useRequestErrorCodes } from './error-codes.js';
@@ -36,7 +38,8 @@ export const ARMOR = {
   blockFieldSuggestion: { enabled: true },
 } as const;
 
-export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga {
+/** `options.devToken`: prefilled as GraphiQL's Authorization header for loopback browsers outside production (as on the page). */
+export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { devToken?: string } = {}): QuireYoga {
   const { config } = runtime;
   // Each HTTP request's reads, kept to put the commit LSN on the response of a request that wrote.
   const scopes = new WeakMap<Request, ReadScope>();
@@ -56,7 +59,20 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub): QuireYoga 
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: config.production ? false : { title: 'quire', subscriptionsProtocol: 'WS' },
+    // Served from this origin (./routes/graphiql.ts), never a CDN: it works offline and under a strict CSP.
+    graphiql: config.production
+      ? false
+      : (_request, serverContext) => {
+          const req = (serverContext as { req?: import('node:http').IncomingMessage } | undefined)?.req;
+          const token = options.devToken && req && mayReceiveDevToken(runtime, req) ? options.devToken : undefined;
+          return {
+            title: 'quire',
+            favicon: '/ui/favicon.svg',
+            subscriptionsProtocol: 'WS',
+            ...(token ? { headers: JSON.stringify({ Authorization: `Bearer ${token}` }) } : {}),
+          };
+        },
+    renderGraphiQL: renderOfflineGraphiQL,
     // Typed results carry expected failures; anything unexpected is masked (details only in development).
     maskedErrors: {
       isDev: !config.production,

@@ -7,10 +7,17 @@ import type { TFontDictionary } from 'pdfmake/interfaces.js';
  * no subsetting, the fastest render. Text that WinAnsi (the standard fonts' encoding) cannot show
  * is split into runs in embedded TrueType fonts shipped in npm packages, chosen per code point:
  *   DejaVu Sans (dejavu-fonts-ttf): Cyrillic, Greek, Armenian, Georgian, Hebrew, symbols…
- *   Noto Sans SC (@expo-google-fonts/noto-sans-sc): CJK ideographs, kana, hangul in part
+ *   Noto Sans SC (@expo-google-fonts/noto-sans-sc): CJK ideographs, kana
+ *   Noto Sans KR (@expo-google-fonts/noto-sans-kr): hangul (SC has only some syllables)
+ *   Noto Sans Thai, Noto Sans Devanagari (@expo-google-fonts/…): shaped by fontkit (reordering,
+ *     conjuncts, marks), so each script's text must stay in one run of its own font
  *   Noto Emoji (@expo-google-fonts/noto-emoji): monochrome emoji (PDF has no colour glyphs here)
  * Only the glyphs used are embedded (pdfkit subsets). A code point none of them has becomes U+FFFD
- * rather than an invisible or crashing glyph.
+ * rather than an invisible or crashing glyph, and the render says so (a warning on the report).
+ *
+ * To add a script: `npm install` a package that ships its TTF (Noto families are on npm as
+ * @expo-google-fonts/noto-sans-<script>), add it to FALLBACK_FONTS, and to SCRIPT_FONTS below when
+ * the fonts before it have some of its code points but not all (as SC has some hangul).
  */
 
 const require = createRequire(import.meta.url);
@@ -19,6 +26,16 @@ const packageDir = (name: string) => dirname(require.resolve(`${name}/package.js
 const dejavu = join(packageDir('dejavu-fonts-ttf'), 'ttf');
 const notoSc = packageDir('@expo-google-fonts/noto-sans-sc');
 const notoEmoji = packageDir('@expo-google-fonts/noto-emoji');
+const notoKr = packageDir('@expo-google-fonts/noto-sans-kr');
+const notoThai = packageDir('@expo-google-fonts/noto-sans-thai');
+const notoDevanagari = packageDir('@expo-google-fonts/noto-sans-devanagari');
+
+/** A family from an @expo-google-fonts package: regular and bold (no italics: the upright ones stand in). */
+function noto(dir: string, family: string) {
+  const regular = join(dir, '400Regular', `${family}_400Regular.ttf`);
+  const bold = join(dir, '700Bold', `${family}_700Bold.ttf`);
+  return { normal: regular, bold, italics: regular, bolditalics: bold };
+}
 
 /** The body font: one of pdfkit's standard 14, named by its PostScript names (no file). */
 export const BODY_FONT = 'Helvetica';
@@ -36,17 +53,31 @@ export const FALLBACK_FONTS = {
     italics: join(notoSc, '400Regular', 'NotoSansSC_400Regular.ttf'),
     bolditalics: join(notoSc, '700Bold', 'NotoSansSC_700Bold.ttf'),
   },
-  NotoEmoji: {
-    normal: join(notoEmoji, '400Regular', 'NotoEmoji_400Regular.ttf'),
-    bold: join(notoEmoji, '700Bold', 'NotoEmoji_700Bold.ttf'),
-    italics: join(notoEmoji, '400Regular', 'NotoEmoji_400Regular.ttf'),
-    bolditalics: join(notoEmoji, '700Bold', 'NotoEmoji_700Bold.ttf'),
-  },
+  NotoSansKR: noto(notoKr, 'NotoSansKR'),
+  NotoSansThai: noto(notoThai, 'NotoSansThai'),
+  NotoSansDevanagari: noto(notoDevanagari, 'NotoSansDevanagari'),
+  NotoEmoji: noto(notoEmoji, 'NotoEmoji'),
 } as const;
 
 export type FallbackFont = keyof typeof FALLBACK_FONTS;
 /** Tried in this order for a code point outside WinAnsi. */
-export const FALLBACK_ORDER: readonly FallbackFont[] = ['DejaVuSans', 'NotoSansSC', 'NotoEmoji'];
+export const FALLBACK_ORDER: readonly FallbackFont[] = ['DejaVuSans', 'NotoSansSC', 'NotoSansKR', 'NotoSansThai', 'NotoSansDevanagari', 'NotoEmoji'];
+
+/**
+ * Scripts whose every code point goes to one font, ahead of FALLBACK_ORDER: a word must not switch
+ * fonts half-way (hangul syllables SC happens to have would look different from the rest; Thai and
+ * Devanagari are shaped per run). Inclusive code point ranges.
+ */
+export const SCRIPT_FONTS: ReadonlyArray<[number, number, FallbackFont]> = [
+  [0x1100, 0x11ff, 'NotoSansKR'], // Hangul Jamo
+  [0x3130, 0x318f, 'NotoSansKR'], // Hangul Compatibility Jamo
+  [0xa960, 0xa97f, 'NotoSansKR'], // Hangul Jamo Extended-A
+  [0xac00, 0xd7ff, 'NotoSansKR'], // Hangul Syllables, Jamo Extended-B
+  [0x0e00, 0x0e7f, 'NotoSansThai'],
+  [0x0900, 0x097f, 'NotoSansDevanagari'],
+  [0xa8e0, 0xa8ff, 'NotoSansDevanagari'], // Devanagari Extended
+  [0x1cd0, 0x1cff, 'NotoSansDevanagari'], // Vedic Extensions
+];
 
 const STANDARD = {
   normal: 'Helvetica',

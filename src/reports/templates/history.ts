@@ -1,5 +1,7 @@
 import type { TableCell } from 'pdfmake/interfaces.js';
 import { z } from 'zod';
+import { Locale } from './intl-params.js';
+import { labelsFor } from './labels.js';
 import { pageFrame } from './page-frame.js';
 import { defineTemplate } from './template.js';
 import { unicodeText } from './unicode-text.js';
@@ -8,10 +10,16 @@ export const HistoryParams = z.object({
   /** The report whose event history is printed; quire loads it into the context. */
   // Stored in its canonical (lower-case) form, the one report ids are kept in.
   reportId: z.uuid().transform((id) => id.toLowerCase()),
+  locale: Locale,
 });
 export type HistoryParams = z.output<typeof HistoryParams>;
 
 const SHORT_HASH = 12;
+/** The full hash in two lines of 32 hex digits: 6.5 pt Courier (0.6 em a digit) is 125 pt wide. */
+const HASH_LINE = 32;
+const HASH_SIZE = 6.5;
+/** The hash column: the two lines plus the table's 8 pt left padding, inside the page's 515 pt. */
+const HASH_WIDTH = 136;
 
 export const history = defineTemplate({
   name: 'history',
@@ -19,28 +27,39 @@ export const history = defineTemplate({
   params: HistoryParams,
   build(p, ctx) {
     const entries = ctx.history ?? [];
-    const body: TableCell[][] = [
-      ['Version', 'Event', 'Recorded at', 'Actor', 'Region', 'Hash'].map((h) => ({ text: h, style: 'header' })),
-    ];
+    const labels = labelsFor(p.locale);
+    const body: TableCell[][] = [labels.historyColumns.map((h) => ({ text: unicodeText(h), style: 'header' }))];
     for (const e of entries) {
       body.push([
         { text: String(e.streamVersion), alignment: 'right' },
         { text: unicodeText(e.type) },
-        { text: e.recordedAt },
+        // Date over time: the column stays narrow enough for the actor and the full hash.
+        { text: e.recordedAt.replace('T', '\n') },
         { text: unicodeText(e.actor ?? '—') },
         { text: unicodeText(e.region) },
-        // The short form to read, the full one to check against the log.
-        { stack: [{ text: e.hash.slice(0, SHORT_HASH), font: 'Courier' }, { text: e.hash, font: 'Courier', fontSize: 4.5, color: '#666666' }] },
+        // The short form to read, the full one (in two legible lines) to check against the log.
+        {
+          stack: [
+            { text: e.hash.slice(0, SHORT_HASH), font: 'Courier', bold: true },
+            { text: `${e.hash.slice(0, HASH_LINE)}\n${e.hash.slice(HASH_LINE)}`, font: 'Courier', fontSize: HASH_SIZE, color: '#555555' },
+          ],
+        },
       ]);
     }
-    return pageFrame(ctx, [
-      { text: unicodeText(`Event history of report ${p.reportId}`), style: 'subtitle' },
-      entries.length === 0
-        ? { text: 'No events recorded.', italics: true }
-        : {
-            table: { headerRows: 1, widths: ['auto', 'auto', 'auto', '*', 'auto', 150], body },
-            layout: 'lightHorizontalLines',
-          },
-    ]);
+    return pageFrame(
+      ctx,
+      [
+        { text: unicodeText(labels.historyOf(p.reportId)), style: 'subtitle' },
+        entries.length === 0
+          ? { text: unicodeText(labels.noEvents), italics: true }
+          : {
+              // Only the actor column stretches (and wraps): the others hold short, known values.
+              table: { headerRows: 1, widths: ['auto', 'auto', 'auto', '*', 'auto', HASH_WIDTH], body },
+              layout: 'lightHorizontalLines',
+            },
+      ],
+      {},
+      { locale: p.locale },
+    );
   },
 });

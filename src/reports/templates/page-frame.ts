@@ -1,19 +1,27 @@
 import type { Content, TDocumentDefinitions } from 'pdfmake/interfaces.js';
 import { BODY_FONT } from './fonts.js';
+import { labelsFor } from './labels.js';
 import type { TemplateContext } from './template.js';
 import { unicodeText } from './unicode-text.js';
 
-/** Page set-up every template shares: A4, title and metadata, "Page n of m" and provenance footer. */
+/**
+ * Page set-up every template shares: A4, title and metadata, "Page n of m" and provenance footer,
+ * their words and the date in the report's locale (src/reports/templates/labels.ts).
+ */
 export function pageFrame(
   ctx: TemplateContext,
   content: Content,
   extra: Partial<TDocumentDefinitions> = {},
+  intl: { locale: string; timeZone?: string } = { locale: 'en-US' },
 ): TDocumentDefinitions {
-  const generated = `Generated ${ctx.generatedAt.toISOString()} · report ${ctx.reportId}`;
+  const labels = labelsFor(intl.locale);
+  const date = new Intl.DateTimeFormat(intl.locale, { dateStyle: 'medium', timeStyle: 'long', timeZone: intl.timeZone ?? 'UTC' }).format(ctx.generatedAt);
+  const generated = unicodeText(labels.generated(date, ctx.reportId));
   return {
     pageSize: 'A4',
     pageMargins: [40, 40, 40, 50],
     info: { title: ctx.title, producer: 'quire', creator: 'quire' },
+    language: intl.locale,
     defaultStyle: { font: BODY_FONT, fontSize: 9 },
     styles: {
       title: { fontSize: 16, bold: true, margin: [0, 0, 0, 4] },
@@ -24,7 +32,7 @@ export function pageFrame(
       margin: [40, 15, 40, 0],
       fontSize: 7,
       color: '#666666',
-      columns: [{ text: generated }, { text: `Page ${page} of ${pages}`, alignment: 'right', width: 'auto' }],
+      columns: [{ text: generated }, { text: unicodeText(labels.page(page, pages)), alignment: 'right', width: 'auto' }],
     }),
     content: [{ text: unicodeText(ctx.title), style: 'title' }, content],
     ...extra,

@@ -47,18 +47,53 @@ function niceStep(range: number): number {
   return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
 }
 
+/** The KPI blocks' inner width: four to a row across 515 pt with 10 pt gaps, less padding and border. */
+const KPI_INNER_WIDTH = (515 - 3 * 10) / 4 - 2 * 6 - 2 * 4 - 2;
+const KPI_VALUE_SIZE = 18;
+const KPI_MIN_SIZE = 8;
+/** Every block the same height: the label, the value at full size and the delta line. */
+const KPI_HEIGHT = 62;
+
+/**
+ * A conservative width of `text` in Helvetica Bold, in em: the standard font's advance widths for
+ * the characters numbers are made of, generous ones for the rest, 1 em for wide scripts.
+ */
+export function boldWidthEm(text: string): number {
+  let em = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (ch >= '0' && ch <= '9') em += 0.556;
+    else if (' ,.:;\'\u00a0\u202f'.includes(ch)) em += 0.278;
+    else if (ch === '-' || ch === '\u2212') em += 0.584;
+    else if (ch === '%') em += 0.889;
+    else if (ch >= 'A' && ch <= 'Z') em += 0.778;
+    else if (ch >= 'a' && ch <= 'z') em += 0.611;
+    else if (cp >= 0x1100) em += 1;
+    else em += 0.722;
+  }
+  return em;
+}
+
+/** The largest size up to 18 pt at which `text` fits the block on one line (never below 8 pt). */
+export function fitKpiSize(text: string): number {
+  const em = boldWidthEm(text);
+  return Math.max(KPI_MIN_SIZE, Math.min(KPI_VALUE_SIZE, Math.floor((KPI_INNER_WIDTH / Math.max(em, 0.01)) * 4) / 4));
+}
+
 function kpiBlock(k: SummaryParams['kpis'][number], nf: Intl.NumberFormat, pf: Intl.NumberFormat): Content {
   const value = nf.format(k.value) + (k.unit ? ` ${k.unit}` : '');
+  const size = fitKpiSize(value);
   const stack: Content[] = [
     { text: unicodeText(k.label), fontSize: 8, color: '#555555' },
-    { text: unicodeText(value), fontSize: 18, bold: true, margin: [0, 2, 0, 2] },
+    // Sized to fit on one line; the margin keeps the block's height whatever the size.
+    { text: unicodeText(value), fontSize: size, bold: true, noWrap: true, margin: [0, 2 + (KPI_VALUE_SIZE - size) * 0.6, 0, 2 + (KPI_VALUE_SIZE - size) * 0.55] },
   ];
   if (k.delta !== undefined) {
     const up = k.delta >= 0;
     stack.push({ text: unicodeText(`${up ? '▲' : '▼'} ${pf.format(k.delta)}`), color: up ? '#2e7d32' : '#c62828', fontSize: 8 });
   }
   return {
-    table: { widths: ['*'], body: [[{ stack, margin: [6, 6, 6, 6] }]] },
+    table: { widths: ['*'], heights: [KPI_HEIGHT], body: [[{ stack, margin: [6, 6, 6, 6] }]] },
     layout: { hLineColor: () => '#cccccc', vLineColor: () => '#cccccc' },
   };
 }
@@ -125,6 +160,6 @@ export const summary = defineTemplate({
       while (blocks.length < 4) blocks.push({ text: '' });
       rows.push({ columns: blocks, columnGap: 10, margin: [0, 0, 0, 10] });
     }
-    return pageFrame(ctx, [...rows, { text: '', margin: [0, 6, 0, 0] }, barChart(p.series, nf)]);
+    return pageFrame(ctx, [...rows, { text: '', margin: [0, 6, 0, 0] }, barChart(p.series, nf)], {}, { locale: p.locale });
   },
 });

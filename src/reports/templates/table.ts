@@ -1,9 +1,11 @@
 import type { Alignment, Content, TableCell } from 'pdfmake/interfaces.js';
 import { z } from 'zod';
+import type { FallbackFont } from './fonts.js';
 import { Locale, TimeZone } from './intl-params.js';
+import { labelsFor } from './labels.js';
 import { pageFrame } from './page-frame.js';
 import { defineTemplate } from './template.js';
-import { unicodeText } from './unicode-text.js';
+import { fallbackFontsOf, strut, unicodeText } from './unicode-text.js';
 
 export const MAX_ROWS = 100_000;
 export const MAX_COLUMNS = 50;
@@ -84,11 +86,29 @@ function alignmentOf(col: Column): Alignment {
   return col.align ?? (col.format === 'number' || col.format === 'currency' ? 'right' : 'left');
 }
 
+/**
+ * When any cell needs a fallback font, every cell starts with the same strut (unicode-text.ts):
+ * rows keep one height and one baseline whatever their script. All-Latin tables are left alone.
+ */
+function evenRows(body: TableCell[][]): void {
+  const fonts = new Set<FallbackFont>();
+  for (const row of body) for (const cell of row) fallbackFontsOf((cell as { text: string | Content[] }).text, fonts);
+  if (fonts.size === 0) return;
+  const runs = strut(fonts, 9);
+  for (const row of body) {
+    for (const cell of row) {
+      const c = cell as { text: string | Content[] };
+      c.text = [...runs, ...(typeof c.text === 'string' ? [c.text] : c.text)];
+    }
+  }
+}
+
 export const table = defineTemplate({
   name: 'table',
   description: 'Rows under a header repeated on every page, with formatted columns and an optional totals row.',
   params: TableParams,
   build(p, ctx) {
+    const labels = labelsFor(p.locale);
     const formats = p.columns.map((c) => formatter(c, p.locale, p.timeZone));
     const aligns = p.columns.map(alignmentOf);
     const header: TableCell[] = p.columns.map((c, i) => ({ text: unicodeText(c.label), style: 'header', alignment: aligns[i] }));
@@ -107,18 +127,19 @@ export const table = defineTemplate({
         p.columns.map((c, i) => {
           if (totalled.includes(c.key)) {
             const sum = p.rows.reduce((s, r) => s + (typeof r[c.key] === 'number' ? (r[c.key] as number) : 0), 0);
-            return { text: formats[i]!(sum), alignment: aligns[i], bold: true };
+            return { text: unicodeText(formats[i]!(sum)), alignment: aligns[i], bold: true };
           }
-          return { text: i === 0 ? 'Total' : '', bold: true };
+          return { text: i === 0 ? unicodeText(labels.total) : '', bold: true };
         }),
       );
     }
+    evenRows(body);
     const content: Content[] = [];
     if (p.subtitle) content.push({ text: unicodeText(p.subtitle), style: 'subtitle' });
     content.push({
       table: { headerRows: 1, widths: p.columns.map(() => '*'), body },
       layout: 'lightHorizontalLines',
     });
-    return pageFrame(ctx, content, p.columns.length > 8 ? { pageOrientation: 'landscape' } : {});
+    return pageFrame(ctx, content, p.columns.length > 8 ? { pageOrientation: 'landscape' } : {}, { locale: p.locale, timeZone: p.timeZone });
   },
 });

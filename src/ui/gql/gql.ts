@@ -26,6 +26,7 @@ type Documents = {
     "mutation UiRequestReport($input: RequestReportInput!) {\n  requestReport(input: $input) {\n    __typename\n    ... on MutationRequestReportSuccess {\n      data {\n        reportId\n        title\n        template\n        status\n        requestedAt\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n    ... on InvalidParamsError {\n      issues {\n        path\n        message\n      }\n    }\n    ... on RateLimitedError {\n      retryAfterSeconds\n    }\n  }\n}": typeof types.UiRequestReportDocument,
     "mutation UiRetryReport($id: ID!) {\n  retryReport(id: $id) {\n    __typename\n    ... on MutationRetryReportSuccess {\n      data {\n        reportId\n        status\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n    ... on NotRetryableError {\n      status\n    }\n  }\n}": typeof types.UiRetryReportDocument,
     "query UiTemplates {\n  templates {\n    name\n    description\n    paramsSchema\n  }\n}": typeof types.UiTemplatesDocument,
+    "subscription UiViewerReports {\n  viewerReports {\n    reportId\n    progress\n    report {\n      reportId\n      title\n      template\n      status\n      requestedAt\n    }\n  }\n}": typeof types.UiViewerReportsDocument,
 };
 const documents: Documents = {
     "fragment ReportView on Report {\n  reportId\n  title\n  template\n  status\n  owner\n  requestedAt\n  requestedRegion\n  updatedAt\n  attempts\n  lastError\n  failedStage\n  nextAttemptAt\n  pages\n  bytes\n  sha256\n  version\n  locations {\n    kind\n    region\n    machine\n    bucket\n    bytes\n    storedAt\n  }\n  downloadable {\n    available\n    reason\n    source\n    region\n    machine\n  }\n  history {\n    streamVersion\n    type\n    recordedAt\n    hash\n    prevHash\n    metadata {\n      region\n      machine\n      actor\n    }\n  }\n}": types.ReportViewFragmentDoc,
@@ -39,6 +40,7 @@ const documents: Documents = {
     "mutation UiRequestReport($input: RequestReportInput!) {\n  requestReport(input: $input) {\n    __typename\n    ... on MutationRequestReportSuccess {\n      data {\n        reportId\n        title\n        template\n        status\n        requestedAt\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n    ... on InvalidParamsError {\n      issues {\n        path\n        message\n      }\n    }\n    ... on RateLimitedError {\n      retryAfterSeconds\n    }\n  }\n}": types.UiRequestReportDocument,
     "mutation UiRetryReport($id: ID!) {\n  retryReport(id: $id) {\n    __typename\n    ... on MutationRetryReportSuccess {\n      data {\n        reportId\n        status\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n    ... on NotRetryableError {\n      status\n    }\n  }\n}": types.UiRetryReportDocument,
     "query UiTemplates {\n  templates {\n    name\n    description\n    paramsSchema\n  }\n}": types.UiTemplatesDocument,
+    "subscription UiViewerReports {\n  viewerReports {\n    reportId\n    progress\n    report {\n      reportId\n      title\n      template\n      status\n      requestedAt\n    }\n  }\n}": types.UiViewerReportsDocument,
 };
 
 /**
@@ -85,6 +87,10 @@ export function graphql(source: "mutation UiRetryReport($id: ID!) {\n  retryRepo
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query UiTemplates {\n  templates {\n    name\n    description\n    paramsSchema\n  }\n}"): typeof import('./graphql.js').UiTemplatesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "subscription UiViewerReports {\n  viewerReports {\n    reportId\n    progress\n    report {\n      reportId\n      title\n      template\n      status\n      requestedAt\n    }\n  }\n}"): typeof import('./graphql.js').UiViewerReportsDocument;
 
 
 export function graphql(source: string) {

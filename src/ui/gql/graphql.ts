@@ -125,6 +125,11 @@ export type UiTemplatesQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type UiTemplatesQuery = { templates: Array<{ name: string, description: string, paramsSchema: unknown }> };
 
+export type UiViewerReportsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type UiViewerReportsSubscription = { viewerReports: { reportId: string, progress: number | null, report: { reportId: string, title: string, template: string, status: ReportStatus, requestedAt: string } | null } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -398,3 +403,18 @@ export const UiTemplatesDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<UiTemplatesQuery, UiTemplatesQueryVariables>;
+export const UiViewerReportsDocument = new TypedDocumentString(`
+    subscription UiViewerReports {
+  viewerReports {
+    reportId
+    progress
+    report {
+      reportId
+      title
+      template
+      status
+      requestedAt
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiViewerReportsSubscription, UiViewerReportsSubscriptionVariables>;
