@@ -10,6 +10,7 @@ import { OrphanSweeper } from './orphan-sweeper.js';
 import { renderStage } from './render-worker.js';
 import { copyStage } from './replicate-worker.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
+import { formatProgress } from '../render/progress-signal.js';
 
 export interface Workers {
   readonly owner: string;
@@ -39,7 +40,7 @@ function progressPublisher(notifier: Notifier): (reportId: string, fraction: num
     if (fraction < 1 && fraction - previous < 0.05) return;
     if (fraction >= 1) last.delete(reportId);
     else last.set(reportId, fraction);
-    notifier.notify('quire_progress', `${reportId}:${fraction.toFixed(3)}`);
+    notifier.notify('quire_progress', formatProgress(reportId, fraction));
   };
 }
 

@@ -1,6 +1,7 @@
 import { canRead } from '../../actor.js';
 import { loadReportStates } from '../../projections/report-queries.js';
 import { REPORT_STREAM_PREFIX, type ReportState } from '../../projections/report-state.js';
+import { parseProgress } from '../../render/progress-signal.js';
 import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
 import { ReportRef } from './reports.js';
@@ -45,12 +46,7 @@ builder.subscriptionField('viewerReports', (t) =>
             if (event.streamId.startsWith(REPORT_STREAM_PREFIX)) push({ kind: 'event', reportId: event.streamId.slice(REPORT_STREAM_PREFIX.length) });
           });
           const offProgress = ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-            // `<report id>:<fraction>`, comma-joined when NOTIFY coalesced several; `*` (too many) carries none.
-            for (const item of payload.split(',')) {
-              const [reportId, fraction] = item.split(':');
-              const value = Number(fraction);
-              if (reportId && fraction && Number.isFinite(value)) push({ kind: 'progress', reportId, fraction: value });
-            }
+            for (const step of parseProgress(payload)) push({ kind: 'progress', ...step });
           });
           return () => {
             offEvents();

@@ -22,6 +22,7 @@ import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
 import { asResult, ConflictError, ErrorInterface, InvalidInputError, textArg } from './errors.js';
 import { EventRef } from './events.js';
+import { parseProgress } from '../../render/progress-signal.js';
 
 /** Accepts a report's UUID (in any case) or its relay global ID. */
 export function reportIdFrom(id: string): string {
@@ -352,8 +353,7 @@ builder.subscriptionField('reportProgress', (t) =>
         if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
         const updates = live.listen<number>((push) =>
           ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-            const [id, fraction] = payload.split(':');
-            if (id === reportId) push(Number(fraction));
+            for (const step of parseProgress(payload)) if (step.reportId === reportId) push(step.fraction);
           }),
         );
         // Only the newest fraction of a burst matters.
