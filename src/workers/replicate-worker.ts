@@ -45,6 +45,13 @@ class CopyMismatchError extends Error {
 const NOT_HERE_TTL_MS = 5 * 60_000;
 const NOT_HERE_MAX = 10_000;
 
+/**
+ * The longest a copy waits between attempts. A copy fails because the store is down, not because
+ * of the report, so its backoff must not grow like a render's (10 min): the backlog of an outage
+ * then lands within a minute of the store coming back instead of each copy's own long wait.
+ */
+export const COPY_RETRY_MAX_MS = 60_000;
+
 /** The copy this machine may take: its own volume's, else a region-level one of its region. */
 function copyFor(state: ReportState, region: string, machine: string): ReportLocation | undefined {
   const volumes = state.locations.filter((l) => l.kind === 'volume');
@@ -148,7 +155,7 @@ export function copyStage(options: CopyStageOptions) {
       if (err instanceof WrongExpectedVersionError || signal.aborted) return;
       const mismatch = err instanceof CopyMismatchError;
       const attempt = state.attempts + 1;
-      const retryAt = mismatch ? null : nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY });
+      const retryAt = mismatch ? null : nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY, maxDelayMs: Math.min(backoff.maxDelayMs ?? COPY_RETRY_MAX_MS, COPY_RETRY_MAX_MS) });
       metrics?.failed(mismatch ? 'mismatch' : 'store');
       log.warn({ err, reportId: state.reportId, attempt, retryAt, kind }, mismatch ? 'file does not match its record' : 'copy failed');
       await recordFailure(store, claim.streamId, state.version, { stage, error: err, attempt, retryAt }, meta);

@@ -7,6 +7,7 @@ import { rebuildProjections } from '../../src/projections/rebuild.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
+import { COPY_RETRY_MAX_MS } from '../../src/workers/replicate-worker.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { waitFor } from '../support/collect.js';
 import { backends, openTestDatabase } from '../support/databases.js';
@@ -122,6 +123,47 @@ describe.each(backends)('a copy that waited out an object-store outage on %s', (
     const before = await runtime.store.db.selectFrom('report_status').selectAll().execute();
     await rebuildProjections(runtime.store.db);
     expect(await runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
+  });
+});
+
+describe.each(backends)('a copy during a long outage on %s', (kind) => {
+  let s3: TestS3Server;
+  let runtime: TestRuntime;
+  let pool: RenderPool;
+  let workers: Workers;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    // A render's backoff would wait 10 minutes after the first failure already.
+    runtime = await startTestRuntime(kind, { ...s3.env, STORAGE_MODE: 'mirror', RETRY_BASE_MS: '600000', WORKER_POLL_MS: '50' });
+    pool = new RenderPool({ size: 1 });
+    workers = createWorkers(runtime, { pool, owner: 'replicator' });
+  });
+  afterAll(async () => {
+    await workers?.stop();
+    await pool?.close();
+    await runtime?.close();
+    await s3?.close();
+  });
+
+  it('is tried again within COPY_RETRY_MAX_MS, never after a render-sized backoff', async () => {
+    const { reportId, streamId } = await requestReport(
+      runtime.store,
+      { template: 'table', title: 'Long outage', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } },
+      { id: 'alice', role: 'user' },
+    );
+    expect(await workers.render.drain()).toBe(1);
+    await s3.stop();
+    workers.replicate!.start();
+    await waitFor(async () => (await loadReportState(runtime.store.db, reportId))!.attempts >= 1, 60_000, 'a copy to fail during the outage');
+    await workers.replicate!.stop();
+    const failed = await loadReportState(runtime.store.db, reportId);
+    expect(failed).toMatchObject({ status: 'STORED', failedStage: 'replicate' });
+    const waitMs = failed!.nextAttemptAt!.getTime() - Date.now();
+    expect(waitMs).toBeLessThanOrEqual(COPY_RETRY_MAX_MS * 1.2);
+    // Every event accounted for: the report, its file, the failure; nothing else.
+    expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: 1 });
+    expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: 1 });
   });
 });
 
