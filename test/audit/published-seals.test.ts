@@ -93,6 +93,7 @@ describe.each(cases)('seal digests published outside the database (%s, %s store)
     // A new seal is unpublished (only as safe as the database) until the next publish; a publisher
     // that starts afresh (another instance, a restart) finds where the published prefix ends.
     await events.append(streamIds[0]!, 4, [failed(4)]);
+    await untilAllSafe(database.db);
     await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     expect(await checkPublishedSeals(database.db, store, testTrust)).toMatchObject({ published: 4, matched: 4, unpublished: [5], problems: [] });
     expect(await new SealPublisher(database.db, store).publishPending()).toEqual({ published: [5], conflicts: [] });
@@ -145,6 +146,7 @@ describe.each(cases)('seal digests published outside the database (%s, %s store)
   it('a published digest deleted from the store (someone with the store’s keys) is reported; the unpublished tail is not a problem', async () => {
     await new SealPublisher(database.db, store).publishPending();
     await events.append(streamIds[0]!, 4, [failed(4)]);
+    await untilAllSafe(database.db);
     await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     await store.delete!(publishedSealKey(2));
     const check = await checkPublishedSeals(database.db, store, testTrust);
@@ -163,6 +165,7 @@ describe.each(cases)('seal digests published outside the database (%s, %s store)
     expect(check.problems.map((p) => p.message)).toEqual([expect.stringMatching(/seals\/5\.json is not valid .*someone with the object store's keys/)]);
     // The log's real seal 5 comes: the publisher never overwrites what is there, and says so.
     await events.append(streamIds[0]!, 4, [failed(4)]);
+    await untilAllSafe(database.db);
     await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     expect(await publisher.publishPending()).toEqual({ published: [5], conflicts: [5] });
     // A publisher starting afresh (a restart) checks the newest published digest against the log.
