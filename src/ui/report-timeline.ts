@@ -8,6 +8,7 @@ import { updateListRow } from './report-row-status';
 import { call, isStaff, state, type Report } from './state';
 import { isFatalClose, RequestError, subscribe } from './transport';
 
+/** Shows this report and follows it live; its id goes in the address (#id) so a reload comes back to it. */
 export function follow(reportId: string): void {
   stopFollowing();
   state.reportId = reportId;
