@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY vite.config.ts ./
 COPY src/ui ./src/ui
+COPY src/shared ./src/shared
 RUN npm run build:ui
 
 FROM node:20-bookworm-slim

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MANIFEST = join(ROOT, 'dist/ui/.vite/manifest.json');
-const SOURCES = [join(ROOT, 'src/ui'), join(ROOT, 'vite.config.ts')];
+// src/shared: constants the page shares with the server (bundled into it).
+const SOURCES = [join(ROOT, 'src/ui'), join(ROOT, 'src/shared'), join(ROOT, 'vite.config.ts')];
 
 function newest(path: string): number {
   const s = statSync(path);

@@ -70,6 +70,13 @@ describe('Dockerfile and fly.toml', () => {
     expect(ui, 'a build stage named ui').toBeDefined();
     expect(ui).toMatch(/^RUN npm ci\b(?!.*--omit=dev)/m);
     expect(ui).toMatch(/^RUN npm run build:ui$/m);
+    // Every folder the page imports from outside src/ui (src/shared) is copied into that stage too.
+    const outside = new Set<string>();
+    for (const file of sourceFiles(join('src', 'ui'))) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/from '\.\.\/([^/']+)\//g)) outside.add(m[1]!);
+    }
+    expect([...outside]).toContain('shared');
+    for (const dir of outside) expect(ui).toMatch(new RegExp(`^COPY src/${dir} \\./src/${dir}$`, 'm'));
     expect(pkg.devDependencies).toHaveProperty('vite');
     const final = stages.at(-1)!;
     expect(final).toMatch(/^COPY --from=ui \/app\/dist\/ui \.\/dist\/ui$/m);

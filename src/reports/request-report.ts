@@ -10,8 +10,7 @@ import { reportStreamId } from '../projections/report-state.js';
 import { ForbiddenError, InvalidParamsError, ParamsTooLargeError, ReportNotFoundError, UnknownTemplateError } from './errors.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
-
-export const MAX_PARAMS_BYTES = 1024 * 1024;
+import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH } from '../shared/report-input.js';
 
 export interface RequestReportInput {
   template: string;
@@ -34,7 +33,7 @@ const Title = z
   .string()
   .trim()
   .min(1, 'a title is required')
-  .max(200, 'at most 200 characters')
+  .max(MAX_TITLE_LENGTH, `at most ${MAX_TITLE_LENGTH} characters`)
   .regex(/^[^\p{Cc}]*$/u, 'no control characters');
 
 const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, '1–100 characters of A–Z, a–z, 0–9 and _.:-');

@@ -1,9 +1,8 @@
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ANY_CASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { ANY_CASE_UUID, REPORT_ID } from '../shared/report-input.js';
 
 /** Report ids are lower-case UUIDs; anything else cannot name a report (and must not reach SQL as one). */
 export function isUuid(value: string): boolean {
-  return UUID.test(value);
+  return REPORT_ID.test(value);
 }
 
 /**

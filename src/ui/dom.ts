@@ -48,3 +48,8 @@ export function fact(dl: HTMLElement, term: string, content: string | Node): voi
 export function hashCode(hash: string): HTMLElement {
   return el('code', { className: 'hash', textContent: hash });
 }
+
+export const input = (id: string) => $<HTMLInputElement>(id);
+export const button = (id: string) => $<HTMLButtonElement>(id);
+/** An input's value, trimmed. */
+export const value = (id: string) => input(id).value.trim();

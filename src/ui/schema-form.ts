@@ -6,6 +6,7 @@
 // arrays of objects with fixed properties (repeatable fieldsets with add/remove, minItems/maxItems)
 // and arrays of open-ended objects (`rows`: sample rows generated from the columns, or CSV / JSON).
 // Anything else falls back to a JSON text area.
+import { MAX_PARAMS_TEXT } from '../shared/report-input';
 import { el } from './dom';
 import { parseCsv, validate, type Issue, type JsonSchema } from './json-schema';
 
@@ -236,7 +237,7 @@ function rowsNode(key: string, path: string, schema: JsonSchema, required: boole
 
   const countInput = el('input', { type: 'number', name: key, value: typeof initial === 'number' ? String(initial) : '40', min: '0', max: String(max), step: '1', required: true });
   countInput.inputMode = 'numeric';
-  const generate = fieldShell(path, `Number of ${key}`, true, `0 to ${max.toLocaleString('en-US')} (the parameters may be at most 1 MiB).`, countInput);
+  const generate = fieldShell(path, `Number of ${key}`, true, `0 to ${max.toLocaleString('en-US')} (the parameters may be at most ${MAX_PARAMS_TEXT}).`, countInput);
 
   const area = el('textarea', { id: `${id}-text`, rows: 6, spellcheck: false });
   area.dataset.path = path;

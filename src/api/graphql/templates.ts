@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { templateNames, templates } from '../../reports/templates/registry.js';
-import { MAX_PARAMS_BYTES } from '../../reports/request-report.js';
+import { MAX_PARAMS_BYTES } from '../../shared/report-input.js';
 import { builder } from './builder.js';
 
 interface TemplateInfo {
