@@ -39,7 +39,7 @@ describe('quire CLI', () => {
   it('serve migrates the embedded database, answers /healthz and stops cleanly on SIGTERM', async () => {
     const port = 40_000 + Math.floor(Math.random() * 20_000);
     const proc = run(['serve'], { PORT: String(port), HOST: '127.0.0.1', FLY_REGION: 'lax' });
-    await waitFor(() => proc.output().includes('quire listening'), 45_000, 'the server to listen');
+    await waitFor(() => proc.output().includes('quire listening'), 120_000, 'the server to listen');
     expect(proc.output()).toContain('0002_events_append_only');
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
@@ -49,13 +49,13 @@ describe('quire CLI', () => {
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
-  });
+  }, 180_000);
 
   it('serve on SIGTERM: WebSockets closed with 1012 (a code clients retry), metrics on their own port, exit 0', async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const secret = 'cli-test-secret-cli-test-secret-0123456789';
     const proc = run(['serve'], { PORT: String(port), HOST: '127.0.0.1', AUTH_SECRET: secret, METRICS_PORT: String(metricsPort), SHUTDOWN_DRAIN_MS: '500' });
-    await waitFor(() => proc.output().includes('quire listening'), 45_000, 'the server to listen');
+    await waitFor(() => proc.output().includes('quire listening'), 120_000, 'the server to listen');
     // Metrics: no token on the internal port; nothing on the public one.
     const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.status).toBe(200);
@@ -71,7 +71,7 @@ describe('quire CLI', () => {
     expect(await proc.exited).toBe(0);
     expect(proc.output()).toMatch(/"msg":"shut down"/);
     await client.dispose();
-  }, 150_000);
+  }, 180_000);
 
   it('refuses to start without AUTH_SECRET in production or on Fly', async () => {
     for (const env of [{ NODE_ENV: 'production' }, { FLY_APP_NAME: 'quire' }] as Array<Record<string, string>>) {
