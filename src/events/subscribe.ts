@@ -32,6 +32,11 @@ export interface SubscribeContext {
   onQuarantine?: QuarantineHandler;
 }
 
+/** After a notification finds nothing safe to read yet: re-read after 25 ms, doubling up to 1 s, at most 20 times (~15 s). */
+const HELD_BACK_FIRST_MS = 25;
+const HELD_BACK_MAX_MS = 1000;
+const HELD_BACK_MAX_READS = 20;
+
 /**
  * Every event after `after`, in commit order, exactly once: first the catch-up, then live.
  * NOTIFY only wakes the loop; each read starts from the last delivered checkpoint, so a lost
@@ -42,9 +47,14 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
   const { batchSize = 500, pollMs = 1000, signal } = options;
   let checkpoint = options.after ?? START;
   let woken = false;
+  // Notified of a commit this reader has not seen yet: it may still be held back by an older
+  // transaction that is running (the safe read waits for it), so look again soon, not at the next poll.
+  let expecting = false;
+  let heldBackReads = 0;
   let wake: (() => void) | undefined;
   const onWake = () => {
     woken = true;
+    expecting = true;
     wake?.();
   };
   const unlisten = ctx.notifier.on(EVENTS_CHANNEL, onWake);
@@ -79,6 +89,10 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
       }
       // Past quarantined rows too (they may end the page).
       checkpoint = next;
+      if (rows > 0 || heldBackReads >= HELD_BACK_MAX_READS) {
+        expecting = false;
+        heldBackReads = 0;
+      }
       if (source !== ctx.db && rows < batchSize) {
         // Caught up with the reader: live events come from the primary, where NOTIFY wakes them.
         source = ctx.db;
@@ -86,7 +100,7 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
       }
       if (rows === batchSize || woken) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
+        const timer = setTimeout(resolve, expecting ? Math.min(HELD_BACK_FIRST_MS * 2 ** heldBackReads++, HELD_BACK_MAX_MS, pollMs) : pollMs);
         wake = () => {
           clearTimeout(timer);
           resolve();

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresNotifier } from '../../src/database/notifier.js';
 import { EventStore } from '../../src/events/event-store.js';
@@ -43,6 +44,30 @@ describe.each(backends)('subscribe on %s', (kind) => {
   });
 
   if (kind === 'postgres') {
+    it('a notified commit held back by an older running transaction is delivered soon after that ends, not at the next poll', async () => {
+      const start = await store.headCheckpoint();
+      const controller = new AbortController();
+      const live = collect(store.subscribe({ after: start, signal: controller.signal }), controller);
+      // An older transaction with an xid, still running: the safe read must not pass it.
+      const holder = new pg.Client({ connectionString: database.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_current_xact_id()');
+        const event = await appendNew();
+        // NOTIFY has come and gone; the event is not safe to read while the holder runs.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(live.events).toEqual([]);
+        await holder.query('COMMIT');
+        // pollMs is 120 s: only the held-back re-read can deliver it within the wait.
+        await waitFor(() => live.events.length === 1, 10_000, 'the held-back event');
+        expect(live.events.map((e) => e.eventId)).toEqual([event.eventId]);
+      } finally {
+        await holder.end();
+        await live.stop();
+      }
+    });
+
     it('survives its LISTEN connection being killed and misses nothing', async () => {
       const listenerPids = async () =>
         (
