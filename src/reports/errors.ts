@@ -45,14 +45,6 @@ export class ReportNotFoundError extends QuireError {
   }
 }
 
-export class ForbiddenError extends QuireError {
-  readonly code = 'FORBIDDEN';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ForbiddenError';
-  }
-}
-
 export class NotRetryableError extends QuireError {
   readonly code = 'NOT_RETRYABLE';
   constructor(

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import { canonicalJson } from '../events/canonical-json.js';
-import { canRead, type Actor } from '../actor.js';
+import { assertMayChange, type Actor } from '../actor.js';
 import type { EventStore } from '../events/event-store.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from '../projections/report-rows.js';
-import { reportStreamId } from '../projections/report-state.js';
-import { ForbiddenError, InvalidParamsError, ParamsTooLargeError, ReportNotFoundError, UnknownTemplateError } from './errors.js';
+import { reportStreamId } from './report-state.js';
+import { InvalidParamsError, ParamsTooLargeError, UnknownTemplateError } from './errors.js';
+import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
 
@@ -52,7 +53,7 @@ export async function requestReport(
   actor: Actor,
   options: { requestId?: string } = {},
 ): Promise<RequestReportResult> {
-  if (actor.role === 'auditor') throw new ForbiddenError('auditors read; they cannot request reports');
+  assertMayChange(actor, 'request reports');
   const template = getTemplate(input.template);
   if (!template) throw new UnknownTemplateError(input.template, templateNames);
 
@@ -81,8 +82,7 @@ export async function requestReport(
   if (template.name === 'history') {
     // The subject must be a report the requester may read; otherwise it "does not exist".
     const subjectId = (params.data as { reportId: string }).reportId;
-    const subject = isUuid(subjectId) ? await loadReportState(store.db, subjectId) : null;
-    if (!subject || !canRead(actor, subject.owner)) throw new ReportNotFoundError(subjectId);
+    readableReport(actor, subjectId, isUuid(subjectId) ? await loadReportState(store.db, subjectId) : null);
   }
 
   const keyed = key?.success ? `${actor.id}\n${key.data}` : undefined;

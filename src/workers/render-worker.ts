@@ -6,7 +6,7 @@ import type { NewEvent } from '../events/append.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
-import { foldReport, reportStreamId } from '../projections/report-state.js';
+import { foldReport, reportStreamId } from '../reports/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
 import type { HistoryEntry } from '../reports/templates/registry.js';

@@ -5,7 +5,7 @@ import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
 import type { NewEvent } from '../events/append.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { foldReport, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from '../projections/report-state.js';
+import { foldReport, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from '../reports/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';

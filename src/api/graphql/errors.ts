@@ -1,8 +1,8 @@
 import { WrongExpectedVersionError } from '../../events/errors.js';
 import { storableJsonIssues } from '../../events/storable-json.js';
 import { QuireError } from '../../errors.js';
+import { ForbiddenError } from '../../actor.js';
 import {
-  ForbiddenError,
   InvalidParamsError,
   NotRetryableError,
   ParamsTooLargeError,

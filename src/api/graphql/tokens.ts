@@ -1,5 +1,5 @@
 import { InvalidRevocationError, type Revocation } from '../../auth/token-revocations.js';
-import { ForbiddenError } from '../../reports/errors.js';
+import { ForbiddenError } from '../../actor.js';
 import { builder } from './builder.js';
 import { InvalidInputError } from './errors.js';
 

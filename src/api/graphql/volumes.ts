@@ -1,4 +1,4 @@
-import { ForbiddenError } from '../../reports/errors.js';
+import { ForbiddenError } from '../../actor.js';
 import {
   forgetVolume,
   InvalidForgetReasonError,
