@@ -7,6 +7,7 @@ import type { EventStore } from '../events/event-store.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from '../projections/report-rows.js';
 import { reportStreamId } from './report-state.js';
+import { decide } from './decide.js';
 import { InvalidParamsError, ParamsTooLargeError, UnknownTemplateError } from './errors.js';
 import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
@@ -88,23 +89,16 @@ export async function requestReport(
   const keyed = key?.success ? `${actor.id}\n${key.data}` : undefined;
   const reportId = keyed ? uuidv5(`report:${keyed}`, REQUEST_NAMESPACE) : randomUUID();
   const streamId = reportStreamId(reportId);
+  // A new stream: 'no_stream' below is the load (nothing there yet).
+  const events = decide(
+    { type: 'RequestReport', data: { reportId, template: template.name, title: title.data, params: params.data as Record<string, unknown>, owner: actor.id } },
+    null,
+  );
   const appended = await store.append(
     streamId,
     'no_stream',
-    [
-      {
-        // With a key, a retried append is recognised by its event id and answered as the first one was.
-        ...(keyed ? { eventId: uuidv5(`requested:${keyed}`, REQUEST_NAMESPACE) } : {}),
-        type: 'ReportRequested',
-        data: {
-          reportId,
-          template: template.name,
-          title: title.data,
-          params: params.data as Record<string, unknown>,
-          owner: actor.id,
-        },
-      },
-    ],
+    // With a key, a retried append is recognised by its event id and answered as the first one was.
+    events.map((e) => (keyed ? { ...e, eventId: uuidv5(`requested:${keyed}`, REQUEST_NAMESPACE) } : e)),
     { actor: actor.id, ...(options.requestId ? { requestId: options.requestId } : {}) },
   );
   const first = appended.events[0];

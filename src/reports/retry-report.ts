@@ -2,7 +2,8 @@ import { assertMayChange, type Actor } from '../actor.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { loadReportState } from '../projections/report-rows.js';
-import { isStuckCopy, type ReportState } from './report-state.js';
+import type { ReportState } from './report-state.js';
+import { decide } from './decide.js';
 import { NotRetryableError } from './errors.js';
 import { readableReport } from './report-access.js';
 import { isUuid } from './uuid.js';
@@ -16,10 +17,10 @@ export async function retryReport(
 ): Promise<ReportState> {
   const state = readableReport(actor, reportId, isUuid(reportId) ? await loadReportState(store.db, reportId) : null);
   assertMayChange(actor, 'retry reports');
-  if (state.status !== 'FAILED' && !isStuckCopy(state)) throw new NotRetryableError(reportId, state.status);
+  const events = decide({ type: 'RetryReport' }, state);
   // The expected version makes a double click (or two admins) one retry, not two.
   try {
-    await store.append(state.streamId, state.version, [{ type: 'ReportRetryRequested', data: {} }], {
+    await store.append(state.streamId, state.version, events, {
       actor: actor.id,
       ...(options.requestId ? { requestId: options.requestId } : {}),
     });
