@@ -38,7 +38,7 @@ export type ReportCommand =
       outage: boolean;
       timing: RetryTiming;
     }
-  | { type: 'RecordAbandonedRender'; timing: RetryTiming }
+  | { type: 'RecordAbandonedRender'; error: string; timing: RetryTiming }
   | {
       type: 'RecordCopy';
       copied: { type: 'ReportReplicated'; data: EventData<'ReportReplicated'> } | { type: 'ReportMigrated'; data: EventData<'ReportMigrated'> };
@@ -127,7 +127,7 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       // The last claimer died or hung at this very state: that was an attempt, with backoff, so a
       // report that kills every process that renders it ends FAILED instead of crash-looping the fleet.
       if (state.status !== 'REQUESTED') throw movedOn();
-      return failure(state, 'render', 'the process rendering it died or stopped renewing its lease before it finished', { timing: command.timing });
+      return failure(state, 'render', command.error, { timing: command.timing });
     case 'RecordCopy':
       if (state.status !== 'STORED') throw movedOn();
       return [command.copied];

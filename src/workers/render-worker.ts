@@ -93,7 +93,8 @@ export function renderStage(options: RenderStageOptions) {
       // The last claimer died or hung at this very state (a template that kills its process, a
       // machine lost mid-render): decide() records it as an attempt.
       log.warn({ reportId: state.reportId, attempt: state.attempts + 1 }, 'render abandoned by its last claimer');
-      await appendDecision(store, state, { type: 'RecordAbandonedRender', timing: timingNow(backoff) }, meta);
+      const error = new RenderError('abandoned', 'the process rendering it died or stopped renewing its lease before it finished').message;
+      await appendDecision(store, state, { type: 'RecordAbandonedRender', error, timing: timingNow(backoff) }, meta);
       return;
     }
     try {

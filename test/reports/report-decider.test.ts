@@ -246,22 +246,24 @@ describe('decide', () => {
   });
 
   describe('abandoned render', () => {
+    const abandoned = 'render abandoned: the process rendering it died';
     it('is an attempt at the render stage, with backoff', () => {
-      const { decided, then } = when([requested], { type: 'RecordAbandonedRender', timing });
+      const { decided, then } = when([requested], { type: 'RecordAbandonedRender', error: abandoned, timing });
       expect(decided).toEqual([
-        { type: 'ReportFailed', data: { stage: 'render', error: expect.stringMatching(/died or stopped renewing its lease/), attempt: 1, retryAt: '2026-01-01T00:00:01.000Z' } },
+        { type: 'ReportFailed', data: { stage: 'render', error: abandoned, attempt: 1, retryAt: '2026-01-01T00:00:01.000Z' } },
       ]);
       expect(then.status).toBe('REQUESTED');
     });
     it('a report that kills every process rendering it ends FAILED', () => {
       const { then } = when([requested, failed('render', 1, '2026-01-01T00:00:01.000Z'), failed('render', 2, '2026-01-01T00:00:03.000Z')], {
         type: 'RecordAbandonedRender',
+        error: abandoned,
         timing,
       });
       expect(then).toMatchObject({ status: 'FAILED', attempts: 3 });
     });
     it('refused for a report that is no longer REQUESTED', () => {
-      expect(() => decide({ type: 'RecordAbandonedRender', timing }, given(requested, failed('render', 3, null)))).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RecordAbandonedRender', error: abandoned, timing }, given(requested, failed('render', 3, null)))).toThrow(ReportMovedOnError);
     });
   });
 
