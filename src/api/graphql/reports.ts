@@ -3,7 +3,7 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { readStream, readStreams } from '../../events/read.js';
 import type { RecordedEvent } from '../../events/recorded-event.js';
-import { QuireError } from '../../errors.js';
+import { InvalidParamsError, QuireError } from '../../errors.js';
 import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
 import { loadReportState } from '../../projections/report-rows.js';
 import { evolve, reportStreamId, type ReportLocation, type ReportState } from '../../reports/report-state.js';
@@ -21,7 +21,7 @@ import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
-import { asResult, ConflictError, ErrorInterface, InvalidInputError, textArg } from './errors.js';
+import { asResult, ConflictError, ErrorInterface, textArg } from './errors.js';
 import { EventRef } from './events.js';
 
 /** Accepts a report's UUID (in any case) or its relay global ID. */
@@ -184,7 +184,7 @@ builder.queryField('reports', (t) =>
       let after;
       if (args.after) {
         const parsed = CURSOR.safeParse(parseJson(Buffer.from(args.after, 'base64url').toString('utf8')));
-        if (!parsed.success) throw new InvalidInputError('invalid cursor', [{ path: 'after', message: 'not a cursor from this connection' }]);
+        if (!parsed.success) throw new InvalidParamsError([{ path: 'after', message: 'not a cursor from this connection' }], 'invalid cursor');
         after = { requestedAt: new Date(parsed.data.t), reportId: parsed.data.id };
       }
       if (args.template != null) textArg(args.template, 'template');
@@ -240,7 +240,7 @@ builder.mutationField('requestReport', (t) =>
   t.field({
     type: ReportRef,
     authScopes: { mutator: true },
-    errors: { types: [InvalidInputError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
+    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
     args: { input: t.arg({ type: RequestReportInput }) },
     resolve: async (_, { input }, ctx) => {
       try {
@@ -276,7 +276,7 @@ builder.mutationField('createDownloadUrl', (t) =>
   t.field({
     type: DownloadUrlRef,
     description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
-    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidInputError] },
+    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidParamsError] },
     args: {
       reportId: t.arg.id(),
       ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),
