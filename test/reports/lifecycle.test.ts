@@ -11,7 +11,7 @@ import { requestReport } from '../../src/reports/request-report.js';
 import { retryReport } from '../../src/reports/retry-report.js';
 import { Volume } from '../../src/storage/volume.js';
 import { claimDue } from '../../src/workers/leases.js';
-import { renderStage } from '../../src/workers/render-worker.js';
+import { renderStage } from '../../src/workers/render-stage.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { WorkLoop } from '../../src/workers/work-loop.js';
 import { sql } from 'kysely';
