@@ -1,6 +1,6 @@
 import type { EventData } from '../events/types.js';
 import { QuireError } from '../errors.js';
-import { nextAttemptAt, type BackoffPolicy } from '../workers/backoff.js';
+import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
 import { NotRetryableError } from './errors.js';
 import type { ReportEvent } from './report-events.js';
 import { isStuckCopy, type ReportLocation, type ReportState } from './report-state.js';

@@ -3,7 +3,7 @@ import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { decide, ReportMovedOnError, type ReportCommand, type RetryTiming } from '../reports/decide.js';
 import type { ReportState } from '../reports/report-state.js';
-import type { BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from '../reports/backoff.js';
 
 /**
  * A worker's "decide → append": the events `decide` gives for the command, appended at the version

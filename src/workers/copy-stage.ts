@@ -9,7 +9,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { appendDecision, timingNow } from './append-decision.js';
-import type { BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 

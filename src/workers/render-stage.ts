@@ -13,7 +13,7 @@ import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { appendDecision, timingNow } from './append-decision.js';
-import type { BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
 
 export interface RenderStageOptions {
