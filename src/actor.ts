@@ -1,3 +1,5 @@
+import { QuireError } from './errors.js';
+
 /** Who is asking: every command and query checks this. */
 export type Role = 'user' | 'auditor' | 'admin';
 
@@ -7,7 +9,21 @@ export interface Actor {
   role: Role;
 }
 
-/** Auditors and admins read every report; a user only their own. */
-export function canRead(actor: Actor, owner: string): boolean {
-  return actor.role === 'auditor' || actor.role === 'admin' || actor.id === owner;
+/** The actor's role does not allow what it asked (the API's scopes and the commands both say so with this). */
+export class ForbiddenError extends QuireError {
+  readonly code = 'FORBIDDEN';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Auditors read everything and change nothing. */
+export function mayChange(actor: Actor): boolean {
+  return actor.role !== 'auditor';
+}
+
+/** Refuses an auditor's command: `what` completes "auditors read; they cannot …". */
+export function assertMayChange(actor: Actor, what: string): void {
+  if (!mayChange(actor)) throw new ForbiddenError(`auditors read; they cannot ${what}`);
 }

@@ -5,3 +5,25 @@
 export abstract class QuireError extends Error {
   abstract readonly code: string;
 }
+
+export interface ParamIssue {
+  /** Dotted path from the input root, e.g. `params.columns.0.key`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * Bad input of any kind, with what is wrong where: the one invalid-input error, end to end (the
+ * GraphQL result type has the same name). Domain errors that are bad input too (an unknown
+ * template, params too large, a bad TTL) become one at the API edge.
+ */
+export class InvalidParamsError extends QuireError {
+  readonly code = 'INVALID_PARAMS';
+  constructor(
+    readonly issues: ParamIssue[],
+    message = `invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+  ) {
+    super(message);
+    this.name = 'InvalidParamsError';
+  }
+}

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { readStream, toRecordedEvent, EVENT_COLUMNS } from '../events/read.js';
 import type { EventRow } from '../events/recorded-event.js';
-import { foldReport, reportStreamId, type ReportState } from '../projections/report-state.js';
+import { foldReport, reportStreamId, type ReportState } from '../reports/report-state.js';
 import { EventNotFoundError } from './proof.js';
 
 export type PointInTime = { position: number } | { at: Date };

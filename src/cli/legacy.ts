@@ -9,7 +9,7 @@ import { scanVolume } from '../legacy/scan-volume.js';
 import { retryReport } from '../reports/retry-report.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { instanceId } from '../workers/start-workers.js';
-import { copyStage } from '../workers/replicate-worker.js';
+import { copyStage } from '../workers/copy-stage.js';
 import { WorkLoop } from '../workers/work-loop.js';
 
 /** " on iad/148ed193b95089, lax" — the machines holding it, and regions for region-level copies. */

@@ -14,7 +14,7 @@ const machine = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'a machine id');
  * The machine whose volume holds (or held, or was searched for) a file. Events written before
  * quire knew machines (schema version 1) are upcast with `machine: null`: such a copy is
  * region-level and is treated as it was then — any machine of the region may serve or copy it
- * if it finds the file (see report-state.ts, replicate-worker.ts). New events always name it.
+ * if it finds the file (see reports/report-state.ts, workers/copy-stage.ts). New events always name it.
  */
 const volumeMachine = machine.nullable();
 /** A storage key quire derived itself: never a path a user supplied. */

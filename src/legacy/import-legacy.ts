@@ -1,7 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { reportStreamId } from '../projections/report-state.js';
+import { reportStreamId } from '../reports/report-state.js';
 import { legacyReportId, type LegacyRow } from './legacy-row.js';
 import type { RejectedRow, SourceItem } from './legacy-source.js';
 

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { LEGACY_TEMPLATE } from '../projections/report-state.js';
+import { LEGACY_TEMPLATE } from '../reports/report-state.js';
 
 /** Legacy files on one machine's volume (machine null: found by a scan before machines were recorded). */
 export interface MachineProgress {

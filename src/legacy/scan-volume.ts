@@ -3,6 +3,8 @@ import { compareCheckpoints, START, type Checkpoint } from '../events/checkpoint
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
+import { decide } from '../reports/decide.js';
+import { foldReport } from '../reports/report-state.js';
 import { loadReportStates } from '../projections/report-queries.js';
 import type { Volume } from '../storage/volume.js';
 import { volumeKeyFor } from './legacy-row.js';
@@ -91,11 +93,12 @@ async function recordFound(
 ): Promise<void> {
   // Another machine may record its own copy at the same moment: retry at the new version.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const version = (await store.readStream(imported.streamId)).length;
+    const state = foldReport(await store.readStream(imported.streamId));
+    if (!state) throw new Error(`${imported.streamId} has no report`);
+    const events = decide({ type: 'RecordLegacyFileFound', found: { region, machine, key, sha256: file.sha256, bytes: file.bytes } }, state);
+    if (events.length === 0) return;
     try {
-      await store.append(imported.streamId, version, [{ type: 'ReportStoredLocal', data: { region, machine, key, sha256: file.sha256, bytes: file.bytes } }], {
-        actor: `scanner:${machine}`,
-      });
+      await store.append(imported.streamId, state.version, events, { actor: `scanner:${machine}` });
       return;
     } catch (err) {
       if (!(err instanceof WrongExpectedVersionError)) throw err;

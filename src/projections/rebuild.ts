@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { readStream } from '../events/read.js';
 import { locationRow, statusRow } from './report-rows.js';
-import { foldReport, REPORT_STREAM_PREFIX } from './report-state.js';
+import { foldReport, REPORT_STREAM_PREFIX } from '../reports/report-state.js';
 
 export interface RebuildResult {
   reports: number;

@@ -3,7 +3,7 @@ import type { Database } from '../database/schema.js';
 import type { InlineProjection } from '../events/inline-projection.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { locationRow, loadReportState, statusRow } from './report-rows.js';
-import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } from './report-state.js';
+import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } from '../reports/report-state.js';
 
 const sameLocation = (a: ReportLocation, b: ReportLocation) =>
   a.kind === b.kind &&

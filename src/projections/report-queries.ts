@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { selectReportWithLocations, toLocation, toReportState, toReportStateWithLocations } from './report-rows.js';
-import type { ReportLocation, ReportState, ReportStatus } from './report-state.js';
+import type { ReportLocation, ReportState, ReportStatus } from '../reports/report-state.js';
 
 /** Report states for many ids in one statement (DataLoader batches); missing ids are absent. */
 export async function loadReportStates(db: Kysely<Database>, reportIds: readonly string[]): Promise<Map<string, ReportState>> {

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database, ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
-import type { ReportLocation, ReportState, ReportStatus } from './report-state.js';
+import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus } from '../reports/report-state.js';
 
 /** Mapping between ReportState and its two projection tables. */
 export function statusRow(s: ReportState): ReportStatusTable {
@@ -59,16 +59,13 @@ export function toLocation(r: LocationRow): ReportLocation {
 }
 
 export function toReportState(r: Selectable<ReportStatusTable>, locations: ReportLocation[]): ReportState {
-  return {
+  const fields = {
     reportId: r.report_id,
     streamId: r.stream_id,
     owner: r.owner,
     title: r.title,
     template: r.template,
-    status: r.status as ReportStatus,
     requestedRegion: r.requested_region,
-    sha256: r.sha256,
-    bytes: r.bytes === null ? null : Number(r.bytes),
     pages: r.pages,
     attempts: r.attempts,
     lastError: r.last_error,
@@ -79,6 +76,11 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
     version: Number(r.last_version),
     locations,
   };
+  const status = r.status as ReportStatus;
+  if (!isFiledStatus(status)) return { ...fields, status, sha256: r.sha256, bytes: r.bytes === null ? null : Number(r.bytes) };
+  // The fold never writes a filed status without the file's hash and size: a row that does is damaged.
+  if (r.sha256 === null || r.bytes === null) throw new Error(`report_status row of ${r.report_id} is ${status} without sha256 and bytes`);
+  return { ...fields, status, sha256: r.sha256, bytes: Number(r.bytes) };
 }
 
 /** The report_status columns with the report's locations as a JSON array: one statement per read. */

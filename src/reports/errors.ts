@@ -1,11 +1,5 @@
 import { QuireError } from '../errors.js';
 
-export interface ParamIssue {
-  /** Dotted path from the input root, e.g. `params.columns.0.key`. */
-  path: string;
-  message: string;
-}
-
 export class UnknownTemplateError extends QuireError {
   readonly code = 'UNKNOWN_TEMPLATE';
   constructor(
@@ -14,14 +8,6 @@ export class UnknownTemplateError extends QuireError {
   ) {
     super(`unknown template ${JSON.stringify(template)}; known templates: ${known.join(', ')}`);
     this.name = 'UnknownTemplateError';
-  }
-}
-
-export class InvalidParamsError extends QuireError {
-  readonly code = 'INVALID_PARAMS';
-  constructor(readonly issues: ParamIssue[]) {
-    super(`invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-    this.name = 'InvalidParamsError';
   }
 }
 
@@ -42,14 +28,6 @@ export class ReportNotFoundError extends QuireError {
   constructor(readonly reportId: string) {
     super(`report ${reportId} not found`);
     this.name = 'ReportNotFoundError';
-  }
-}
-
-export class ForbiddenError extends QuireError {
-  readonly code = 'FORBIDDEN';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ForbiddenError';
   }
 }
 

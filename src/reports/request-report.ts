@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import { canonicalJson } from '../events/canonical-json.js';
-import { canRead, type Actor } from '../actor.js';
+import { assertMayChange, type Actor } from '../actor.js';
 import type { EventStore } from '../events/event-store.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from '../projections/report-rows.js';
-import { reportStreamId } from '../projections/report-state.js';
-import { ForbiddenError, InvalidParamsError, ParamsTooLargeError, ReportNotFoundError, UnknownTemplateError } from './errors.js';
+import { reportStreamId } from './report-state.js';
+import { decide } from './decide.js';
+import { InvalidParamsError } from '../errors.js';
+import { ParamsTooLargeError, UnknownTemplateError } from './errors.js';
+import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
 import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH } from '../shared/report-input.js';
@@ -51,7 +54,7 @@ export async function requestReport(
   actor: Actor,
   options: { requestId?: string } = {},
 ): Promise<RequestReportResult> {
-  if (actor.role === 'auditor') throw new ForbiddenError('auditors read; they cannot request reports');
+  assertMayChange(actor, 'request reports');
   const template = getTemplate(input.template);
   if (!template) throw new UnknownTemplateError(input.template, templateNames);
 
@@ -80,30 +83,22 @@ export async function requestReport(
   if (template.name === 'history') {
     // The subject must be a report the requester may read; otherwise it "does not exist".
     const subjectId = (params.data as { reportId: string }).reportId;
-    const subject = isUuid(subjectId) ? await loadReportState(store.db, subjectId) : null;
-    if (!subject || !canRead(actor, subject.owner)) throw new ReportNotFoundError(subjectId);
+    readableReport(actor, subjectId, isUuid(subjectId) ? await loadReportState(store.db, subjectId) : null);
   }
 
   const keyed = key?.success ? `${actor.id}\n${key.data}` : undefined;
   const reportId = keyed ? uuidv5(`report:${keyed}`, REQUEST_NAMESPACE) : randomUUID();
   const streamId = reportStreamId(reportId);
+  // A new stream: 'no_stream' below is the load (nothing there yet).
+  const events = decide(
+    { type: 'RequestReport', data: { reportId, template: template.name, title: title.data, params: params.data as Record<string, unknown>, owner: actor.id } },
+    null,
+  );
   const appended = await store.append(
     streamId,
     'no_stream',
-    [
-      {
-        // With a key, a retried append is recognised by its event id and answered as the first one was.
-        ...(keyed ? { eventId: uuidv5(`requested:${keyed}`, REQUEST_NAMESPACE) } : {}),
-        type: 'ReportRequested',
-        data: {
-          reportId,
-          template: template.name,
-          title: title.data,
-          params: params.data as Record<string, unknown>,
-          owner: actor.id,
-        },
-      },
-    ],
+    // With a key, a retried append is recognised by its event id and answered as the first one was.
+    events.map((e) => (keyed ? { ...e, eventId: uuidv5(`requested:${keyed}`, REQUEST_NAMESPACE) } : e)),
     { actor: actor.id, ...(options.requestId ? { requestId: options.requestId } : {}) },
   );
   const first = appended.events[0];

@@ -1,9 +1,11 @@
-import { canRead, type Actor } from '../actor.js';
+import { assertMayChange, type Actor } from '../actor.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { loadReportState } from '../projections/report-rows.js';
-import { isStuckCopy, type ReportState } from '../projections/report-state.js';
-import { ForbiddenError, NotRetryableError, ReportNotFoundError } from './errors.js';
+import type { ReportState } from './report-state.js';
+import { decide } from './decide.js';
+import { NotRetryableError } from './errors.js';
+import { readableReport } from './report-access.js';
 import { isUuid } from './uuid.js';
 
 /** Puts a FAILED report back in the render queue, or a copy that was given up on back in the copy queue. */
@@ -13,13 +15,12 @@ export async function retryReport(
   actor: Actor,
   options: { requestId?: string } = {},
 ): Promise<ReportState> {
-  const state = isUuid(reportId) ? await loadReportState(store.db, reportId) : null;
-  if (!state || !canRead(actor, state.owner)) throw new ReportNotFoundError(reportId);
-  if (actor.role === 'auditor') throw new ForbiddenError('auditors read; they cannot retry reports');
-  if (state.status !== 'FAILED' && !isStuckCopy(state)) throw new NotRetryableError(reportId, state.status);
+  const state = readableReport(actor, reportId, isUuid(reportId) ? await loadReportState(store.db, reportId) : null);
+  assertMayChange(actor, 'retry reports');
+  const events = decide({ type: 'RetryReport' }, state);
   // The expected version makes a double click (or two admins) one retry, not two.
   try {
-    await store.append(state.streamId, state.version, [{ type: 'ReportRetryRequested', data: {} }], {
+    await store.append(state.streamId, state.version, events, {
       actor: actor.id,
       ...(options.requestId ? { requestId: options.requestId } : {}),
     });

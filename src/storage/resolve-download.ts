@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import { canRead, type Actor } from '../actor.js';
+import type { Actor } from '../actor.js';
 import type { Database } from '../database/schema.js';
 import { loadReportState } from '../projections/report-rows.js';
-import type { ReportLocation, ReportState } from '../projections/report-state.js';
-import { ReportNotFoundError } from '../reports/errors.js';
+import type { ReportLocation, ReportState } from '../reports/report-state.js';
+import { readableReport } from '../reports/report-access.js';
 import { isUuid } from '../reports/uuid.js';
 import { attachmentName } from './attachment-name.js';
 import { InvalidTtlError, NotReadyError, ReportFailedError, UnavailableError } from './download-errors.js';
@@ -88,8 +88,7 @@ export function chooseRoute(
 /** createDownloadUrl: resolves the route and signs a URL for it that expires after `ttlSeconds`. */
 export async function resolveDownload(ctx: DownloadContext, reportId: string, actor: Actor, ttlSeconds: number): Promise<DownloadUrl> {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) throw new InvalidTtlError(ttlSeconds, MAX_TTL_SECONDS);
-  const state = isUuid(reportId) ? await loadReportState(ctx.db, reportId) : null;
-  if (!state || !canRead(actor, state.owner)) throw new ReportNotFoundError(reportId);
+  const state = readableReport(actor, reportId, isUuid(reportId) ? await loadReportState(ctx.db, reportId) : null);
 
   let { source, location } = chooseRoute(state, ctx);
   if (source === 'OBJECT_STORE' && ctx.probeObjectStore && !(await ctx.probeObjectStore(location.key))) {

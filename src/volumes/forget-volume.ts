@@ -2,6 +2,7 @@ import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { QuireError } from '../errors.js';
 import { loadReportState } from '../projections/report-rows.js';
+import { decide } from '../reports/decide.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 
 const MACHINE_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -100,14 +101,10 @@ export async function forgetVolume(
     // A report may change meanwhile (a copy lands, a retry): read it again and append at its version.
     for (let attempt = 0; ; attempt++) {
       const state = await loadReportState(store.db, copy.report_id);
-      if (!state?.locations.some((l) => l.kind === 'volume' && l.machine === machine)) break;
+      const events = state ? decide({ type: 'ForgetVolumeCopy', machine, reason }, state) : [];
+      if (!state || events.length === 0) break;
       try {
-        await store.append(
-          state.streamId,
-          state.version,
-          [{ type: 'ReportVolumeForgotten', data: { machine, region: copy.region!, reason } }],
-          { actor },
-        );
+        await store.append(state.streamId, state.version, events, { actor });
         result.copiesForgotten++;
         if ((await loadReportState(store.db, copy.report_id))?.status === 'LOST') result.lost.push(copy.report_id);
         break;

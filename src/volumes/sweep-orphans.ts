@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { EventStore } from '../events/event-store.js';
 import type { EventData } from '../events/types.js';
-import { reportStreamId } from '../projections/report-state.js';
+import { reportStreamId } from '../reports/report-state.js';
 import type { Volume } from '../storage/volume.js';
 import { volumeStreamId } from './forget-volume.js';
 

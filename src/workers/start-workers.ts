@@ -7,8 +7,8 @@ import { RenderPool, type RenderPoolOptions } from '../render/render-pool.js';
 import type { Runtime } from '../runtime.js';
 import { releaseAllLeases } from './leases.js';
 import { OrphanSweeper } from './orphan-sweeper.js';
-import { renderStage } from './render-worker.js';
-import { copyStage } from './replicate-worker.js';
+import { renderStage } from './render-stage.js';
+import { copyStage } from './copy-stage.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
 import { formatProgress } from '../render/progress-signal.js';
 

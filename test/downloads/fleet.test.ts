@@ -7,7 +7,7 @@ import { createDownloadUrl } from '../../src/api/downloads.js';
 import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
 import { checkReadiness } from '../../src/legacy/readiness.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
-import { reportStreamId } from '../../src/projections/report-state.js';
+import { reportStreamId } from '../../src/reports/report-state.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { startEdge, type Edge, type EdgeTarget } from '../../src/simulation/edge.js';

@@ -3,7 +3,7 @@ import { SCHEMA_VERSIONS } from '../../src/events/types.js';
 import { upcast, UnknownSchemaVersionError } from '../../src/events/upcasters.js';
 import { toRecordedEvent } from '../../src/events/read.js';
 import type { EventRow } from '../../src/events/recorded-event.js';
-import { foldReport } from '../../src/projections/report-state.js';
+import { foldReport } from '../../src/reports/report-state.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { chooseRoute } from '../../src/storage/resolve-download.js';
 

@@ -10,4 +10,4 @@ const stuck = () => {
   for (;;) Atomics.wait(cell, 0, 0, 100);
 };
 for (const name of Object.keys(templates)) templates[name] = { ...templates[name], build: stuck };
-await import('../../src/render/render-worker.ts');
+await import('../../src/render/render-thread.ts');

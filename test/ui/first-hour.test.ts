@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
-import { reportStreamId } from '../../src/projections/report-state.js';
+import { reportStreamId } from '../../src/reports/report-state.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';

@@ -7,7 +7,7 @@ import { rebuildProjections } from '../../src/projections/rebuild.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
-import { COPY_RETRY_MAX_MS } from '../../src/workers/replicate-worker.js';
+import { COPY_RETRY_MAX_MS } from '../../src/reports/decide.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { waitFor } from '../support/collect.js';
 import { backends, openTestDatabase } from '../support/databases.js';

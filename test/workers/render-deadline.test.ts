@@ -9,7 +9,7 @@ import { migrateToLatest } from '../../src/database/migrate.js';
 import type { EventStore } from '../../src/events/event-store.js';
 import { readStream } from '../../src/events/read.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
-import { reportStreamId } from '../../src/projections/report-state.js';
+import { reportStreamId } from '../../src/reports/report-state.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, renderPoolOptions, type Workers } from '../../src/workers/start-workers.js';

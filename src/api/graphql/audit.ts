@@ -4,8 +4,9 @@ import { latestSeal, type Seal } from '../../audit/seal.js';
 import { PROBLEM_KINDS, verifyLog, type Problem, type VerifyReport } from '../../audit/verify.js';
 import { encodeCheckpoint } from '../../events/checkpoint.js';
 import { isUuid } from '../../reports/uuid.js';
+import { InvalidParamsError } from '../../errors.js';
 import { builder } from './builder.js';
-import { ErrorInterface, InvalidInputError } from './errors.js';
+import { ErrorInterface } from './errors.js';
 import { reportIdFrom, ReportRef } from './reports.js';
 
 const LogDigestRef = builder.objectRef<Seal>('LogDigest').implement({
@@ -129,7 +130,7 @@ builder.queryField('verifyLog', (t) =>
     args: { fromDigest: t.arg.string({ required: false, description: 'A seal hash kept earlier: prove the log extends it.' }) },
     resolve: async (_, args, ctx) => {
       if (args.fromDigest && !/^[0-9a-fA-F]{64}$/.test(args.fromDigest)) {
-        throw new InvalidInputError('invalid digest', [{ path: 'fromDigest', message: 'a seal hash: 64 hex digits' }]);
+        throw new InvalidParamsError([{ path: 'fromDigest', message: 'a seal hash: 64 hex digits' }], 'invalid digest');
       }
       const run = verifying.then(() => verifyLog(ctx.runtime.store.db, { cursor: ctx.runtime.database.kind === 'postgres', publicKeys: ctx.runtime.sealKeys.trusted, ...(args.fromDigest ? { fromDigest: args.fromDigest } : {}) }));
       verifying = run.catch(() => undefined);
@@ -160,7 +161,7 @@ builder.queryField('reportAt', (t) =>
       'A report as it was at a point of the log (auditors): after the event at `position` in commit order, or at the instant `at`. ' +
       'Null when it did not exist then. Give exactly one of the two.',
     authScopes: { auditor: true },
-    errors: { types: [InvalidInputError, EventNotFoundError] },
+    errors: { types: [InvalidParamsError, EventNotFoundError] },
     args: {
       id: t.arg.id(),
       position: t.arg.float({ required: false }),
@@ -170,7 +171,7 @@ builder.queryField('reportAt', (t) =>
       const id = reportIdFrom(String(args.id));
       const hasPosition = args.position !== null && args.position !== undefined;
       if (hasPosition === !!args.at) {
-        throw new InvalidInputError('give exactly one of position and at', [{ path: hasPosition ? 'at' : 'position', message: 'give exactly one of position and at' }]);
+        throw new InvalidParamsError([{ path: hasPosition ? 'at' : 'position', message: 'give exactly one of position and at' }], 'give exactly one of position and at');
       }
       if (!isUuid(id)) return null;
       if (hasPosition) {

@@ -5,7 +5,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import { ForbiddenError } from '../../reports/errors.js';
+import { ForbiddenError, mayChange } from '../../actor.js';
 import type { GraphQLContext } from './context.js';
 
 /**
@@ -31,7 +31,7 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       reader: true,
       // Auditors read everything and change nothing.
-      mutator: ctx.actor.role !== 'auditor',
+      mutator: mayChange(ctx.actor),
       auditor: ctx.actor.role === 'auditor' || ctx.actor.role === 'admin',
       admin: ctx.actor.role === 'admin',
     }),

@@ -1,4 +1,4 @@
-import { REPORT_STATUSES } from '../../projections/report-state.js';
+import { REPORT_STATUSES } from '../../reports/report-state.js';
 import { builder } from './builder.js';
 
 export const REPORT_STATUS = builder.enumType('ReportStatus', { values: REPORT_STATUSES });

@@ -1,9 +1,8 @@
 import { WrongExpectedVersionError } from '../../events/errors.js';
 import { storableJsonIssues } from '../../events/storable-json.js';
-import { QuireError } from '../../errors.js';
+import { InvalidParamsError, QuireError } from '../../errors.js';
+import { ForbiddenError } from '../../actor.js';
 import {
-  ForbiddenError,
-  InvalidParamsError,
   NotRetryableError,
   ParamsTooLargeError,
   ReportNotFoundError,
@@ -81,30 +80,19 @@ builder.objectType(NotRetryableError, {
   fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
 });
 
-/** Bad input of any kind: unknown template, params that fail the template's schema or are too big, a bad TTL. */
-export class InvalidInputError extends QuireError {
-  readonly code = 'INVALID_PARAMS';
-  constructor(
-    message: string,
-    readonly issues: { path: string; message: string }[],
-  ) {
-    super(message);
-    this.name = 'InvalidInputError';
-  }
-
-  static from(err: unknown): InvalidInputError | null {
-    if (err instanceof InvalidParamsError) return new InvalidInputError(err.message, err.issues);
-    if (err instanceof UnknownTemplateError) return new InvalidInputError(err.message, [{ path: 'template', message: err.message }]);
-    if (err instanceof ParamsTooLargeError) return new InvalidInputError(err.message, [{ path: 'params', message: err.message }]);
-    if (err instanceof InvalidTtlError) return new InvalidInputError(err.message, [{ path: 'ttlSeconds', message: err.message }]);
-    return null;
-  }
+/** The domain's other bad-input errors as the one InvalidParamsError, with the input path they are about. */
+export function asInvalidParams(err: unknown): InvalidParamsError | null {
+  if (err instanceof InvalidParamsError) return err;
+  if (err instanceof UnknownTemplateError) return new InvalidParamsError([{ path: 'template', message: err.message }], err.message);
+  if (err instanceof ParamsTooLargeError) return new InvalidParamsError([{ path: 'params', message: err.message }], err.message);
+  if (err instanceof InvalidTtlError) return new InvalidParamsError([{ path: 'ttlSeconds', message: err.message }], err.message);
+  return null;
 }
 
-builder.objectType(InvalidInputError, {
+builder.objectType(InvalidParamsError, {
   name: 'InvalidParamsError',
   interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof InvalidInputError,
+  isTypeOf: (e) => e instanceof InvalidParamsError,
   fields: (t) => ({ issues: t.field({ type: [ParamIssue], resolve: (e) => e.issues }) }),
 });
 
@@ -130,7 +118,7 @@ builder.objectType(ConflictError, {
  */
 export function textArg(value: string, path: string): string {
   const issues = storableJsonIssues(value);
-  if (issues.length > 0) throw new InvalidInputError(`invalid ${path}: ${issues[0]!.message}`, [{ path, message: issues[0]!.message }]);
+  if (issues.length > 0) throw new InvalidParamsError([{ path, message: issues[0]!.message }], `invalid ${path}: ${issues[0]!.message}`);
   return value;
 }
 
@@ -139,7 +127,7 @@ export async function asResult<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    const invalid = InvalidInputError.from(err);
+    const invalid = asInvalidParams(err);
     if (invalid) throw invalid;
     if (err instanceof WrongExpectedVersionError) throw new ConflictError(err.message);
     throw err;

@@ -1,7 +1,7 @@
-import { canRead } from '../../actor.js';
 import { loadReportStates } from '../../projections/report-queries.js';
-import { REPORT_STREAM_PREFIX, type ReportState } from '../../projections/report-state.js';
 import { parseProgress } from '../../render/progress-signal.js';
+import { mayReadReport } from '../../reports/report-access.js';
+import { REPORT_STREAM_PREFIX, type ReportState } from '../../reports/report-state.js';
 import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
 import { ReportRef } from './reports.js';
@@ -61,7 +61,7 @@ builder.subscriptionField('viewerReports', (t) =>
           for (const state of states.values()) owners.set(state.reportId, state.owner);
           for (const id of changed) {
             const state = states.get(id);
-            if (state && canRead(ctx.actor, state.owner)) {
+            if (state && mayReadReport(ctx.actor, state)) {
               furthest.delete(id);
               yield { reportId: id, report: state, progress: null };
             }
@@ -71,7 +71,7 @@ builder.subscriptionField('viewerReports', (t) =>
           for (const s of batch) if (s.kind === 'progress') latest.set(s.reportId, Math.max(s.fraction, latest.get(s.reportId) ?? 0));
           for (const [id, fraction] of latest) {
             const owner = owners.get(id);
-            if (owner === undefined || !canRead(ctx.actor, owner) || fraction <= (furthest.get(id) ?? -1)) continue;
+            if (owner === undefined || !mayReadReport(ctx.actor, { owner }) || fraction <= (furthest.get(id) ?? -1)) continue;
             if (furthest.size > 10_000) furthest.clear();
             furthest.set(id, fraction);
             yield { reportId: id, report: null, progress: fraction };

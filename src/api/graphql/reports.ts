@@ -1,14 +1,15 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
-import { canRead } from '../../actor.js';
 import { readStream, readStreams } from '../../events/read.js';
 import type { RecordedEvent } from '../../events/recorded-event.js';
-import { QuireError } from '../../errors.js';
+import { InvalidParamsError, QuireError } from '../../errors.js';
 import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
 import { loadReportState } from '../../projections/report-rows.js';
-import { evolve, reportStreamId, type ReportLocation, type ReportState } from '../../projections/report-state.js';
-import { ForbiddenError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
+import { evolve, reportStreamId, type ReportLocation, type ReportState } from '../../reports/report-state.js';
+import { ForbiddenError } from '../../actor.js';
+import { NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
+import { mayReadReport, readableReport, readsEveryReport } from '../../reports/report-access.js';
 import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
 import { canonicalUuid, isUuid } from '../../reports/uuid.js';
@@ -20,7 +21,7 @@ import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
-import { asResult, ConflictError, ErrorInterface, InvalidInputError, textArg } from './errors.js';
+import { asResult, ConflictError, ErrorInterface, textArg } from './errors.js';
 import { EventRef } from './events.js';
 import { parseProgress } from '../../render/progress-signal.js';
 
@@ -81,7 +82,7 @@ export const ReportRef = builder.loadableNode('Report', {
     return ids.map((id) => {
       const state = states.get(canonicalUuid(id));
       // Someone else's report is indistinguishable from a missing one.
-      return state && canRead(ctx.actor, state.owner) ? state : new ReportNotFoundError(id);
+      return state && mayReadReport(ctx.actor, state) ? state : new ReportNotFoundError(id);
     });
   },
   fields: (t) => ({
@@ -155,7 +156,7 @@ builder.queryField('report', (t) =>
       const db = await ctx.reads.db();
       // A report the read replica does not have yet may be on the primary: a "no" is confirmed there.
       const state = (await loadReportState(db, id)) ?? (db === ctx.runtime.store.db ? null : await loadReportState(ctx.runtime.store.db, id));
-      return state && canRead(ctx.actor, state.owner) ? state : null;
+      return state && mayReadReport(ctx.actor, state) ? state : null;
     },
   }),
 );
@@ -184,11 +185,11 @@ builder.queryField('reports', (t) =>
       let after;
       if (args.after) {
         const parsed = CURSOR.safeParse(parseJson(Buffer.from(args.after, 'base64url').toString('utf8')));
-        if (!parsed.success) throw new InvalidInputError('invalid cursor', [{ path: 'after', message: 'not a cursor from this connection' }]);
+        if (!parsed.success) throw new InvalidParamsError([{ path: 'after', message: 'not a cursor from this connection' }], 'invalid cursor');
         after = { requestedAt: new Date(parsed.data.t), reportId: parsed.data.id };
       }
       if (args.template != null) textArg(args.template, 'template');
-      const seesAll = ctx.actor.role === 'auditor' || ctx.actor.role === 'admin';
+      const seesAll = readsEveryReport(ctx.actor);
       const db = await ctx.reads.db();
       const rows = await listReports(
         db,
@@ -240,7 +241,7 @@ builder.mutationField('requestReport', (t) =>
   t.field({
     type: ReportRef,
     authScopes: { mutator: true },
-    errors: { types: [InvalidInputError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
+    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
     args: { input: t.arg({ type: RequestReportInput }) },
     resolve: async (_, { input }, ctx) => {
       try {
@@ -276,7 +277,7 @@ builder.mutationField('createDownloadUrl', (t) =>
   t.field({
     type: DownloadUrlRef,
     description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
-    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidInputError] },
+    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidParamsError] },
     args: {
       reportId: t.arg.id(),
       ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),
@@ -308,8 +309,11 @@ builder.subscriptionField('reportStatus', (t) =>
         const batches = live.listen<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
         const db = await ctx.reads.db();
         const primary = ctx.runtime.store.db;
-        let state = isUuid(reportId) ? ((await loadReportState(db, reportId)) ?? (db === primary ? null : await loadReportState(primary, reportId))) : null;
-        if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+        let state = readableReport(
+          ctx.actor,
+          reportId,
+          isUuid(reportId) ? ((await loadReportState(db, reportId)) ?? (db === primary ? null : await loadReportState(primary, reportId))) : null,
+        );
         let lastSent = state.version;
         yield state;
         if (db !== primary) {
@@ -349,8 +353,7 @@ builder.subscriptionField('reportProgress', (t) =>
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
         const reportId = reportIdFrom(String(args.id));
-        const state = isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null;
-        if (!state || !canRead(ctx.actor, state.owner)) throw new ReportNotFoundError(reportId);
+        readableReport(ctx.actor, reportId, isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null);
         const updates = live.listen<number>((push) =>
           ctx.runtime.database.notifier.on('quire_progress', (payload) => {
             for (const step of parseProgress(payload)) if (step.reportId === reportId) push(step.fraction);

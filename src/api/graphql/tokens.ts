@@ -1,7 +1,7 @@
 import { InvalidRevocationError, type Revocation } from '../../auth/token-revocations.js';
-import { ForbiddenError } from '../../reports/errors.js';
+import { ForbiddenError } from '../../actor.js';
+import { InvalidParamsError } from '../../errors.js';
 import { builder } from './builder.js';
-import { InvalidInputError } from './errors.js';
 
 const RevocationRef = builder.objectRef<Revocation>('TokenRevocation').implement({
   description: 'A revocation: one token (jti), or every token of a subject issued up to issuedBefore.',
@@ -21,7 +21,7 @@ builder.mutationField('revokeTokens', (t) =>
       'Admins: revoke one token (jti) or every token of a subject issued until now (subject); exactly one of the two. ' +
       'Requests and open subscriptions with a revoked token are refused at once on this instance, on the others within TOKEN_REVOCATION_REFRESH_MS.',
     authScopes: { admin: true },
-    errors: { types: [InvalidInputError, ForbiddenError] },
+    errors: { types: [InvalidParamsError, ForbiddenError] },
     args: {
       jti: t.arg.string({ required: false }),
       subject: t.arg.string({ required: false }),
@@ -31,12 +31,12 @@ builder.mutationField('revokeTokens', (t) =>
       const subject = args.subject ?? undefined;
       if ((jti === undefined) === (subject === undefined)) {
         const message = 'give exactly one of jti and subject';
-        throw new InvalidInputError(message, [{ path: jti === undefined ? 'jti' : 'subject', message }]);
+        throw new InvalidParamsError([{ path: jti === undefined ? 'jti' : 'subject', message }], message);
       }
       try {
         return await ctx.runtime.revocations.revoke(jti !== undefined ? { jti } : { subject: subject! }, ctx.actor.id);
       } catch (err) {
-        if (err instanceof InvalidRevocationError) throw new InvalidInputError(err.message, [{ path: jti !== undefined ? 'jti' : 'subject', message: err.message }]);
+        if (err instanceof InvalidRevocationError) throw new InvalidParamsError([{ path: jti !== undefined ? 'jti' : 'subject', message: err.message }], err.message);
         throw err;
       }
     },

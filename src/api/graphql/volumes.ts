@@ -1,4 +1,4 @@
-import { ForbiddenError } from '../../reports/errors.js';
+import { ForbiddenError } from '../../actor.js';
 import {
   forgetVolume,
   InvalidForgetReasonError,
@@ -7,8 +7,9 @@ import {
   UnknownMachineError,
   type ForgetVolumeResult,
 } from '../../volumes/forget-volume.js';
+import { InvalidParamsError } from '../../errors.js';
 import { builder } from './builder.js';
-import { asResult, ErrorInterface, InvalidInputError } from './errors.js';
+import { asResult, ErrorInterface } from './errors.js';
 
 builder.objectType(UnknownMachineError, {
   name: 'UnknownMachineError',
@@ -41,7 +42,7 @@ builder.mutationField('forgetVolume', (t) =>
     type: ForgetVolumeResultRef,
     description: 'Admins: a destroyed machine took its volume with it. Its copies are forgotten; reports with no other copy become LOST. Idempotent.',
     authScopes: { admin: true },
-    errors: { types: [InvalidInputError, UnknownMachineError, OwnVolumeError, ForbiddenError] },
+    errors: { types: [InvalidParamsError, UnknownMachineError, OwnVolumeError, ForbiddenError] },
     args: {
       machine: t.arg.string(),
       reason: t.arg.string({ required: false }),
@@ -58,8 +59,8 @@ builder.mutationField('forgetVolume', (t) =>
             actor: ctx.actor.id,
           });
         } catch (err) {
-          if (err instanceof InvalidMachineIdError) throw new InvalidInputError(err.message, [{ path: 'machine', message: err.message }]);
-          if (err instanceof InvalidForgetReasonError) throw new InvalidInputError(err.message, [{ path: 'reason', message: err.message }]);
+          if (err instanceof InvalidMachineIdError) throw new InvalidParamsError([{ path: 'machine', message: err.message }], err.message);
+          if (err instanceof InvalidForgetReasonError) throw new InvalidParamsError([{ path: 'reason', message: err.message }], err.message);
           throw err;
         }
       }),

@@ -8,7 +8,7 @@ import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 /** Progress is sent in steps of this fraction, not once per drawn item. */
 const PROGRESS_STEP = 0.01;
 
-if (!parentPort) throw new Error('render-worker must run in a worker thread');
+if (!parentPort) throw new Error('render-thread must run in a worker thread');
 const port = parentPort;
 const send = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 

@@ -2,16 +2,15 @@ import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
-import type { NewEvent } from '../events/append.js';
-import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { foldReport, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from '../projections/report-state.js';
+import { copyFor, type ReportCommand } from '../reports/decide.js';
+import { foldReport, LEGACY_TEMPLATE } from '../reports/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
-import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
+import { appendDecision, timingNow } from './append-decision.js';
+import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
-import { recordFailure } from './record-failure.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 
 export interface CopyStageOptions {
@@ -44,19 +43,6 @@ class CopyMismatchError extends Error {
 /** How long a machine leaves a region-level copy it did not find alone, and how many it remembers. */
 const NOT_HERE_TTL_MS = 5 * 60_000;
 const NOT_HERE_MAX = 10_000;
-
-/**
- * The longest a copy waits between attempts. A copy fails because the store is down, not because
- * of the report, so its backoff must not grow like a render's (10 min): the backlog of an outage
- * then lands within a minute of the store coming back instead of each copy's own long wait.
- */
-export const COPY_RETRY_MAX_MS = 60_000;
-
-/** The copy this machine may take: its own volume's, else a region-level one of its region. */
-function copyFor(state: ReportState, region: string, machine: string): ReportLocation | undefined {
-  const volumes = state.locations.filter((l) => l.kind === 'volume');
-  return volumes.find((l) => l.machine === machine) ?? volumes.find((l) => l.machine === null && l.region === region);
-}
 
 /**
  * Copies files from this machine's volume to the object store, machine-affine: claims STORED
@@ -144,21 +130,20 @@ export function copyStage(options: CopyStageOptions) {
       if (!held || held.sha256 !== copy.sha256 || held.bytes !== copy.bytes) {
         throw new Error(`the object store copy of ${objectKey} does not match (${held?.bytes ?? 0} bytes, ${held?.sha256 ?? 'missing'})`);
       }
-      const copied: NewEvent =
+      const copied: Extract<ReportCommand, { type: 'RecordCopy' }>['copied'] =
         kind === 'migrate'
           ? { type: 'ReportMigrated', data: { region, machine, bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes } }
           : { type: 'ReportReplicated', data: { bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes, etag: etag.slice(0, 200) } };
-      await store.append(claim.streamId, state.version, [copied], meta);
+      if (!(await appendDecision(store, state, { type: 'RecordCopy', copied }, meta))) return;
       metrics?.replicated((Date.now() - copy.storedAt.getTime()) / 1000);
       log.info({ reportId: state.reportId, key: objectKey, bucket: objectStore.bucket, kind }, 'file copied to the object store');
     } catch (err) {
-      if (err instanceof WrongExpectedVersionError || signal.aborted) return;
+      if (signal.aborted) return;
       const mismatch = err instanceof CopyMismatchError;
-      const attempt = state.attempts + 1;
-      const retryAt = mismatch ? null : nextAttemptAt(attempt, { ...backoff, maxAttempts: Number.POSITIVE_INFINITY, maxDelayMs: Math.min(backoff.maxDelayMs ?? COPY_RETRY_MAX_MS, COPY_RETRY_MAX_MS) });
       metrics?.failed(mismatch ? 'mismatch' : 'store');
-      log.warn({ err, reportId: state.reportId, attempt, retryAt, kind }, mismatch ? 'file does not match its record' : 'copy failed');
-      await recordFailure(store, claim.streamId, state.version, { stage, error: err, attempt, retryAt }, meta);
+      log.warn({ err, reportId: state.reportId, attempt: state.attempts + 1, kind }, mismatch ? 'file does not match its record' : 'copy failed');
+      const error = err instanceof Error ? err.message : String(err);
+      await appendDecision(store, state, { type: 'RecordCopyFailure', kind, error, mismatch, timing: timingNow(backoff) }, meta);
     }
   }
 

@@ -29,17 +29,13 @@ export interface ReportLocation {
   verifiedAt: Date;
 }
 
-export interface ReportState {
+interface ReportFields {
   reportId: string;
   streamId: string;
   owner: string;
   title: string;
   template: string;
-  status: ReportStatus;
   requestedRegion: string;
-  sha256: string | null;
-  bytes: number | null;
-  pages: number | null;
   /** Failed attempts at the current stage. */
   attempts: number;
   /**
@@ -55,6 +51,39 @@ export interface ReportState {
   /** Stream version of the last event folded in. */
   version: number;
   locations: ReportLocation[];
+}
+
+/** The statuses of a report that has a file: its hash and size are known. */
+export const FILED_STATUSES = ['RENDERED', 'STORED', 'REPLICATED'] as const;
+export type FiledStatus = (typeof FILED_STATUSES)[number];
+
+/** A report with a file (RENDERED, STORED, REPLICATED): sha256 and bytes are known. */
+export interface FiledReport extends ReportFields {
+  status: FiledStatus;
+  sha256: string;
+  bytes: number;
+  /** Null only for a legacy file: the legacy application never counted its pages. */
+  pages: number | null;
+}
+
+/** A report without a usable file yet (REQUESTED, IMPORTED), never (FAILED) or any more (LOST). */
+export interface UnfiledReport extends ReportFields {
+  status: Exclude<ReportStatus, FiledStatus>;
+  /** Known for a LOST report (it had a file); null otherwise. */
+  sha256: string | null;
+  bytes: number | null;
+  pages: number | null;
+}
+
+/** A report's state, by status: the statuses with a file guarantee its hash and size. */
+export type ReportState = FiledReport | UnfiledReport;
+
+export function isFiledStatus(status: ReportStatus): status is FiledStatus {
+  return (FILED_STATUSES as readonly string[]).includes(status);
+}
+
+export function hasFile(state: ReportState): state is FiledReport {
+  return isFiledStatus(state.status);
 }
 
 export const REPORT_STREAM_PREFIX = 'report-';
@@ -74,7 +103,7 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
 /** The state a report's first event creates. */
 function newReport(
   event: RecordedEvent,
-  first: Pick<ReportState, 'reportId' | 'owner' | 'title' | 'template' | 'status' | 'requestedAt'>,
+  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt'> & { status: 'REQUESTED' | 'IMPORTED' },
 ): ReportState {
   return {
     ...first,
@@ -154,14 +183,8 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
       const { stage, error, attempt, retryAt } = event.data;
       // Only a report that never got a file is FAILED; a failed copy leaves the existing one usable.
       const terminal = retryAt === null && (stage === 'render' || stage === 'store');
-      return {
-        ...next,
-        status: terminal ? 'FAILED' : state.status,
-        attempts: attempt,
-        lastError: error,
-        failedStage: stage,
-        nextAttemptAt: retryAt === null ? null : new Date(retryAt),
-      };
+      const failed = { attempts: attempt, lastError: error, failedStage: stage, nextAttemptAt: retryAt === null ? null : new Date(retryAt) };
+      return terminal ? { ...next, ...failed, status: 'FAILED' } : { ...next, ...failed };
     }
     case 'ReportRetryRequested':
       if (state.status === 'FAILED') return { ...next, status: 'REQUESTED', attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };

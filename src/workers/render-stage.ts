@@ -3,19 +3,18 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { StorageMode } from '../config.js';
 import type { NewEvent } from '../events/append.js';
-import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
-import { foldReport, reportStreamId } from '../projections/report-state.js';
+import { foldReport, reportStreamId } from '../reports/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
 import type { HistoryEntry } from '../reports/templates/registry.js';
 import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
-import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
+import { appendDecision, timingNow } from './append-decision.js';
+import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
-import { recordFailure } from './record-failure.js';
 
 export interface RenderStageOptions {
   store: EventStore;
@@ -92,13 +91,10 @@ export function renderStage(options: RenderStageOptions) {
     const meta = { actor: `worker:${region}` };
     if (claim.abandonedVersion === state.version) {
       // The last claimer died or hung at this very state (a template that kills its process, a
-      // machine lost mid-render): that was an attempt. Recorded with backoff, so a report that
-      // kills every process that renders it ends FAILED instead of crash-looping the fleet.
-      const attempt = state.attempts + 1;
-      const retryAt = nextAttemptAt(attempt, backoff);
-      const error = new RenderError('abandoned', 'the process rendering it died or stopped renewing its lease before it finished');
-      log.warn({ reportId: state.reportId, attempt, retryAt }, 'render abandoned by its last claimer');
-      await recordFailure(store, claim.streamId, state.version, { stage, error, attempt, retryAt }, meta);
+      // machine lost mid-render): decide() records it as an attempt.
+      log.warn({ reportId: state.reportId, attempt: state.attempts + 1 }, 'render abandoned by its last claimer');
+      const error = new RenderError('abandoned', 'the process rendering it died or stopped renewing its lease before it finished').message;
+      await appendDecision(store, state, { type: 'RecordAbandonedRender', error, timing: timingNow(backoff) }, meta);
       return;
     }
     try {
@@ -124,41 +120,28 @@ export function renderStage(options: RenderStageOptions) {
       const key = reportKey(state.reportId, sha256);
       const stored = await storeFile(key, result.pdf, sha256);
       if (signal.aborted) return;
-      await store.append(
-        claim.streamId,
-        state.version,
-        [
-          {
-            type: 'ReportRendered',
-            data: {
-              sha256,
-              bytes,
-              pages: result.pages,
-              renderMs: result.renderMs,
-              rendererVersion: result.rendererVersion,
-              ...(result.locale ? { locale: result.locale } : {}),
-              ...(result.missingGlyphs?.length ? { missingGlyphs: result.missingGlyphs.slice(0, 1000) } : {}),
-            },
-          },
-          stored,
-        ],
-        meta,
-      );
-      log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');
-    } catch (err) {
-      if (err instanceof WrongExpectedVersionError) {
+      const rendered = {
+        sha256,
+        bytes,
+        pages: result.pages,
+        renderMs: result.renderMs,
+        rendererVersion: result.rendererVersion,
+        ...(result.locale ? { locale: result.locale } : {}),
+        ...(result.missingGlyphs?.length ? { missingGlyphs: result.missingGlyphs.slice(0, 1000) } : {}),
+      };
+      if (!(await appendDecision(store, state, { type: 'RecordRender', rendered, stored }, meta))) {
         log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');
         return;
       }
+      log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');
+    } catch (err) {
       // Lost lease or shutdown: another instance (or the next start) takes over; no failure to record.
       if (signal.aborted) return;
-      const attempt = state.attempts + 1;
       const permanent = err instanceof RenderError && err.reason === 'invalid_job';
-      // An unreachable object store (object mode) is waited out, not counted against the attempts.
       const outage = err instanceof ObjectStoreUnavailableError;
-      const retryAt = permanent ? null : nextAttemptAt(attempt, outage ? { ...backoff, maxAttempts: Number.POSITIVE_INFINITY } : backoff);
-      log.warn({ err, reportId: state.reportId, stage, attempt, retryAt }, 'report failed');
-      await recordFailure(store, claim.streamId, state.version, { stage, error: err, attempt, retryAt }, meta);
+      log.warn({ err, reportId: state.reportId, stage, attempt: state.attempts + 1, permanent, outage }, 'report failed');
+      const error = err instanceof Error ? err.message : String(err);
+      await appendDecision(store, state, { type: 'RecordRenderFailure', stage, error, permanent, outage, timing: timingNow(backoff) }, meta);
     }
   }
 

@@ -1,0 +1,164 @@
+import type { EventData } from '../events/types.js';
+import { QuireError } from '../errors.js';
+import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
+import { NotRetryableError } from './errors.js';
+import type { ReportEvent } from './report-events.js';
+import { isStuckCopy, type ReportLocation, type ReportState } from './report-state.js';
+
+/**
+ * The report's decider: what each command appends to a report's stream, given the report's state
+ * (folded by `evolve`), or the typed error that refuses it. Pure: whoever runs a command loads the
+ * state, calls `decide`, and appends what it returns at the version it loaded (the I/O — rendering,
+ * copying, hashing — happens before, and its outcome is the command).
+ */
+
+/** When and how a failed stage is tried again: the policy, and the clock and jitter of this moment. */
+export interface RetryTiming {
+  backoff: BackoffPolicy;
+  now: Date;
+  /** 0..1: spreads the retries of reports that failed together (Math.random() in production). */
+  jitter: number;
+}
+
+export type ReportCommand =
+  | { type: 'RequestReport'; data: EventData<'ReportRequested'> }
+  | {
+      type: 'RecordRender';
+      rendered: EventData<'ReportRendered'>;
+      /** Where the file went: this machine's volume, or straight to the object store (object mode). */
+      stored: { type: 'ReportStoredLocal'; data: EventData<'ReportStoredLocal'> } | { type: 'ReportReplicated'; data: EventData<'ReportReplicated'> };
+    }
+  | {
+      type: 'RecordRenderFailure';
+      stage: 'render' | 'store';
+      error: string;
+      /** A job that can never render (bad params for its template): not tried again. */
+      permanent: boolean;
+      /** The object store did not answer (object mode): waited out, not counted against the attempts. */
+      outage: boolean;
+      timing: RetryTiming;
+    }
+  | { type: 'RecordAbandonedRender'; error: string; timing: RetryTiming }
+  | {
+      type: 'RecordCopy';
+      copied: { type: 'ReportReplicated'; data: EventData<'ReportReplicated'> } | { type: 'ReportMigrated'; data: EventData<'ReportMigrated'> };
+    }
+  | {
+      type: 'RecordCopyFailure';
+      kind: 'replicate' | 'migrate';
+      error: string;
+      /** The file is not what its record says: an operator has to look, so it is not tried again. */
+      mismatch: boolean;
+      timing: RetryTiming;
+    }
+  | { type: 'RetryReport'; reason?: string }
+  | { type: 'RecordLegacyFileFound'; found: EventData<'ReportStoredLocal'> }
+  | { type: 'ForgetVolumeCopy'; machine: string; reason: string };
+
+/** What a command appends: the report's events, in order (nothing when there is nothing to do). */
+export type ReportDecision = ReportEvent[];
+
+/**
+ * The command does not apply to the report as it is now: it moved on since the command was formed
+ * (another worker finished it, a retry was requested) or never was in that state. Workers drop the
+ * command; nothing is appended.
+ */
+export class ReportMovedOnError extends QuireError {
+  readonly code = 'REPORT_MOVED_ON';
+  constructor(
+    readonly command: ReportCommand['type'],
+    readonly status: ReportState['status'] | null,
+  ) {
+    super(`${command} does not apply to a report that is ${status ?? 'not there'}`);
+    this.name = 'ReportMovedOnError';
+  }
+}
+
+/** A report stream that already exists is not requested again (an idempotent retry is recognised by its event id). */
+export class ReportExistsError extends QuireError {
+  readonly code = 'REPORT_EXISTS';
+  constructor(readonly reportId: string) {
+    super(`report ${reportId} exists already`);
+    this.name = 'ReportExistsError';
+  }
+}
+
+/** Copy stages give up only on a mismatch; an unreachable store is retried until it is back. */
+const UNTIL_BACK = Number.POSITIVE_INFINITY;
+
+/**
+ * The longest a copy waits between attempts. A copy fails because the store is down, not because
+ * of the report, so its backoff must not grow like a render's (10 min): the backlog of an outage
+ * then lands within a minute of the store coming back instead of each copy's own long wait.
+ */
+export const COPY_RETRY_MAX_MS = 60_000;
+
+/** The copy of a report's file that this machine may take: its own volume's, else a region-level one of its region. */
+export function copyFor(state: ReportState, region: string, machine: string): ReportLocation | undefined {
+  const volumes = state.locations.filter((l) => l.kind === 'volume');
+  return volumes.find((l) => l.machine === machine) ?? volumes.find((l) => l.machine === null && l.region === region);
+}
+
+/** A FAILED report goes back to the render queue; a copy that was given up on, back to the copy queue. */
+export function isRetryable(state: ReportState): boolean {
+  return state.status === 'FAILED' || isStuckCopy(state);
+}
+
+function failure(
+  state: ReportState,
+  stage: EventData<'ReportFailed'>['stage'],
+  error: string,
+  retry: { timing: RetryTiming; maxAttempts?: number; maxDelayMs?: number } | null,
+): ReportDecision {
+  const attempt = state.attempts + 1;
+  const backoff = retry?.timing.backoff;
+  const policy = retry &&
+    backoff && {
+      ...backoff,
+      ...(retry.maxAttempts === undefined ? {} : { maxAttempts: retry.maxAttempts }),
+      ...(retry.maxDelayMs === undefined ? {} : { maxDelayMs: Math.min(backoff.maxDelayMs ?? retry.maxDelayMs, retry.maxDelayMs) }),
+    };
+  const retryAt = retry && policy ? nextAttemptAt(attempt, policy, retry.timing.now, () => retry.timing.jitter) : null;
+  return [{ type: 'ReportFailed', data: { stage, error: error.slice(0, 4000), attempt, retryAt: retryAt?.toISOString() ?? null } }];
+}
+
+export function decide(command: ReportCommand, state: ReportState | null): ReportDecision {
+  if (command.type === 'RequestReport') {
+    if (state) throw new ReportExistsError(command.data.reportId);
+    return [{ type: 'ReportRequested', data: command.data }];
+  }
+  if (!state) throw new ReportMovedOnError(command.type, null);
+  const movedOn = () => new ReportMovedOnError(command.type, state.status);
+  switch (command.type) {
+    case 'RecordRender':
+      if (state.status !== 'REQUESTED') throw movedOn();
+      return [{ type: 'ReportRendered', data: command.rendered }, command.stored];
+    case 'RecordRenderFailure':
+      if (state.status !== 'REQUESTED') throw movedOn();
+      return failure(state, command.stage, command.error, command.permanent ? null : { timing: command.timing, ...(command.outage ? { maxAttempts: UNTIL_BACK } : {}) });
+    case 'RecordAbandonedRender':
+      // The last claimer died or hung at this very state: that was an attempt, with backoff, so a
+      // report that kills every process that renders it ends FAILED instead of crash-looping the fleet.
+      if (state.status !== 'REQUESTED') throw movedOn();
+      return failure(state, 'render', command.error, { timing: command.timing });
+    case 'RecordCopy':
+      if (state.status !== 'STORED') throw movedOn();
+      return [command.copied];
+    case 'RecordCopyFailure':
+      // Never makes the report FAILED (evolve): the file on the volume stays usable.
+      if (state.status !== 'STORED') throw movedOn();
+      return failure(state, command.kind, command.error, command.mismatch ? null : { timing: command.timing, maxAttempts: UNTIL_BACK, maxDelayMs: COPY_RETRY_MAX_MS });
+    case 'RetryReport':
+      if (!isRetryable(state)) throw new NotRetryableError(state.reportId, state.status);
+      return [{ type: 'ReportRetryRequested', data: command.reason === undefined ? {} : { reason: command.reason } }];
+    case 'RecordLegacyFileFound':
+      // Already recorded on this machine (a scan run twice): nothing new.
+      if (state.locations.some((l) => l.kind === 'volume' && l.machine === command.found.machine)) return [];
+      return [{ type: 'ReportStoredLocal', data: command.found }];
+    case 'ForgetVolumeCopy': {
+      const copy = state.locations.find((l) => l.kind === 'volume' && l.machine === command.machine);
+      if (!copy) return [];
+      return [{ type: 'ReportVolumeForgotten', data: { machine: command.machine, region: copy.region!, reason: command.reason } }];
+    }
+  }
+}

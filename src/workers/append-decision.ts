@@ -1,0 +1,34 @@
+import type { AppendMetadata } from '../events/append.js';
+import { WrongExpectedVersionError } from '../events/errors.js';
+import type { EventStore } from '../events/event-store.js';
+import { decide, ReportMovedOnError, type ReportCommand, type RetryTiming } from '../reports/decide.js';
+import type { ReportState } from '../reports/report-state.js';
+import type { BackoffPolicy } from '../reports/backoff.js';
+
+/**
+ * A worker's "decide → append": the events `decide` gives for the command, appended at the version
+ * the worker read. If the report moved on meanwhile (another worker finished it, a retry was
+ * requested), the command is stale and nothing is written. Returns whether anything was appended.
+ */
+export async function appendDecision(store: EventStore, state: ReportState, command: ReportCommand, meta: AppendMetadata): Promise<boolean> {
+  let events;
+  try {
+    events = decide(command, state);
+  } catch (err) {
+    if (err instanceof ReportMovedOnError) return false;
+    throw err;
+  }
+  if (events.length === 0) return false;
+  try {
+    await store.append(state.streamId, state.version, events, meta);
+    return true;
+  } catch (err) {
+    if (err instanceof WrongExpectedVersionError) return false;
+    throw err;
+  }
+}
+
+/** The retry timing of this moment (the clock and Math.random jitter), for failure commands. */
+export function timingNow(backoff: BackoffPolicy): RetryTiming {
+  return { backoff, now: new Date(), jitter: Math.random() };
+}

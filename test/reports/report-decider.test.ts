@@ -1,0 +1,364 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/events/recorded-event.js';
+import { COPY_RETRY_MAX_MS, decide, isRetryable, ReportExistsError, ReportMovedOnError, type ReportCommand, type RetryTiming } from '../../src/reports/decide.js';
+import { NotRetryableError } from '../../src/reports/errors.js';
+import type { ReportEvent } from '../../src/reports/report-events.js';
+import { evolve, foldReport, hasFile, isStuckCopy, type ReportState } from '../../src/reports/report-state.js';
+
+/**
+ * The report aggregate without a database: given the events of a stream, when a command is
+ * decided, then these events (or this refusal), and the state they fold to.
+ */
+
+const REPORT_ID = '6f1c2a52-58a4-4a52-9a4f-1d2b3c4d5e6f';
+const STREAM = `report-${REPORT_ID}`;
+const SHA = 'a'.repeat(64);
+const OTHER_SHA = 'b'.repeat(64);
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** The events as the log would record them: versions 1.., a second apart. */
+function recorded(events: readonly ReportEvent[], from = 1): RecordedEvent[] {
+  return events.map(
+    (e, i) =>
+      ({
+        ...e,
+        eventId: `e${from + i}`,
+        streamId: STREAM,
+        streamVersion: from + i,
+        globalPosition: from + i,
+        schemaVersion: 1,
+        metadata: { region: 'iad', actor: 'test' },
+        recordedAt: new Date(T0 + (from + i) * 1000),
+        checkpoint: { transactionId: String(from + i), globalPosition: from + i },
+        prevHash: '',
+        hash: '',
+      }) as RecordedEvent,
+  );
+}
+
+function given(...events: ReportEvent[]): ReportState | null {
+  return foldReport(recorded(events));
+}
+
+/** Decides the command on the state the events give, then folds what it decided on top. */
+function when(events: ReportEvent[], command: ReportCommand): { decided: ReportEvent[]; then: ReportState } {
+  const state = given(...events);
+  const decided = decide(command, state);
+  const then = recorded(decided, events.length + 1).reduce<ReportState | null>(evolve, state);
+  return { decided, then: then! };
+}
+
+const requested: ReportEvent = {
+  type: 'ReportRequested',
+  data: { reportId: REPORT_ID, template: 'table', title: 'Q1', params: {}, owner: 'alice' },
+};
+const rendered: ReportEvent & { type: 'ReportRendered' } = {
+  type: 'ReportRendered',
+  data: { sha256: SHA, bytes: 1200, pages: 3, renderMs: 40, rendererVersion: 'pdfmake-test' },
+};
+const storedHere: ReportEvent & { type: 'ReportStoredLocal' } = {
+  type: 'ReportStoredLocal',
+  data: { region: 'iad', machine: 'm1', key: `reports/${REPORT_ID}/${SHA}.pdf`, sha256: SHA, bytes: 1200 },
+};
+const replicated: ReportEvent & { type: 'ReportReplicated' } = {
+  type: 'ReportReplicated',
+  data: { bucket: 'quire', key: `reports/${REPORT_ID}/${SHA}.pdf`, sha256: SHA, bytes: 1200, etag: '"x"' },
+};
+const imported: ReportEvent = {
+  type: 'LegacyReportImported',
+  data: { reportId: REPORT_ID, legacyId: 'L-1', owner: 'bob', title: 'Old', filePath: '/data/old.pdf', createdAt: '2020-05-01T10:00:00.000Z' },
+};
+const foundOnM2: ReportEvent & { type: 'ReportStoredLocal' } = {
+  type: 'ReportStoredLocal',
+  data: { region: 'fra', machine: 'm2', key: 'legacy/old.pdf', sha256: SHA, bytes: 900 },
+};
+const migrated: ReportEvent = {
+  type: 'ReportMigrated',
+  data: { region: 'fra', machine: 'm2', bucket: 'quire', key: `reports/${REPORT_ID}/${SHA}.pdf`, sha256: SHA, bytes: 900 },
+};
+
+const timing: RetryTiming = { backoff: { maxAttempts: 3, baseMs: 1000 }, now: new Date(T0), jitter: 0.5 };
+const failed = (stage: 'render' | 'store' | 'replicate' | 'migrate', attempt: number, retryAt: string | null): ReportEvent => ({
+  type: 'ReportFailed',
+  data: { stage, error: `${stage} broke`, attempt, retryAt },
+});
+const renderFailure = (over: Partial<Extract<ReportCommand, { type: 'RecordRenderFailure' }>> = {}): ReportCommand => ({
+  type: 'RecordRenderFailure',
+  stage: 'render',
+  error: 'boom',
+  permanent: false,
+  outage: false,
+  timing,
+  ...over,
+});
+const copyFailure = (mismatch: boolean, kind: 'replicate' | 'migrate' = 'replicate'): ReportCommand => ({
+  type: 'RecordCopyFailure',
+  kind,
+  error: mismatch ? 'the file has changed' : 'the store did not answer',
+  mismatch,
+  timing,
+});
+
+describe('evolve', () => {
+  it('a request makes a REQUESTED report without a file', () => {
+    const state = given(requested)!;
+    expect(state).toMatchObject({ reportId: REPORT_ID, owner: 'alice', status: 'REQUESTED', sha256: null, bytes: null, pages: null, version: 1, locations: [] });
+    expect(hasFile(state)).toBe(false);
+  });
+
+  it('rendered and stored on a volume: STORED, with the file’s hash, size and pages guaranteed', () => {
+    const state = given(requested, rendered, storedHere)!;
+    expect(state.status).toBe('STORED');
+    if (!hasFile(state)) throw new Error('a STORED report has a file');
+    // The type guarantees these: no null checks.
+    const { sha256, bytes, pages } = state;
+    expect({ sha256, bytes, pages }).toEqual({ sha256: SHA, bytes: 1200, pages: 3 });
+    expect(state.locations).toMatchObject([{ kind: 'volume', place: 'm1', region: 'iad', machine: 'm1', sha256: SHA }]);
+  });
+
+  it('rendered straight to the object store (object mode): REPLICATED with only the object copy', () => {
+    const state = given(requested, rendered, replicated)!;
+    expect(state).toMatchObject({ status: 'REPLICATED', sha256: SHA, locations: [{ kind: 'object', place: 'quire', machine: null }] });
+  });
+
+  it('a volume copy recorded after the object copy leaves the report REPLICATED', () => {
+    expect(given(requested, rendered, replicated, storedHere)!.status).toBe('REPLICATED');
+  });
+
+  it('a legacy file’s hash is learned late: IMPORTED without one, STORED with the first found, kept when another machine finds a different file', () => {
+    expect(given(imported)).toMatchObject({ status: 'IMPORTED', template: 'legacy', sha256: null, requestedAt: new Date('2020-05-01T10:00:00.000Z') });
+    const found = given(imported, foundOnM2)!;
+    expect(found).toMatchObject({ status: 'STORED', sha256: SHA, bytes: 900, pages: null });
+    const other: ReportEvent = { type: 'ReportStoredLocal', data: { ...foundOnM2.data, machine: 'm3', sha256: OTHER_SHA, bytes: 901 } };
+    const twice = given(imported, foundOnM2, other)!;
+    expect(twice).toMatchObject({ sha256: SHA, bytes: 900 });
+    expect(twice.locations.map((l) => [l.place, l.sha256])).toEqual([
+      ['m2', SHA],
+      ['m3', OTHER_SHA],
+    ]);
+    expect(given(imported, foundOnM2, migrated)!.status).toBe('REPLICATED');
+  });
+
+  it('only a render or store failure with no retry left makes a report FAILED', () => {
+    expect(given(requested, failed('render', 3, null))).toMatchObject({ status: 'FAILED', attempts: 3, failedStage: 'render', lastError: 'render broke', nextAttemptAt: null });
+    expect(given(requested, failed('store', 1, null))!.status).toBe('FAILED');
+    const retrying = given(requested, failed('render', 1, '2026-01-01T00:00:05.000Z'))!;
+    expect(retrying).toMatchObject({ status: 'REQUESTED', attempts: 1, nextAttemptAt: new Date('2026-01-01T00:00:05.000Z') });
+  });
+
+  it('a copy failure never makes a report FAILED, even given up on: the file on the volume stays usable', () => {
+    for (const stage of ['replicate', 'migrate'] as const) {
+      const state = given(requested, rendered, storedHere, failed(stage, 1, null))!;
+      expect(state).toMatchObject({ status: 'STORED', failedStage: stage, nextAttemptAt: null, sha256: SHA });
+      expect(isStuckCopy(state)).toBe(true);
+    }
+  });
+
+  it('a success clears the failure it recovered from', () => {
+    const state = given(requested, rendered, storedHere, failed('replicate', 2, '2026-01-01T00:01:00.000Z'), replicated)!;
+    expect(state).toMatchObject({ status: 'REPLICATED', attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null });
+  });
+
+  it('a retry puts a FAILED report back to REQUESTED and a given-up copy back in the copy queue', () => {
+    const retry: ReportEvent = { type: 'ReportRetryRequested', data: {} };
+    expect(given(requested, failed('render', 3, null), retry)).toMatchObject({ status: 'REQUESTED', attempts: 0, lastError: null, failedStage: null });
+    const copy = given(requested, rendered, storedHere, failed('replicate', 1, null), retry)!;
+    expect(copy).toMatchObject({ status: 'STORED', attempts: 0, failedStage: null });
+    expect(isStuckCopy(copy)).toBe(false);
+  });
+
+  it('forgetting the volume of the only copy makes the report LOST; another copy keeps it', () => {
+    const forgotten: ReportEvent = { type: 'ReportVolumeForgotten', data: { machine: 'm1', region: 'iad', reason: 'destroyed' } };
+    const lost = given(requested, rendered, storedHere, forgotten)!;
+    expect(lost).toMatchObject({ status: 'LOST', locations: [], failedStage: 'lost', sha256: SHA });
+    expect(lost.lastError).toMatch(/machine m1.*destroyed/);
+    expect(given(requested, rendered, storedHere, replicated, forgotten)).toMatchObject({ status: 'REPLICATED', locations: [{ kind: 'object' }] });
+  });
+
+  it('is idempotent: an event at or below the state’s version is ignored, and a second first event changes nothing', () => {
+    const state = given(requested, rendered, storedHere)!;
+    const [, again] = recorded([rendered, failed('render', 1, null)], 2);
+    expect(evolve(state, again!)).toBe(state);
+    expect(evolve(state, recorded([requested])[0]!)).toBe(state);
+    expect(evolve(null, recorded([rendered], 2)[0]!)).toBeNull();
+  });
+});
+
+describe('decide', () => {
+  describe('request', () => {
+    it('a new report: ReportRequested', () => {
+      expect(decide({ type: 'RequestReport', data: requested.data as never }, null)).toEqual([requested]);
+    });
+    it('refuses a stream that exists', () => {
+      expect(() => decide({ type: 'RequestReport', data: requested.data as never }, given(requested))).toThrow(ReportExistsError);
+    });
+  });
+
+  describe('render succeeded', () => {
+    const command: ReportCommand = { type: 'RecordRender', rendered: rendered.data, stored: storedHere };
+    it('a REQUESTED report: ReportRendered and where the file went, together', () => {
+      const { decided, then } = when([requested], command);
+      expect(decided).toEqual([rendered, storedHere]);
+      expect(then.status).toBe('STORED');
+    });
+    it('straight to the object store: REPLICATED', () => {
+      expect(when([requested], { ...command, stored: replicated }).then.status).toBe('REPLICATED');
+    });
+    it('refused once the report moved on (another worker stored it, or no report at all)', () => {
+      expect(() => decide(command, given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
+      expect(() => decide(command, given(requested, failed('render', 3, null)))).toThrow(ReportMovedOnError);
+      expect(() => decide(command, null)).toThrow(ReportMovedOnError);
+    });
+  });
+
+  describe('render failed', () => {
+    it('counts the attempt and schedules the next with backoff', () => {
+      const { decided, then } = when([requested, failed('render', 1, '2026-01-01T00:00:01.000Z')], renderFailure());
+      // Attempt 2 of 3: base 1s doubled, jitter 0.5 → exactly 2s.
+      expect(decided).toEqual([{ type: 'ReportFailed', data: { stage: 'render', error: 'boom', attempt: 2, retryAt: '2026-01-01T00:00:02.000Z' } }]);
+      expect(then).toMatchObject({ status: 'REQUESTED', attempts: 2 });
+    });
+    it('the last attempt gives up: FAILED', () => {
+      const { decided, then } = when([requested, failed('render', 1, '2026-01-01T00:00:01.000Z'), failed('render', 2, '2026-01-01T00:00:03.000Z')], renderFailure());
+      expect(decided[0]).toMatchObject({ data: { attempt: 3, retryAt: null } });
+      expect(then.status).toBe('FAILED');
+    });
+    it('a job that can never render is not tried again', () => {
+      const { decided, then } = when([requested], renderFailure({ permanent: true }));
+      expect(decided[0]).toMatchObject({ data: { attempt: 1, retryAt: null } });
+      expect(then.status).toBe('FAILED');
+    });
+    it('a store failure that gives up makes the report FAILED too', () => {
+      const { then } = when([requested], renderFailure({ stage: 'store', permanent: true }));
+      expect(then).toMatchObject({ status: 'FAILED', failedStage: 'store' });
+    });
+    it('an object-store outage is waited out, past the attempts the policy allows', () => {
+      const { decided, then } = when([requested, failed('store', 5, '2026-01-01T00:00:01.000Z')], renderFailure({ stage: 'store', outage: true }));
+      expect(decided[0]).toMatchObject({ data: { stage: 'store', attempt: 6, retryAt: expect.any(String) } });
+      expect(then.status).toBe('REQUESTED');
+    });
+    it('keeps at most 4000 characters of the error', () => {
+      expect(decide(renderFailure({ error: 'e'.repeat(5000) }), given(requested))[0]).toMatchObject({ data: { error: 'e'.repeat(4000) } });
+    });
+    it('refused once the report moved on', () => {
+      expect(() => decide(renderFailure(), given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
+    });
+  });
+
+  describe('abandoned render', () => {
+    const abandoned = 'render abandoned: the process rendering it died';
+    it('is an attempt at the render stage, with backoff', () => {
+      const { decided, then } = when([requested], { type: 'RecordAbandonedRender', error: abandoned, timing });
+      expect(decided).toEqual([
+        { type: 'ReportFailed', data: { stage: 'render', error: abandoned, attempt: 1, retryAt: '2026-01-01T00:00:01.000Z' } },
+      ]);
+      expect(then.status).toBe('REQUESTED');
+    });
+    it('a report that kills every process rendering it ends FAILED', () => {
+      const { then } = when([requested, failed('render', 1, '2026-01-01T00:00:01.000Z'), failed('render', 2, '2026-01-01T00:00:03.000Z')], {
+        type: 'RecordAbandonedRender',
+        error: abandoned,
+        timing,
+      });
+      expect(then).toMatchObject({ status: 'FAILED', attempts: 3 });
+    });
+    it('refused for a report that is no longer REQUESTED', () => {
+      expect(() => decide({ type: 'RecordAbandonedRender', error: abandoned, timing }, given(requested, failed('render', 3, null)))).toThrow(ReportMovedOnError);
+    });
+  });
+
+  describe('copy succeeded', () => {
+    it('replicate: a STORED report becomes REPLICATED', () => {
+      const { decided, then } = when([requested, rendered, storedHere], { type: 'RecordCopy', copied: replicated });
+      expect(decided).toEqual([replicated]);
+      expect(then.locations.map((l) => l.kind).sort()).toEqual(['object', 'volume']);
+    });
+    it('migrate: a legacy file found on a volume becomes REPLICATED', () => {
+      const { then } = when([imported, foundOnM2], { type: 'RecordCopy', copied: migrated as never });
+      expect(then).toMatchObject({ status: 'REPLICATED', sha256: SHA });
+    });
+    it('refused for a report that is not STORED (copied already, or its file not found yet)', () => {
+      expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(requested, rendered, replicated))).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RecordCopy', copied: migrated as never }, given(imported))).toThrow(ReportMovedOnError);
+    });
+  });
+
+  describe('copy failed', () => {
+    it('an unreachable store is retried for ever: never FAILED', () => {
+      const { decided, then } = when([requested, rendered, storedHere, failed('replicate', 9, '2026-01-01T00:00:01.000Z')], copyFailure(false));
+      expect(decided[0]).toMatchObject({ data: { stage: 'replicate', attempt: 10, retryAt: expect.any(String) } });
+      expect(then).toMatchObject({ status: 'STORED', failedStage: 'replicate' });
+    });
+    it('an unreachable store is tried again at least every COPY_RETRY_MAX_MS, however many attempts failed', () => {
+      const { decided } = when([requested, rendered, storedHere, failed('replicate', 20, '2026-01-01T00:00:01.000Z')], copyFailure(false));
+      const retryAt = Date.parse((decided[0]!.data as { retryAt: string }).retryAt);
+      expect(retryAt - T0).toBeLessThanOrEqual(COPY_RETRY_MAX_MS * 1.2);
+      expect(retryAt - T0).toBeGreaterThan(0);
+    });
+    it('a file that does not match its record is given up on, and the report stays STORED (not FAILED)', () => {
+      for (const kind of ['replicate', 'migrate'] as const) {
+        const events = kind === 'migrate' ? [imported, foundOnM2] : [requested, rendered, storedHere];
+        const { decided, then } = when(events, copyFailure(true, kind));
+        expect(decided[0]).toMatchObject({ data: { stage: kind, attempt: 1, retryAt: null } });
+        expect(then.status).toBe('STORED');
+        expect(isStuckCopy(then)).toBe(true);
+      }
+    });
+    it('refused once the copy was recorded', () => {
+      expect(() => decide(copyFailure(false), given(requested, rendered, storedHere, replicated))).toThrow(ReportMovedOnError);
+    });
+  });
+
+  describe('retry', () => {
+    it('a FAILED report goes back to the render queue', () => {
+      const { decided, then } = when([requested, failed('render', 3, null)], { type: 'RetryReport' });
+      expect(decided).toEqual([{ type: 'ReportRetryRequested', data: {} }]);
+      expect(then).toMatchObject({ status: 'REQUESTED', attempts: 0 });
+    });
+    it('a copy that was given up on goes back to the copy queue, with the reason recorded', () => {
+      const { decided, then } = when([requested, rendered, storedHere, failed('replicate', 1, null)], { type: 'RetryReport', reason: 'file restored' });
+      expect(decided).toEqual([{ type: 'ReportRetryRequested', data: { reason: 'file restored' } }]);
+      expect(then).toMatchObject({ status: 'STORED', failedStage: null });
+    });
+    it.each<[string, ReportEvent[]]>([
+      ['REQUESTED', [requested]],
+      ['REQUESTED waiting for its next attempt', [requested, failed('render', 1, '2026-01-01T00:00:01.000Z')]],
+      ['STORED', [requested, rendered, storedHere]],
+      ['STORED with a copy still being retried', [requested, rendered, storedHere, failed('replicate', 1, '2026-01-01T00:00:01.000Z')]],
+      ['REPLICATED', [requested, rendered, storedHere, replicated]],
+      ['IMPORTED', [imported]],
+      ['LOST', [requested, rendered, storedHere, { type: 'ReportVolumeForgotten', data: { machine: 'm1', region: 'iad', reason: 'gone' } }]],
+    ])('refuses a report that is %s: NotRetryableError', (_, events) => {
+      const state = given(...events)!;
+      expect(isRetryable(state)).toBe(false);
+      expect(() => decide({ type: 'RetryReport' }, state)).toThrow(NotRetryableError);
+    });
+  });
+
+  describe('legacy file found', () => {
+    it('records the copy on the machine that found it', () => {
+      const { decided, then } = when([imported], { type: 'RecordLegacyFileFound', found: foundOnM2.data });
+      expect(decided).toEqual([foundOnM2]);
+      expect(then).toMatchObject({ status: 'STORED', sha256: SHA });
+    });
+    it('nothing when this machine’s copy is recorded already (a scan run twice)', () => {
+      expect(decide({ type: 'RecordLegacyFileFound', found: foundOnM2.data }, given(imported, foundOnM2))).toEqual([]);
+    });
+    it('a second machine’s copy is recorded too', () => {
+      expect(decide({ type: 'RecordLegacyFileFound', found: { ...foundOnM2.data, machine: 'm3' } }, given(imported, foundOnM2))).toHaveLength(1);
+    });
+  });
+
+  describe('forget a volume', () => {
+    const command: ReportCommand = { type: 'ForgetVolumeCopy', machine: 'm1', reason: 'destroyed' };
+    it('removes the copy there, naming its region; the only copy gone: LOST', () => {
+      const { decided, then } = when([requested, rendered, storedHere], command);
+      expect(decided).toEqual([{ type: 'ReportVolumeForgotten', data: { machine: 'm1', region: 'iad', reason: 'destroyed' } }]);
+      expect(then.status).toBe('LOST');
+    });
+    it('nothing for a report with no copy on that machine', () => {
+      expect(decide(command, given(imported, foundOnM2))).toEqual([]);
+      expect(decide(command, given(requested))).toEqual([]);
+    });
+  });
+});
