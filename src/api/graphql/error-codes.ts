@@ -45,6 +45,7 @@ export function useRequestErrorCodes(): Plugin {
     // Yoga JSON.parses a GET's `variables` and `extensions` unguarded: malformed ones are the
     // request's fault (400), as a malformed POST body already is, not an INTERNAL_SERVER_ERROR.
     onRequestParse: ({ requestParser, setRequestParser }) => {
+      if (!requestParser) return;
       setRequestParser(async (request) => {
         try {
           return await requestParser(request);
