@@ -67,6 +67,27 @@ export class Metrics implements ReplicationMetrics {
     },
   });
 
+  /** Reads this process's open live subscriptions and event-hub listeners at scrape time (set by the HTTP server). */
+  private countLive: (() => { subscriptions: number; listeners: number }) | undefined;
+
+  private readonly liveSubscriptions = new Gauge({
+    name: 'quire_live_subscriptions',
+    help: 'GraphQL subscriptions open in this process (graphql-ws and SSE), at scrape time: should follow clients, never only grow',
+    registers: [this.registry],
+    collect: () => {
+      if (this.countLive) this.liveSubscriptions.set(this.countLive().subscriptions);
+    },
+  });
+
+  private readonly hubListeners = new Gauge({
+    name: 'quire_event_hub_listeners',
+    help: 'Listeners registered on this process’s event hub, at scrape time: zero when no subscription is open',
+    registers: [this.registry],
+    collect: () => {
+      if (this.countLive) this.hubListeners.set(this.countLive().listeners);
+    },
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'quire_' });
   }
@@ -74,6 +95,11 @@ export class Metrics implements ReplicationMetrics {
   /** Where `quire_reports` reads its counts from. */
   watchReports(count: () => Promise<Record<string, number>>): void {
     this.countReports = count;
+  }
+
+  /** Where `quire_live_subscriptions` and `quire_event_hub_listeners` read their counts from. */
+  watchLive(count: () => { subscriptions: number; listeners: number }): void {
+    this.countLive = count;
   }
 
   databaseRead(target: 'primary' | 'reader'): void {

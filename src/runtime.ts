@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { configuredSealKeys, type SealKeys } from './audit/seal-key.js';
 import { deriveKey, resolveSecret } from './auth/secret.js';
 import { TokenRevocations } from './auth/token-revocations.js';
@@ -85,6 +86,18 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
   const sealKeys = configuredSealKeys(config);
   if (sealKeys.generated) {
     log.warn({ keyId: sealKeys.signer.keyId }, 'seals are signed with a development key kept under DATA_DIR: set SEAL_SIGNING_KEY (npx quire audit keygen) before relying on them');
+  }
+  if (database.kind === 'postgres') {
+    // Kept under this instance's DATA_DIR, so not shared with the other instances on this database:
+    // their tokens and /files links fail here (401, 403, 410 MISSING) and seals carry several keys.
+    const local = [
+      ...(config.authSecret === undefined ? ['AUTH_SECRET'] : []),
+      ...(sealKeys.generated ? ['SEAL_SIGNING_KEY'] : []),
+      ...(config.objectStore.kind === 'disk' && config.objectStore.dir === resolve(config.dataDir, 'objects') ? ['OBJECTS_DIR (or an S3 store)'] : []),
+    ];
+    if (local.length > 0) {
+      log.warn({ unset: local }, `PostgreSQL is shared by every instance, but ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to this one: set the same on every instance before running more than one`);
+    }
   }
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
   const revocations = new TokenRevocations(database.db, log, config.tokenRevocationRefreshMs);

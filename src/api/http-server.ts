@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { EventHub } from '../events/event-hub.js';
 import { probeObjectStore } from '../storage/probe-object-store.js';
 import type { Runtime } from '../runtime.js';
+import { openLiveSubscriptions } from './graphql/live-subscription.js';
 import { attachWebSocketServer } from './graphql/websocket.js';
 import { createGraphQLServer } from './graphql/yoga.js';
 import { QuireError } from '../errors.js';
@@ -103,6 +104,7 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
   const streams = new Set<ServerResponse>();
   const hub = new EventHub(runtime.store, runtime.log);
   await hub.start();
+  runtime.metrics.watchLive(() => ({ subscriptions: openLiveSubscriptions(), listeners: hub.listenerCount }));
   const yoga = createGraphQLServer(runtime, hub, options);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteNotifier, PostgresNotifier, type Notifier } from './notifier.js';
 import type { Database } from './schema.js';
@@ -71,6 +72,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
   let pglite: PGlite;
   let owned = true;
+  let unlock = () => {};
   if ('instance' in options) {
     pglite = options.instance;
     owned = false;
@@ -79,7 +81,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   } else {
     const dir = join(options.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
-    pglite = await PGlite.create(dir);
+    unlock = lockDataDir(options.dataDir);
+    try {
+      pglite = await PGlite.create(dir);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
   const notifier = await PGliteNotifier.start(pglite);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
@@ -91,6 +99,53 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       await notifier.close();
       await db.destroy();
       if (owned) await pglite.close();
+      unlock();
     },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process at a time on an embedded database: PGlite takes no lock of its own, and a second
+ * process on the same directory (a second `quire serve` on another PORT, a CLI command while the
+ * server runs) would write the same files as the first and corrupt them. A lock left by a process
+ * that is gone (killed) is taken over. Returns the release.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, 'pglite.lock');
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => {
+        try {
+          if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      continue; // released meanwhile
+    }
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      throw new ConfigError(
+        `DATA_DIR: the embedded database in ${dataDir} is in use by process ${holder} (one process at a time). ` +
+          'Stop it, or set another DATA_DIR; while quire serves, use its GraphQL API (e.g. the revokeTokens mutation) instead of a CLI command.',
+      );
+    }
+    rmSync(path, { force: true }); // its process is gone
+  }
 }

@@ -228,6 +228,8 @@ const HTTP_CASES: HttpCase[] = [
   { name: 'graphql: JSON nested 500,000 deep', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"query":"{ me { id } }","extensions":${deepArray(500_000)}}`, status: 400, code: 'BAD_REQUEST' },
   { name: 'graphql: no query', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: '{}', status: 200, code: 'BAD_REQUEST' },
   { name: 'graphql: a mutation over GET', target: () => `/graphql?query=${encodeURIComponent('mutation { retryReport(id: "x") { __typename } }')}`, headers: bearer('alice'), status: 405, code: 'BAD_REQUEST' },
+  { name: 'graphql: GET with variables that are not JSON', target: () => `/graphql?query=${encodeURIComponent('{ me { id } }')}&variables=%5B`, headers: bearer('alice'), status: 400, code: 'BAD_REQUEST' },
+  { name: 'graphql: GET with extensions that are not JSON', target: () => `/graphql?query=${encodeURIComponent('{ me { id } }')}&extensions=%7B`, headers: bearer('alice'), status: 400, code: 'BAD_REQUEST' },
   { name: 'graphql: GET with malformed percent-encoding', target: () => '/graphql?query=%ZZ', headers: bearer('alice'), status: 200, code: 'GRAPHQL_PARSE_FAILED' },
   { name: 'graphql: a bearer of garbage', method: 'POST', target: () => '/graphql', headers: () => ({ ...json, authorization: 'Bearer \xff.\xfe.\xfd' }), body: '{"query":"{ me { id } }"}', status: 401, code: 'UNAUTHENTICATED' },
   { name: 'graphql: an x-request-id of 10 KB', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t), 'x-request-id': 'r'.repeat(10_000) }), body: '{"query":"{ me { id } }"}', status: 200 },

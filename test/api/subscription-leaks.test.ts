@@ -138,6 +138,28 @@ describe.each(backends)('subscriptions leave nothing behind (%s)', (kind) => {
     await waitFor(() => openLiveSubscriptions() === 0, 20_000, 'the round to be closed');
   }
 
+  it('/metrics shows open subscriptions and event-hub listeners, and zero once they are let go', async () => {
+    const scrape = async () => {
+      const text = await runtime.metrics.registry.metrics();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      return { subscriptions: value('quire_live_subscriptions'), listeners: value('quire_event_hub_listeners') };
+    };
+    const clients: Record<Who, Client> = { alice: gqlWs(http.url, tokens.alice), auditor: gqlWs(http.url, tokens.auditor) };
+    try {
+      const idle = kinds.filter((k) => k.behaviour === 'idle').map((k) => subscribe(clients[k.who], k.document, k.variables));
+      await waitFor(() => openLiveSubscriptions() === idle.length, 20_000, `${idle.length} open live subscriptions`);
+      const open = await scrape();
+      expect(open.subscriptions).toBe(idle.length);
+      expect(open.listeners).toBe(http.hub.listenerCount);
+      expect(open.listeners).toBeGreaterThan(0);
+      for (const sub of idle) sub.close();
+      await expectNothingLeft();
+      expect(await scrape()).toEqual({ subscriptions: 0, listeners: 0 });
+    } finally {
+      for (const c of Object.values(clients)) await c.dispose();
+    }
+  });
+
   it('thousands of subscriptions of every kind over graphql-ws and SSE: listeners back to zero, heap back near its baseline', async () => {
     const clients: Record<Who, Client> = { alice: gqlWs(http.url, tokens.alice), auditor: gqlWs(http.url, tokens.auditor) };
     try {

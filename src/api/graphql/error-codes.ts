@@ -1,5 +1,5 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import { handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { createGraphQLError, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
 
 /**
  * Every error a client receives carries `extensions.code`. Unexpected errors are masked with
@@ -42,6 +42,19 @@ export function useRequestErrorCodes(): Plugin {
     if (next !== result) setResult(next);
   };
   return {
+    // Yoga JSON.parses a GET's `variables` and `extensions` unguarded: malformed ones are the
+    // request's fault (400), as a malformed POST body already is, not an INTERNAL_SERVER_ERROR.
+    onRequestParse: ({ requestParser, setRequestParser }) => {
+      if (!requestParser) return;
+      setRequestParser(async (request) => {
+        try {
+          return await requestParser(request);
+        } catch (err) {
+          if (!(err instanceof SyntaxError)) throw err;
+          throw createGraphQLError('the request\'s variables or extensions are not valid JSON', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+        }
+      });
+    },
     onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) }),
     onSubscribe: () => ({ onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) }),
     onResultProcess: ({ result, setResult }) => {
