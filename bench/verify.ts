@@ -21,6 +21,7 @@ import { openDatabase } from '../src/database/connect.js';
 import { migrateToLatest } from '../src/database/migrate.js';
 import type { Database } from '../src/database/schema.js';
 import { chainHash, GENESIS_HASH } from '../src/events/hash-chain.js';
+import { EVENT_COLUMNS, safeEvents } from '../src/events/safe-read.js';
 import { createLogger } from '../src/log.js';
 
 const { signer } = generateSealKey();
@@ -98,11 +99,7 @@ async function generate(db: Kysely<Database>, total: number): Promise<void> {
 /** The floor: a server-side cursor over the same rows and columns, in commit order, nothing checked. */
 async function rawCursorRead(db: Kysely<Database>): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    await sql`DECLARE raw NO SCROLL CURSOR FOR
-      SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
-             data, metadata, recorded_at, prev_hash, hash
-      FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY events.transaction_id, events.global_position`.execute(trx);
+    await sql`DECLARE raw NO SCROLL CURSOR FOR ${safeEvents(trx).select(EVENT_COLUMNS)}`.execute(trx);
     let n = 0;
     for (;;) {
       const { rows } = await sql`FETCH 2000 FROM raw`.execute(trx);

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { EVENT_COLUMNS, readAllRows } from '../events/read.js';
+import { readAllRows } from '../events/read.js';
+import { checkpointOf, TRANSACTION_ID } from '../events/safe-read.js';
 import type { Database } from '../database/schema.js';
 import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
 import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
@@ -39,7 +40,7 @@ export async function resolveAfter(db: Kysely<Database>, after: string | undefin
   if (!/^\d{1,16}$/.test(after)) throw new InvalidCheckpointError(`invalid position ${JSON.stringify(after)}: expected a global position or "<xid>:<position>"`);
   const row = await db
     .selectFrom('events')
-    .select(sql<string>`transaction_id::text`.as('transaction_id'))
+    .select(TRANSACTION_ID)
     .where('global_position', '=', Number(after))
     .executeTakeFirst();
   if (!row) throw new UnknownPositionError(`no event at global position ${after}`);
@@ -86,22 +87,10 @@ export async function* exportLines(db: Kysely<Database>, options: ExportOptions 
   let seals = 0;
   let cursor = after;
   for (;;) {
-    const rows =
-      streamId === null
-        ? await readAllRows(db, cursor, batchSize)
-        : await db
-            .selectFrom('events')
-            .select(EVENT_COLUMNS)
-            .where('stream_id', '=', streamId)
-            .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-            .where(sql<boolean>`(transaction_id, global_position) > (${cursor.transactionId}::xid8, ${cursor.globalPosition}::bigint)`)
-            .orderBy('events.transaction_id')
-            .orderBy('global_position')
-            .limit(batchSize)
-            .execute();
+    const rows = await readAllRows(db, cursor, batchSize, streamId ?? undefined);
     if (rows.length === 0) break;
     for (const r of rows) {
-      const checkpoint = { transactionId: r.transaction_id, globalPosition: Number(r.global_position) };
+      const checkpoint = checkpointOf(r);
       while (nextSeal && compareCheckpoints(nextSeal.first, checkpoint) < 0) nextSeal = await loadSeal();
       if (nextSeal && compareCheckpoints(nextSeal.first, checkpoint) === 0) {
         yield sealLine(nextSeal);

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { chainHash } from '../events/hash-chain.js';
+import { EVENT_COLUMNS } from '../events/safe-read.js';
 import { QuireError } from '../errors.js';
 import { inclusionPath, sealLeaf, verifyInclusion } from './merkle.js';
 import { sealCovering, sealFromJson, sealHash, sealJson, sealSignatureProblem, type SealTrust } from './seal.js';
@@ -76,7 +77,7 @@ export interface EventProof {
 export async function eventProof(db: Kysely<Database>, globalPosition: number): Promise<EventProof> {
   const row = await db
     .selectFrom('events')
-    .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id'), 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at', 'prev_hash', 'hash'])
+    .select(EVENT_COLUMNS)
     .where('global_position', '=', globalPosition)
     .executeTakeFirst();
   if (!row) throw new EventNotFoundError(globalPosition);

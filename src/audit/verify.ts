@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { readAllRows, unreadableReason } from '../events/read.js';
+import { checkpointOf, EVENT_COLUMNS, safeEvents } from '../events/safe-read.js';
 import type { EventRow } from '../events/recorded-event.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
@@ -104,7 +105,7 @@ async function lookupHeads(db: Kysely<Database>, keys: Array<{ streamId: string;
     out.set(`${r.stream_version}@${r.stream_id}`, {
       version: Number(r.stream_version),
       hash: r.hash,
-      checkpoint: { transactionId: r.transaction_id, globalPosition: Number(r.global_position) },
+      checkpoint: checkpointOf(r),
     });
   }
   return out;
@@ -228,7 +229,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     return verifyFrom(db, options, async () => {
       const rows = await readAllRows(db, after, batchSize);
       const last = rows.at(-1);
-      if (last) after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
+      if (last) after = checkpointOf(last);
       return rows;
     });
   }
@@ -237,11 +238,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
-      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR
-        SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
-               data, metadata, recorded_at, prev_hash, hash
-        FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id, events.global_position`.execute(trx);
+      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(EVENT_COLUMNS)}`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
       return verifyFrom(trx, options, async () => (await fetch.execute(trx)).rows);
     });
@@ -283,7 +280,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     const rows = await pending;
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!;
-    after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
+    after = checkpointOf(last);
     // Read ahead while this batch is hashed.
     pending = nextBatch();
     pending.catch(() => undefined);
