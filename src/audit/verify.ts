@@ -4,9 +4,9 @@ import { checkpointOf, EVENT_COLUMNS, safeEvents } from '../events/safe-read.js'
 import type { EventRow } from '../events/recorded-event.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
-import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
+import { checkEvent, checkSeal, checkSealRange, recomputedHash } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
-import { decodeLeaves, GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, sealSignatureProblem, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
+import { decodeLeaves, SEAL_COLUMNS, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
 
 export const PROBLEM_KINDS = [
   /** The event's hash is not sha256(prev_hash || canonical_json(event)): its content was changed. */
@@ -147,28 +147,8 @@ class SealCursor {
     const seal = toSeal(row);
     const leaves = decodeLeaves(row.leaf_positions, row.leaf_hashes);
     const at = { position: seal.first.globalPosition, checkpoint: seal.first, sealSeq: seal.seq };
-    const expectedSeq = (this.prev?.seq ?? 0) + 1;
-    if (seal.seq !== expectedSeq) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${expectedSeq} is missing (the next seal is ${seal.seq})` });
-    } else if (seal.prevSealHash !== (this.prev?.sealHash ?? GENESIS_SEAL_HASH)) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} does not link to seal ${this.prev?.seq ?? 0}: prev_seal_hash differs` });
-    }
-    if (sealHash(seal) !== seal.sealHash) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s hash does not match its fields: the seal row was rewritten` });
-    }
-    const unsigned = sealSignatureProblem(seal, this.trust);
-    if (seal.format < 2 && this.sawSigned) {
-      this.report({ kind: 'SIGNATURE', ...at, message: `seal ${seal.seq} is unsigned but follows signed seals: it was written by someone without the key` });
-    } else if (unsigned) {
-      this.report({ kind: 'SIGNATURE', ...at, message: unsigned });
-    }
+    for (const found of checkSeal(seal, this.prev, this.sawSigned, this.trust)) this.report({ ...found, ...at });
     if (seal.format >= 2) this.sawSigned = true;
-    if (seal.total !== (this.prev?.total ?? 0) + seal.count) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s total ${seal.total} is not the previous total plus its count` });
-    }
-    if (this.prev && compareCheckpoints(seal.first, this.prev.last) <= 0) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} overlaps seal ${this.prev.seq}` });
-    }
     // The stored leaves only locate differences; they count only if they reproduce the root.
     const tree = new MerkleBuilder();
     leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
@@ -198,14 +178,10 @@ class SealCursor {
               ? `seal ${s.seq} covers ${s.count} events, only ${s.index} remain`
               : `sealed event at position ${missing} is missing (seal ${s.seq} covers ${s.count} events, ${s.index} remain): the log was truncated or events deleted`,
         });
-      } else if (s.tree.root() !== s.merkleRoot) {
-        this.report({
-          kind: 'SEAL_ROOT',
-          position: s.first.globalPosition,
-          checkpoint: s.first,
-          sealSeq: s.seq,
-          message: `seal ${s.seq}'s Merkle root does not match its events${s.leavesTrusted ? '' : ' (and its stored leaves were altered too)'}`,
-        });
+      } else {
+        const found = checkSealRange(s, s.index, s.tree.root());
+        const altered = s.leavesTrusted ? '' : ' (and its stored leaves were altered too)';
+        if (found) this.report({ ...found, message: found.message + altered, position: s.first.globalPosition, checkpoint: s.first, sealSeq: s.seq });
       }
     }
     this.current = null;
@@ -303,41 +279,12 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
       events++;
       if (version === 1) streams++;
 
-      const computed = chainHash(r.prev_hash, {
-        eventId: r.event_id,
-        streamId: r.stream_id,
-        streamVersion: version,
-        type: r.type,
-        schemaVersion: r.schema_version,
-        data: r.data,
-        metadata: r.metadata,
-        recordedAt: new Date(r.recorded_at),
-      });
       const unreadable = unreadableReason(r);
       if (unreadable) report({ kind: 'UNREADABLE', ...at, message: `${unreadable}; readers skip it (quarantined)` });
-      if (computed !== r.hash) {
-        report({ kind: 'CONTENT', ...at, message: `event at position ${position} (${r.stream_id} v${version}): hash does not match its content — the event was changed after it was written` });
-      }
-      if (version === 1) {
-        if (r.prev_hash !== GENESIS_HASH) report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v1): prev_hash is not the genesis hash` });
-      } else {
-        const cached = heads.get(r.stream_id);
-        const pred = cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
-        if (!pred) {
-          report({ kind: 'VERSION_GAP', ...at, message: `event at position ${position} (${r.stream_id} v${version}): version ${version - 1} of the stream is missing — an event was deleted` });
-        } else {
-          if (pred.hash !== r.prev_hash) {
-            report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v${version}): prev_hash is not the hash of v${version - 1} (position ${pred.checkpoint.globalPosition})` });
-          }
-          if (compareCheckpoints(pred.checkpoint, checkpoint) > 0) {
-            report({
-              kind: 'ORDER',
-              ...at,
-              message: `event at position ${position} (${r.stream_id} v${version}) precedes its stream's v${version - 1} (position ${pred.checkpoint.globalPosition}) in commit order — events were inserted or moved`,
-            });
-          }
-        }
-      }
+      const cached = heads.get(r.stream_id);
+      const pred = version === 1 ? undefined : cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
+      const event = { position, streamId: r.stream_id, version, prevHash: r.prev_hash, hash: r.hash, computedHash: recomputedHash(r), checkpoint };
+      for (const found of checkEvent(event, pred)) report({ ...found, ...at });
       const head = heads.get(r.stream_id);
       if (!head || head.version < version) {
         heads.delete(r.stream_id);
