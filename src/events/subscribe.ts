@@ -3,8 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Notifier } from '../database/notifier.js';
 import type { Database } from '../database/schema.js';
-import { EVENTS_CHANNEL } from './append.js';
 import { START, type Checkpoint } from './checkpoint.js';
+import { Poller } from './poller.js';
 import { readAll, type QuarantineHandler } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 
@@ -41,20 +41,13 @@ export interface SubscribeContext {
 export async function* subscribe(ctx: SubscribeContext, options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
   const { batchSize = 500, pollMs = 1000, signal } = options;
   let checkpoint = options.after ?? START;
-  let woken = false;
-  let wake: (() => void) | undefined;
-  const onWake = () => {
-    woken = true;
-    wake?.();
-  };
-  const unlisten = ctx.notifier.on(EVENTS_CHANNEL, onWake);
-  signal?.addEventListener('abort', onWake);
+  const poller = new Poller(ctx.notifier, signal);
   let failures = 0;
   let source = ctx.db;
   try {
     if (ctx.catchUpDb) source = await ctx.catchUpDb().catch(() => ctx.db);
     while (!signal?.aborted) {
-      woken = false;
+      poller.reset();
       let batch: RecordedEvent[];
       let rows: number;
       let next: Checkpoint;
@@ -84,18 +77,10 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
         source = ctx.db;
         continue;
       }
-      if (rows === batchSize || woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      if (rows === batchSize || poller.woken) continue;
+      await poller.sleep(pollMs);
     }
   } finally {
-    unlisten();
-    signal?.removeEventListener('abort', onWake);
+    poller.close();
   }
 }
