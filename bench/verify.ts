@@ -13,12 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { sealPending } from '../src/audit/seal.js';
 import { generateSealKey } from '../src/audit/seal-key.js';
 import { verifyLog } from '../src/audit/verify.js';
-import { openDatabase } from '../src/database/connect.js';
-import { migrateToLatest } from '../src/database/migrate.js';
+import { openScratchDatabase } from '../src/database/scratch-database.js';
 import type { Database } from '../src/database/schema.js';
 import { chainHash, GENESIS_HASH } from '../src/events/hash-chain.js';
 import { EVENT_COLUMNS, safeEvents } from '../src/events/safe-read.js';
@@ -113,15 +111,8 @@ function formatRate(n: number, ms: number): string {
   return `${Math.round((n / ms) * 1000).toLocaleString('en-US')} events/s`;
 }
 
-const name = `quire_bench_verify_${Date.now()}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(adminUrl);
-url.pathname = `/${name}`;
-const database = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 4, log });
+const database = await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_verify', poolMax: 4, log });
 try {
-  await migrateToLatest(database.db);
   let t0 = performance.now();
   await generate(database.db, EVENTS);
   const generateMs = performance.now() - t0;
@@ -158,7 +149,6 @@ try {
   ];
   console.log(lines.join('\n'));
 } finally {
-  await database.close();
-  if (!process.env.BENCH_KEEP) await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-  await admin.end();
+  if (process.env.BENCH_KEEP) await database.close();
+  else await database.drop();
 }
