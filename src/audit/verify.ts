@@ -123,12 +123,15 @@ class SealCursor {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>) => void,
+    /** `rankAt`: where in commit order the problem counts (a missing event: where it used to be). */
+    private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>, rankAt?: Checkpoint | null) => void,
     private readonly digest: string | undefined,
     private readonly maxSeq: number,
     private readonly trust: SealTrust,
   ) {}
   private sawSigned = false;
+  /** Events found inside a seal's range. */
+  sealedEvents = 0;
 
   /** Loads the next seal (or null), checking its own hash and its link to the previous one. */
   async next(): Promise<void> {
@@ -159,6 +162,56 @@ class SealCursor {
     if (this.digest && seal.sealHash === this.digest) this.digestSeal = seal;
     this.prev = seal;
     this.seals++;
+  }
+
+  /**
+   * Accounts for one event in the seal its checkpoint falls in: closes the seals that end before
+   * it, and names the first event of a seal that is not the event the seal covers.
+   */
+  async place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string): Promise<void> {
+    while (this.current && compareCheckpoints(at.checkpoint, this.current.last) > 0) {
+      this.finish();
+      await this.next();
+    }
+    const s = this.current;
+    if (!s) return;
+    if (compareCheckpoints(at.checkpoint, s.first) < 0) {
+      this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} lies inside sealed history but in no seal: it was inserted after sealing` });
+      return;
+    }
+    this.sealedEvents++;
+    const i = s.index++;
+    s.tree.addLeaf(sealLeaf(s.format, at.position, hash));
+    if (s.reported || !s.leavesTrusted) return;
+    if (i >= s.count) {
+      s.reported = true;
+      this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
+      return;
+    }
+    const sealedPosition = s.positions[i]!;
+    if (sealedPosition === at.position && s.hashes[i] === hash) return;
+    s.reported = true;
+    if (sealedPosition === at.position) {
+      this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} (${at.streamId} v${at.streamVersion}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
+    } else {
+      const j = s.indexOf.get(at.position);
+      if (j === undefined) {
+        this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
+      } else if (j > i) {
+        this.report(
+          {
+            position: sealedPosition,
+            checkpoint: null,
+            kind: 'SEALED_EVENT',
+            sealSeq: s.seq,
+            message: `sealed event at position ${sealedPosition} is missing (seal ${s.seq}): deleted or moved`,
+          },
+          at.checkpoint,
+        );
+      } else {
+        this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was sealed earlier in seal ${s.seq}'s order: events were reordered` });
+      }
+    }
   }
 
   /** Closes the current seal: every sealed event seen, the root reproduced. */
@@ -248,7 +301,6 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
   await seals.next();
   let events = 0;
   let streams = 0;
-  let sealedEvents = 0;
   let after: Checkpoint = START;
 
   let pending = nextBatch();
@@ -274,7 +326,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     for (const r of rows) {
       const position = Number(r.global_position);
       const version = Number(r.stream_version);
-      const checkpoint: Checkpoint = { transactionId: r.transaction_id, globalPosition: position };
+      const checkpoint = checkpointOf(r);
       const at = { position, checkpoint, streamId: r.stream_id, streamVersion: version, sealSeq: null };
       events++;
       if (version === 1) streams++;
@@ -292,50 +344,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
         if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
       }
 
-      // Seals: close every seal that ends before this event.
-      while (seals.current && compareCheckpoints(checkpoint, seals.current.last) > 0) {
-        seals.finish();
-        await seals.next();
-      }
-      const s = seals.current;
-      if (!s) continue;
-      if (compareCheckpoints(checkpoint, s.first) < 0) {
-        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} lies inside sealed history but in no seal: it was inserted after sealing` });
-        continue;
-      }
-      sealedEvents++;
-      const i = s.index++;
-      s.tree.addLeaf(sealLeaf(s.format, position, r.hash));
-      if (s.reported || !s.leavesTrusted) continue;
-      if (i >= s.count) {
-        s.reported = true;
-        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
-        continue;
-      }
-      const sealedPosition = s.positions[i]!;
-      if (sealedPosition === position && s.hashes[i] === r.hash) continue;
-      s.reported = true;
-      if (sealedPosition === position) {
-        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} (${r.stream_id} v${version}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
-      } else {
-        const j = s.indexOf.get(position);
-        if (j === undefined) {
-          report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
-        } else if (j > i) {
-          report(
-            {
-              position: sealedPosition,
-              checkpoint: null,
-              kind: 'SEALED_EVENT',
-              sealSeq: s.seq,
-              message: `sealed event at position ${sealedPosition} is missing (seal ${s.seq}): deleted or moved`,
-            },
-            checkpoint,
-          );
-        } else {
-          report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was sealed earlier in seal ${s.seq}'s order: events were reordered` });
-        }
-      }
+      await seals.place(at, r.hash);
     }
     options.onProgress?.(events);
   }
@@ -372,7 +381,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     events,
     streams,
     seals: seals.seals,
-    sealedEvents,
+    sealedEvents: seals.sealedEvents,
     head: after,
     latestSeal: latest ? toSeal(latest) : null,
     digest: digestResult,
