@@ -77,7 +77,7 @@ async function generate(db: Kysely<Database>, total: number): Promise<void> {
           v === 1
             ? ['ReportRequested', { reportId, template: 'table', title: 'Quarterly revenue by region', params: { columns: ['region', 'revenue'], rows: 120 }, owner: `user-${s % 500}` }]
             : v === 2
-              ? ['ReportRendered', { sha256: 'ab'.repeat(32), bytes: 48_213, pages: 3 }]
+              ? ['ReportRendered', { sha256: 'ab'.repeat(32), bytes: 48_213, pages: 3, renderMs: 412, rendererVersion: 'bench' }]
               : ['ReportFailed', { stage: 'replicate', error: 'object store unavailable', attempt: v - 2, retryAt: new Date(t + 60_000).toISOString() }];
         const metadata = { region: 'iad', actor: `user-${s % 500}`, correlationId: reportId, requestId: `req-${made}` };
         const eventId = randomUUID();
