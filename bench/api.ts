@@ -24,8 +24,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startHttpServer } from '../src/api/http-server.js';
 import { loadConfig } from '../src/config.js';
-import { openScratchDatabase } from './support/scratch-database.js';
-import { migrateToLatest } from '../src/database/migrate.js';
+import { openScratchDatabase } from '../src/database/scratch-database.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { requestReport } from '../src/reports/request-report.js';
@@ -130,8 +129,7 @@ const config = loadConfig({
 });
 // PostgreSQL when DATABASE_URL is set (a scratch database, dropped at the end), else embedded PGlite.
 const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
-const database = await openScratchDatabase(backend);
-await migrateToLatest(database.db);
+const database = await openScratchDatabase(backend, { prefix: 'quire_bench' });
 const runtime = assembleRuntime(config, log, database, new Metrics({ defaultMetrics: false }));
 const http = await startHttpServer(runtime, 0, '127.0.0.1');
 const quireUrl = `${http.url}/graphql`;

@@ -10,8 +10,7 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DatabaseKind } from '../src/database/connect.js';
-import { openScratchDatabase } from './support/scratch-database.js';
-import { migrateToLatest } from '../src/database/migrate.js';
+import { openScratchDatabase } from '../src/database/scratch-database.js';
 import { EventStore } from '../src/events/event-store.js';
 import { createLogger } from '../src/log.js';
 
@@ -65,9 +64,8 @@ async function measure(writers: number, op: (writer: number, i: number) => Promi
 type Row = { backend: string; writers: number; streams: string; append: number; raw: number; ratio: number; indexed: number };
 
 async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
-  const database = await openScratchDatabase(kind, { poolMax: 40 });
+  const database = await openScratchDatabase(kind, { prefix: 'quire_bench', poolMax: 40 });
   try {
-    await migrateToLatest(database.db);
     await createRawTables(database.db);
     const store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log });
     const rows: Row[] = [];

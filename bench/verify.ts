@@ -13,14 +13,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { sealPending } from '../src/audit/seal.js';
 import { generateSealKey } from '../src/audit/seal-key.js';
 import { verifyLog } from '../src/audit/verify.js';
-import { openDatabase } from '../src/database/connect.js';
-import { migrateToLatest } from '../src/database/migrate.js';
+import { openScratchDatabase } from '../src/database/scratch-database.js';
 import type { Database } from '../src/database/schema.js';
 import { chainHash, GENESIS_HASH } from '../src/events/hash-chain.js';
+import { EVENT_COLUMNS, safeEvents } from '../src/events/safe-read.js';
 import { createLogger } from '../src/log.js';
 
 const { signer } = generateSealKey();
@@ -78,7 +77,7 @@ async function generate(db: Kysely<Database>, total: number): Promise<void> {
           v === 1
             ? ['ReportRequested', { reportId, template: 'table', title: 'Quarterly revenue by region', params: { columns: ['region', 'revenue'], rows: 120 }, owner: `user-${s % 500}` }]
             : v === 2
-              ? ['ReportRendered', { sha256: 'ab'.repeat(32), bytes: 48_213, pages: 3 }]
+              ? ['ReportRendered', { sha256: 'ab'.repeat(32), bytes: 48_213, pages: 3, renderMs: 412, rendererVersion: 'bench' }]
               : ['ReportFailed', { stage: 'replicate', error: 'object store unavailable', attempt: v - 2, retryAt: new Date(t + 60_000).toISOString() }];
         const metadata = { region: 'iad', actor: `user-${s % 500}`, correlationId: reportId, requestId: `req-${made}` };
         const eventId = randomUUID();
@@ -98,11 +97,7 @@ async function generate(db: Kysely<Database>, total: number): Promise<void> {
 /** The floor: a server-side cursor over the same rows and columns, in commit order, nothing checked. */
 async function rawCursorRead(db: Kysely<Database>): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    await sql`DECLARE raw NO SCROLL CURSOR FOR
-      SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
-             data, metadata, recorded_at, prev_hash, hash
-      FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY events.transaction_id, events.global_position`.execute(trx);
+    await sql`DECLARE raw NO SCROLL CURSOR FOR ${safeEvents(trx).select(EVENT_COLUMNS)}`.execute(trx);
     let n = 0;
     for (;;) {
       const { rows } = await sql`FETCH 2000 FROM raw`.execute(trx);
@@ -116,15 +111,8 @@ function formatRate(n: number, ms: number): string {
   return `${Math.round((n / ms) * 1000).toLocaleString('en-US')} events/s`;
 }
 
-const name = `quire_bench_verify_${Date.now()}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(adminUrl);
-url.pathname = `/${name}`;
-const database = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 4, log });
+const database = await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_verify', poolMax: 4, log });
 try {
-  await migrateToLatest(database.db);
   let t0 = performance.now();
   await generate(database.db, EVENTS);
   const generateMs = performance.now() - t0;
@@ -161,7 +149,6 @@ try {
   ];
   console.log(lines.join('\n'));
 } finally {
-  await database.close();
-  if (!process.env.BENCH_KEEP) await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-  await admin.end();
+  if (process.env.BENCH_KEEP) await database.close();
+  else await database.drop();
 }

@@ -12,7 +12,7 @@ import { startHttpServer, type HttpServer } from './api/http-server.js';
 import { assertPortFree } from './api/port-free.js';
 import { startMetricsServer, type MetricsServer } from './api/metrics-server.js';
 import { loadConfig, ConfigError } from './config.js';
-import { openDatabase } from './database/connect.js';
+import { openConfiguredDatabase } from './database/connect.js';
 import { migrateToLatest, MigrationError } from './database/migrate.js';
 import { applyServiceGrants, InvalidRoleError, migrateAsOwner, openOwnerConnection, serviceGrantStatements } from './database/roles.js';
 import { createLogger } from './log.js';
@@ -110,7 +110,8 @@ async function dbMigrate(): Promise<void> {
     if (grantedTo) console.log(`postgres: grants for the service role ${grantedTo} applied (quire db grants --role ${grantedTo} prints them)`);
     return;
   }
-  const database = await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log }).catch((err: unknown) => failStartup(err, {}));
+  // No DATABASE_URL here: the embedded database.
+  const database = await openConfiguredDatabase(config, log).catch((err: unknown) => failStartup(err, {}));
   try {
     const result = await migrateToLatest(database.db);
     const applied = result.results ?? [];

@@ -4,7 +4,7 @@ import { deriveKey, resolveSecret } from './auth/secret.js';
 import { TokenRevocations } from './auth/token-revocations.js';
 import { UserTokens } from './auth/user-tokens.js';
 import type { Config } from './config.js';
-import { openDatabase, type DatabaseHandle } from './database/connect.js';
+import { openConfiguredDatabase, type DatabaseHandle } from './database/connect.js';
 import { ReadRouter } from './database/read-router.js';
 import { migrateForService } from './database/roles.js';
 import { EventStore } from './events/event-store.js';
@@ -67,9 +67,7 @@ export async function startRuntime(
   log: Logger = createLogger(config.logLevel, config.region),
   options: { metrics?: Metrics } = {},
 ): Promise<Runtime> {
-  const database = config.databaseUrl
-    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log, ...(config.databaseReadUrl ? { readUrl: config.databaseReadUrl } : {}) })
-    : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
+  const database = await openConfiguredDatabase(config, log);
   try {
     const applied = await migrateForService(config, database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrated');

@@ -1,4 +1,4 @@
-import { openScratchDatabase } from './scratch-database.js';
+import { openScratchDatabase } from '../../src/database/scratch-database.js';
 // request → STORED latency through the real code path: requestReport appends ReportRequested, the
 // render work loop (woken by the event notification) claims it, renders in the worker pool, writes
 // the volume file and appends ReportRendered + ReportStoredLocal. The clock stops when a
@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseKind } from '../../src/database/connect.js';
-import { migrateToLatest } from '../../src/database/migrate.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
@@ -86,12 +85,11 @@ export async function measureStoredLatency(
 ): Promise<LatencyResult> {
   const { runs = 20, warmUps = 2 } = options;
   const dataDir = mkdtempSync(join(tmpdir(), 'quire-bench-'));
-  const database = await openScratchDatabase(kind);
+  const database = await openScratchDatabase(kind, { prefix: 'quire_bench' });
   let runtime: Runtime | undefined;
   let workers: ReturnType<typeof createWorkers> | undefined;
   let waiter: StoredWaiter | undefined;
   try {
-    await migrateToLatest(database.db);
     const config = loadConfig({ DATA_DIR: dataDir, FLY_REGION: 'iad', LOG_LEVEL: 'silent' });
     runtime = assembleRuntime(config, log, database, new Metrics({ defaultMetrics: false }));
     workers = createWorkers(runtime);

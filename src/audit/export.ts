@@ -1,10 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import { EVENT_COLUMNS, readAllRows } from '../events/read.js';
+import { readAllRows } from '../events/read.js';
+import { checkpointOf, TRANSACTION_ID } from '../events/safe-read.js';
 import type { Database } from '../database/schema.js';
 import { decodeCheckpoint, encodeCheckpoint, InvalidCheckpointError, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
-import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
+import { checkEvent, checkSeal, checkSealRange, eventJson, recomputedHash, type EventJson, type Finding } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
-import { GENESIS_SEAL_HASH, SEAL_COLUMNS, sealFromJson, sealHash, sealJson, sealSignatureProblem, toSeal, type Seal, type SealTrust } from './seal.js';
+import { SEAL_COLUMNS, sealFromJson, sealJson, toSeal, type Seal, type SealTrust } from './seal.js';
 
 /**
  * The export format, NDJSON, one JSON object per line, in this order:
@@ -39,7 +40,7 @@ export async function resolveAfter(db: Kysely<Database>, after: string | undefin
   if (!/^\d{1,16}$/.test(after)) throw new InvalidCheckpointError(`invalid position ${JSON.stringify(after)}: expected a global position or "<xid>:<position>"`);
   const row = await db
     .selectFrom('events')
-    .select(sql<string>`transaction_id::text`.as('transaction_id'))
+    .select(TRANSACTION_ID)
     .where('global_position', '=', Number(after))
     .executeTakeFirst();
   if (!row) throw new UnknownPositionError(`no event at global position ${after}`);
@@ -86,43 +87,17 @@ export async function* exportLines(db: Kysely<Database>, options: ExportOptions 
   let seals = 0;
   let cursor = after;
   for (;;) {
-    const rows =
-      streamId === null
-        ? await readAllRows(db, cursor, batchSize)
-        : await db
-            .selectFrom('events')
-            .select(EVENT_COLUMNS)
-            .where('stream_id', '=', streamId)
-            .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-            .where(sql<boolean>`(transaction_id, global_position) > (${cursor.transactionId}::xid8, ${cursor.globalPosition}::bigint)`)
-            .orderBy('events.transaction_id')
-            .orderBy('global_position')
-            .limit(batchSize)
-            .execute();
+    const rows = await readAllRows(db, cursor, batchSize, streamId ?? undefined);
     if (rows.length === 0) break;
     for (const r of rows) {
-      const checkpoint = { transactionId: r.transaction_id, globalPosition: Number(r.global_position) };
+      const checkpoint = checkpointOf(r);
       while (nextSeal && compareCheckpoints(nextSeal.first, checkpoint) < 0) nextSeal = await loadSeal();
       if (nextSeal && compareCheckpoints(nextSeal.first, checkpoint) === 0) {
         yield sealLine(nextSeal);
         seals++;
         nextSeal = await loadSeal();
       }
-      yield JSON.stringify({
-        kind: 'event',
-        globalPosition: checkpoint.globalPosition,
-        transactionId: r.transaction_id,
-        eventId: r.event_id,
-        streamId: r.stream_id,
-        streamVersion: Number(r.stream_version),
-        type: r.type,
-        schemaVersion: r.schema_version,
-        data: r.data,
-        metadata: r.metadata,
-        recordedAt: new Date(r.recorded_at).toISOString(),
-        prevHash: r.prev_hash,
-        hash: r.hash,
-      });
+      yield JSON.stringify({ kind: 'event', ...eventJson(r) });
       events++;
       cursor = checkpoint;
     }
@@ -168,7 +143,7 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
   let ended = false;
   let events = 0;
   let sealCount = 0;
-  let prevSeal: { seq: number; sealHash: string; total: number } | null = null;
+  let prevSeal: Seal | null = null;
   let open: { seal: Seal; tree: MerkleBuilder; seen: number; line: number } | null = null;
   let lastCheckpoint: Checkpoint | null = null;
   let digestFound = false;
@@ -178,8 +153,9 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
   const closeSeal = (line: number) => {
     if (!open) return;
     const { seal, tree, seen } = open;
-    if (seen !== seal.count) problem(line, seal.last.globalPosition, `seal ${seal.seq} covers ${seal.count} events, the file has ${seen} of them`);
-    else if (tree.root() !== seal.merkleRoot) problem(open.line, seal.first.globalPosition, `seal ${seal.seq}'s Merkle root does not match its events`);
+    const found = checkSealRange(seal, seen, tree.root());
+    if (found?.kind === 'SEALED_EVENT') problem(line, seal.last.globalPosition, found.message);
+    else if (found) problem(open.line, seal.first.globalPosition, found.message);
     open = null;
   };
 
@@ -209,25 +185,19 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
     if (obj.kind === 'seal') {
       closeSeal(lineNo);
       let seal: Seal;
+      let found: Finding[];
       try {
         seal = sealFromJson(obj);
-        if (sealHash(seal) !== seal.sealHash) problem(lineNo, seal.first.globalPosition, `seal ${seal.seq}'s hash does not match its fields`);
-        const unsigned = seal.format < 2 && sawSigned ? `seal ${seal.seq} is unsigned but follows signed seals` : sealSignatureProblem(seal, options);
-        if (unsigned) problem(lineNo, seal.first.globalPosition, unsigned);
-        if (seal.format >= 2) sawSigned = true;
+        // Before its first seal, a file that starts mid-log does not hold the link to the seal before.
+        found = checkSeal(seal, prevSeal ?? (header.after === null ? null : 'unknown'), sawSigned, options);
       } catch {
         problem(lineNo, null, 'malformed seal');
         continue;
       }
-      if (prevSeal) {
-        if (seal.seq !== prevSeal.seq + 1 || seal.prevSealHash !== prevSeal.sealHash || seal.total !== prevSeal.total + seal.count) {
-          problem(lineNo, seal.first.globalPosition, `seal ${seal.seq} does not follow seal ${prevSeal.seq}`);
-        }
-      } else if (header.after === null && (seal.seq !== 1 || seal.prevSealHash !== GENESIS_SEAL_HASH)) {
-        problem(lineNo, seal.first.globalPosition, `the first seal of a whole-log export must be seal 1`);
-      }
+      for (const f of found) problem(lineNo, seal.first.globalPosition, f.message);
+      if (seal.format >= 2) sawSigned = true;
       if (digest && seal.sealHash === digest) digestFound = true;
-      prevSeal = { seq: seal.seq, sealHash: seal.sealHash, total: seal.total };
+      prevSeal = seal;
       open = { seal, tree: new MerkleBuilder(), seen: 0, line: lineNo };
       sealCount++;
       continue;
@@ -253,31 +223,9 @@ export async function checkExport(lines: AsyncIterable<string> | Iterable<string
     }
     if (lastCheckpoint && compareCheckpoints(checkpoint, lastCheckpoint) <= 0) problem(lineNo, position, `event at position ${position} is out of commit order`);
     lastCheckpoint = checkpoint;
-    let computed: string;
-    try {
-      computed = chainHash(String(obj.prevHash), {
-        eventId: obj.eventId,
-        streamId: obj.streamId,
-        streamVersion: obj.streamVersion,
-        type: obj.type,
-        schemaVersion: obj.schemaVersion,
-        data: obj.data,
-        metadata: obj.metadata,
-        recordedAt: new Date(obj.recordedAt),
-      });
-    } catch {
-      computed = '';
-    }
-    if (computed !== obj.hash) problem(lineNo, position, `event at position ${position} (${obj.streamId} v${obj.streamVersion}): hash does not match its content`);
-    const head = heads.get(obj.streamId);
-    if (head) {
-      if (obj.streamVersion !== head.version + 1) problem(lineNo, position, `event at position ${position}: ${obj.streamId} jumps from v${head.version} to v${obj.streamVersion}`);
-      else if (obj.prevHash !== head.hash) problem(lineNo, position, `event at position ${position} (${obj.streamId} v${obj.streamVersion}): prev_hash is not the hash of v${head.version}`);
-    } else if (obj.streamVersion === 1) {
-      if (obj.prevHash !== GENESIS_HASH) problem(lineNo, position, `event at position ${position} (${obj.streamId} v1): prev_hash is not the genesis hash`);
-    } else if (header.after === null) {
-      problem(lineNo, position, `event at position ${position}: ${obj.streamId} starts at v${obj.streamVersion} in an export of the whole log`);
-    }
+    const event = { position, streamId: obj.streamId, version: obj.streamVersion, prevHash: obj.prevHash, hash: obj.hash, computedHash: recomputedHash(obj as EventJson) };
+    // A stream may start above version 1 only in a file that starts after the log's beginning.
+    for (const f of checkEvent(event, heads.get(obj.streamId), header.after !== null)) problem(lineNo, position, f.message);
     heads.set(obj.streamId, { version: obj.streamVersion, hash: obj.hash });
     if (open) {
       if (compareCheckpoints(checkpoint, open.seal.last) > 0) closeSeal(lineNo);

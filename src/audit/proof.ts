@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { chainHash } from '../events/hash-chain.js';
+import { eventJson, recomputedHash, type EventJson } from './log-checks.js';
+import { EVENT_COLUMNS } from '../events/safe-read.js';
 import { QuireError } from '../errors.js';
 import { inclusionPath, sealLeaf, verifyInclusion } from './merkle.js';
 import { sealCovering, sealFromJson, sealHash, sealJson, sealSignatureProblem, type SealTrust } from './seal.js';
@@ -39,20 +40,7 @@ export interface EventProof {
   format: 'quire-event-proof';
   /** 2: the seal may be signed (format 2) and then the leaf binds the position; 1: older proofs. */
   version: 1 | 2;
-  event: {
-    globalPosition: number;
-    transactionId: string;
-    eventId: string;
-    streamId: string;
-    streamVersion: number;
-    type: string;
-    schemaVersion: number;
-    data: unknown;
-    metadata: unknown;
-    recordedAt: string;
-    prevHash: string;
-    hash: string;
-  };
+  event: EventJson;
   leafIndex: number;
   treeSize: number;
   /** Sibling hashes, hex, leaf to root. */
@@ -76,7 +64,7 @@ export interface EventProof {
 export async function eventProof(db: Kysely<Database>, globalPosition: number): Promise<EventProof> {
   const row = await db
     .selectFrom('events')
-    .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id'), 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at', 'prev_hash', 'hash'])
+    .select(EVENT_COLUMNS)
     .where('global_position', '=', globalPosition)
     .executeTakeFirst();
   if (!row) throw new EventNotFoundError(globalPosition);
@@ -88,20 +76,7 @@ export async function eventProof(db: Kysely<Database>, globalPosition: number): 
   return {
     format: 'quire-event-proof',
     version: 2,
-    event: {
-      globalPosition,
-      transactionId: row.transaction_id,
-      eventId: row.event_id,
-      streamId: row.stream_id,
-      streamVersion: Number(row.stream_version),
-      type: row.type,
-      schemaVersion: row.schema_version,
-      data: row.data,
-      metadata: row.metadata,
-      recordedAt: new Date(row.recorded_at).toISOString(),
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    },
+    event: eventJson(row),
     leafIndex: index,
     treeSize: seal.count,
     path: inclusionPath(leaves, index).map((b) => b.toString('hex')),
@@ -129,12 +104,8 @@ export function checkProof(proof: unknown, options: SealTrust & { digest?: strin
   }
   const format = p.seal.format ?? 1;
   const e = p.event;
-  let hash = '';
-  try {
-    hash = chainHash(e.prevHash, { ...e, recordedAt: new Date(e.recordedAt) });
-  } catch {
-    failures.push('the event fields are malformed');
-  }
+  const hash = recomputedHash(e);
+  if (hash === '') failures.push('the event fields are malformed');
   if (hash !== e.hash) failures.push('1. the event hash does not match the event fields');
   if (!/^[0-9a-f]{64}$/.test(e.hash) || !p.path.every((x) => /^[0-9a-f]{64}$/.test(x))) failures.push('hashes must be 64 lowercase hex digits');
   else if (!Number.isSafeInteger(e.globalPosition) || e.globalPosition < 0) failures.push('the event position is malformed');

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { readStream, toRecordedEvent, EVENT_COLUMNS } from '../events/read.js';
+import { readStream, toRecordedEvent } from '../events/read.js';
+import { EVENT_COLUMNS, TRANSACTION_ID } from '../events/safe-read.js';
 import type { EventRow } from '../events/recorded-event.js';
 import { foldReport, reportStreamId, type ReportState } from '../reports/report-state.js';
 import { EventNotFoundError } from './proof.js';
@@ -21,7 +22,7 @@ export async function reportAt(db: Kysely<Database>, reportId: string, point: Po
   }
   const target = await db
     .selectFrom('events')
-    .select(sql<string>`transaction_id::text`.as('transaction_id'))
+    .select(TRANSACTION_ID)
     .where('global_position', '=', point.position)
     .executeTakeFirst();
   if (!target) throw new EventNotFoundError(point.position);

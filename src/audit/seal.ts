@@ -5,6 +5,7 @@ import { canonicalJson } from '../events/canonical-json.js';
 import { decodeCheckpoint, encodeCheckpoint, START, type Checkpoint } from '../events/checkpoint.js';
 import { MerkleBuilder, positionedLeafHash } from './merkle.js';
 import { verifySealSignature, type SealPublicKey, type SealSigner } from './seal-key.js';
+import { checkpointOf, safeEvents, TRANSACTION_ID } from '../events/safe-read.js';
 
 /**
  * Seal formats. 1: written before migration 0008, unsigned, leaves over event hashes only.
@@ -247,13 +248,9 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions): P
       if (!rows[0]?.locked) return 'locked' as const;
       const prev = await latestSeal(trx);
       const after = prev?.last ?? START;
-      const pending = () =>
-        trx
-          .selectFrom('events')
-          .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-          .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`);
+      const pending = () => safeEvents(trx, { after });
       // Cheap probes first: an idle sealer must not read a whole range every tick.
-      const oldest = await pending().select('recorded_at').orderBy('events.transaction_id').orderBy('global_position').limit(1).executeTakeFirst();
+      const oldest = await pending().select('recorded_at').limit(1).executeTakeFirst();
       if (!oldest) return null;
       if (now().getTime() - new Date(oldest.recorded_at).getTime() < (options.minAgeMs ?? 0)) {
         const { n } = await trx
@@ -262,16 +259,8 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions): P
           .executeTakeFirstOrThrow();
         if (Number(n) < maxEvents) return null;
       }
-      // The safe read (read.ts), only the columns a seal needs.
-      const events = await trx
-        .selectFrom('events')
-        .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id'), 'hash'])
-        .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-        .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
-        .orderBy('events.transaction_id')
-        .orderBy('global_position')
-        .limit(maxEvents)
-        .execute();
+      // Only the columns a seal needs.
+      const events = await pending().select(['global_position', TRANSACTION_ID, 'hash']).limit(maxEvents).execute();
       if (events.length === 0) return null;
       const sealedAt = now();
       const tree = new MerkleBuilder();
@@ -280,8 +269,8 @@ export async function sealPending(db: Kysely<Database>, options: SealOptions): P
       const last = events.at(-1)!;
       const fields: SealFields = {
         seq: (prev?.seq ?? 0) + 1,
-        first: { transactionId: first.transaction_id, globalPosition: first.global_position },
-        last: { transactionId: last.transaction_id, globalPosition: last.global_position },
+        first: checkpointOf(first),
+        last: checkpointOf(last),
         count: events.length,
         total: (prev?.total ?? 0) + events.length,
         merkleRoot: tree.root()!,

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Runtime } from '../runtime.js';
 import { SealPublisher } from './published-seals.js';
 import { sealPending } from './seal.js';
+import { Poller } from '../events/poller.js';
 
 export interface SealerOptions {
   /** Seal as soon as this many events are unsealed (and never more in one seal). */
@@ -36,8 +37,7 @@ export function startSealer(runtime: Runtime, options: Partial<SealerOptions> = 
   const { db, notifier } = runtime.database;
   const log = runtime.log.child({ component: 'sealer' });
   let running = o.enabled;
-  let wake: (() => void) | undefined;
-  let woken = false;
+  const poller = new Poller(running ? notifier : null);
   let current: Promise<number> | undefined;
   // Digests go to the object store after each seal; a failed publish (store down) is retried on
   // the next tick, and the first tick publishes whatever an earlier process left unpublished.
@@ -68,16 +68,9 @@ export function startSealer(runtime: Runtime, options: Partial<SealerOptions> = 
     return current;
   };
 
-  const unlisten = running
-    ? notifier.on('quire_events', () => {
-        woken = true;
-        wake?.();
-      })
-    : () => {};
-
   const loop = (async () => {
     while (running) {
-      woken = false;
+      poller.reset();
       try {
         await tick();
       } catch (err) {
@@ -85,16 +78,8 @@ export function startSealer(runtime: Runtime, options: Partial<SealerOptions> = 
       }
       if (!running) break;
       // Woken by events meanwhile: look again soon, but not once per append under load.
-      const delay = woken ? Math.min(200, o.pollMs) : o.pollMs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        if (woken) return;
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      if (poller.woken) await poller.sleep(Math.min(200, o.pollMs), { wakeable: false });
+      else await poller.sleep(o.pollMs);
     }
   })();
 
@@ -102,8 +87,8 @@ export function startSealer(runtime: Runtime, options: Partial<SealerOptions> = 
     tick,
     async stop() {
       running = false;
-      unlisten();
-      wake?.();
+      poller.close();
+      poller.wake();
       await loop;
       await current?.catch(() => undefined);
     },

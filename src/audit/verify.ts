@@ -1,11 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import { readAllRows, unreadableReason } from '../events/read.js';
+import { checkpointOf, EVENT_COLUMNS, safeEvents } from '../events/safe-read.js';
 import type { EventRow } from '../events/recorded-event.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
-import { chainHash, GENESIS_HASH } from '../events/hash-chain.js';
+import { checkEvent, checkSeal, checkSealRange, recomputedHash } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
-import { decodeLeaves, GENESIS_SEAL_HASH, SEAL_COLUMNS, sealHash, sealSignatureProblem, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
+import { decodeLeaves, SEAL_COLUMNS, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
 
 export const PROBLEM_KINDS = [
   /** The event's hash is not sha256(prev_hash || canonical_json(event)): its content was changed. */
@@ -104,7 +105,7 @@ async function lookupHeads(db: Kysely<Database>, keys: Array<{ streamId: string;
     out.set(`${r.stream_version}@${r.stream_id}`, {
       version: Number(r.stream_version),
       hash: r.hash,
-      checkpoint: { transactionId: r.transaction_id, globalPosition: Number(r.global_position) },
+      checkpoint: checkpointOf(r),
     });
   }
   return out;
@@ -122,12 +123,15 @@ class SealCursor {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>) => void,
+    /** `rankAt`: where in commit order the problem counts (a missing event: where it used to be). */
+    private readonly report: (p: Omit<Problem, 'streamId' | 'streamVersion'> & Partial<Problem>, rankAt?: Checkpoint | null) => void,
     private readonly digest: string | undefined,
     private readonly maxSeq: number,
     private readonly trust: SealTrust,
   ) {}
   private sawSigned = false;
+  /** Events found inside a seal's range. */
+  sealedEvents = 0;
 
   /** Loads the next seal (or null), checking its own hash and its link to the previous one. */
   async next(): Promise<void> {
@@ -146,28 +150,8 @@ class SealCursor {
     const seal = toSeal(row);
     const leaves = decodeLeaves(row.leaf_positions, row.leaf_hashes);
     const at = { position: seal.first.globalPosition, checkpoint: seal.first, sealSeq: seal.seq };
-    const expectedSeq = (this.prev?.seq ?? 0) + 1;
-    if (seal.seq !== expectedSeq) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${expectedSeq} is missing (the next seal is ${seal.seq})` });
-    } else if (seal.prevSealHash !== (this.prev?.sealHash ?? GENESIS_SEAL_HASH)) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} does not link to seal ${this.prev?.seq ?? 0}: prev_seal_hash differs` });
-    }
-    if (sealHash(seal) !== seal.sealHash) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s hash does not match its fields: the seal row was rewritten` });
-    }
-    const unsigned = sealSignatureProblem(seal, this.trust);
-    if (seal.format < 2 && this.sawSigned) {
-      this.report({ kind: 'SIGNATURE', ...at, message: `seal ${seal.seq} is unsigned but follows signed seals: it was written by someone without the key` });
-    } else if (unsigned) {
-      this.report({ kind: 'SIGNATURE', ...at, message: unsigned });
-    }
+    for (const found of checkSeal(seal, this.prev, this.sawSigned, this.trust)) this.report({ ...found, ...at });
     if (seal.format >= 2) this.sawSigned = true;
-    if (seal.total !== (this.prev?.total ?? 0) + seal.count) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq}'s total ${seal.total} is not the previous total plus its count` });
-    }
-    if (this.prev && compareCheckpoints(seal.first, this.prev.last) <= 0) {
-      this.report({ kind: 'SEAL', ...at, message: `seal ${seal.seq} overlaps seal ${this.prev.seq}` });
-    }
     // The stored leaves only locate differences; they count only if they reproduce the root.
     const tree = new MerkleBuilder();
     leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
@@ -178,6 +162,56 @@ class SealCursor {
     if (this.digest && seal.sealHash === this.digest) this.digestSeal = seal;
     this.prev = seal;
     this.seals++;
+  }
+
+  /**
+   * Accounts for one event in the seal its checkpoint falls in: closes the seals that end before
+   * it, and names the first event of a seal that is not the event the seal covers.
+   */
+  async place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string): Promise<void> {
+    while (this.current && compareCheckpoints(at.checkpoint, this.current.last) > 0) {
+      this.finish();
+      await this.next();
+    }
+    const s = this.current;
+    if (!s) return;
+    if (compareCheckpoints(at.checkpoint, s.first) < 0) {
+      this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} lies inside sealed history but in no seal: it was inserted after sealing` });
+      return;
+    }
+    this.sealedEvents++;
+    const i = s.index++;
+    s.tree.addLeaf(sealLeaf(s.format, at.position, hash));
+    if (s.reported || !s.leavesTrusted) return;
+    if (i >= s.count) {
+      s.reported = true;
+      this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
+      return;
+    }
+    const sealedPosition = s.positions[i]!;
+    if (sealedPosition === at.position && s.hashes[i] === hash) return;
+    s.reported = true;
+    if (sealedPosition === at.position) {
+      this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} (${at.streamId} v${at.streamVersion}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
+    } else {
+      const j = s.indexOf.get(at.position);
+      if (j === undefined) {
+        this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
+      } else if (j > i) {
+        this.report(
+          {
+            position: sealedPosition,
+            checkpoint: null,
+            kind: 'SEALED_EVENT',
+            sealSeq: s.seq,
+            message: `sealed event at position ${sealedPosition} is missing (seal ${s.seq}): deleted or moved`,
+          },
+          at.checkpoint,
+        );
+      } else {
+        this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was sealed earlier in seal ${s.seq}'s order: events were reordered` });
+      }
+    }
   }
 
   /** Closes the current seal: every sealed event seen, the root reproduced. */
@@ -197,14 +231,10 @@ class SealCursor {
               ? `seal ${s.seq} covers ${s.count} events, only ${s.index} remain`
               : `sealed event at position ${missing} is missing (seal ${s.seq} covers ${s.count} events, ${s.index} remain): the log was truncated or events deleted`,
         });
-      } else if (s.tree.root() !== s.merkleRoot) {
-        this.report({
-          kind: 'SEAL_ROOT',
-          position: s.first.globalPosition,
-          checkpoint: s.first,
-          sealSeq: s.seq,
-          message: `seal ${s.seq}'s Merkle root does not match its events${s.leavesTrusted ? '' : ' (and its stored leaves were altered too)'}`,
-        });
+      } else {
+        const found = checkSealRange(s, s.index, s.tree.root());
+        const altered = s.leavesTrusted ? '' : ' (and its stored leaves were altered too)';
+        if (found) this.report({ ...found, message: found.message + altered, position: s.first.globalPosition, checkpoint: s.first, sealSeq: s.seq });
       }
     }
     this.current = null;
@@ -228,7 +258,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     return verifyFrom(db, options, async () => {
       const rows = await readAllRows(db, after, batchSize);
       const last = rows.at(-1);
-      if (last) after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
+      if (last) after = checkpointOf(last);
       return rows;
     });
   }
@@ -237,11 +267,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
-      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR
-        SELECT global_position, transaction_id::text AS transaction_id, event_id, stream_id, stream_version, type, schema_version,
-               data, metadata, recorded_at, prev_hash, hash
-        FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id, events.global_position`.execute(trx);
+      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(EVENT_COLUMNS)}`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
       return verifyFrom(trx, options, async () => (await fetch.execute(trx)).rows);
     });
@@ -275,7 +301,6 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
   await seals.next();
   let events = 0;
   let streams = 0;
-  let sealedEvents = 0;
   let after: Checkpoint = START;
 
   let pending = nextBatch();
@@ -283,7 +308,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     const rows = await pending;
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!;
-    after = { transactionId: last.transaction_id, globalPosition: Number(last.global_position) };
+    after = checkpointOf(last);
     // Read ahead while this batch is hashed.
     pending = nextBatch();
     pending.catch(() => undefined);
@@ -301,46 +326,17 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     for (const r of rows) {
       const position = Number(r.global_position);
       const version = Number(r.stream_version);
-      const checkpoint: Checkpoint = { transactionId: r.transaction_id, globalPosition: position };
+      const checkpoint = checkpointOf(r);
       const at = { position, checkpoint, streamId: r.stream_id, streamVersion: version, sealSeq: null };
       events++;
       if (version === 1) streams++;
 
-      const computed = chainHash(r.prev_hash, {
-        eventId: r.event_id,
-        streamId: r.stream_id,
-        streamVersion: version,
-        type: r.type,
-        schemaVersion: r.schema_version,
-        data: r.data,
-        metadata: r.metadata,
-        recordedAt: new Date(r.recorded_at),
-      });
       const unreadable = unreadableReason(r);
       if (unreadable) report({ kind: 'UNREADABLE', ...at, message: `${unreadable}; readers skip it (quarantined)` });
-      if (computed !== r.hash) {
-        report({ kind: 'CONTENT', ...at, message: `event at position ${position} (${r.stream_id} v${version}): hash does not match its content — the event was changed after it was written` });
-      }
-      if (version === 1) {
-        if (r.prev_hash !== GENESIS_HASH) report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v1): prev_hash is not the genesis hash` });
-      } else {
-        const cached = heads.get(r.stream_id);
-        const pred = cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
-        if (!pred) {
-          report({ kind: 'VERSION_GAP', ...at, message: `event at position ${position} (${r.stream_id} v${version}): version ${version - 1} of the stream is missing — an event was deleted` });
-        } else {
-          if (pred.hash !== r.prev_hash) {
-            report({ kind: 'CHAIN', ...at, message: `event at position ${position} (${r.stream_id} v${version}): prev_hash is not the hash of v${version - 1} (position ${pred.checkpoint.globalPosition})` });
-          }
-          if (compareCheckpoints(pred.checkpoint, checkpoint) > 0) {
-            report({
-              kind: 'ORDER',
-              ...at,
-              message: `event at position ${position} (${r.stream_id} v${version}) precedes its stream's v${version - 1} (position ${pred.checkpoint.globalPosition}) in commit order — events were inserted or moved`,
-            });
-          }
-        }
-      }
+      const cached = heads.get(r.stream_id);
+      const pred = version === 1 ? undefined : cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
+      const event = { position, streamId: r.stream_id, version, prevHash: r.prev_hash, hash: r.hash, computedHash: recomputedHash(r), checkpoint };
+      for (const found of checkEvent(event, pred)) report({ ...found, ...at });
       const head = heads.get(r.stream_id);
       if (!head || head.version < version) {
         heads.delete(r.stream_id);
@@ -348,50 +344,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
         if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
       }
 
-      // Seals: close every seal that ends before this event.
-      while (seals.current && compareCheckpoints(checkpoint, seals.current.last) > 0) {
-        seals.finish();
-        await seals.next();
-      }
-      const s = seals.current;
-      if (!s) continue;
-      if (compareCheckpoints(checkpoint, s.first) < 0) {
-        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} lies inside sealed history but in no seal: it was inserted after sealing` });
-        continue;
-      }
-      sealedEvents++;
-      const i = s.index++;
-      s.tree.addLeaf(sealLeaf(s.format, position, r.hash));
-      if (s.reported || !s.leavesTrusted) continue;
-      if (i >= s.count) {
-        s.reported = true;
-        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
-        continue;
-      }
-      const sealedPosition = s.positions[i]!;
-      if (sealedPosition === position && s.hashes[i] === r.hash) continue;
-      s.reported = true;
-      if (sealedPosition === position) {
-        report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} (${r.stream_id} v${version}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
-      } else {
-        const j = s.indexOf.get(position);
-        if (j === undefined) {
-          report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
-        } else if (j > i) {
-          report(
-            {
-              position: sealedPosition,
-              checkpoint: null,
-              kind: 'SEALED_EVENT',
-              sealSeq: s.seq,
-              message: `sealed event at position ${sealedPosition} is missing (seal ${s.seq}): deleted or moved`,
-            },
-            checkpoint,
-          );
-        } else {
-          report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${position} was sealed earlier in seal ${s.seq}'s order: events were reordered` });
-        }
-      }
+      await seals.place(at, r.hash);
     }
     options.onProgress?.(events);
   }
@@ -428,7 +381,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     events,
     streams,
     seals: seals.seals,
-    sealedEvents,
+    sealedEvents: seals.sealedEvents,
     head: after,
     latestSeal: latest ? toSeal(latest) : null,
     digest: digestResult,

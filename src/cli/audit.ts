@@ -10,7 +10,7 @@ import { reportAt } from '../audit/report-at.js';
 import { latestSeal, sealPending } from '../audit/seal.js';
 import { describeProblem, verifyLog, type VerifyReport } from '../audit/verify.js';
 import { loadConfig, type Config } from '../config.js';
-import { openDatabase, type DatabaseHandle } from '../database/connect.js';
+import { openConfiguredDatabase, type DatabaseHandle } from '../database/connect.js';
 import { migrateForService } from '../database/roles.js';
 import { checkPublishedSeals, mergePublishedCheck, SealPublisher, type PublishedCheck } from '../audit/published-seals.js';
 import { configuredPublicKeys, configuredSealKeys, generateSealKey, sealPublicKeyFrom } from '../audit/seal-key.js';
@@ -25,9 +25,7 @@ import { rebuildProjections } from '../projections/rebuild.js';
 async function withDatabase<T>(run: (database: DatabaseHandle) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, config.region);
-  const database = config.databaseUrl
-    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: 4, log })
-    : await openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
+  const database = await openConfiguredDatabase(config, log);
   try {
     await migrateForService(config, database, log);
     return await run(database);

@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { ConfigError } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteNotifier, PostgresNotifier, type Notifier } from './notifier.js';
 import type { Database } from './schema.js';
@@ -48,6 +48,17 @@ function postgresPool(url: string, max: number, applicationName: string, log: Lo
   pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
   pool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'database connection lost')));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * The database the configuration names, for the service and every command alike: PostgreSQL
+ * (DATABASE_URL, with DATABASE_POOL_MAX connections at most and the DATABASE_READ_URL replica)
+ * or the embedded PGlite under DATA_DIR. Not migrated: see migrate.ts.
+ */
+export function openConfiguredDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
+  return config.databaseUrl
+    ? openDatabase({ kind: 'postgres', url: config.databaseUrl, poolMax: config.databasePoolMax, log, ...(config.databaseReadUrl ? { readUrl: config.databaseReadUrl } : {}) })
+    : openDatabase({ kind: 'pglite', dataDir: config.dataDir, log });
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
+import type { EventRow } from './recorded-event.js';
 
 /** prev_hash of the first event of every stream. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -14,6 +15,20 @@ export interface HashedFields {
   data: unknown;
   metadata: unknown;
   recordedAt: Date;
+}
+
+/** The fields a stored row's hash covers, as stored (not upcast). */
+export function hashedFieldsOfRow(row: EventRow): HashedFields {
+  return {
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: new Date(row.recorded_at),
+  };
 }
 
 /**

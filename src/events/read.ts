@@ -1,25 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { START, type Checkpoint } from './checkpoint.js';
 import type { EventRow, RecordedEvent } from './recorded-event.js';
+import { checkpointOf, EVENT_COLUMNS, safeEvents, TRANSACTION_ID } from './safe-read.js';
 import { EventMetadata, QuireEventSchema, type EventType } from './types.js';
 import { upcast } from './upcasters.js';
-
-/** Every column of `events`, xid8 as text (pg and PGlite disagree on its JS type). */
-export const EVENT_COLUMNS = [
-  'global_position',
-  'event_id',
-  'stream_id',
-  'stream_version',
-  'type',
-  'schema_version',
-  'data',
-  'metadata',
-  'recorded_at',
-  sql<string>`transaction_id::text`.as('transaction_id'),
-  'prev_hash',
-  'hash',
-] as const;
 
 export class CorruptEventError extends Error {
   override readonly name = 'CorruptEventError';
@@ -51,7 +36,7 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     schemaVersion: row.schema_version,
     metadata: metadata.data,
     recordedAt: new Date(row.recorded_at),
-    checkpoint: { transactionId: row.transaction_id, globalPosition: row.global_position },
+    checkpoint: checkpointOf(row),
     prevHash: row.prev_hash,
     hash: row.hash,
   };
@@ -100,7 +85,7 @@ function readableEvents(rows: readonly EventRow[], onQuarantine?: QuarantineHand
         streamVersion: Number(row.stream_version),
         type: row.type,
         schemaVersion: Number(row.schema_version),
-        checkpoint: { transactionId: row.transaction_id, globalPosition: Number(row.global_position) },
+        checkpoint: checkpointOf(row),
         reason: err.message,
       };
       quarantined.push(q);
@@ -149,16 +134,9 @@ export async function readStreams(db: Kysely<Database>, streamIds: readonly stri
 }
 
 /** Rows of the global log after `after`, in commit order, without upcasting (auditors verify these). */
-export async function readAllRows(db: Kysely<Database>, after: Checkpoint, limit: number): Promise<EventRow[]> {
-  // Only transactions below the oldest one still running are final: a transaction with a lower
-  // xid that commits later can never appear behind a checkpoint we already handed out.
-  return db
-    .selectFrom('events')
+export async function readAllRows(db: Kysely<Database>, after: Checkpoint, limit: number, streamId?: string): Promise<EventRow[]> {
+  return safeEvents(db, { after, ...(streamId === undefined ? {} : { streamId }) })
     .select(EVENT_COLUMNS)
-    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-    .where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`)
-    .orderBy('events.transaction_id')
-    .orderBy('global_position')
     .limit(limit)
     .execute();
 }
@@ -177,16 +155,11 @@ export interface EventQuery {
  * readAll, and unreadable rows are quarantined the same way.
  */
 export async function queryEvents(db: Kysely<Database>, q: EventQuery, onQuarantine?: QuarantineHandler): Promise<RecordedEvent[]> {
-  let query = db
-    .selectFrom('events')
-    .select(EVENT_COLUMNS)
-    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-    .where(sql<boolean>`(transaction_id, global_position) > (${q.after.transactionId}::xid8, ${q.after.globalPosition}::bigint)`);
-  if (q.streamId !== undefined) query = query.where('stream_id', '=', q.streamId);
+  let query = safeEvents(db, { after: q.after, ...(q.streamId === undefined ? {} : { streamId: q.streamId }) }).select(EVENT_COLUMNS);
   if (q.types && q.types.length > 0) query = query.where('type', 'in', [...q.types]);
   if (q.since) query = query.where('recorded_at', '>=', q.since);
   if (q.until) query = query.where('recorded_at', '<', q.until);
-  const rows = await query.orderBy('events.transaction_id').orderBy('global_position').limit(q.limit).execute();
+  const rows = await query.limit(q.limit).execute();
   return readableEvents(rows, onQuarantine).events;
 }
 
@@ -206,18 +179,14 @@ export async function readAll(db: Kysely<Database>, after: Checkpoint = START, l
   const rows = await readAllRows(db, after, limit);
   const { events, quarantined } = readableEvents(rows, onQuarantine);
   const last = rows.at(-1);
-  return { events, quarantined, checkpoint: last ? { transactionId: last.transaction_id, globalPosition: Number(last.global_position) } : after };
+  return { events, quarantined, checkpoint: last ? checkpointOf(last) : after };
 }
 
 /** The checkpoint of the newest event a reader may safely see now: subscribe from here for "only new events". */
 export async function headCheckpoint(db: Kysely<Database>): Promise<Checkpoint> {
-  const row = await db
-    .selectFrom('events')
-    .select(['global_position', sql<string>`transaction_id::text`.as('transaction_id')])
-    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-    .orderBy('events.transaction_id', 'desc')
-    .orderBy('global_position', 'desc')
+  const row = await safeEvents(db, { newestFirst: true })
+    .select(['global_position', TRANSACTION_ID])
     .limit(1)
     .executeTakeFirst();
-  return row ? { transactionId: row.transaction_id, globalPosition: row.global_position } : START;
+  return row ? checkpointOf(row) : START;
 }

@@ -3,8 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Notifier } from '../database/notifier.js';
 import type { Database } from '../database/schema.js';
-import { EVENTS_CHANNEL } from './append.js';
 import { START, type Checkpoint } from './checkpoint.js';
+import { Poller } from './poller.js';
 import { readAll, type QuarantineHandler } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 
@@ -46,25 +46,18 @@ const HELD_BACK_MAX_READS = 20;
 export async function* subscribe(ctx: SubscribeContext, options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent> {
   const { batchSize = 500, pollMs = 1000, signal } = options;
   let checkpoint = options.after ?? START;
-  let woken = false;
+  const poller = new Poller(ctx.notifier, signal);
   // Notified of a commit this reader has not seen yet: it may still be held back by an older
   // transaction that is running (the safe read waits for it), so look again soon, not at the next poll.
   let expecting = false;
   let heldBackReads = 0;
-  let wake: (() => void) | undefined;
-  const onWake = () => {
-    woken = true;
-    expecting = true;
-    wake?.();
-  };
-  const unlisten = ctx.notifier.on(EVENTS_CHANNEL, onWake);
-  signal?.addEventListener('abort', onWake);
   let failures = 0;
   let source = ctx.db;
   try {
     if (ctx.catchUpDb) source = await ctx.catchUpDb().catch(() => ctx.db);
     while (!signal?.aborted) {
-      woken = false;
+      if (poller.woken) expecting = true;
+      poller.reset();
       let batch: RecordedEvent[];
       let rows: number;
       let next: Checkpoint;
@@ -98,18 +91,10 @@ export async function* subscribe(ctx: SubscribeContext, options: SubscribeOption
         source = ctx.db;
         continue;
       }
-      if (rows === batchSize || woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, expecting ? Math.min(HELD_BACK_FIRST_MS * 2 ** heldBackReads++, HELD_BACK_MAX_MS, pollMs) : pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      if (rows === batchSize || poller.woken) continue;
+      await poller.sleep(expecting ? Math.min(HELD_BACK_FIRST_MS * 2 ** heldBackReads++, HELD_BACK_MAX_MS, pollMs) : pollMs);
     }
   } finally {
-    unlisten();
-    signal?.removeEventListener('abort', onWake);
+    poller.close();
   }
 }

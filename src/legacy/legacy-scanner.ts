@@ -1,4 +1,5 @@
 import type { Checkpoint } from '../events/checkpoint.js';
+import { Poller } from '../events/poller.js';
 import type { Runtime } from '../runtime.js';
 import { scanVolume } from './scan-volume.js';
 
@@ -11,11 +12,9 @@ const FULL_SCAN_EVERY = 60;
 
 export class LegacyScanner {
   private checkpoint: Checkpoint | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private poller: Poller | undefined;
+  private loop: Promise<void> | undefined;
   private stopped = true;
-  private unlisten: (() => void) | undefined;
   private rounds = 0;
 
   constructor(
@@ -24,16 +23,17 @@ export class LegacyScanner {
   ) {}
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
-    this.unlisten = this.runtime.database.notifier.on('quire_events', () => this.schedule(250));
-    this.schedule(0);
+    this.poller = new Poller(this.runtime.database.notifier);
+    this.loop = this.run(this.poller);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unlisten?.();
-    clearTimeout(this.timer);
-    await this.running;
+    this.poller?.close();
+    this.poller?.wake();
+    await this.loop;
   }
 
   /** One scan now: from where the last one got to, or of every import with `full`. */
@@ -52,22 +52,14 @@ export class LegacyScanner {
     this.checkpoint = result.checkpoint;
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
+  private async run(poller: Poller): Promise<void> {
+    while (!this.stopped) {
+      poller.reset();
+      await this.scanOnce().catch((err) => this.runtime.log.warn({ err }, 'legacy scan failed'));
+      if (this.stopped) break;
+      if (!poller.woken) await poller.sleep(this.intervalMs);
+      // Events come in bursts (an import appends many): let one settle before scanning again.
+      if (poller.woken && !this.stopped) await poller.sleep(250, { wakeable: false });
     }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.scanOnce()
-        .catch((err) => this.runtime.log.warn({ err }, 'legacy scan failed'))
-        .finally(() => {
-          this.running = undefined;
-          const again = this.again;
-          this.again = false;
-          this.schedule(again ? 250 : this.intervalMs);
-        });
-    }, delayMs);
   }
 }

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { sql } from 'kysely';
 import { deriveKey } from '../auth/secret.js';
 import { UserTokens } from '../auth/user-tokens.js';
-import { openDatabase, type DatabaseHandle } from '../database/connect.js';
-import { migrateToLatest } from '../database/migrate.js';
+import type { DatabaseHandle } from '../database/connect.js';
+import { openScratchDatabase } from '../database/scratch-database.js';
 import { verifyLog } from '../audit/verify.js';
 import { generateSealKey } from '../audit/seal-key.js';
 import { loadReportState } from '../projections/report-rows.js';
@@ -114,32 +113,8 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 async function openModeDatabase(databaseUrl: string | undefined): Promise<{ handle: DatabaseHandle; url?: string; drop(): Promise<void> }> {
-  const log = simLog();
-  if (!databaseUrl) {
-    const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log });
-    await migrateToLatest(handle.db);
-    return { handle, drop: () => handle.close() };
-  }
-  const name = `quire_sim_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 10, log });
-  await migrateToLatest(handle.db);
-  return {
-    handle,
-    url: url.toString(),
-    async drop() {
-      await handle.close();
-      const a = new pg.Client({ connectionString: databaseUrl });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+  const handle = await openScratchDatabase(databaseUrl ? 'postgres' : 'pglite', { prefix: 'quire_sim', poolMax: 10, log: simLog(), ...(databaseUrl ? { adminUrl: databaseUrl } : {}) });
+  return { handle, ...(handle.url ? { url: handle.url } : {}), drop: handle.drop };
 }
 
 const TYPED_EXPLANATIONS: Record<string, string> = {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Notifier } from '../database/notifier.js';
+import { Poller } from '../events/poller.js';
 import type { Claim } from './leases.js';
 
 export interface WorkLoopOptions {
@@ -22,19 +23,17 @@ export interface WorkLoopOptions {
 export class WorkLoop {
   private running = false;
   private inFlight = new Set<Promise<void>>();
-  private wake: (() => void) | undefined;
-  private woken = false;
+  private poller: Poller | undefined;
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  private unlisten: (() => void) | undefined;
 
   constructor(private readonly options: WorkLoopOptions) {}
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unlisten = this.options.notifier.on('quire_events', () => this.poke());
-    this.loop = this.run();
+    this.poller = new Poller(this.options.notifier);
+    this.loop = this.run(this.poller);
   }
 
   /**
@@ -45,7 +44,7 @@ export class WorkLoop {
   async stop(graceMs = 10_000, abortWaitMs = 2_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.unlisten?.();
+    this.poller?.close();
     this.poke();
     await this.loop;
     let giveUp: () => void = () => {};
@@ -74,14 +73,13 @@ export class WorkLoop {
   }
 
   private poke(): void {
-    this.woken = true;
-    this.wake?.();
+    this.poller?.wake();
   }
 
-  private async run(): Promise<void> {
+  private async run(poller: Poller): Promise<void> {
     const { concurrency, pollMs, log, name } = this.options;
     while (this.running) {
-      this.woken = false;
+      poller.reset();
       const free = concurrency - this.inFlight.size;
       let claimed = 0;
       if (free > 0) {
@@ -94,18 +92,11 @@ export class WorkLoop {
         }
       }
       if (!this.running) break;
-      if ((claimed > 0 && claimed === free) || this.woken) {
+      if ((claimed > 0 && claimed === free) || poller.woken) {
         // Full, or more may be due: wait only for a slot to free up or a new event.
         if (this.inFlight.size < concurrency) continue;
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await poller.sleep(pollMs);
     }
   }
 

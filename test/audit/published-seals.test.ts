@@ -8,7 +8,6 @@ import { generateSealKey } from '../../src/audit/seal-key.js';
 import { latestSeal, sealJson, sealPending } from '../../src/audit/seal.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import type { EventStore } from '../../src/events/event-store.js';
-import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import { DiskObjectStore } from '../../src/storage/disk-object-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { S3ObjectStore } from '../../src/storage/s3-object-store.js';
@@ -16,7 +15,7 @@ import { backends, openTestDatabase, type TestDatabase } from '../support/databa
 import { failed } from '../support/fixtures.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
-import { overwrite, rowsInCommitOrder, seedLog, tamper, untilAllSafe, type StoredRow } from './support.js';
+import { overwrite, rechain, rowsInCommitOrder, seedLog, tamper, untilAllSafe } from './support.js';
 
 async function readText(store: ObjectStore, key: string): Promise<string | null> {
   const stream = await store.get(key);
@@ -24,25 +23,6 @@ async function readText(store: ObjectStore, key: string): Promise<string | null>
   const chunks: Buffer[] = [];
   for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function rechain(rows: StoredRow[]): StoredRow[] {
-  let prev = GENESIS_HASH;
-  return rows.map((r) => {
-    const hash = chainHash(prev, {
-      eventId: r.event_id,
-      streamId: r.stream_id,
-      streamVersion: r.stream_version,
-      type: r.type,
-      schemaVersion: r.schema_version,
-      data: r.data,
-      metadata: r.metadata,
-      recordedAt: new Date(r.recorded_at),
-    });
-    const out = { ...r, prev_hash: prev, hash };
-    prev = hash;
-    return out;
-  });
 }
 
 const cases = backends.flatMap((kind) => (['s3', 'disk'] as const).map((storeKind) => [kind, storeKind] as const));

@@ -4,6 +4,7 @@ import type { Database } from '../../src/database/schema.js';
 import { merkleRoot } from '../../src/audit/merkle.js';
 import { GENESIS_SEAL_HASH, latestSeal, sealHash, type SealFields } from '../../src/audit/seal.js';
 import { EventStore } from '../../src/events/event-store.js';
+import { chainHash, GENESIS_HASH, hashedFieldsOfRow } from '../../src/events/hash-chain.js';
 import { silentLog, type TestDatabase } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
 
@@ -62,6 +63,17 @@ export interface StoredRow {
   recorded_at: Date;
   prev_hash: string;
   hash: string;
+}
+
+/** Recomputes a stream's chain over `rows` (in version order) from the genesis hash. */
+export function rechain(rows: StoredRow[]): StoredRow[] {
+  let prev = GENESIS_HASH;
+  return rows.map((r) => {
+    const hash = chainHash(prev, hashedFieldsOfRow(r));
+    const out = { ...r, prev_hash: prev, hash };
+    prev = hash;
+    return out;
+  });
 }
 
 export async function rowsInCommitOrder(db: Kysely<Database>, streamId?: string): Promise<StoredRow[]> {

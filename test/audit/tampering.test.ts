@@ -4,11 +4,10 @@ import { checkExport, exportLines } from '../../src/audit/export.js';
 import { latestSeal, sealPending } from '../../src/audit/seal.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import type { EventStore } from '../../src/events/event-store.js';
-import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { failed } from '../support/fixtures.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
-import { overwrite, randomUUID, rowsInCommitOrder, seedLog, tamper, untilAllSafe, writeLegacySeals, type StoredRow } from './support.js';
+import { overwrite, rechain, randomUUID, rowsInCommitOrder, seedLog, tamper, untilAllSafe, writeLegacySeals, type StoredRow } from './support.js';
 import { generateSealKey } from '../../src/audit/seal-key.js';
 import { decodeLeaves } from '../../src/audit/seal.js';
 
@@ -16,26 +15,6 @@ async function collect(gen: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
   for await (const line of gen) out.push(line);
   return out;
-}
-
-/** Recomputes a stream's chain over `rows` (in version order) from the genesis hash. */
-function rechain(rows: StoredRow[]): StoredRow[] {
-  let prev = GENESIS_HASH;
-  return rows.map((r) => {
-    const hash = chainHash(prev, {
-      eventId: r.event_id,
-      streamId: r.stream_id,
-      streamVersion: r.stream_version,
-      type: r.type,
-      schemaVersion: r.schema_version,
-      data: r.data,
-      metadata: r.metadata,
-      recordedAt: new Date(r.recorded_at),
-    });
-    const out = { ...r, prev_hash: prev, hash };
-    prev = hash;
-    return out;
-  });
 }
 
 describe.each(backends)('the tampering matrix on %s', (kind) => {

@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../../src/database/connect.js';
-import { migrateToLatest } from '../../src/database/migrate.js';
+import type { DatabaseHandle, DatabaseKind } from '../../src/database/connect.js';
+import { openScratchDatabase } from '../../src/database/scratch-database.js';
 import { createLogger } from '../../src/log.js';
 
 /** PGlite always; PostgreSQL too when DATABASE_URL is set (as .ci/run does). */
@@ -15,35 +13,11 @@ export interface TestDatabase extends DatabaseHandle {
 }
 
 /**
- * A fresh, migrated database of the given kind. On PostgreSQL each call creates its own database,
- * so test files running in parallel never see each other's events.
+ * A fresh, migrated database of the given kind (scratch-database.ts). On PostgreSQL each call
+ * creates its own database, so test files running in parallel never see each other's events;
+ * `close()` drops it.
  */
 export async function openTestDatabase(kind: DatabaseKind, options: { poolMax?: number; unmigrated?: boolean } = {}): Promise<TestDatabase> {
-  if (kind === 'pglite') {
-    const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory://', log: silentLog });
-    if (!options.unmigrated) await migrateToLatest(handle.db);
-    return handle;
-  }
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) throw new Error('DATABASE_URL is not set');
-  const name = `quire_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: options.poolMax ?? 40, log: silentLog });
-  if (!options.unmigrated) await migrateToLatest(handle.db);
-  return {
-    ...handle,
-    url: url.toString(),
-    async close() {
-      await handle.close();
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+  const scratch = await openScratchDatabase(kind, { prefix: 'quire_test', poolMax: options.poolMax ?? 40, log: silentLog, migrate: !options.unmigrated });
+  return { ...scratch, close: scratch.drop };
 }
