@@ -10,9 +10,31 @@ import { requestReport } from '../../src/reports/request-report.js';
 import { COPY_RETRY_MAX_MS } from '../../src/reports/decide.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { waitFor } from '../support/collect.js';
+import type { DatabaseKind } from '../../src/database/connect.js';
 import { backends, openTestDatabase } from '../support/databases.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+
+/**
+ * A mirror-mode runtime on its own loopback S3 server, with one set of workers per owner (sharing
+ * one render pool), torn down after the block.
+ */
+function mirrorFixture(kind: DatabaseKind, env: Record<string, string>, owners: string[]) {
+  const fx = {} as { s3: TestS3Server; runtime: TestRuntime; pool: RenderPool; workers: Workers[] };
+  beforeAll(async () => {
+    fx.s3 = await startS3Server();
+    fx.runtime = await startTestRuntime(kind, { ...fx.s3.env, STORAGE_MODE: 'mirror', WORKER_POLL_MS: '50', ...env });
+    fx.pool = new RenderPool({ size: 1 });
+    fx.workers = owners.map((owner) => createWorkers(fx.runtime, { pool: fx.pool, owner }));
+  });
+  afterAll(async () => {
+    for (const w of fx.workers ?? []) await w.stop();
+    await fx.pool?.close();
+    await fx.runtime?.close();
+    await fx.s3?.close();
+  });
+  return fx;
+}
 
 /**
  * Two replicators of the same machine (two processes, or a restart overlapping the old one) and an
@@ -20,150 +42,96 @@ import { startS3Server, type TestS3Server } from '../support/s3-server.js';
  * takes the report over and uploads it a second time.
  */
 describe.each(backends)('a copy longer than LEASE_MS on %s', (kind) => {
-  let s3: TestS3Server;
-  let runtime: TestRuntime;
-  let pool: RenderPool;
-  let a: Workers;
-  let b: Workers;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    runtime = await startTestRuntime(kind, { ...s3.env, STORAGE_MODE: 'mirror', LEASE_MS: '500', WORKER_POLL_MS: '50' });
-    pool = new RenderPool({ size: 1 });
-    a = createWorkers(runtime, { pool, owner: 'replicator-a' });
-    b = createWorkers(runtime, { pool, owner: 'replicator-b' });
-  });
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await pool?.close();
-    await runtime?.close();
-    await s3?.close();
-  });
-
+  const fx = mirrorFixture(kind, { LEASE_MS: '500' }, ['replicator-a', 'replicator-b']);
   it('is uploaded once and replicated once', async () => {
     const reports = await Promise.all(
       ['One', 'Two'].map((title) =>
-        requestReport(runtime.store, { template: 'table', title, params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } }, { id: 'alice', role: 'user' }),
+        requestReport(fx.runtime.store, { template: 'table', title, params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } }, { id: 'alice', role: 'user' }),
       ),
     );
-    expect(await a.render.drain()).toBe(2);
+    expect(await fx.workers[0]!.render.drain()).toBe(2);
     // Each upload is held five leases long.
-    s3.delayPuts(2500);
-    a.replicate!.start();
-    b.replicate!.start();
+    fx.s3.delayPuts(2500);
+    fx.workers[0]!.replicate!.start();
+    fx.workers[1]!.replicate!.start();
     await waitFor(
       async () => {
-        const states = await Promise.all(reports.map((r) => loadReportState(runtime.store.db, r.reportId)));
+        const states = await Promise.all(reports.map((r) => loadReportState(fx.runtime.store.db, r.reportId)));
         return states.every((s) => s?.status === 'REPLICATED');
       },
       60_000,
       'both reports to be replicated',
     );
     // Stopping waits for any copy still in flight, so a second upload would be counted below.
-    await Promise.all([a.replicate!.stop(), b.replicate!.stop()]);
+    await Promise.all([fx.workers[0]!.replicate!.stop(), fx.workers[1]!.replicate!.stop()]);
 
     for (const { reportId, streamId } of reports) {
-      const state = await loadReportState(runtime.store.db, reportId);
+      const state = await loadReportState(fx.runtime.store.db, reportId);
       const object = state!.locations.find((l) => l.kind === 'object')!;
-      expect(s3.puts.get(object.key)).toBe(1);
-      expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportReplicated: 1 });
+      expect(fx.s3.puts.get(object.key)).toBe(1);
+      expect(await countEventsByType(fx.runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportReplicated: 1 });
     }
     // Every report and event accounted for; no lease left behind.
-    expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2, ReportReplicated: 2 });
-    expect([...s3.puts.values()].reduce((n, v) => n + v, 0)).toBe(2);
-    expect(await runtime.store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
+    expect(await countEventsByType(fx.runtime)).toEqual({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2, ReportReplicated: 2 });
+    expect([...fx.s3.puts.values()].reduce((n, v) => n + v, 0)).toBe(2);
+    expect(await fx.runtime.store.db.selectFrom('work_leases').selectAll().execute()).toEqual([]);
   });
 });
 
 describe.each(backends)('a copy that waited out an object-store outage on %s', (kind) => {
-  let s3: TestS3Server;
-  let runtime: TestRuntime;
-  let pool: RenderPool;
-  let workers: Workers;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    runtime = await startTestRuntime(kind, { ...s3.env, STORAGE_MODE: 'mirror', MAX_ATTEMPTS: '2', WORKER_POLL_MS: '50' });
-    pool = new RenderPool({ size: 1 });
-    workers = createWorkers(runtime, { pool, owner: 'replicator' });
-  });
-  afterAll(async () => {
-    await workers?.stop();
-    await pool?.close();
-    await runtime?.close();
-    await s3?.close();
-  });
-
+  const fx = mirrorFixture(kind, { MAX_ATTEMPTS: '2' }, ['replicator']);
   it('is REPLICATED without the outage’s lastError once the store is back', async () => {
     const { reportId, streamId } = await requestReport(
-      runtime.store,
+      fx.runtime.store,
       { template: 'table', title: 'Outage', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } },
       { id: 'alice', role: 'user' },
     );
-    expect(await workers.render.drain()).toBe(1);
-    await s3.stop();
-    workers.replicate!.start();
+    expect(await fx.workers[0]!.render.drain()).toBe(1);
+    await fx.s3.stop();
+    fx.workers[0]!.replicate!.start();
     // More failures than MAX_ATTEMPTS: an outage is waited out, not given up on.
-    await waitFor(async () => (await loadReportState(runtime.store.db, reportId))!.attempts >= 3, 60_000, 'copies to fail during the outage');
-    const during = await loadReportState(runtime.store.db, reportId);
+    await waitFor(async () => (await loadReportState(fx.runtime.store.db, reportId))!.attempts >= 3, 60_000, 'copies to fail during the outage');
+    const during = await loadReportState(fx.runtime.store.db, reportId);
     expect(during).toMatchObject({ status: 'STORED', failedStage: 'replicate', lastError: expect.stringMatching(/unavailable|ECONNREFUSED|connect/i) });
 
-    await s3.start();
-    await waitFor(async () => (await loadReportState(runtime.store.db, reportId))?.status === 'REPLICATED', 60_000, 'the copy after the outage');
-    await workers.replicate!.stop();
-    expect(await loadReportState(runtime.store.db, reportId)).toMatchObject({ status: 'REPLICATED', attempts: 0, failedStage: null, nextAttemptAt: null, lastError: null });
+    await fx.s3.start();
+    await waitFor(async () => (await loadReportState(fx.runtime.store.db, reportId))?.status === 'REPLICATED', 60_000, 'the copy after the outage');
+    await fx.workers[0]!.replicate!.stop();
+    expect(await loadReportState(fx.runtime.store.db, reportId)).toMatchObject({ status: 'REPLICATED', attempts: 0, failedStage: null, nextAttemptAt: null, lastError: null });
 
     // Every event accounted for: the failures, then one copy.
-    const counts = await countEventsByType(runtime, streamId);
+    const counts = await countEventsByType(fx.runtime, streamId);
     expect(counts).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: counts.ReportFailed, ReportReplicated: 1 });
     expect(counts.ReportFailed).toBeGreaterThanOrEqual(3);
-    expect(await countEventsByType(runtime)).toEqual(counts);
+    expect(await countEventsByType(fx.runtime)).toEqual(counts);
     // The projection is what the log folds to.
-    const before = await runtime.store.db.selectFrom('report_status').selectAll().execute();
-    await rebuildProjections(runtime.store.db);
-    expect(await runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
+    const before = await fx.runtime.store.db.selectFrom('report_status').selectAll().execute();
+    await rebuildProjections(fx.runtime.store.db);
+    expect(await fx.runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
   });
 });
 
 describe.each(backends)('a copy during a long outage on %s', (kind) => {
-  let s3: TestS3Server;
-  let runtime: TestRuntime;
-  let pool: RenderPool;
-  let workers: Workers;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    // A render's backoff would wait 10 minutes after the first failure already.
-    runtime = await startTestRuntime(kind, { ...s3.env, STORAGE_MODE: 'mirror', RETRY_BASE_MS: '600000', WORKER_POLL_MS: '50' });
-    pool = new RenderPool({ size: 1 });
-    workers = createWorkers(runtime, { pool, owner: 'replicator' });
-  });
-  afterAll(async () => {
-    await workers?.stop();
-    await pool?.close();
-    await runtime?.close();
-    await s3?.close();
-  });
-
+  // A render's backoff would wait 10 minutes after the first failure already.
+  const fx = mirrorFixture(kind, { RETRY_BASE_MS: '600000' }, ['replicator']);
   it('is tried again within COPY_RETRY_MAX_MS, never after a render-sized backoff', async () => {
     const { reportId, streamId } = await requestReport(
-      runtime.store,
+      fx.runtime.store,
       { template: 'table', title: 'Long outage', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] } },
       { id: 'alice', role: 'user' },
     );
-    expect(await workers.render.drain()).toBe(1);
-    await s3.stop();
-    workers.replicate!.start();
-    await waitFor(async () => (await loadReportState(runtime.store.db, reportId))!.attempts >= 1, 60_000, 'a copy to fail during the outage');
-    await workers.replicate!.stop();
-    const failed = await loadReportState(runtime.store.db, reportId);
+    expect(await fx.workers[0]!.render.drain()).toBe(1);
+    await fx.s3.stop();
+    fx.workers[0]!.replicate!.start();
+    await waitFor(async () => (await loadReportState(fx.runtime.store.db, reportId))!.attempts >= 1, 60_000, 'a copy to fail during the outage');
+    await fx.workers[0]!.replicate!.stop();
+    const failed = await loadReportState(fx.runtime.store.db, reportId);
     expect(failed).toMatchObject({ status: 'STORED', failedStage: 'replicate' });
     const waitMs = failed!.nextAttemptAt!.getTime() - Date.now();
     expect(waitMs).toBeLessThanOrEqual(COPY_RETRY_MAX_MS * 1.2);
     // Every event accounted for: the report, its file, the failure; nothing else.
-    expect(await countEventsByType(runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: 1 });
-    expect(await countEventsByType(runtime)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: 1 });
+    expect(await countEventsByType(fx.runtime, streamId)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: 1 });
+    expect(await countEventsByType(fx.runtime)).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportFailed: 1 });
   });
 });
 
