@@ -1,3 +1,4 @@
+import { runningTracing, startTracing } from './telemetry/tracing.js';
 import { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { registerLegacyCommands } from './cli/legacy.js';
@@ -43,6 +44,8 @@ async function serve(): Promise<void> {
   try {
     await assertPortFree(config.port, config.host);
     if (config.metrics.port !== undefined) await assertPortFree(config.metrics.port, config.metrics.host);
+    // Started already by bin/quire.js with the instrumentations; otherwise (another entry point) with quire's own spans only.
+    if (config.otel.endpoint) await startTracing({ endpoint: config.otel.endpoint, instance: config.machineId, region: config.region });
     runtime = await startRuntime(config);
     databaseReadyMs = performance.now();
     // The embedded default is for trying quire out: hand the developer a way in (printed below, and
@@ -91,7 +94,17 @@ async function serve(): Promise<void> {
     stopping = true;
     runtime.log.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down');
     await gracefulShutdown(
-      { http, metricsServer, workers, sealer, close: () => runtime.close() },
+      {
+        http,
+        metricsServer,
+        workers,
+        sealer,
+        close: async () => {
+          await runtime.close();
+          // The last spans are sent before the process exits.
+          await runningTracing()?.shutdown().catch(() => undefined);
+        },
+      },
       { drainMs: config.shutdownDrainMs, log: runtime.log, exit: (code) => process.exit(code) },
     );
   };

@@ -81,6 +81,8 @@ const EnvSchema = z.object({
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(290_000).default(20_000),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().optional(),
+  // Traces are exported (OTLP/HTTP to <endpoint>/v1/traces) only when this is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).max(100_000).default(100),
@@ -191,6 +193,8 @@ export type Config = {
    * routed by a public proxy. `port` undefined = off (the default outside Fly).
    */
   metrics: { port: number | undefined; host: string };
+  /** OpenTelemetry traces: off unless an OTLP endpoint is set (src/telemetry/). */
+  otel: { endpoint: string | undefined };
   /**
    * Slow and greedy clients on the public port. A request's headers must arrive within
    * `headersTimeoutMs` and the whole request within `requestTimeoutMs` (Node's own defaults,
@@ -390,6 +394,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // On Fly the scraper reaches a machine over the private network (IPv6 6PN): bind every address.
     // Fly's proxy forwards only [http_service].internal_port, so this port is never public.
     metrics: { port: e.METRICS_PORT ?? (onFly ? 9091 : undefined), host: e.METRICS_HOST ?? (onFly ? '::' : '127.0.0.1') },
+    otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     http: {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -4,9 +4,22 @@ import type { ReplicationMetrics } from './workers/replication-metrics.js';
 export type DownloadPath = 'object' | 'local' | 'replay';
 export type DownloadOutcome = 'ok' | 'not_found' | 'not_ready' | 'failed' | 'unavailable' | 'forbidden' | 'invalid';
 
+export type WorkStageName = 'render' | 'replicate' | 'migrate';
+
+/** What the scrape reads from the database (set once it is open). */
+export interface ScrapeSources {
+  /** Reports by status. */
+  reports(): Promise<Record<string, number>>;
+  /** Reports waiting for each stage. */
+  queueDepth(): Promise<Record<WorkStageName, number>>;
+  /** When the newest seal was made (null: never). */
+  lastSealAt(): Promise<Date | null>;
+}
+
 /**
- * What operators watch (served at /metrics): how downloads are resolved and how they end — the
- * seed's "monitor the 404s" — and how far replication lags behind.
+ * What operators watch (served at /metrics), named as Prometheus asks: `quire_` prefix, base units
+ * (`_seconds`, `_bytes`), `_total` on counters; Node's default metrics under their standard names.
+ * docs/grafana-dashboard.json graphs exactly these; test/metrics-names.test.ts keeps them so.
  */
 export class Metrics implements ReplicationMetrics {
   readonly registry = new Registry();
@@ -52,8 +65,7 @@ export class Metrics implements ReplicationMetrics {
     registers: [this.registry],
   });
 
-  /** Reads the report counts by status at scrape time (set once the database is open). */
-  private countReports: (() => Promise<Record<string, number>>) | undefined;
+  private sources: ScrapeSources | undefined;
 
   private readonly reports = new Gauge({
     name: 'quire_reports',
@@ -61,10 +73,55 @@ export class Metrics implements ReplicationMetrics {
     labelNames: ['status'] as const,
     registers: [this.registry],
     collect: async () => {
-      if (!this.countReports) return;
+      if (!this.sources) return;
       this.reports.reset();
-      for (const [status, n] of Object.entries(await this.countReports())) this.reports.set({ status }, n);
+      for (const [status, n] of Object.entries(await this.sources.reports())) this.reports.set({ status }, n);
     },
+  });
+
+  private readonly queueDepth = new Gauge({
+    name: 'quire_queue_depth',
+    help: 'Reports waiting for a stage (render: REQUESTED; replicate, migrate: STORED), at scrape time, in the whole fleet',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.sources) return;
+      for (const [stage, n] of Object.entries(await this.sources.queueDepth())) this.queueDepth.set({ stage }, n);
+    },
+  });
+
+  private readonly sealAge = new Gauge({
+    name: 'quire_seal_age_seconds',
+    help: 'Seconds since the newest seal of the log, at scrape time (absent before the first seal)',
+    registers: [this.registry],
+    collect: async () => {
+      const last = this.sources ? await this.sources.lastSealAt() : null;
+      this.sealAge.reset();
+      if (last) this.sealAge.set(Math.max(0, (Date.now() - last.getTime()) / 1000));
+    },
+  });
+
+  private readonly renderDuration = new Histogram({
+    name: 'quire_render_duration_seconds',
+    help: 'Time to render one report on the worker pool, by outcome (ok, failed)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  private readonly hubLag = new Histogram({
+    name: 'quire_event_hub_lag_seconds',
+    help: 'Seconds from an event’s commit to its delivery to this process’s live subscribers',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly httpDuration = new Histogram({
+    name: 'quire_http_request_duration_seconds',
+    help: 'HTTP requests by route and status code, with their duration',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
   });
 
   /** Reads this process's open live subscriptions and event-hub listeners at scrape time (set by the HTTP server). */
@@ -89,12 +146,13 @@ export class Metrics implements ReplicationMetrics {
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'quire_' });
+    // No prefix: process_cpu_seconds_total, nodejs_heap_size_used_bytes… as every Node dashboard expects.
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Where `quire_reports` reads its counts from. */
-  watchReports(count: () => Promise<Record<string, number>>): void {
-    this.countReports = count;
+  /** Where `quire_reports`, `quire_queue_depth` and `quire_seal_age_seconds` read from. */
+  watchDatabase(sources: ScrapeSources): void {
+    this.sources = sources;
   }
 
   /** Where `quire_live_subscriptions` and `quire_event_hub_listeners` read their counts from. */
@@ -120,6 +178,18 @@ export class Metrics implements ReplicationMetrics {
 
   failed(reason: 'store' | 'mismatch'): void {
     this.replicationFailures.inc({ reason });
+  }
+
+  rendered(seconds: number, outcome: 'ok' | 'failed'): void {
+    this.renderDuration.observe({ outcome }, seconds);
+  }
+
+  eventDelivered(lagSeconds: number): void {
+    this.hubLag.observe(Math.max(0, lagSeconds));
+  }
+
+  httpRequest(route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ route, status: String(status) }, seconds);
   }
 
   eventQuarantined(): void {

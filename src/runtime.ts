@@ -10,6 +10,7 @@ import { migrateForService } from './database/roles.js';
 import { EventStore } from './events/event-store.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { scrapeSources } from './projections/scrape-sources.js';
 import { reportProjection } from './projections/report-projection.js';
 import { DiskObjectStore } from './storage/disk-object-store.js';
 import { FileTokens } from './storage/file-token.js';
@@ -111,10 +112,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     projections: [reportProjection],
     onQuarantine: () => metrics.eventQuarantined(),
   });
-  metrics.watchReports(async () => {
-    const rows = await database.db.selectFrom('report_status').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
-  });
+  metrics.watchDatabase(scrapeSources(database.db));
   return {
     config,
     log,

@@ -59,7 +59,7 @@ describe('quire CLI', () => {
     // Metrics: no token on the internal port; nothing on the public one.
     const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(/^quire_process_cpu_user_seconds_total /m);
+    expect(await metrics.text()).toMatch(/^process_cpu_user_seconds_total /m);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
 
     const token = await new UserTokens({ key: deriveKey(secret, 'user-token') }).sign({ id: 'alice', role: 'user' }, 600);

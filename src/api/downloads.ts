@@ -5,6 +5,8 @@ import { QuireError } from '../errors.js';
 import type { DownloadOutcome, DownloadPath } from '../metrics.js';
 import { resolveDownload, type DownloadContext, type DownloadSource, type DownloadUrl } from '../storage/resolve-download.js';
 import type { Runtime } from '../runtime.js';
+import { reportTraceparent } from '../reports/report-trace.js';
+import { inSpan } from '../telemetry/spans.js';
 
 const PATHS: Record<DownloadSource, DownloadPath> = { OBJECT_STORE: 'object', LOCAL_VOLUME: 'local', REMOTE_VOLUME: 'replay' };
 const OUTCOMES: Record<string, DownloadOutcome> = {
@@ -39,6 +41,17 @@ export function downloadContext(runtime: Runtime, db = runtime.store.db): Downlo
  * seen the report further along there (a subscription follows the primary).
  */
 export async function createDownloadUrl(runtime: Runtime, reportId: string, actor: Actor, ttlSeconds?: number, reads?: ReadScope): Promise<DownloadUrl> {
+  // In the report's trace, linked to the request that asked.
+  const parent = await reportTraceparent(runtime.store.db, reportId);
+  const attributes = { 'quire.report_id': reportId, 'quire.machine': runtime.config.machineId };
+  return inSpan('downloadUrl', { parent, linkActive: true, attributes }, async (span) => {
+    const url = await resolveCounted(runtime, reportId, actor, ttlSeconds, reads);
+    span?.setAttribute('quire.download_source', url.source);
+    return url;
+  });
+}
+
+async function resolveCounted(runtime: Runtime, reportId: string, actor: Actor, ttlSeconds?: number, reads?: ReadScope): Promise<DownloadUrl> {
   const ttl = ttlSeconds ?? runtime.config.downloadTtlSeconds;
   const resolve = async () => {
     const db = reads ? await reads.lagging() : runtime.store.db;

@@ -15,6 +15,8 @@ import { downloadReport } from './routes/report-download.js';
 import { serveFile } from './routes/files.js';
 import { uiRoutes, type UiOptions } from './routes/ui.js';
 import { GRAPHIQL_CSP, graphiqlRoutes } from './routes/graphiql.js';
+import { logRequest, metricsRoute } from './request-log.js';
+import { withRequestSpan } from '../telemetry/spans.js';
 
 export interface HttpServer {
   readonly server: Server;
@@ -102,7 +104,7 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
   const routes: Array<[RegExp, Handler]> = [...ROUTES, [/^\/readyz$/, readiness(() => draining)], ...uiRoutes(options), ...graphiqlRoutes(!runtime.config.production)];
   // Open SSE streams (graphql over text/event-stream), ended when shutdown begins.
   const streams = new Set<ServerResponse>();
-  const hub = new EventHub(runtime.store, runtime.log);
+  const hub = new EventHub(runtime.store, runtime.log, (seconds) => runtime.metrics.eventDelivered(seconds));
   await hub.start();
   runtime.metrics.watchLive(() => ({ subscriptions: openLiveSubscriptions(), listeners: hub.listenerCount }));
   const yoga = createGraphQLServer(runtime, hub, options);
@@ -150,8 +152,10 @@ export async function startHttpServer(runtime: Runtime, port: number, host: stri
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     },
     (req, res) => {
+      const route = metricsRoute(req.url);
+      logRequest(runtime.log, req, res, (_record, status, seconds) => runtime.metrics.httpRequest(route, status, seconds));
       if (!clients.admit(req, res)) return;
-      handle(req, res).catch((err) => {
+      withRequestSpan(req, res, route, () => handle(req, res)).catch((err) => {
         // A typed error is the caller's mistake, answered as such; anything else is ours.
         if (!(err instanceof QuireError)) runtime.log.error({ err, url: req.url }, 'request failed');
         if (!res.headersSent) sendError(res, err);

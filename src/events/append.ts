@@ -17,6 +17,7 @@ import type { InlineProjection } from './inline-projection.js';
 import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { EventMetadata, QuireEventSchema, SCHEMA_VERSIONS, type QuireEvent } from './types.js';
+import { currentTraceparent, inSpan } from '../telemetry/spans.js';
 
 /** An event to append. Give `eventId` to make a retried append idempotent. */
 export type NewEvent = QuireEvent & { eventId?: string };
@@ -27,6 +28,8 @@ export interface AppendMetadata {
   correlationId?: string;
   causationId?: string;
   requestId?: string;
+  /** Defaults to the active span's (src/telemetry/spans.ts): absent while tracing is off. */
+  traceparent?: string;
 }
 
 export interface AppendResult {
@@ -70,12 +73,17 @@ export async function append(
   if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
     throw new RangeError(`expected version must be a non-negative integer, got ${expected}`);
   }
-  const valid = validate(events, { ...meta, region: ctx.region, ...(ctx.machine ? { machine: ctx.machine } : {}) });
-  const callerIds = events.some((e) => e.eventId !== undefined);
+  const attributes = { 'quire.stream_id': streamId, 'quire.event_types': events.map((e) => e.type).join(','), ...(ctx.machine ? { 'quire.machine': ctx.machine } : {}) };
+  return inSpan('append', { attributes }, async () => {
+    const traceparent = meta.traceparent ?? currentTraceparent();
+    const metadata = { ...meta, ...(traceparent ? { traceparent } : {}), region: ctx.region, ...(ctx.machine ? { machine: ctx.machine } : {}) };
+    const valid = validate(events, metadata);
+    const callerIds = events.some((e) => e.eventId !== undefined);
 
-  const result = await appendWithRetries(ctx, streamId, expected, valid, callerIds);
-  if (!result.idempotent) ctx.notifier.notify(EVENTS_CHANNEL, streamId);
-  return result;
+    const result = await appendWithRetries(ctx, streamId, expected, valid, callerIds);
+    if (!result.idempotent) ctx.notifier.notify(EVENTS_CHANNEL, streamId);
+    return result;
+  });
 }
 
 async function appendWithRetries(

@@ -18,6 +18,8 @@ export class EventHub {
   constructor(
     private readonly store: EventStore,
     private readonly log: Logger,
+    /** Seconds from each event's commit to its dispatch here (quire_event_hub_lag_seconds). */
+    private readonly onLag?: (seconds: number) => void,
   ) {}
 
   /** Starts following from the current head; resolves once the tail is positioned. */
@@ -59,6 +61,7 @@ export class EventHub {
   }
 
   private dispatch(event: RecordedEvent): void {
+    this.onLag?.((Date.now() - event.recordedAt.getTime()) / 1000);
     for (const listener of this.byStream.get(event.streamId) ?? []) this.safely(listener, event);
     for (const listener of this.all) this.safely(listener, event);
   }

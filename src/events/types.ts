@@ -192,5 +192,13 @@ export const EventMetadata = z.strictObject({
   correlationId: z.string().max(200).optional(),
   causationId: z.string().max(200).optional(),
   requestId: z.string().max(200).optional(),
+  /**
+   * W3C trace context of the span that appended it (only while tracing is on): the next stage,
+   * on whichever machine, starts its span as a child of it, so one report is one trace.
+   */
+  traceparent: z
+    .string()
+    .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent')
+    .optional(),
 });
 export type EventMetadata = z.infer<typeof EventMetadata>;

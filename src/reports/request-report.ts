@@ -13,6 +13,7 @@ import { ParamsTooLargeError, UnknownTemplateError } from './errors.js';
 import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
+import { inSpan } from '../telemetry/spans.js';
 import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH } from '../shared/report-input.js';
 
 export interface RequestReportInput {
@@ -54,6 +55,15 @@ export async function requestReport(
   actor: Actor,
   options: { requestId?: string } = {},
 ): Promise<RequestReportResult> {
+  // The root of the report's trace (or a child of the caller's): every later stage continues it.
+  return inSpan('requestReport', { attributes: { 'quire.template': String(input.template).slice(0, 64) } }, async (span) => {
+    const result = await request(store, input, actor, options);
+    span?.setAttribute('quire.report_id', result.reportId);
+    return result;
+  });
+}
+
+async function request(store: EventStore, input: RequestReportInput, actor: Actor, options: { requestId?: string }): Promise<RequestReportResult> {
   assertMayChange(actor, 'request reports');
   const template = getTemplate(input.template);
   if (!template) throw new UnknownTemplateError(input.template, templateNames);

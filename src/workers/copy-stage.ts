@@ -4,12 +4,13 @@ import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
 import type { EventStore } from '../events/event-store.js';
 import { copyFor, type ReportCommand } from '../reports/decide.js';
-import { foldReport, LEGACY_TEMPLATE } from '../reports/report-state.js';
+import { foldReport, LEGACY_TEMPLATE, type ReportState } from '../reports/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { appendDecision, timingNow } from './append-decision.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
+import { inSpan } from '../telemetry/spans.js';
 import { claimDue, withLease, type Claim } from './leases.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 
@@ -95,6 +96,12 @@ export function copyStage(options: CopyStageOptions) {
     const state = foldReport(events);
     const copy = state && copyFor(state, region, machine);
     if (!state || state.status !== 'STORED' || !copy) return;
+    // The span continues the trace of the event that made it due (the render's, a retry's).
+    const attributes = { 'quire.report_id': state.reportId, 'quire.machine': machine, 'quire.region': region };
+    await inSpan(kind, { parent: events.at(-1)?.metadata.traceparent ?? null, attributes }, () => copyState(state, copy, signal));
+  }
+
+  async function copyState(state: ReportState, copy: NonNullable<ReturnType<typeof copyFor>>, signal: AbortSignal): Promise<void> {
     const objectKey = kind === 'migrate' ? reportKey(state.reportId, copy.sha256) : copy.key;
     const meta = { actor: `${kind === 'migrate' ? 'migrator' : 'replicator'}:${machine}` };
     const where = copy.machine === null ? `the ${region} volume of machine ${machine}` : `the volume of machine ${machine} (${region})`;

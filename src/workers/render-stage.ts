@@ -15,6 +15,7 @@ import type { Volume } from '../storage/volume.js';
 import { appendDecision, timingNow } from './append-decision.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
+import { inSpan } from '../telemetry/spans.js';
 
 export interface RenderStageOptions {
   store: EventStore;
@@ -33,6 +34,8 @@ export interface RenderStageOptions {
   log: Logger;
   /** Transient render progress (0..1); not a lifecycle event. */
   onProgress?: (reportId: string, fraction: number) => void;
+  /** quire_render_duration_seconds. */
+  metrics?: { rendered(seconds: number, outcome: 'ok' | 'failed'): void };
 }
 
 const STAGE = 'render';
@@ -97,52 +100,59 @@ export function renderStage(options: RenderStageOptions) {
       await appendDecision(store, state, { type: 'RecordAbandonedRender', error, timing: timingNow(backoff) }, meta);
       return;
     }
-    try {
-      const job: RenderJob = {
-        template: requested.data.template,
-        title: requested.data.title,
-        params: requested.data.params,
-        reportId: state.reportId,
-        // The request time, not the clock: a re-render of the same report gives the same bytes.
-        generatedAt: state.requestedAt,
-      };
-      if (job.template === 'history') {
-        const subject = String((requested.data.params as { reportId?: unknown }).reportId);
-        job.history = toHistoryEntries(await store.readStream(reportStreamId(subject)));
+    // The span continues the trace of the event that made it due (the request, or a retry).
+    const attributes = { 'quire.report_id': state.reportId, 'quire.machine': machine, 'quire.region': region, 'quire.template': requested.data.template };
+    await inSpan('render', { parent: events.at(-1)?.metadata.traceparent ?? null, attributes }, async () => {
+      const started = performance.now();
+      try {
+        const job: RenderJob = {
+          template: requested.data.template,
+          title: requested.data.title,
+          params: requested.data.params,
+          reportId: state.reportId,
+          // The request time, not the clock: a re-render of the same report gives the same bytes.
+          generatedAt: state.requestedAt,
+        };
+        if (job.template === 'history') {
+          const subject = String((requested.data.params as { reportId?: unknown }).reportId);
+          job.history = toHistoryEntries(await store.readStream(reportStreamId(subject)));
+        }
+        const result = await pool.render(job, {
+          signal,
+          ...(options.onProgress ? { onProgress: (f: number) => options.onProgress!(state.reportId, f) } : {}),
+        });
+        options.metrics?.rendered((performance.now() - started) / 1000, 'ok');
+        stage = 'store';
+        const sha256 = createHash('sha256').update(result.pdf).digest('hex');
+        const bytes = result.pdf.byteLength;
+        const key = reportKey(state.reportId, sha256);
+        const stored = await inSpan('store', { attributes: { ...attributes, 'quire.storage_mode': options.mode } }, () => storeFile(key, result.pdf, sha256));
+        if (signal.aborted) return;
+        const rendered = {
+          sha256,
+          bytes,
+          pages: result.pages,
+          renderMs: result.renderMs,
+          rendererVersion: result.rendererVersion,
+          ...(result.locale ? { locale: result.locale } : {}),
+          ...(result.missingGlyphs?.length ? { missingGlyphs: result.missingGlyphs.slice(0, 1000) } : {}),
+        };
+        if (!(await appendDecision(store, state, { type: 'RecordRender', rendered, stored }, meta))) {
+          log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');
+          return;
+        }
+        log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');
+      } catch (err) {
+        // Lost lease or shutdown: another instance (or the next start) takes over; no failure to record.
+        if (signal.aborted) return;
+        if (stage === 'render') options.metrics?.rendered((performance.now() - started) / 1000, 'failed');
+        const permanent = err instanceof RenderError && err.reason === 'invalid_job';
+        const outage = err instanceof ObjectStoreUnavailableError;
+        log.warn({ err, reportId: state.reportId, stage, attempt: state.attempts + 1, permanent, outage }, 'report failed');
+        const error = err instanceof Error ? err.message : String(err);
+        await appendDecision(store, state, { type: 'RecordRenderFailure', stage, error, permanent, outage, timing: timingNow(backoff) }, meta);
       }
-      const result = await pool.render(job, {
-        signal,
-        ...(options.onProgress ? { onProgress: (f: number) => options.onProgress!(state.reportId, f) } : {}),
-      });
-      stage = 'store';
-      const sha256 = createHash('sha256').update(result.pdf).digest('hex');
-      const bytes = result.pdf.byteLength;
-      const key = reportKey(state.reportId, sha256);
-      const stored = await storeFile(key, result.pdf, sha256);
-      if (signal.aborted) return;
-      const rendered = {
-        sha256,
-        bytes,
-        pages: result.pages,
-        renderMs: result.renderMs,
-        rendererVersion: result.rendererVersion,
-        ...(result.locale ? { locale: result.locale } : {}),
-        ...(result.missingGlyphs?.length ? { missingGlyphs: result.missingGlyphs.slice(0, 1000) } : {}),
-      };
-      if (!(await appendDecision(store, state, { type: 'RecordRender', rendered, stored }, meta))) {
-        log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');
-        return;
-      }
-      log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');
-    } catch (err) {
-      // Lost lease or shutdown: another instance (or the next start) takes over; no failure to record.
-      if (signal.aborted) return;
-      const permanent = err instanceof RenderError && err.reason === 'invalid_job';
-      const outage = err instanceof ObjectStoreUnavailableError;
-      log.warn({ err, reportId: state.reportId, stage, attempt: state.attempts + 1, permanent, outage }, 'report failed');
-      const error = err instanceof Error ? err.message : String(err);
-      await appendDecision(store, state, { type: 'RecordRenderFailure', stage, error, permanent, outage, timing: timingNow(backoff) }, meta);
-    }
+    });
   }
 
   return { claim, process };

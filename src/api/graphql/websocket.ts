@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
+import { logOperation, REQUEST_ID_HEADER, requestIdFrom } from '../request-log.js';
 import { codedErrors } from './error-codes.js';
 import type { QuireYoga } from './yoga.js';
 
@@ -15,6 +15,16 @@ type Extra = {
   /** connectionParams.minLsn: the client's last write, for read-your-writes on a read replica. */
   minLsn?: string;
 };
+
+/** One operation on a socket, until its log line is written. */
+interface Operation {
+  startedAt: number;
+  operation: string;
+  viewer?: string;
+  errored: boolean;
+  /** Execution began: its end comes through onComplete (errors before that end it in onError). */
+  executing: boolean;
+}
 
 type EnvelopedArgs = ExecutionArgs & { rootValue: { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown } };
 
@@ -32,6 +42,21 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
     // A draining machine takes no new sockets: the client's retry goes to another machine.
     verifyClient: (_info, accept) => (draining ? accept(false, 503, 'draining') : accept(true)),
   });
+  // A socket's request id (Fly's, the client's or new), echoed on the upgrade; each operation's is `<it>:<operation id>`.
+  const socketIds = new WeakMap<object, string>();
+  const socketId = (request: import('node:http').IncomingMessage) => {
+    let id = socketIds.get(request);
+    if (!id) socketIds.set(request, (id = requestIdFrom(request.headers)));
+    return id;
+  };
+  wss.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${socketId(request)}`));
+  const operations = new WeakMap<object, Map<string, Operation>>();
+  const finish = (ctx: { extra: { request: import('node:http').IncomingMessage } }, id: string, status: 'ok' | 'error') => {
+    const op = operations.get(ctx)?.get(id);
+    if (!op) return;
+    operations.get(ctx)!.delete(id);
+    logOperation(runtime.log, { requestId: `${socketId(ctx.extra.request)}:${id}`, operationId: id, operation: op.operation, viewer: op.viewer, status, startedAt: op.startedAt });
+  };
   const disposable = useServer<Record<string, unknown> | undefined, Extra>(
     {
       onConnect: async (ctx) => {
@@ -52,7 +77,10 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        const op: Operation = { startedAt: performance.now(), operation: payload.operationName ?? 'anonymous', errored: false, executing: false };
+        if (!operations.has(ctx)) operations.set(ctx, new Map());
+        operations.get(ctx)!.set(id, op);
         // ctx.subscriptions already holds this one (graphql-ws reserves its id first).
         if (Object.keys(ctx.subscriptions).length > runtime.config.maxSubscriptionsPerSocket) {
           const max = runtime.config.maxSubscriptionsPerSocket;
@@ -61,6 +89,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         // Tokens expire while sockets stay open: check again for every operation.
         try {
           ctx.extra.credential = await runtime.userTokens.fromHeader(ctx.extra.token);
+          op.viewer = ctx.extra.credential.actor.id;
         } catch {
           ctx.extra.socket.close(4403, 'Forbidden');
           return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
@@ -69,7 +98,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           ...ctx,
           wsActor: ctx.extra.credential.actor,
           wsCredential: ctx.extra.credential,
-          wsRequestId: randomUUID(),
+          wsRequestId: `${socketId(ctx.extra.request)}:${id}`,
           wsMinLsn: ctx.extra.minLsn,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
@@ -79,6 +108,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         let document;
         try {
           document = parse(payload.query);
+          op.operation = getOperationAST(document, payload.operationName)?.name?.value ?? op.operation;
           const errors = validate(schema, document);
           if (errors.length > 0) return codedErrors(errors);
         } catch (err) {
@@ -94,6 +124,21 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         };
         return args;
       },
+      onOperation: (ctx, id) => {
+        const op = operations.get(ctx)?.get(id);
+        if (op) op.executing = true;
+      },
+      onNext: (ctx, id, _payload, _args, result) => {
+        const op = operations.get(ctx)?.get(id);
+        if (op && 'errors' in result && result.errors?.length) op.errored = true;
+      },
+      onError: (ctx, id) => {
+        const op = operations.get(ctx)?.get(id);
+        if (!op) return;
+        op.errored = true;
+        if (!op.executing) finish(ctx, id, 'error');
+      },
+      onComplete: (ctx, id) => finish(ctx, id, operations.get(ctx)?.get(id)?.errored ? 'error' : 'ok'),
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
     },

@@ -11,6 +11,8 @@ import type { Runtime } from '../../runtime.js';
 import { renderOfflineGraphiQL } from '../routes/graphiql.js';
 import { mayReceiveDevToken } from '../routes/ui.js';
 import { SharedRateLimiter } from '../shared-rate-limiter.js';
+import { requestRecord } from '../request-log.js';
+import { useOperationTracing } from './tracing.js';
 import type { GraphQLContext } from './context.js';
 import { useRequestErrorCodes } from './error-codes.js';
 import { useNoIntrospection } from './introspection.js';
@@ -97,6 +99,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       ...(config.introspection ? [] : [useNoIntrospection()]),
       readYourWrites,
       useRequestErrorCodes(),
+      useOperationTracing(),
     ],
     context: async (initial): Promise<GraphQLContext> => {
       let credential: Credential;
@@ -108,6 +111,7 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
         reads = runtime.reads.scope(initial.wsMinLsn);
       } else {
         const request = (initial as { request: Request }).request;
+        const record = requestRecord((initial as { req?: import('node:http').IncomingMessage }).req);
         try {
           credential = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
         } catch (err) {
@@ -116,7 +120,8 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
           });
         }
-        requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
+        if (record) record.viewer = credential.actor.id;
+        requestId = record?.id ?? randomUUID();
         try {
           reads = runtime.reads.scope(parseLsnHeader(request.headers.get(MIN_LSN_HEADER)));
         } catch (err) {

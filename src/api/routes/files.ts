@@ -7,6 +7,8 @@ import { attachmentDisposition } from '../../storage/content-disposition.js';
 import { UnavailableError } from '../../storage/download-errors.js';
 import { InvalidFileTokenError, type FileClaims } from '../../storage/file-token.js';
 import { sendError, sendJson } from '../http-errors.js';
+import { reportTraceparent } from '../../reports/report-trace.js';
+import { inSpan } from '../../telemetry/spans.js';
 
 /** The query parameter a redirected /files request carries: it has been sent on once already. */
 const VIA = 'via';
@@ -30,6 +32,14 @@ export async function serveFile(runtime: Runtime, req: IncomingMessage, res: Ser
     metrics.file('forbidden');
     return sendError(res, err);
   }
+  // In the report's trace, on whichever machine the link (or its replayed hop) reached.
+  const parent = await reportTraceparent(runtime.store.db, claims.reportId);
+  const attributes = { 'quire.report_id': claims.reportId, 'quire.machine': config.machineId, 'quire.file_location': claims.location };
+  return inSpan('serveFile', { parent, linkActive: true, attributes }, () => serveClaimed(runtime, req, res, token, claims));
+}
+
+async function serveClaimed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, token: string, claims: FileClaims): Promise<void> {
+  const { config, metrics } = runtime;
 
   const here = claims.machine !== null ? claims.machine === config.machineId : claims.region === config.region;
   if (claims.location === 'volume' && !here) {
