@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseKind } from '../../src/database/connect.js';
 import { loadConfig } from '../../src/config.js';
+import type { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { assembleRuntime, type Runtime } from '../../src/runtime.js';
 import { openTestDatabase, silentLog, type TestDatabase } from './databases.js';
@@ -19,12 +20,12 @@ export const TEST_SEAL_SIGNING_KEY = Buffer.from('quire-test-seal-signing-key-01
 /**
  * The same wiring as `quire serve` (config, store with the report projections, storage, tokens)
  * on a fresh test database and a temp DATA_DIR. `env` overrides configuration as environment
- * variables would. Pass `database` to share one database between several "instances".
+ * variables would. Pass `database` to share one database between several "instances", `log` to read what it logs.
  */
 export async function startTestRuntime(
   kind: DatabaseKind,
   env: Record<string, string> = {},
-  shared?: { database: TestDatabase },
+  shared?: { database?: TestDatabase; log?: Logger },
 ): Promise<TestRuntime> {
   const dataDir = mkdtempSync(join(tmpdir(), 'quire-test-'));
   const config = loadConfig({
@@ -42,14 +43,14 @@ export async function startTestRuntime(
     ...env,
   });
   const database = shared?.database ?? (await openTestDatabase(kind));
-  const runtime = assembleRuntime(config, silentLog, database, new Metrics({ defaultMetrics: false }));
+  const runtime = assembleRuntime(config, shared?.log ?? silentLog, database, new Metrics({ defaultMetrics: false }));
   return {
     ...runtime,
     database,
     dataDir,
     async close() {
       runtime.revocations.close();
-      if (!shared) await database.close();
+      if (!shared?.database) await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

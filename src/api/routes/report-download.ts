@@ -4,6 +4,7 @@ import { canonicalUuid } from '../../reports/uuid.js';
 import type { Runtime } from '../../runtime.js';
 import { createDownloadUrl } from '../downloads.js';
 import { sendError } from '../http-errors.js';
+import { requestRecord } from '../request-log.js';
 
 /**
  * GET /reports/:id/download — the seed's REST route, kept for existing clients: bearer auth, owner
@@ -13,6 +14,8 @@ import { sendError } from '../http-errors.js';
 export async function downloadReport(runtime: Runtime, req: IncomingMessage, res: ServerResponse, reportId: string): Promise<void> {
   try {
     const { actor } = await runtime.userTokens.fromHeader(req.headers.authorization);
+    const record = requestRecord(req);
+    if (record) record.viewer = actor.id;
     const reads = runtime.reads.scope(parseLsnHeader(req.headers[MIN_LSN_HEADER]));
     const { url } = await createDownloadUrl(runtime, canonicalUuid(reportId), actor, undefined, reads);
     res.writeHead(302, { location: url, 'cache-control': 'no-store' });
