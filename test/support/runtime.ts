@@ -25,7 +25,7 @@ export const TEST_SEAL_SIGNING_KEY = Buffer.from('quire-test-seal-signing-key-01
 export async function startTestRuntime(
   kind: DatabaseKind,
   env: Record<string, string> = {},
-  shared?: { database?: TestDatabase; log?: Logger },
+  shared?: { database?: TestDatabase; log?: Logger; metrics?: Metrics },
 ): Promise<TestRuntime> {
   const dataDir = mkdtempSync(join(tmpdir(), 'quire-test-'));
   const config = loadConfig({
@@ -43,7 +43,7 @@ export async function startTestRuntime(
     ...env,
   });
   const database = shared?.database ?? (await openTestDatabase(kind));
-  const runtime = assembleRuntime(config, shared?.log ?? silentLog, database, new Metrics({ defaultMetrics: false }));
+  const runtime = assembleRuntime(config, shared?.log ?? silentLog, database, shared?.metrics ?? new Metrics({ defaultMetrics: false }));
   return {
     ...runtime,
     database,
