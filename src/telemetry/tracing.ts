@@ -64,7 +64,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
           span.setAttribute('url.query', '');
         },
       }),
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      // Only queries inside a span (a request, a stage): not every poll of the work loops and the event hub.
+      new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),
       new AwsInstrumentation(),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
