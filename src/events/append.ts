@@ -17,7 +17,7 @@ import type { InlineProjection } from './inline-projection.js';
 import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { EventMetadata, QuireEventSchema, SCHEMA_VERSIONS, type QuireEvent } from './types.js';
-import { currentTraceparent, inSpan } from '../telemetry/spans.js';
+import { currentTraceparent, inSpan, tracingEnabled } from '../telemetry/spans.js';
 
 /** An event to append. Give `eventId` to make a retried append idempotent. */
 export type NewEvent = QuireEvent & { eventId?: string };
@@ -73,7 +73,7 @@ export async function append(
   if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
     throw new RangeError(`expected version must be a non-negative integer, got ${expected}`);
   }
-  const attributes = { 'quire.stream_id': streamId, 'quire.event_types': events.map((e) => e.type).join(','), ...(ctx.machine ? { 'quire.machine': ctx.machine } : {}) };
+  const attributes = tracingEnabled() ? { 'quire.stream_id': streamId, 'quire.event_types': events.map((e) => e.type).join(','), ...(ctx.machine ? { 'quire.machine': ctx.machine } : {}) } : {};
   return inSpan('append', { attributes }, async () => {
     const traceparent = meta.traceparent ?? currentTraceparent();
     const metadata = { ...meta, ...(traceparent ? { traceparent } : {}), region: ctx.region, ...(ctx.machine ? { machine: ctx.machine } : {}) };
