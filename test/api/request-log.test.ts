@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { createWorkers } from '../../src/workers/start-workers.js';
 import { connected, gqlHttp, gqlWs } from '../graphql/client.js';
-import { CreateDownloadUrlDocument, MeDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
+import { CreateDownloadUrlDocument, MeDocument, RequestReportDocument, ViewerReportsDocument } from '../graphql/gql/graphql.js';
 import { backends } from '../support/databases.js';
 import { freePort } from '../support/instances.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
@@ -123,14 +123,19 @@ describe.each(backends)('request logs on %s', (kind) => {
     expect(me).toMatchObject({ data: { me: { id: 'alice' } } });
     // An invalid operation is an error line.
     await new Promise<void>((resolve) => client.subscribe({ query: 'query Broken { nope }' }, { next: () => {}, error: () => resolve(), complete: () => resolve() }));
+    // A live subscription still open when the socket closes gets its line then.
+    client.subscribe({ query: print(ViewerReportsDocument) }, { next: () => {}, error: () => {}, complete: () => {} });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(requestLines().some((l) => l.operation === 'ViewerReports')).toBe(false);
     await client.dispose();
 
-    for (let i = 0; i < 100 && requestLines().filter((l) => l.method === 'WS').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && requestLines().filter((l) => l.method === 'WS').length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     const ws = requestLines().filter((l) => l.method === 'WS');
-    expect(ws).toHaveLength(2);
+    expect(ws).toHaveLength(3);
+    expect(ws.find((l) => l.operation === 'ViewerReports')).toMatchObject({ viewer: 'alice', requestId: expect.stringMatching(/^socket-1:/) });
     expect(ws.find((l) => l.operation === 'Me')).toMatchObject({ path: '/graphql', status: 'ok', viewer: 'alice', requestId: expect.stringMatching(/^socket-1:/) });
     expect(ws.find((l) => l.operation === 'Broken')).toMatchObject({ status: 'error', viewer: 'alice', requestId: expect.stringMatching(/^socket-1:/) });
-    expect(new Set(ws.map((l) => l.requestId)).size).toBe(2);
+    expect(new Set(ws.map((l) => l.requestId)).size).toBe(3);
   });
 
   it('no line holds a token, an Authorization header or GraphQL variables, and every request has exactly one line', () => {

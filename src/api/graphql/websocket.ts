@@ -139,6 +139,10 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         if (!op.executing) finish(ctx, id, 'error');
       },
       onComplete: (ctx, id) => finish(ctx, id, operations.get(ctx)?.get(id)?.errored ? 'error' : 'ok'),
+      // Operations the socket's close cut short (or whose error it swallowed) still get their line.
+      onClose: (ctx) => {
+        for (const [id, op] of operations.get(ctx) ?? []) finish(ctx, id, op.errored ? 'error' : 'ok');
+      },
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
     },
