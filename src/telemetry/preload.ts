@@ -10,7 +10,8 @@ import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { startTracing } from './tracing.js';
 
 const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-if (endpoint) {
+// Not a URL: left to the configuration's validation, which names the variable and exits.
+if (endpoint && URL.canParse(endpoint)) {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   await startTracing({
