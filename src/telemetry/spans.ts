@@ -69,10 +69,17 @@ export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: S
  * instrumentation runs (the preload), it already made one: that one is used.
  */
 export async function withRequestSpan(req: IncomingMessage, res: ServerResponse, route: string, fn: () => Promise<void>): Promise<void> {
-  if (!enabled || trace.getActiveSpan()) return fn();
+  if (!enabled) return fn();
+  const instrumented = trace.getActiveSpan();
+  if (instrumented) {
+    // The http instrumentation names it by method only: add the route (never a /files token).
+    instrumented.updateName(`${req.method} ${route}`);
+    instrumented.setAttribute('http.route', route);
+    return fn();
+  }
   const header = req.headers.traceparent;
   const parent = typeof header === 'string' ? contextFrom(header) : ROOT_CONTEXT;
-  const span = tracer().startSpan(`${req.method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'url.path': route } }, parent);
+  const span = tracer().startSpan(`${req.method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'http.route': route } }, parent);
   res.once('close', () => {
     span.setAttribute('http.response.status_code', res.statusCode);
     if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
