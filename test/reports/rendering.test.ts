@@ -7,6 +7,7 @@ import type { Actor } from '../../src/actor.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
+import { TEMPLATES_VERSION } from '../../src/reports/templates/registry.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { gqlHttp } from '../graphql/client.js';
 import { ReportRenderingDocument } from '../graphql/gql/graphql.js';
@@ -71,7 +72,7 @@ describe.each(backends)('render record on %s', (kind) => {
     expect(warned.locale).toBe('fr-FR');
     expect(warned.missingGlyphs).toEqual(['U+13080', 'U+132F9']);
     expect(warned.warnings).toEqual(['2 character(s) no font could draw, shown as U+FFFD: U+13080 U+132F9']);
-    expect(warned.rendererVersion).toMatch(/quire-templates@2$/);
+    expect(warned.rendererVersion).toMatch(new RegExp(`quire-templates@${TEMPLATES_VERSION}$`));
 
     // Every report accounted for: both rendered and stored once, nothing failed.
     expect(await countEventsByType(runtime)).toMatchObject({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2 });
