@@ -22,5 +22,5 @@ export const ANY_CASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
  * The archival standards a report may be rendered to (requestReport's `pdfStandard`, or a
  * template's default). PDF/A-2b: fonts embedded, XMP metadata, an sRGB output intent.
  */
-export const PDF_STANDARDS = ['PDF/A-2b'] as const;
+export const PDF_STANDARDS = ['PDF/A-2b'] as const satisfies readonly string[];
 export type PdfStandard = (typeof PDF_STANDARDS)[number];
