@@ -7,6 +7,7 @@ import type { Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
 import { codedErrors } from './error-codes.js';
+import { socketDocument } from './persisted-documents.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
@@ -65,6 +66,9 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           ctx.extra.socket.close(4403, 'Forbidden');
           return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
+        // A persisted document's hash, or a full document where allowed: the rules HTTP applies.
+        const source = socketDocument(runtime.config.persistedDocuments, payload, ctx.extra.credential);
+        if ('error' in source) return [source.error];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           wsActor: ctx.extra.credential.actor,
@@ -73,12 +77,12 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           wsMinLsn: ctx.extra.minLsn,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
-          params: payload,
+          params: { ...payload, query: source.query },
         });
         // graphql-armor rejects by throwing from parse and validate: answer with the error, keep the socket.
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(source.query);
           const errors = validate(schema, document);
           if (errors.length > 0) return codedErrors(errors);
         } catch (err) {
