@@ -99,7 +99,7 @@ describe.each(backends)('persisted documents on %s', (kind) => {
         expect(unknown.status).toBe(400);
         expect(code(unknown)).toBe('PERSISTED_DOCUMENT_NOT_FOUND');
         expect(unknown.errors![0]!.message).toContain(UNKNOWN);
-        expect(code(await post(http.url, {}, token))).toBe('PERSISTED_DOCUMENT_ID_REQUIRED');
+        expect(code(await post(http.url, {}, token))).toBe('BAD_REQUEST');
       });
 
       it(`HTTP: a full document is ${mode === 'allow' ? 'accepted' : 'refused (nothing runs), except from a token with arbitrary_documents'}`, async () => {

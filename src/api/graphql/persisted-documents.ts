@@ -37,7 +37,8 @@ const errors = {
       'PERSISTED_DOCUMENT_REQUIRED',
       http,
     ),
-  missing: (http = true) => refusal('no document: send a query, or extensions.persistedQuery.sha256Hash', 'PERSISTED_DOCUMENT_ID_REQUIRED', http),
+  // Neither a document nor a hash: a malformed request, answered as yoga answers one without a query.
+  missing: () => refusal('no document: send a query, or extensions.persistedQuery.sha256Hash', 'BAD_REQUEST', false),
 };
 
 /** The hash a request names, in Apollo's `persistedQuery` extension (version 1), or null. */
@@ -85,7 +86,7 @@ export function socketDocument(
 ): { query: string } | { error: GraphQLError } {
   if (payload.query) return mayUseArbitraryDocuments(mode, credential) ? { query: payload.query } : { error: errors.required(false) };
   const hash = persistedDocumentHash(payload.extensions);
-  if (hash === null) return { error: errors.missing(false) };
+  if (hash === null) return { error: errors.missing() };
   const query = PERSISTED_DOCUMENTS.get(hash);
   return query === undefined ? { error: errors.notFound(hash, false) } : { query };
 }
