@@ -3,8 +3,10 @@
  * schema/schema.graphql (run `npm run schema:print` first when the schema changed):
  * - test/graphql/gql/: TypedDocumentNode (AST) documents for the tests' operations (test/**);
  * - src/ui/gql/: TypedDocumentString documents for the progress page's operations
- *   (src/ui/operations/), plain strings so the browser bundle needs no graphql-js.
+ *   (src/ui/operations/), plain strings so the browser bundle needs no graphql-js, each with its
+ *   sha256 hash; persisted-documents.json lists them for the server (trusted documents).
  */
+import { createHash } from 'node:crypto';
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const shared = {
@@ -42,6 +44,13 @@ const config: CodegenConfig = {
       presetConfig: {
         fragmentMasking: false,
         gqlTagName: 'graphql',
+        // persisted-documents.json (hash → document): the server's list of trusted documents
+        // (src/api/graphql/persisted-documents.ts); the page sends the hash alone.
+        persistedDocuments: {
+          mode: 'embedHashInDocument',
+          // Bare hex (no "sha256:" prefix): what clients send as extensions.persistedQuery.sha256Hash.
+          hashAlgorithm: (document: string) => createHash('sha256').update(document).digest('hex'),
+        },
       },
       config: { ...shared, documentMode: 'string' },
     },

@@ -158,16 +158,16 @@ async function dbGrants(options: { role: string; apply?: boolean; schema: string
   }
 }
 
-async function token(options: { sub?: string; role: string; ttl: string }): Promise<void> {
+async function token(options: { sub?: string; role: string; ttl: string; arbitraryDocuments?: boolean }): Promise<void> {
   const config = loadConfig();
   const role = z.enum(['user', 'auditor', 'admin']).safeParse(options.role);
   const ttl = z.coerce.number().int().min(1).max(366 * 24 * 3600).safeParse(options.ttl);
   if (!role.success || !ttl.success || options.sub === undefined || !/^[^\s]{1,200}$/.test(options.sub)) {
-    console.error('usage: quire token --sub <id> [--role user|auditor|admin] [--ttl seconds (1 s to 1 year)] | quire token revoke --jti <id> | --subject <sub>');
+    console.error('usage: quire token --sub <id> [--role user|auditor|admin] [--ttl seconds (1 s to 1 year)] [--arbitrary-documents] | quire token revoke --jti <id> | --subject <sub>');
     process.exit(2);
   }
   const tokens = new UserTokens({ key: deriveKey(resolveSecret(config.authSecret, config.dataDir), 'user-token') });
-  const signed = await tokens.sign({ id: options.sub, role: role.data }, ttl.data);
+  const signed = await tokens.sign({ id: options.sub, role: role.data }, ttl.data, { arbitraryDocuments: options.arbitraryDocuments === true });
   console.log(signed);
   // On stderr, so that `$(quire token …)` is still just the token: what `quire token revoke --jti` takes.
   console.error(`jti ${decodeJwt(signed).jti}`);
@@ -196,6 +196,7 @@ export function buildCli(): Command {
     .option('--sub <id>', 'the user id (required)')
     .option('--role <role>', 'user, auditor or admin', 'user')
     .option('--ttl <seconds>', 'lifetime in seconds', '3600')
+    .option('--arbitrary-documents', 'let this client send any GraphQL document, also when PERSISTED_DOCUMENTS=require')
     .action(token);
   registerTokenRevokeCommand(tokenCommand);
   return program;

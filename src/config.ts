@@ -101,6 +101,8 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{43}(,[A-Za-z0-9_-]{43})*$/, 'a list of Ed25519 public keys, base64url, comma-separated')
     .optional(),
   SEAL_PUBLISH: z.enum(['true', 'false', '1', '0']).default('true'),
+  PDF_AUTHOR: z.string().min(1).max(200).regex(/^[^\p{Cc}]*$/u, 'no control characters').default('quire'),
+  PERSISTED_DOCUMENTS: z.enum(['allow', 'require']).default('allow'),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -178,6 +180,14 @@ export type Config = {
   production: boolean;
   /** Introspection is on outside production, and in production only when asked for. */
   introspection: boolean;
+  /**
+   * Trusted documents (src/api/graphql/persisted-documents.ts). `allow`: a known hash or a full
+   * document; `require`: a known hash only, unless the bearer token has the claim
+   * `arbitrary_documents: true` (`quire token --arbitrary-documents`).
+   */
+  persistedDocuments: 'allow' | 'require';
+  /** The Author written into every rendered PDF: the service that made it. */
+  pdfAuthor: string;
   /** Largest HTTP request body accepted (params are at most 1 MiB). */
   maxBodyBytes: number;
   /** requestReport calls per viewer per minute, across every instance (counted in the database). */
@@ -388,6 +398,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     downloadTtlSeconds: e.DOWNLOAD_TTL_SECONDS,
     production: e.NODE_ENV === 'production',
     introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : flag(e.GRAPHQL_INTROSPECTION),
+    persistedDocuments: e.PERSISTED_DOCUMENTS,
+    pdfAuthor: e.PDF_AUTHOR,
     maxBodyBytes: e.MAX_BODY_BYTES,
     requestsPerMinute: e.REQUESTS_PER_MINUTE,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,

@@ -118,6 +118,11 @@ describe('quire CLI', () => {
     const other = run(['token', '--sub', 'bob', '--ttl', '600'], env, dataDir);
     expect(await other.exited).toBe(0);
     const bobs = /^(\S+\.\S+\.\S+)$/m.exec(other.output())![1]!;
+    const partner = run(['token', '--sub', 'partner', '--ttl', '600', '--arbitrary-documents'], env, dataDir);
+    expect(await partner.exited).toBe(0);
+    const claims = (t: string) => JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    expect(claims(/^(\S+\.\S+\.\S+)$/m.exec(partner.output())![1]!)).toMatchObject({ sub: 'partner', arbitrary_documents: true });
+    expect(claims(token).arbitrary_documents).toBeUndefined();
 
     for (const args of [['token', 'revoke'], ['token', 'revoke', '--jti', 'a', '--subject', 'b'], ['token']]) {
       const bad = run(args, env, dataDir);

@@ -14,6 +14,13 @@ describe('machine configuration', () => {
     expect(machineIdFromHost('...')).toBe('local');
   });
 
+  it('PERSISTED_DOCUMENTS is allow or require (allow by default); PDF_AUTHOR names the service in every PDF (quire by default)', () => {
+    expect(loadConfig({})).toMatchObject({ persistedDocuments: 'allow', pdfAuthor: 'quire' });
+    expect(loadConfig({ PERSISTED_DOCUMENTS: 'require', PDF_AUTHOR: 'acme reports' })).toMatchObject({ persistedDocuments: 'require', pdfAuthor: 'acme reports' });
+    expect(() => loadConfig({ PERSISTED_DOCUMENTS: 'yes' })).toThrow(/PERSISTED_DOCUMENTS/);
+    expect(() => loadConfig({ PDF_AUTHOR: 'a\u0000b' })).toThrow(/PDF_AUTHOR: no control characters/);
+  });
+
   it('refuses machine ids that are not safe tokens', () => {
     for (const bad of ['../x', 'a b', 'x'.repeat(65), 'a,b']) {
       expect(() => loadConfig({ MACHINE_ID: bad })).toThrow(ConfigError);

@@ -19,6 +19,8 @@ const Claims = z.object({
   role: z.enum(['user', 'auditor', 'admin']).default('user'),
   jti: z.string().min(1).max(200).optional(),
   iat: z.number().optional(),
+  /** The operator lets this client send any GraphQL document, also under PERSISTED_DOCUMENTS=require. */
+  arbitrary_documents: z.boolean().optional(),
 });
 
 /** A verified bearer token: who it names, and what its expiry and revocation are checked by. */
@@ -28,6 +30,8 @@ export interface Credential {
   jti?: string | undefined;
   issuedAtMs?: number | undefined;
   expiresAtMs: number;
+  /** The token's `arbitrary_documents` claim (src/api/graphql/persisted-documents.ts). */
+  arbitraryDocuments?: boolean;
 }
 
 export interface UserTokenOptions {
@@ -42,7 +46,8 @@ export interface UserTokenOptions {
 }
 
 /**
- * Bearer tokens: JWTs with `sub`, `role`, `jti` and a required `exp`, checked with jose. A token
+ * Bearer tokens: JWTs with `sub`, `role`, `jti`, a required `exp` and an optional
+ * `arbitrary_documents`, checked with jose. A token
  * that verified is remembered (by its exact text, until its own expiry): clients send the same
  * token with every request, and the signature check was a tenth of a request's CPU. Revocation is
  * checked after the cache, on every call.
@@ -95,6 +100,7 @@ export class UserTokens {
         jti: claims.jti,
         issuedAtMs: claims.iat === undefined ? undefined : claims.iat * 1000,
         expiresAtMs: (payload.exp as number) * 1000,
+        ...(claims.arbitrary_documents ? { arbitraryDocuments: true } : {}),
       };
       this.verified.set(token, credential);
       return credential;
@@ -111,8 +117,8 @@ export class UserTokens {
   }
 
   /** Mints an HS256 token (the `quire token` command, tests). */
-  async sign(actor: { id: string; role: Role }, ttlSeconds: number): Promise<string> {
-    let jwt = new SignJWT({ role: actor.role })
+  async sign(actor: { id: string; role: Role }, ttlSeconds: number, options: { arbitraryDocuments?: boolean } = {}): Promise<string> {
+    let jwt = new SignJWT({ role: actor.role, ...(options.arbitraryDocuments ? { arbitrary_documents: true } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(actor.id)
       .setJti(randomUUID())

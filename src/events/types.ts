@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PDF_STANDARDS } from '../shared/report-input.js';
 
 /**
  * quire's event types: one discriminated union, validated on every append and every read.
@@ -31,6 +32,8 @@ export const ReportRequested = z.strictObject({
   title: z.string().min(1).max(200),
   params: z.record(z.string(), z.unknown()),
   owner: z.string().min(1).max(200),
+  /** An archival standard the requester asked for (absent: the template's default). */
+  pdfStandard: z.enum(PDF_STANDARDS).optional(),
 });
 
 export const ReportRendered = z.strictObject({

@@ -1,4 +1,5 @@
 import type { HistoryEntry } from '../reports/templates/registry.js';
+import type { PdfStandard } from '../shared/report-input.js';
 import type { RenderFailure } from './errors.js';
 
 /** What to render: everything a worker needs, structured-clonable. */
@@ -9,8 +10,13 @@ export interface RenderJob {
   /** Raw params: the worker validates them against the template's schema again. */
   params: unknown;
   reportId: string;
+  /** When the report was requested: the document's creation date, so a re-render gives the same bytes. */
   generatedAt: Date;
   history?: HistoryEntry[];
+  /** The document's author: the service that rendered it (PDF_AUTHOR); default `quire`. */
+  author?: string;
+  /** An archival standard to follow, as recorded in ReportRequested. */
+  pdfStandard?: PdfStandard;
 }
 
 export type ToWorker = { type: 'render'; id: number; job: RenderJob };

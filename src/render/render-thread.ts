@@ -1,8 +1,9 @@
 import { parentPort } from 'node:worker_threads';
-import { getTemplate } from '../reports/templates/registry.js';
+import { getTemplate, TEMPLATES_VERSION } from '../reports/templates/registry.js';
 import { withMissingGlyphs } from '../reports/templates/unicode-text.js';
 import { countPages } from './count-pages.js';
-import { configurePdfmake, RENDERER_VERSION, renderPdf } from './pdfmake.js';
+import { archivalDocument } from './archival.js';
+import { configurePdfmake, PDFMAKE_VERSION, RENDERER_VERSION, renderPdf } from './pdfmake.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 
 /** Progress is sent in steps of this fraction, not once per drawn item. */
@@ -40,7 +41,10 @@ async function render(id: number, job: RenderJob): Promise<void> {
         ...(job.history ? { history: job.history } : {}),
       }),
     );
-    const doc = built.result;
+    const doc = archivalDocument(built.result, job, template, {
+      creator: `quire templates v${TEMPLATES_VERSION}`,
+      producer: `pdfmake ${PDFMAKE_VERSION}`,
+    });
     missingGlyphs = built.missingGlyphs;
     buf = await renderPdf(doc, onProgress);
   } catch (err) {

@@ -14,7 +14,7 @@ import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
 import { inSpan } from '../telemetry/spans.js';
-import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH } from '../shared/report-input.js';
+import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH, PDF_STANDARDS, type PdfStandard } from '../shared/report-input.js';
 
 export interface RequestReportInput {
   template: string;
@@ -26,6 +26,8 @@ export interface RequestReportInput {
    * a timeout) does not create a second report.
    */
   idempotencyKey?: string | null;
+  /** Render to this archival standard (else the template's default). */
+  pdfStandard?: PdfStandard | null;
 }
 
 export interface RequestReportResult {
@@ -82,10 +84,12 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
   if (bytes > MAX_PARAMS_BYTES) throw new ParamsTooLargeError(bytes, MAX_PARAMS_BYTES);
   const params = template.params.safeParse(input.params);
   const key = input.idempotencyKey == null ? undefined : IdempotencyKey.safeParse(input.idempotencyKey);
+  const pdfStandard = input.pdfStandard == null ? undefined : z.enum(PDF_STANDARDS).safeParse(input.pdfStandard);
 
   const issues = [
     ...(key === undefined || key.success ? [] : key.error.issues.map((i) => ({ path: 'idempotencyKey', message: i.message }))),
     ...(title.success ? [] : title.error.issues.map((i) => ({ path: 'title', message: i.message }))),
+    ...(pdfStandard === undefined || pdfStandard.success ? [] : [{ path: 'pdfStandard', message: `one of ${PDF_STANDARDS.join(', ')}` }]),
     ...(params.success ? [] : params.error.issues.map((i) => ({ path: ['params', ...i.path].join('.'), message: i.message }))),
   ];
   if (issues.length > 0 || !title.success || !params.success) throw new InvalidParamsError(issues);
@@ -101,7 +105,17 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
   const streamId = reportStreamId(reportId);
   // A new stream: 'no_stream' below is the load (nothing there yet).
   const events = decide(
-    { type: 'RequestReport', data: { reportId, template: template.name, title: title.data, params: params.data as Record<string, unknown>, owner: actor.id } },
+    {
+      type: 'RequestReport',
+      data: {
+        reportId,
+        template: template.name,
+        title: title.data,
+        params: params.data as Record<string, unknown>,
+        owner: actor.id,
+        ...(pdfStandard?.success ? { pdfStandard: pdfStandard.data } : {}),
+      },
+    },
     null,
   );
   const appended = await store.append(
@@ -114,7 +128,10 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
   const first = appended.events[0];
   if (appended.idempotent && first?.type === 'ReportRequested') {
     const same =
-      first.data.template === template.name && first.data.title === title.data && canonicalJson(first.data.params) === canonicalJson(params.data);
+      first.data.template === template.name &&
+      first.data.title === title.data &&
+      canonicalJson(first.data.params) === canonicalJson(params.data) &&
+      first.data.pdfStandard === (pdfStandard?.success ? pdfStandard.data : undefined);
     if (!same) throw new InvalidParamsError([{ path: 'idempotencyKey', message: 'already used for a different request' }]);
   }
   return { reportId, streamId };

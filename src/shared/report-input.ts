@@ -17,3 +17,10 @@ export const REPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 
 /** A UUID in any case: names the same report as its lower-case form (RFC 9562 §4). */
 export const ANY_CASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The archival standards a report may be rendered to (requestReport's `pdfStandard`, or a
+ * template's default). PDF/A-2b: fonts embedded, XMP metadata, an sRGB output intent.
+ */
+export const PDF_STANDARDS = ['PDF/A-2b'] as const satisfies readonly string[];
+export type PdfStandard = (typeof PDF_STANDARDS)[number];

@@ -25,8 +25,22 @@ export function isFatalClose(e: unknown): boolean {
  */
 let lastWriteLsn: string | undefined;
 
+/**
+ * The page sends each operation as its hash alone (persisted documents: codegen puts the hash in
+ * the document's __meta__, and the server ships the same list). Only a server that does not know
+ * the hash — a machine of another release during a rolling deploy — gets the full text, once.
+ */
+const NOT_FOUND = 'PERSISTED_DOCUMENT_NOT_FOUND';
+
+function documentFields<R, V>(document: TypedDocumentString<R, V>, full: boolean): { query?: string; extensions?: Record<string, unknown> } {
+  const hash = document.__meta__?.hash as string | undefined;
+  return hash && !full ? { extensions: { persistedQuery: { version: 1, sha256Hash: hash } } } : { query: document.toString() };
+}
+
+const unknownHash = (errors: readonly GraphQLErrorLike[] | undefined) => !!errors?.some((e) => e.extensions?.code === NOT_FOUND);
+
 /** One GraphQL operation over HTTP. Throws AuthError on 401, RequestError on anything unusable. */
-export async function gql<R, V>(token: string | null, document: TypedDocumentString<R, V>, variables: V): Promise<R> {
+export async function gql<R, V>(token: string | null, document: TypedDocumentString<R, V>, variables: V, full = false): Promise<R> {
   let res: Response;
   try {
     res = await fetch('/graphql', {
@@ -37,7 +51,7 @@ export async function gql<R, V>(token: string | null, document: TypedDocumentStr
         authorization: `Bearer ${token ?? ''}`,
         ...(lastWriteLsn ? { 'x-quire-min-lsn': lastWriteLsn } : {}),
       },
-      body: JSON.stringify({ query: document.toString(), variables }),
+      body: JSON.stringify({ ...documentFields(document, full), variables }),
       credentials: 'omit',
       cache: 'no-store',
     });
@@ -51,6 +65,7 @@ export async function gql<R, V>(token: string | null, document: TypedDocumentStr
   } catch {
     throw new RequestError(`quire answered ${res.status} ${res.statusText} without a GraphQL response.`);
   }
+  if (!full && unknownHash(body?.errors)) return gql(token, document, variables, true);
   const first = body?.errors?.[0];
   if (res.status === 401 || first?.extensions?.code === 'UNAUTHENTICATED') throw new AuthError(first?.message ?? 'a valid bearer token is required');
   if (!body?.data) throw new RequestError(first?.message ?? `quire answered ${res.status}.`);
@@ -89,15 +104,24 @@ export function openSocket(token: string, on: SocketEvents): Client {
 
 /** Subscribes; returns an unsubscribe function. `onError` gets GraphQL errors or a CloseEvent. */
 export function subscribe<R, V>(client: Client, document: TypedDocumentString<R, V>, variables: V, onData: (data: R) => void, onError: (err: unknown) => void): () => void {
-  return client.subscribe<R>(
-    { query: document.toString(), variables: variables as Record<string, unknown> },
-    {
-      next: (result) => {
-        if (result.errors?.length) onError(result.errors);
-        else if (result.data) onData(result.data);
+  let stop: () => void;
+  const start = (full: boolean) => {
+    // graphql-ws requires a query string: empty when the hash stands for it.
+    stop = client.subscribe<R>(
+      { query: '', ...documentFields(document, full), variables: variables as Record<string, unknown> },
+      {
+        next: (result) => {
+          if (result.errors?.length) onError(result.errors);
+          else if (result.data) onData(result.data);
+        },
+        error: (err) => {
+          if (!full && Array.isArray(err) && unknownHash(err as GraphQLErrorLike[])) start(true);
+          else onError(err);
+        },
+        complete: () => {},
       },
-      error: onError,
-      complete: () => {},
-    },
-  );
+    );
+  };
+  start(false);
+  return () => stop();
 }

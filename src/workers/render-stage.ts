@@ -32,6 +32,8 @@ export interface RenderStageOptions {
   leaseMs: number;
   backoff: BackoffPolicy;
   log: Logger;
+  /** The author written into every document (PDF_AUTHOR); default `quire`. */
+  pdfAuthor?: string;
   /** Transient render progress (0..1); not a lifecycle event. */
   onProgress?: (reportId: string, fraction: number) => void;
   /** quire_render_duration_seconds. */
@@ -112,6 +114,8 @@ export function renderStage(options: RenderStageOptions) {
           reportId: state.reportId,
           // The request time, not the clock: a re-render of the same report gives the same bytes.
           generatedAt: state.requestedAt,
+          ...(options.pdfAuthor ? { author: options.pdfAuthor } : {}),
+          ...(requested.data.pdfStandard ? { pdfStandard: requested.data.pdfStandard } : {}),
         };
         if (job.template === 'history') {
           const subject = String((requested.data.params as { reportId?: unknown }).reportId);

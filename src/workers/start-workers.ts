@@ -77,7 +77,16 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
   const render = loop(
     'render',
     pool.size,
-    renderStage({ ...common, pool, volume, mode: config.storageMode, objectStore, metrics, onProgress: progressPublisher(database.notifier) }),
+    renderStage({
+      ...common,
+      pool,
+      volume,
+      mode: config.storageMode,
+      objectStore,
+      metrics,
+      pdfAuthor: config.pdfAuthor,
+      onProgress: progressPublisher(database.notifier),
+    }),
   );
   const replicate =
     config.storageMode === 'mirror' ? loop('replicate', 4, copyStage({ kind: 'replicate', ...common, volume, objectStore, metrics })) : undefined;

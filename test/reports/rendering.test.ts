@@ -2,14 +2,17 @@
  * What a render records beyond the bytes: the locale its labels were printed in, and the characters
  * no shipped font could draw (a warning, not a failure), on the ReportRendered event and in GraphQL.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
+import { InvalidParamsError } from '../../src/errors.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
+import { TEMPLATES_VERSION } from '../../src/reports/templates/registry.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { gqlHttp } from '../graphql/client.js';
-import { ReportRenderingDocument } from '../graphql/gql/graphql.js';
+import { ReportRenderingDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
 import { backends } from '../support/databases.js';
 import { freePort } from '../support/instances.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
@@ -34,7 +37,7 @@ describe.each(backends)('render record on %s', (kind) => {
   let token: string;
 
   beforeAll(async () => {
-    runtime = await startTestRuntime(kind);
+    runtime = await startTestRuntime(kind, { PDF_AUTHOR: 'quire-iad' });
     pool = new RenderPool({ size: 1 });
     workers = createWorkers(runtime, { pool, owner: 'worker-a' });
     http = await startHttpServer(runtime, await freePort(), '127.0.0.1');
@@ -71,11 +74,41 @@ describe.each(backends)('render record on %s', (kind) => {
     expect(warned.locale).toBe('fr-FR');
     expect(warned.missingGlyphs).toEqual(['U+13080', 'U+132F9']);
     expect(warned.warnings).toEqual(['2 character(s) no font could draw, shown as U+FFFD: U+13080 U+132F9']);
-    expect(warned.rendererVersion).toMatch(/quire-templates@2$/);
+    expect(warned.rendererVersion).toMatch(new RegExp(`quire-templates@${TEMPLATES_VERSION}$`));
 
     // Every report accounted for: both rendered and stored once, nothing failed.
     expect(await countEventsByType(runtime)).toMatchObject({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2 });
     expect((await countEventsByType(runtime)).ReportFailed ?? 0).toBe(0);
+  });
+
+  it('PDF/A-2b when the request asks for it: recorded on ReportRequested, rendered with its XMP; a bad or changed standard is INVALID_PARAMS', async () => {
+    const input = { template: 'table', title: 'Archive <&> keep', params: params('de-DE', 'x'), idempotencyKey: 'pdfa-1' };
+    const res = await gqlHttp(http.url, RequestReportDocument, { input: { ...input, pdfStandard: 'PDF_A_2B' } }, token);
+    const answer = res.data!.requestReport;
+    if (answer.__typename !== 'MutationRequestReportSuccess') throw new Error(`requestReport answered ${JSON.stringify(answer)}`);
+    const { reportId } = answer.data;
+    const before = await countEventsByType(runtime);
+
+    // The same key without the standard is another request; an unknown standard is refused; nothing appended.
+    await expect(requestReport(runtime.store, input, alice)).rejects.toMatchObject({ issues: [{ path: 'idempotencyKey' }] });
+    const bad = requestReport(runtime.store, { ...input, idempotencyKey: 'pdfa-2', pdfStandard: 'PDF/A-3b' as never }, alice);
+    await expect(bad).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(bad).rejects.toMatchObject({ issues: [{ path: 'pdfStandard', message: 'one of PDF/A-2b' }] });
+    expect(await countEventsByType(runtime)).toEqual(before);
+
+    await workers.render.drain();
+    const events = await runtime.store.readStream(`report-${reportId}`);
+    const requested = events.find((e) => e.type === 'ReportRequested');
+    const stored = events.find((e) => e.type === 'ReportStoredLocal');
+    if (requested?.type !== 'ReportRequested' || stored?.type !== 'ReportStoredLocal') throw new Error(`events: ${events.map((e) => e.type).join(', ')}`);
+    expect(requested.data.pdfStandard).toBe('PDF/A-2b');
+    const path = runtime.volume.pathOf(stored.data.key);
+    const xmp = execFileSync('pdfinfo', ['-meta', path], { encoding: 'utf8' });
+    expect(xmp).toContain('<pdfaid:part>2</pdfaid:part>');
+    expect(xmp).toContain('Archive &lt;&amp;&gt; keep');
+    const info = execFileSync('pdfinfo', ['-isodates', path], { encoding: 'utf8' });
+    expect(info).toMatch(/^Author:\s+quire-iad$/m);
+    expect(info).toMatch(new RegExp(`^CreationDate:\\s+${requested.recordedAt.toISOString().slice(0, 19)}Z$`, 'm'));
   });
 
   it('a report not rendered yet has no rendering', async () => {

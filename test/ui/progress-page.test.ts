@@ -15,6 +15,7 @@ import { createWorkers, type Workers } from '../../src/workers/start-workers.js'
 import { gqlHttp } from '../graphql/client.js';
 import { startSealer } from '../../src/audit/sealer.js';
 import { LogDigestDocument, ReportDocument, RetryReportDocument } from '../graphql/gql/graphql.js';
+import { UiMeDocument } from '../../src/ui/gql/graphql.js';
 import { freePort } from '../support/instances.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -36,18 +37,31 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
   let pool: RenderPool;
   let browser: Browser;
   let alice: string;
+  /** The test's own full-text queries (the page gets `alice`, which may send hashes only). */
+  let aliceDirect: string;
   let workersStarted = false;
   /** Every URL a page asked for that is not quire's own: there must be none (no CDN, no network). */
   const foreignRequests: string[] = [];
   /** Console errors and CSP violations, from every page. */
   const consoleErrors: string[] = [];
+  /** Operations the page sent as full text instead of a persisted document's hash: there must be none. */
+  const fullDocuments: string[] = [];
+  let hashOnly = 0;
+  const checkSent = (body: string | null | undefined) => {
+    const msg = body ? (JSON.parse(body) as { type?: string; query?: string; payload?: { query?: string } }) : {};
+    const query = msg.type === 'subscribe' ? msg.payload?.query : msg.type === undefined ? msg.query : undefined;
+    if (query) fullDocuments.push(query.slice(0, 60));
+    else if (msg.type === 'subscribe' || msg.type === undefined) hashOnly++;
+  };
 
   async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 1400 } });
     const page = await context.newPage();
     page.on('request', (r) => {
       if (!r.url().startsWith(http.url) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/graphql') checkSent(r.postData());
     });
+    page.on('websocket', (ws) => ws.on('framesent', (f) => checkSent(typeof f.payload === 'string' ? f.payload : f.payload.toString())));
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
@@ -62,7 +76,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
     try {
       await page.locator(selector).first().waitFor(WAIT);
     } catch (err) {
-      const server = (await gqlHttp(http.url, ReportDocument, { id: reportId }, alice)).data?.report;
+      const server = (await gqlHttp(http.url, ReportDocument, { id: reportId }, aliceDirect)).data?.report;
       const shown = await page.evaluate(() => ['#status', '#timeline', '#connection'].map((s) => document.querySelector(s)?.textContent).join(' | '));
       throw new Error(`${selector} never appeared. Page: ${shown}. Server: ${server?.status} v${server?.version} ${server?.lastError ?? ''}`, { cause: err });
     }
@@ -75,11 +89,18 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    runtime = await startTestRuntime('pglite', { PUBLIC_URL: `http://127.0.0.1:${port}`, WORKER_POLL_MS: '100', REQUESTS_PER_MINUTE: '100' });
+    // Trusted documents only: the page must work on hashes alone (src/api/graphql/persisted-documents.ts).
+    runtime = await startTestRuntime('pglite', {
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      WORKER_POLL_MS: '100',
+      REQUESTS_PER_MINUTE: '100',
+      PERSISTED_DOCUMENTS: 'require',
+    });
     http = await startHttpServer(runtime, port, '127.0.0.1');
     pool = new RenderPool({ size: 1 });
     workers = createWorkers(runtime, { pool });
     alice = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, 600);
+    aliceDirect = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, 600, { arbitraryDocuments: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -173,7 +194,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       const bytes = readFileSync(file);
       expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
       expect(download.suggestedFilename()).toMatch(/\.pdf$/);
-      const report = (await gqlHttp(http.url, ReportDocument, { id: reportId }, alice)).data!.report!;
+      const report = (await gqlHttp(http.url, ReportDocument, { id: reportId }, aliceDirect)).data!.report!;
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(report.sha256);
       await page.locator('#download-message', { hasText: 'Downloading from' }).waitFor(WAIT);
     } finally {
@@ -322,10 +343,10 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
         workers.start();
         workersStarted = true;
       }
-      const retried = (await gqlHttp(http.url, RetryReportDocument, { id: reportId }, alice)).data!.retryReport;
+      const retried = (await gqlHttp(http.url, RetryReportDocument, { id: reportId }, aliceDirect)).data!.retryReport;
       expect(retried.__typename).toBe('MutationRetryReportSuccess');
       await expect
-        .poll(async () => (await gqlHttp(http.url, ReportDocument, { id: reportId }, alice)).data!.report!.status, { timeout: 30_000 })
+        .poll(async () => (await gqlHttp(http.url, ReportDocument, { id: reportId }, aliceDirect)).data!.report!.status, { timeout: 30_000 })
         .toMatch(/STORED|REPLICATED/);
       expect(await page.locator('#timeline li[data-status="STORED"]').count()).toBe(0);
 
@@ -346,7 +367,11 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       await signIn(page, shortLived);
       await page.getByText('Signed in as alice').waitFor(WAIT);
       // Wait (by asking the server, not by sleeping) until the token is refused.
-      await expect.poll(async () => (await gqlHttp(http.url, ReportDocument, { id: randomUUID() }, shortLived)).status, { timeout: 10_000 }).toBe(401);
+      // (By the page's own document, by hash: a full document is refused before the token is read.)
+      const byHash = { extensions: { persistedQuery: { version: 1, sha256Hash: UiMeDocument.__meta__!.hash } } };
+      const status = async () =>
+        (await fetch(`${http.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${shortLived}` }, body: JSON.stringify(byHash) })).status;
+      await expect.poll(status, { timeout: 10_000 }).toBe(401);
       // No click needed: the list's live subscription (viewerReports) ends at the token's expiry
       // with UNAUTHENTICATED, and the page signs itself out with the reason.
       await page.locator('#auth-message', { hasText: 'Your token has expired' }).waitFor(WAIT);
@@ -366,6 +391,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
         { type: 'ReportFailed', data: { stage: 'render', error: 'nothing to see', attempt: 1, retryAt: null } },
       ]);
       const auditor = await runtime.userTokens.sign({ id: 'audrey', role: 'auditor' }, 600);
+      const auditorDirect = await runtime.userTokens.sign({ id: 'audrey', role: 'auditor' }, 600, { arbitraryDocuments: true });
       await signIn(page, auditor);
       await page.getByText('Signed in as audrey (auditor)').waitFor(WAIT);
       expect(await page.getByRole('button', { name: 'Request report' }).isDisabled()).toBe(true);
@@ -374,7 +400,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       await page.getByRole('button', { name: 'Audited' }).click();
       await page.locator('#status', { hasText: 'FAILED' }).waitFor(WAIT);
       expect(await page.getByRole('button', { name: 'Retry' }).isHidden()).toBe(true);
-      const history = (await gqlHttp(http.url, ReportDocument, { id: reportId }, auditor)).data!.report!.history;
+      const history = (await gqlHttp(http.url, ReportDocument, { id: reportId }, auditorDirect)).data!.report!.history;
       const first = page.locator('#timeline li[data-status="REQUESTED"] details.chain');
       await first.locator('summary').click();
       expect(await first.locator('code').first().textContent()).toBe(history[0]!.hash);
@@ -384,7 +410,7 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       const sealer = startSealer(runtime, { everyEvents: 1, everySeconds: 1, pollMs: 60_000, enabled: true });
       await sealer.tick();
       await sealer.stop();
-      const digest = (await gqlHttp(http.url, LogDigestDocument, {}, auditor)).data!.logDigest!;
+      const digest = (await gqlHttp(http.url, LogDigestDocument, {}, auditorDirect)).data!.logDigest!;
       await page.locator('#audit').getByRole('button', { name: 'Refresh' }).click();
       await page.locator('#digest code', { hasText: digest.sealHash }).waitFor(WAIT);
       await page.locator('#events-body tr').first().waitFor(WAIT);
@@ -404,5 +430,10 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
   it('loaded nothing from outside quire and broke no CSP rule', () => {
     expect(foreignRequests).toEqual([]);
     expect(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
+  });
+
+  it('sent every operation, over HTTP and the socket, as a persisted document\'s hash', () => {
+    expect(fullDocuments).toEqual([]);
+    expect(hashOnly).toBeGreaterThan(10);
   });
 });

@@ -209,6 +209,10 @@ builder.queryField('reports', (t) =>
   }),
 );
 
+const PDF_STANDARD = builder.enumType('PdfStandard', {
+  values: { PDF_A_2B: { value: 'PDF/A-2b', description: 'PDF/A-2b (ISO 19005-2, level B): fonts embedded, XMP metadata, an sRGB output intent.' } } as const,
+});
+
 const RequestReportInput = builder.inputType('RequestReportInput', {
   fields: (t) => ({
     template: t.string({ description: 'table, summary or history' }),
@@ -218,6 +222,11 @@ const RequestReportInput = builder.inputType('RequestReportInput', {
       required: false,
       description:
         'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS.',
+    }),
+    pdfStandard: t.field({
+      type: PDF_STANDARD,
+      required: false,
+      description: 'Render to this archival standard; null: the template’s default (history: PDF/A-2b, the others: none).',
     }),
   }),
 });
@@ -253,7 +262,13 @@ builder.mutationField('requestReport', (t) =>
       const { reportId } = await asResult(() =>
         requestReport(
           ctx.runtime.store,
-          { template: input.template, title: input.title, params: input.params, idempotencyKey: input.idempotencyKey ?? null },
+          {
+            template: input.template,
+            title: input.title,
+            params: input.params,
+            idempotencyKey: input.idempotencyKey ?? null,
+            pdfStandard: input.pdfStandard ?? null,
+          },
           ctx.actor,
           { requestId: ctx.requestId },
         ),

@@ -7,6 +7,7 @@ import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
 import { logOperation, REQUEST_ID_HEADER, requestIdFrom } from '../request-log.js';
 import { codedErrors } from './error-codes.js';
+import { socketDocument } from './persisted-documents.js';
 import type { QuireYoga } from './yoga.js';
 
 type Extra = {
@@ -94,6 +95,9 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           ctx.extra.socket.close(4403, 'Forbidden');
           return [new GraphQLError('the bearer token is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
+        // A persisted document's hash, or a full document where allowed: the rules HTTP applies.
+        const source = socketDocument(runtime.config.persistedDocuments, payload, ctx.extra.credential);
+        if ('error' in source) return [source.error];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           wsActor: ctx.extra.credential.actor,
@@ -102,12 +106,12 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
           wsMinLsn: ctx.extra.minLsn,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
-          params: payload,
+          params: { ...payload, query: source.query },
         });
         // graphql-armor rejects by throwing from parse and validate: answer with the error, keep the socket.
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(source.query);
           op.operation = getOperationAST(document, payload.operationName)?.name?.value ?? op.operation;
           const errors = validate(schema, document);
           if (errors.length > 0) return codedErrors(errors);

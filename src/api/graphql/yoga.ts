@@ -17,6 +17,7 @@ import type { GraphQLContext } from './context.js';
 import { useRequestErrorCodes } from './error-codes.js';
 import { useNoIntrospection } from './introspection.js';
 import { useDocumentNestingLimit } from './nesting-limit.js';
+import { usePersistedDocuments } from './persisted-documents.js';
 import { schema } from './schema.js';
 
 /** What the WebSocket server hands the context factory: the actor checked at connection time. */
@@ -94,6 +95,8 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
     // Yoga's default CORS (any origin), plus: browsers on another origin may read the commit LSN.
     cors: { exposedHeaders: [LSN_HEADER] },
     plugins: [
+      // First: a hash becomes its document before anything parses (graphql-ws: websocket.ts).
+      usePersistedDocuments(runtime),
       EnvelopArmorPlugin(ARMOR),
       useDocumentNestingLimit(),
       ...(config.introspection ? [] : [useNoIntrospection()]),

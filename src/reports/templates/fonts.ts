@@ -3,9 +3,12 @@ import { dirname, join } from 'node:path';
 import type { TFontDictionary } from 'pdfmake/interfaces.js';
 
 /*
- * Fonts. Most report text is Latin, so the body font is the built-in Helvetica: no file to read,
- * no subsetting, the fastest render. Text that WinAnsi (the standard fonts' encoding) cannot show
- * is split into runs in embedded TrueType fonts shipped in npm packages, chosen per code point:
+ * Fonts. Every font is embedded (subset): none of the standard 14, which a viewer substitutes as it
+ * likes and PDF/A forbids. The body font is Arimo (@expo-google-fonts/arimo), metric-compatible
+ * with Helvetica/Arial, so layouts measured in Helvetica widths (summary.ts) still hold; hashes are
+ * set in DejaVu Sans Mono (Courier's 0.6 em advance). Text outside WinAnsi (the range the body
+ * font is trusted with) is split into runs in other TrueType fonts shipped in npm packages,
+ * chosen per code point:
  *   DejaVu Sans (dejavu-fonts-ttf): Cyrillic, Greek, Armenian, Georgian, Hebrew, symbols…
  *   Noto Sans SC (@expo-google-fonts/noto-sans-sc): CJK ideographs, kana
  *   Noto Sans KR (@expo-google-fonts/noto-sans-kr): hangul (SC has only some syllables)
@@ -24,6 +27,7 @@ const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
 
 const dejavu = join(packageDir('dejavu-fonts-ttf'), 'ttf');
+const arimo = packageDir('@expo-google-fonts/arimo');
 const notoSc = packageDir('@expo-google-fonts/noto-sans-sc');
 const notoEmoji = packageDir('@expo-google-fonts/noto-emoji');
 const notoKr = packageDir('@expo-google-fonts/noto-sans-kr');
@@ -37,8 +41,10 @@ function noto(dir: string, family: string) {
   return { normal: regular, bold, italics: regular, bolditalics: bold };
 }
 
-/** The body font: one of pdfkit's standard 14, named by its PostScript names (no file). */
-export const BODY_FONT = 'Helvetica';
+/** The body font (embedded, metric-compatible with Helvetica). */
+export const BODY_FONT = 'Arimo';
+/** Fixed-width text (hashes). */
+export const MONO_FONT = 'DejaVuSansMono';
 
 export const FALLBACK_FONTS = {
   DejaVuSans: {
@@ -79,17 +85,20 @@ export const SCRIPT_FONTS: ReadonlyArray<[number, number, FallbackFont]> = [
   [0x1cd0, 0x1cff, 'NotoSansDevanagari'], // Vedic Extensions
 ];
 
-const STANDARD = {
-  normal: 'Helvetica',
-  bold: 'Helvetica-Bold',
-  italics: 'Helvetica-Oblique',
-  bolditalics: 'Helvetica-BoldOblique',
-};
-
-/** Everything a template may name, for pdfmake's `setFonts`. */
+/** Everything a template may name, for pdfmake's `setFonts`: files only, no standard-14 name. */
 export const FONT_DICTIONARY: TFontDictionary = {
-  [BODY_FONT]: STANDARD,
-  Courier: { normal: 'Courier', bold: 'Courier-Bold', italics: 'Courier-Oblique', bolditalics: 'Courier-BoldOblique' },
+  [BODY_FONT]: {
+    normal: join(arimo, '400Regular', 'Arimo_400Regular.ttf'),
+    bold: join(arimo, '700Bold', 'Arimo_700Bold.ttf'),
+    italics: join(arimo, '400Regular_Italic', 'Arimo_400Regular_Italic.ttf'),
+    bolditalics: join(arimo, '700Bold_Italic', 'Arimo_700Bold_Italic.ttf'),
+  },
+  [MONO_FONT]: {
+    normal: join(dejavu, 'DejaVuSansMono.ttf'),
+    bold: join(dejavu, 'DejaVuSansMono-Bold.ttf'),
+    italics: join(dejavu, 'DejaVuSansMono-Oblique.ttf'),
+    bolditalics: join(dejavu, 'DejaVuSansMono-BoldOblique.ttf'),
+  },
   ...FALLBACK_FONTS,
 };
 
@@ -98,8 +107,8 @@ const allowed = new Set<string>(
 );
 
 /**
- * pdfmake's local-file policy: the standard font names (pdfmake asks about them too) and the font
- * files above, nothing else, so a document definition can never read an arbitrary file.
+ * pdfmake's local-file policy: the font files above, nothing else, so a document definition can
+ * never read an arbitrary file.
  */
 export function fontAccessPolicy(path: string): boolean {
   return allowed.has(path);

@@ -1,5 +1,6 @@
 import type { TableCell } from 'pdfmake/interfaces.js';
 import { z } from 'zod';
+import { MONO_FONT } from './fonts.js';
 import { Locale } from './intl-params.js';
 import { labelsFor } from './labels.js';
 import { pageFrame } from './page-frame.js';
@@ -15,7 +16,7 @@ export const HistoryParams = z.object({
 export type HistoryParams = z.output<typeof HistoryParams>;
 
 const SHORT_HASH = 12;
-/** The full hash in two lines of 32 hex digits: 6.5 pt Courier (0.6 em a digit) is 125 pt wide. */
+/** The full hash in two lines of 32 hex digits: 6.5 pt DejaVu Sans Mono (0.6 em a digit) is 125 pt wide. */
 const HASH_LINE = 32;
 const HASH_SIZE = 6.5;
 /** The hash column: the two lines plus the table's 8 pt left padding, inside the page's 515 pt. */
@@ -24,6 +25,8 @@ const HASH_WIDTH = 136;
 export const history = defineTemplate({
   name: 'history',
   description: "A report's own event history — who, when, which region, hash — for auditors.",
+  // An auditor's record is kept for years: archival by default.
+  pdfStandard: 'PDF/A-2b',
   params: HistoryParams,
   build(p, ctx) {
     const entries = ctx.history ?? [];
@@ -40,8 +43,8 @@ export const history = defineTemplate({
         // The short form to read, the full one (in two legible lines) to check against the log.
         {
           stack: [
-            { text: e.hash.slice(0, SHORT_HASH), font: 'Courier', bold: true },
-            { text: `${e.hash.slice(0, HASH_LINE)}\n${e.hash.slice(HASH_LINE)}`, font: 'Courier', fontSize: HASH_SIZE, color: '#555555' },
+            { text: e.hash.slice(0, SHORT_HASH), font: MONO_FONT, bold: true },
+            { text: `${e.hash.slice(0, HASH_LINE)}\n${e.hash.slice(HASH_LINE)}`, font: MONO_FONT, fontSize: HASH_SIZE, color: '#555555' },
           ],
         },
       ]);

@@ -5,7 +5,7 @@ import type { TemplateContext } from './template.js';
 import { unicodeText } from './unicode-text.js';
 
 /**
- * Page set-up every template shares: A4, title and metadata, "Page n of m" and provenance footer,
+ * Page set-up every template shares: A4, title and document language, "Page n of m" and provenance footer,
  * their words and the date in the report's locale (src/reports/templates/labels.ts).
  */
 export function pageFrame(
@@ -20,7 +20,8 @@ export function pageFrame(
   return {
     pageSize: 'A4',
     pageMargins: [40, 40, 40, 50],
-    info: { title: ctx.title, producer: 'quire', creator: 'quire' },
+    // The rest of the metadata (author, dates, keywords) is set for every document in src/render/archival.ts.
+    info: { title: ctx.title },
     language: intl.locale,
     defaultStyle: { font: BODY_FONT, fontSize: 9 },
     styles: {

@@ -9,7 +9,7 @@ export type { HistoryEntry, ReportTemplate, TemplateContext } from './template.j
  * Bump when any template's output changes for the same params: it is part of `rendererVersion`,
  * recorded with every rendered report.
  */
-export const TEMPLATES_VERSION = 2;
+export const TEMPLATES_VERSION = 3;
 
 export const templates = { table, summary, history } as const;
 

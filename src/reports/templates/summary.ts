@@ -55,7 +55,7 @@ const KPI_MIN_SIZE = 8;
 const KPI_HEIGHT = 62;
 
 /**
- * A conservative width of `text` in Helvetica Bold, in em: the standard font's advance widths for
+ * A conservative width of `text` in Helvetica Bold (and Arimo Bold, metric-compatible), in em: its advance widths for
  * the characters numbers are made of, generous ones for the rest, 1 em for wide scripts.
  */
 export function boldWidthEm(text: string): number {

@@ -1,5 +1,6 @@
 import type { TDocumentDefinitions } from 'pdfmake/interfaces.js';
 import type { z } from 'zod';
+import type { PdfStandard } from '../../shared/report-input.js';
 
 /** One event of the subject report's stream, as the `history` template prints it. */
 export interface HistoryEntry {
@@ -24,6 +25,8 @@ export interface TemplateContext {
 export interface ReportTemplate<S extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
+  /** The standard its documents follow when the request names none. */
+  pdfStandard?: PdfStandard;
   /** Validates the requester's params; `build` only ever sees its output. */
   params: S;
   /** Pure and synchronous: runs inside a render worker. */

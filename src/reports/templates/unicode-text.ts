@@ -2,7 +2,7 @@ import { openSync, type Font } from 'fontkit';
 import type { Content } from 'pdfmake/interfaces.js';
 import { FALLBACK_FONTS, FALLBACK_ORDER, SCRIPT_FONTS, type FallbackFont } from './fonts.js';
 
-/** The 27 characters WinAnsi puts in 0x80–0x9F; with Latin-1 these are what Helvetica can show. */
+/** The 27 characters WinAnsi puts in 0x80–0x9F; with Latin-1 these are what the body font is trusted with. */
 const WIN_ANSI_EXTRA = new Set(
   [...'€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ'].map((c) => c.codePointAt(0)!),
 );
@@ -66,7 +66,7 @@ const codePointName = (cp: number) => `U+${cp.toString(16).toUpperCase().padStar
 type RunFont = FallbackFont | undefined;
 
 /**
- * Text ready for pdfmake whatever its script: the string itself when the standard fonts can show
+ * Text ready for pdfmake whatever its script: the string itself when the body font can show
  * it, else inline runs, each in a font that has its glyphs; characters no font has become U+FFFD.
  */
 export function unicodeText(text: string): string | Content[] {

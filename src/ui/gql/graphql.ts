@@ -13,6 +13,10 @@ export type LocationKind =
   | 'OBJECT'
   | 'VOLUME';
 
+export type PdfStandard =
+  /** PDF/A-2b (ISO 19005-2, level B): fonts embedded, XMP metadata, an sRGB output intent. */
+  | 'PDF_A_2B';
+
 export type ReportStatus =
   | 'FAILED'
   | 'IMPORTED'
@@ -27,6 +31,8 @@ export type RequestReportInput = {
   idempotencyKey?: string | null | undefined;
   /** The template’s parameters (validated against its schema; at most 1 MiB). */
   params: unknown;
+  /** Render to this archival standard; null: the template’s default (history: PDF/A-2b, the others: none). */
+  pdfStandard?: PdfStandard | null | undefined;
   /** table, summary or history */
   template: string;
   title: string;
@@ -222,7 +228,7 @@ export const UiCreateDownloadUrlDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<UiCreateDownloadUrlMutation, UiCreateDownloadUrlMutationVariables>;
+    `, {"hash":"dbf54686018affa05f46c129b4916753b0aa89719774c30b727816ec65a20fd1"}) as unknown as TypedDocumentString<UiCreateDownloadUrlMutation, UiCreateDownloadUrlMutationVariables>;
 export const UiEventsDocument = new TypedDocumentString(`
     query UiEvents($first: Int!, $after: String) {
   events(first: $first, after: $after) {
@@ -244,7 +250,7 @@ export const UiEventsDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<UiEventsQuery, UiEventsQueryVariables>;
+    `, {"hash":"43dba7819ac4453e69b0573f8f3a921c9df79b4a17358a7ef687d0a4462b1fd2"}) as unknown as TypedDocumentString<UiEventsQuery, UiEventsQueryVariables>;
 export const UiLogDigestDocument = new TypedDocumentString(`
     query UiLogDigest {
   logDigest {
@@ -257,7 +263,7 @@ export const UiLogDigestDocument = new TypedDocumentString(`
     sealedAt
   }
 }
-    `) as unknown as TypedDocumentString<UiLogDigestQuery, UiLogDigestQueryVariables>;
+    `, {"hash":"83e0e59235effcb36fceb7f01d41582995315cb278409675a2133ed12ea059e2"}) as unknown as TypedDocumentString<UiLogDigestQuery, UiLogDigestQueryVariables>;
 export const UiMeDocument = new TypedDocumentString(`
     query UiMe {
   me {
@@ -265,7 +271,7 @@ export const UiMeDocument = new TypedDocumentString(`
     role
   }
 }
-    `) as unknown as TypedDocumentString<UiMeQuery, UiMeQueryVariables>;
+    `, {"hash":"6b305b7d4a2a1cbd52ec9c679f66fbd79c4c9dcbdcbb9fa2622e18b3c0543b45"}) as unknown as TypedDocumentString<UiMeQuery, UiMeQueryVariables>;
 export const UiReportProgressDocument = new TypedDocumentString(`
     subscription UiReportProgress($id: ID!) {
   reportProgress(id: $id) {
@@ -273,7 +279,7 @@ export const UiReportProgressDocument = new TypedDocumentString(`
     fraction
   }
 }
-    `) as unknown as TypedDocumentString<UiReportProgressSubscription, UiReportProgressSubscriptionVariables>;
+    `, {"hash":"afe9fedffcb9860683413030307a668dbe312d65fa3479c1874378c1f9e214e9"}) as unknown as TypedDocumentString<UiReportProgressSubscription, UiReportProgressSubscriptionVariables>;
 export const UiReportStatusDocument = new TypedDocumentString(`
     subscription UiReportStatus($id: ID!) {
   reportStatus(id: $id) {
@@ -324,7 +330,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
       actor
     }
   }
-}`) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
+}`, {"hash":"ac357d741c3142c298463e61e96c0a56b895558d65f45fdcfba1547da8a48a1f"}) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
 export const UiReportsDocument = new TypedDocumentString(`
     query UiReports($first: Int!, $after: String) {
   reports(first: $first, after: $after) {
@@ -344,7 +350,7 @@ export const UiReportsDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<UiReportsQuery, UiReportsQueryVariables>;
+    `, {"hash":"f8625cf9ce638d411b4d88af108ae57c9804c6e03d7c3583df96d72d58451e28"}) as unknown as TypedDocumentString<UiReportsQuery, UiReportsQueryVariables>;
 export const UiRequestReportDocument = new TypedDocumentString(`
     mutation UiRequestReport($input: RequestReportInput!) {
   requestReport(input: $input) {
@@ -373,7 +379,7 @@ export const UiRequestReportDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<UiRequestReportMutation, UiRequestReportMutationVariables>;
+    `, {"hash":"d8117c35a6509191521831063962d169b4d5f2bc4153bdd62b3dc9d2b97ca8d3"}) as unknown as TypedDocumentString<UiRequestReportMutation, UiRequestReportMutationVariables>;
 export const UiRetryReportDocument = new TypedDocumentString(`
     mutation UiRetryReport($id: ID!) {
   retryReport(id: $id) {
@@ -393,7 +399,7 @@ export const UiRetryReportDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<UiRetryReportMutation, UiRetryReportMutationVariables>;
+    `, {"hash":"0fd8b90b5ef89618ebcd36f674fb19873e88a36084072e8ef19a7897fc4fa318"}) as unknown as TypedDocumentString<UiRetryReportMutation, UiRetryReportMutationVariables>;
 export const UiTemplatesDocument = new TypedDocumentString(`
     query UiTemplates {
   templates {
@@ -402,7 +408,7 @@ export const UiTemplatesDocument = new TypedDocumentString(`
     paramsSchema
   }
 }
-    `) as unknown as TypedDocumentString<UiTemplatesQuery, UiTemplatesQueryVariables>;
+    `, {"hash":"f9fcd744f4163ea94682908a72c5813e8225bfb5df8cc969d86ee65bb075970b"}) as unknown as TypedDocumentString<UiTemplatesQuery, UiTemplatesQueryVariables>;
 export const UiViewerReportsDocument = new TypedDocumentString(`
     subscription UiViewerReports {
   viewerReports {
@@ -417,4 +423,4 @@ export const UiViewerReportsDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<UiViewerReportsSubscription, UiViewerReportsSubscriptionVariables>;
+    `, {"hash":"ddcef41063a43159944df97cf3cac470e95cecee5d9646b015dddc2a8cc97de4"}) as unknown as TypedDocumentString<UiViewerReportsSubscription, UiViewerReportsSubscriptionVariables>;

@@ -40,6 +40,10 @@ export type LogProblemKind =
   | 'UNREADABLE'
   | 'VERSION_GAP';
 
+export type PdfStandard =
+  /** PDF/A-2b (ISO 19005-2, level B): fonts embedded, XMP metadata, an sRGB output intent. */
+  | 'PDF_A_2B';
+
 export type ReportStatus =
   | 'FAILED'
   | 'IMPORTED'
@@ -54,6 +58,8 @@ export type RequestReportInput = {
   idempotencyKey?: string | null | undefined;
   /** The template’s parameters (validated against its schema; at most 1 MiB). */
   params: unknown;
+  /** Render to this archival standard; null: the template’s default (history: PDF/A-2b, the others: none). */
+  pdfStandard?: PdfStandard | null | undefined;
   /** table, summary or history */
   template: string;
   title: string;
