@@ -10,7 +10,7 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 export type DeliveryOutcome = { delivered: true; httpStatus: number } | { delivered: false; httpStatus: number | null; error: string; permanent: boolean };
 
 /** A lookup that refuses, in production, a name that resolves to an address that is not public: the check is on what is connected to. */
-function guardedLookup(production: boolean): LookupFunction {
+export function guardedLookup(production: boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...(options as LookupOptions), all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);

@@ -3,13 +3,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
+import { startHttpServer } from '../../src/api/http-server.js';
+import { gqlHttp } from '../graphql/client.js';
+import { RequestReportDocument } from '../graphql/gql/graphql.js';
 import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
 import { InvalidParamsError } from '../../src/errors.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { isPublicAddress } from '../../src/webhooks/callback-url.js';
-import { deliverWebhook, MAX_RESPONSE_BYTES } from '../../src/webhooks/deliver.js';
+import { deliverWebhook, guardedLookup, MAX_RESPONSE_BYTES } from '../../src/webhooks/deliver.js';
 import { verifyWebhook } from '../../src/webhooks/signature.js';
 import type { WebhookPayload } from '../../src/workers/webhook-stage.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
@@ -198,9 +201,23 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     expect(await refused('https://127.0.0.1/x', true)).toMatch(/not a public address/);
     expect(await refused('https://localhost/x', true)).toMatch(/not a public address/);
     expect(await refused('https://10.0.0.7/x', true)).toMatch(/not a public address/);
+    // Over GraphQL, with the configured allow-list: the same typed error; an allowed URL is stored.
+    const http = await startHttpServer(runtime, 0, '127.0.0.1');
+    try {
+      const token = await runtime.userTokens.sign({ id: 'dave', role: 'user' }, 600);
+      const over = (callbackUrl: string) => gqlHttp(http.url, RequestReportDocument, { input: { template: 'table', title: 'Over GraphQL', params, callbackUrl } }, token);
+      expect((await over('http://evil.example.com/x')).data!.requestReport).toMatchObject({ __typename: 'InvalidParamsError', issues: [{ path: 'callbackUrl' }] });
+      expect(await countEventsByType(runtime)).toEqual(before);
+      const accepted = (await over(receiver.url('/graphql-hook'))).data!.requestReport;
+      expect(accepted).toMatchObject({ __typename: 'MutationRequestReportSuccess', data: { callbackUrl: receiver.url('/graphql-hook') } });
+      expect(await countEventsByType(runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
+    } finally {
+      await http.close();
+    }
+    const afterGraphql = await countEventsByType(runtime);
     // Without a policy (a caller that did not pass one), no callback is accepted.
     await expect(requestReport(runtime.store, { template: 'table', title: 'Refused', params, callbackUrl: receiver.url() }, alice)).rejects.toBeInstanceOf(InvalidParamsError);
-    expect(await countEventsByType(runtime)).toEqual(before);
+    expect(await countEventsByType(runtime)).toEqual(afterGraphql);
   });
 });
 
@@ -212,6 +229,17 @@ describe('webhook delivery, one attempt', () => {
       expect(isPublicAddress(a), a).toBe(false);
     }
     for (const a of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(isPublicAddress(a), a).toBe(true);
+  });
+
+  it('checks the address it connects to, not only the name: in production a name resolving to loopback is refused (DNS rebinding)', async () => {
+    const resolveWith = (production: boolean) =>
+      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+        guardedLookup(production)('localhost', { family: 4 }, (err, address) => resolve({ err, address })),
+      );
+    expect((await resolveWith(false)).address).toBe('127.0.0.1');
+    const refused = await resolveWith(true);
+    expect(refused.err?.code).toBe('EREFUSEDADDRESS');
+    expect(refused.err?.message).toMatch(/127\.0\.0\.1, not a public address/);
   });
 
   it('ends an attempt the receiver does not answer within the timeout, and reads at most MAX_RESPONSE_BYTES of an endless answer', async () => {
