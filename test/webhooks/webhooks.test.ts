@@ -13,7 +13,7 @@ import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { isPublicAddress } from '../../src/webhooks/callback-url.js';
 import { deliverWebhook, guardedLookup, MAX_RESPONSE_BYTES } from '../../src/webhooks/deliver.js';
-import { verifyWebhook } from '../../src/webhooks/signature.js';
+import { verifyWebhook, webhookSignature } from '../../src/webhooks/signature.js';
 import type { WebhookPayload } from '../../src/workers/webhook-stage.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { waitFor } from '../support/collect.js';
@@ -223,6 +223,11 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
 
 describe('webhook delivery, one attempt', () => {
   const policy = { allowedHosts: ['127.0.0.1'], production: false };
+
+  it('signs as the Standard Webhooks specification’s example does', () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    expect(webhookSignature(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
 
   it('refuses addresses that are not public (mapped IPv4 too) and accepts public ones', () => {
     for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
