@@ -11,6 +11,12 @@ import { InvalidParamsError } from '../../src/errors.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
+import { retryReport } from '../../src/reports/retry-report.js';
+import { Volume } from '../../src/storage/volume.js';
+import { renderStage } from '../../src/workers/render-stage.js';
+import { WorkLoop } from '../../src/workers/work-loop.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isPublicAddress } from '../../src/webhooks/callback-url.js';
 import { deliverWebhook, guardedLookup, MAX_RESPONSE_BYTES } from '../../src/webhooks/deliver.js';
 import { verifyWebhook, webhookSignature } from '../../src/webhooks/signature.js';
@@ -178,6 +184,48 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     ]);
     expect((await loadReportState(runtime.store.db, reportId))!).toMatchObject({ status: 'STORED', webhook: { pending: [] } });
     receiver.script = [];
+  });
+
+  it('FAILED is announced with the typed error, no link; after a retry the report is announced again when STORED', async () => {
+    // A volume that cannot be written (REPORTS_DIR is a file), and one attempt: FAILED at once.
+    const blocked = join(runtime.dataDir, 'not-a-directory');
+    await writeFile(blocked, 'x');
+    const broken = renderStage({
+      store: runtime.store,
+      pool,
+      volume: new Volume(blocked),
+      mode: 'mirror',
+      region: 'iad',
+      machine: 'iad-1',
+      owner: 'worker-broken',
+      leaseMs: 5_000,
+      backoff: { maxAttempts: 1, baseMs: 1_000 },
+      log: runtime.log,
+    });
+    const brokenLoop = new WorkLoop({ name: 'broken', concurrency: 1, pollMs: 50, notifier: runtime.database.notifier, log: runtime.log, ...broken });
+    const { reportId, streamId } = await ask('Doomed', receiver.url('/failed'));
+    expect(await brokenLoop.drain()).toBe(1);
+    expect((await loadReportState(runtime.store.db, reportId))!.status).toBe('FAILED');
+
+    const [failed] = await deliveries(1);
+    const payload = JSON.parse(failed!.body) as WebhookPayload;
+    expect(payload).toMatchObject({ type: 'report.failed', data: { reportId, status: 'FAILED', sha256: null, download: null, error: { code: 'FAILED' } } });
+    expect(payload.data.error!.message).toMatch(/^store: .*(ENOTDIR|EEXIST|not a directory)/i);
+    expect(failed!.headers['webhook-id']).toBe(`msg_${reportId}_2`);
+
+    await retryReport(runtime.store, reportId, alice);
+    expect(await workers.render.drain()).toBe(1);
+    const [stored] = await deliveries(1);
+    expect(JSON.parse(stored!.body)).toMatchObject({ type: 'report.stored', data: { reportId, error: null } });
+    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await countEventsByType(runtime, streamId)).toEqual({
+      ReportRequested: 1,
+      ReportFailed: 1,
+      ReportRetryRequested: 1,
+      ReportRendered: 1,
+      ReportStoredLocal: 1,
+      WebhookDelivered: 2,
+    });
   });
 
   it('a refused callbackUrl is INVALID_PARAMS on callbackUrl and appends nothing', async () => {
