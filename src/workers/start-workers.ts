@@ -101,6 +101,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
         }),
       )
     : undefined;
+  let webhookSecret: string | undefined;
   const webhooks = loop(
     'webhook',
     4,
@@ -109,7 +110,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
       owner,
       leaseMs: config.leaseMs,
       policy: { allowedHosts: config.webhooks.allowedHosts, production: config.production },
-      secret: resolveWebhookSecret(config.webhooks.secret, config.dataDir),
+      secret: () => (webhookSecret ??= resolveWebhookSecret(config.webhooks.secret, config.dataDir)),
       backoff: { maxAttempts: config.webhooks.maxAttempts, baseMs: config.webhooks.retryBaseMs },
       timeoutMs: config.webhooks.timeoutMs,
       downloadUrl: (reportId, reportOwner) => resolveDownload(downloadContext(runtime), reportId, { id: reportOwner, role: 'user' }, config.downloadTtlSeconds),

@@ -16,8 +16,8 @@ export interface WebhookStageOptions {
   owner: string;
   leaseMs: number;
   policy: CallbackPolicy;
-  /** The Standard Webhooks secret (`whsec_…`). */
-  secret: string;
+  /** The Standard Webhooks secret (`whsec_…`); asked for at the first delivery (a generated one is written only then). */
+  secret: () => string;
   backoff: BackoffPolicy;
   timeoutMs: number;
   /** A fresh download link to the report's file, as its owner would get one (throws a QuireError when there is none). */
@@ -93,7 +93,7 @@ export function webhookStage(options: WebhookStageOptions) {
     let outcome: DeliveryOutcome;
     try {
       const body = JSON.stringify(await payloadFor(state, head, events));
-      const headers = signedHeaders(options.secret, head.deliveryId, Math.floor(Date.now() / 1000), body);
+      const headers = signedHeaders(options.secret(), head.deliveryId, Math.floor(Date.now() / 1000), body);
       outcome = await deliverWebhook(state.webhook.url, body, headers, { policy: options.policy, timeoutMs: options.timeoutMs, signal });
     } catch (err) {
       outcome = { delivered: false, httpStatus: null, error: err instanceof Error ? err.message : String(err), permanent: false };
