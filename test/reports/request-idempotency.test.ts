@@ -112,7 +112,14 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
     expect(b.data.reportId).toBe(a.data.reportId);
     const reused = await ask(lax.http.url, 'Different', 'b2c1a7e0-5d7e-4a44-8d35-1c9a0b3f6e21');
     expect(reused).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
-    const carols = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').execute();
-    expect(carols.map((r) => r.report_id)).toEqual([a.data.reportId]);
+
+    // 20 identical mutations at once, across both machines: one report, every answer names it.
+    const before = await countEventsByType(iad.runtime);
+    const at = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(machines[i % 2]!.http.url, 'At once', 'gql-at-once')));
+    const ids = new Set(at.map((r) => (r.__typename === 'MutationRequestReportSuccess' ? r.data.reportId : r.__typename)));
+    expect(ids.size).toBe(1);
+    expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
+    const carols = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').orderBy('requested_at').execute();
+    expect(carols.map((r) => r.report_id)).toEqual([a.data.reportId, [...ids][0]]);
   });
 });
