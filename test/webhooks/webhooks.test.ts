@@ -228,6 +228,23 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     });
   });
 
+  it('a keyed request retried after its report was stored and announced: the same report, no new event, no second render or webhook', async () => {
+    const keyed = () =>
+      requestReport(runtime.store, { template: 'table', title: 'Keyed', params, callbackUrl: receiver.url('/keyed'), idempotencyKey: 'keyed-1' }, alice, {
+        callbacks: { allowedHosts: runtime.config.webhooks.allowedHosts, production: runtime.config.production },
+        idempotencyWindowMs: runtime.config.idempotencyWindowMs,
+      });
+    const first = await keyed();
+    expect(await workers.render.drain()).toBe(1);
+    await deliveries(1);
+    const before = await countEventsByType(runtime, first.streamId);
+    expect(await Promise.all(Array.from({ length: 5 }, keyed))).toEqual(Array.from({ length: 5 }, () => first));
+    expect(await workers.render.drain()).toBe(0);
+    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await countEventsByType(runtime, first.streamId)).toEqual(before);
+    expect(before).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, WebhookDelivered: 1 });
+  });
+
   it('a refused callbackUrl is INVALID_PARAMS on callbackUrl and appends nothing', async () => {
     const before = await countEventsByType(runtime);
     const refused = async (callbackUrl: string, production = false, allowedHosts = ['127.0.0.1', 'localhost', '10.0.0.7']) => {
