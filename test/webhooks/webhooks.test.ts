@@ -106,7 +106,7 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
   /** Runs the webhook stage until `n` more requests arrived (retries come due after their backoff). */
   async function deliveries(n: number): Promise<Received[]> {
     const from = receiver.received.length;
-    await waitFor(async () => (await workers.webhooks.drain(), receiver.received.length >= from + n), 20_000, `${n} webhook requests`);
+    await waitFor(async () => (await workers.webhooks!.drain(), receiver.received.length >= from + n), 20_000, `${n} webhook requests`);
     return receiver.received.slice(from);
   }
 
@@ -142,14 +142,14 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
       ['WebhookAttemptFailed', { attempt: 2, httpStatus: 500 }],
       ['WebhookDelivered', { attempt: 3, httpStatus: 200, deliveryId: `msg_${reportId}_3` }],
     ]);
-    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await workers.webhooks!.drain()).toBe(0);
 
     // Replicated: its own delivery, once.
     expect(await workers.replicate!.drain()).toBe(1);
     const [replicated] = await deliveries(1);
     expect(JSON.parse(replicated!.body)).toMatchObject({ type: 'report.replicated', data: { reportId, status: 'REPLICATED', error: null } });
     expect(replicated!.headers['webhook-id']).not.toBe(`msg_${reportId}_3`);
-    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await workers.webhooks!.drain()).toBe(0);
 
     // Every event accounted for; nothing pending; the projection rebuilds to the same rows.
     expect(await countEventsByType(runtime, streamId)).toEqual({
@@ -173,7 +173,7 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     expect(sent.every((r) => r.headers['webhook-id'] === `msg_${reportId}_3`)).toBe(true);
     await waitFor(async () => (await countEventsByType(runtime, streamId))['WebhookFailed'] === 1, 5000, 'WebhookFailed');
     await new Promise((r) => setTimeout(r, 500));
-    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await workers.webhooks!.drain()).toBe(0);
     expect(receiver.received.filter((r) => r.headers['webhook-id'] === `msg_${reportId}_3`)).toHaveLength(3);
     const events = await runtime.store.readStream(streamId);
     expect(events.filter((e) => e.type.startsWith('Webhook')).map((e) => [e.type, e.data])).toMatchObject([
@@ -217,7 +217,7 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     expect(await workers.render.drain()).toBe(1);
     const [stored] = await deliveries(1);
     expect(JSON.parse(stored!.body)).toMatchObject({ type: 'report.stored', data: { reportId, error: null } });
-    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await workers.webhooks!.drain()).toBe(0);
     expect(await countEventsByType(runtime, streamId)).toEqual({
       ReportRequested: 1,
       ReportFailed: 1,
@@ -240,7 +240,7 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     const before = await countEventsByType(runtime, first.streamId);
     expect(await Promise.all(Array.from({ length: 5 }, keyed))).toEqual(Array.from({ length: 5 }, () => first));
     expect(await workers.render.drain()).toBe(0);
-    expect(await workers.webhooks.drain()).toBe(0);
+    expect(await workers.webhooks!.drain()).toBe(0);
     expect(await countEventsByType(runtime, first.streamId)).toEqual(before);
     expect(before).toEqual({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, WebhookDelivered: 1 });
   });
