@@ -103,6 +103,15 @@ const EnvSchema = z.object({
   SEAL_PUBLISH: z.enum(['true', 'false', '1', '0']).default('true'),
   PDF_AUTHOR: z.string().min(1).max(200).regex(/^[^\p{Cc}]*$/u, 'no control characters').default('quire'),
   PERSISTED_DOCUMENTS: z.enum(['allow', 'require']).default('allow'),
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .regex(/^(\*\.)?[A-Za-z0-9.:[\]-]+(,(\*\.)?[A-Za-z0-9.:[\]-]+)*$/, 'a list of host names like hooks.example.com,*.example.org')
+    .optional(),
+  WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'whsec_ followed by at least 24 bytes in base64 (Standard Webhooks)').optional(),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  IDEMPOTENCY_WINDOW: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -236,6 +245,15 @@ export type Config = {
     /** Publish each seal's digest to the object store, write-once (seals/<seq>.json). */
     publish: boolean;
   };
+  /**
+   * Completion webhooks (requestReport's callbackUrl): the hosts a callback may go to (exact, or
+   * `*.example.com` for its subdomains; none = callbacks refused), the Standard Webhooks signing
+   * secret (WEBHOOK_SECRET; unset outside production: one kept under DATA_DIR), attempts before
+   * WebhookFailed, the first retry's delay (doubling, at most 10 min) and each attempt's deadline.
+   */
+  webhooks: { allowedHosts: string[]; secret: string | undefined; maxAttempts: number; retryBaseMs: number; timeoutMs: number };
+  /** How long an idempotency key names its first report (IDEMPOTENCY_WINDOW, seconds); after it the key is free again. */
+  idempotencyWindowMs: number;
   legacy: {
     databaseUrl: string | undefined;
     table: string;
@@ -354,6 +372,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'create one with `npx quire audit keygen` and keep it out of the database (fly secrets set SEAL_SIGNING_KEY=...)',
     );
   }
+  const webhookHosts = e.WEBHOOK_ALLOWED_HOSTS?.toLowerCase().split(',') ?? [];
+  // Like AUTH_SECRET: every machine delivers and must sign with the one key the receivers know.
+  if (!e.WEBHOOK_SECRET && webhookHosts.length > 0 && (e.NODE_ENV === 'production' || onFly)) {
+    missing.push(
+      '  WEBHOOK_SECRET: required with WEBHOOK_ALLOWED_HOSTS when NODE_ENV=production or on Fly, the same on every machine; ' +
+        'e.g. fly secrets set WEBHOOK_SECRET=whsec_$(openssl rand -base64 32)',
+    );
+  }
   if (missing.length > 0) throw new ConfigError(`invalid configuration:\n${missing.join('\n')}`);
   return {
     port: e.PORT,
@@ -420,6 +446,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     orphanGraceMs: e.ORPHAN_GRACE_MS,
     databaseMigrateUrl: e.DATABASE_MIGRATE_URL,
     seals: { signingKey: e.SEAL_SIGNING_KEY, publicKeys: e.SEAL_PUBLIC_KEYS?.split(',') ?? [], publish: flag(e.SEAL_PUBLISH) },
+    webhooks: {
+      allowedHosts: webhookHosts,
+      secret: e.WEBHOOK_SECRET,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
+    idempotencyWindowMs: e.IDEMPOTENCY_WINDOW * 1000,
     legacy: {
       databaseUrl: e.LEGACY_DATABASE_URL,
       table: e.LEGACY_TABLE,

@@ -27,3 +27,15 @@ export class InvalidParamsError extends QuireError {
     this.name = 'InvalidParamsError';
   }
 }
+
+/**
+ * The request conflicts with the state it met: the report changed at the same moment (retry after
+ * reading it again), or an idempotency key already names a different request (use a new key).
+ */
+export class ConflictError extends QuireError {
+  readonly code = 'CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}

@@ -92,6 +92,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     const local = [
       ...(config.authSecret === undefined ? ['AUTH_SECRET'] : []),
       ...(sealKeys.generated ? ['SEAL_SIGNING_KEY'] : []),
+      ...(config.webhooks.allowedHosts.length > 0 && config.webhooks.secret === undefined ? ['WEBHOOK_SECRET'] : []),
       ...(config.objectStore.kind === 'disk' && config.objectStore.dir === resolve(config.dataDir, 'objects') ? ['OBJECTS_DIR (or an S3 store)'] : []),
     ];
     if (local.length > 0) {

@@ -106,3 +106,27 @@ describe('seal keys and database roles', () => {
     expect(() => loadConfig({ DATABASE_MIGRATE_URL: 'owner' })).toThrow(/DATABASE_MIGRATE_URL/);
   });
 });
+
+describe('webhooks and idempotency', () => {
+  const prod = { NODE_ENV: 'production', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY };
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('callbacks are off until hosts are allowed; in production allowed hosts need WEBHOOK_SECRET, of the Standard Webhooks form', () => {
+    expect(loadConfig(prod).webhooks).toMatchObject({ allowedHosts: [], secret: undefined, maxAttempts: 8 });
+    expect(() => loadConfig({ ...prod, WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com' })).toThrow(/WEBHOOK_SECRET: required with WEBHOOK_ALLOWED_HOSTS/);
+    expect(loadConfig({ ...prod, WEBHOOK_ALLOWED_HOSTS: 'Hooks.Example.com,*.example.org', WEBHOOK_SECRET: secret }).webhooks).toMatchObject({
+      allowedHosts: ['hooks.example.com', '*.example.org'],
+      secret,
+    });
+    // Outside production a secret is generated under DATA_DIR when none is set.
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' }).webhooks.secret).toBeUndefined();
+    expect(() => loadConfig({ WEBHOOK_SECRET: 'plain-secret' })).toThrow(/WEBHOOK_SECRET/);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'https://hooks.example.com/x' })).toThrow(/WEBHOOK_ALLOWED_HOSTS/);
+  });
+
+  it('IDEMPOTENCY_WINDOW is in seconds, a day by default', () => {
+    expect(loadConfig({}).idempotencyWindowMs).toBe(86_400_000);
+    expect(loadConfig({ IDEMPOTENCY_WINDOW: '60' }).idempotencyWindowMs).toBe(60_000);
+    expect(() => loadConfig({ IDEMPOTENCY_WINDOW: '0' })).toThrow(/IDEMPOTENCY_WINDOW/);
+  });
+});

@@ -1,9 +1,11 @@
 import type { Actor } from '../actor.js';
-import { machineBaseUrl } from '../config.js';
 import type { ReadScope } from '../database/read-router.js';
 import { QuireError } from '../errors.js';
 import type { DownloadOutcome, DownloadPath } from '../metrics.js';
-import { resolveDownload, type DownloadContext, type DownloadSource, type DownloadUrl } from '../storage/resolve-download.js';
+import { downloadContext } from '../storage/download-context.js';
+import { resolveDownload, type DownloadSource, type DownloadUrl } from '../storage/resolve-download.js';
+
+export { downloadContext };
 import type { Runtime } from '../runtime.js';
 import { reportTraceparent } from '../reports/report-trace.js';
 import { inSpan } from '../telemetry/spans.js';
@@ -18,21 +20,6 @@ const OUTCOMES: Record<string, DownloadOutcome> = {
   FORBIDDEN: 'forbidden',
   INVALID_PARAMS: 'invalid',
 };
-
-export function downloadContext(runtime: Runtime, db = runtime.store.db): DownloadContext {
-  const { config } = runtime;
-  return {
-    db,
-    objectStore: runtime.objectStore,
-    fileTokens: runtime.fileTokens,
-    region: config.region,
-    machine: config.machineId,
-    publicUrl: config.publicUrl,
-    canReach: (machine, region) => config.flyReplay || machineBaseUrl(config, machine, region) !== undefined,
-    objectStoreUnavailable: () => runtime.objectStore.isUnavailable(),
-    probeObjectStore: (key) => runtime.objectStore.reachable(key),
-  };
-}
 
 /**
  * createDownloadUrl for every entry point (REST, GraphQL), counted by path and outcome. With

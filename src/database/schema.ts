@@ -36,6 +36,15 @@ export interface ReportStatusTable {
   requested_at: Date;
   updated_at: Date;
   last_version: number;
+  /** The report's webhook (ReportState.webhook) as JSON, dates as ISO strings; null without a callbackUrl. */
+  webhook: ColumnType<WebhookColumn | null, string | null, string | null>;
+  /** When the next webhook delivery is due: null when none is pending (the webhook stage claims on it). */
+  webhook_due_at: Date | null;
+}
+
+export interface WebhookColumn {
+  url: string;
+  pending: Array<{ deliveryId: string; status: 'STORED' | 'REPLICATED' | 'FAILED'; version: number; attempts: number; dueAt: string }>;
 }
 
 /** Projection: where each copy of a report's file lives. */

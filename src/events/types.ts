@@ -34,6 +34,8 @@ export const ReportRequested = z.strictObject({
   owner: z.string().min(1).max(200),
   /** An archival standard the requester asked for (absent: the template's default). */
   pdfStandard: z.enum(PDF_STANDARDS).optional(),
+  /** Where quire POSTs the outcome (checked against the allow-list when requested; absent: no webhook). */
+  callbackUrl: z.url().max(2048).optional(),
 });
 
 export const ReportRendered = z.strictObject({
@@ -145,6 +147,41 @@ export const VolumeOrphansRemoved = z.strictObject({
     .max(1000),
 });
 
+/** Which transition of the report a webhook delivery announces. */
+const WebhookStatus = z.enum(['STORED', 'REPLICATED', 'FAILED']);
+
+/** The attempt's HTTP answer, when there was one. */
+const httpStatus = z.number().int().min(100).max(599);
+
+/**
+ * One webhook delivery (`deliveryId`, the webhook-id header, the same on every attempt) answered
+ * 2xx. Delivery events are appended to the report's stream; they change its webhook queue only.
+ */
+export const WebhookDelivered = z.strictObject({
+  deliveryId: z.string().min(1).max(100),
+  status: WebhookStatus,
+  attempt: z.number().int().positive(),
+  httpStatus,
+});
+
+/** One attempt that failed (refused address, timeout, non-2xx); `retryAt` null when it was the last. */
+export const WebhookAttemptFailed = z.strictObject({
+  deliveryId: z.string().min(1).max(100),
+  status: WebhookStatus,
+  attempt: z.number().int().positive(),
+  httpStatus: httpStatus.nullable(),
+  error: z.string().max(1000),
+  retryAt: z.iso.datetime().nullable(),
+});
+
+/** The delivery was given up on after its last attempt (WEBHOOK_MAX_ATTEMPTS). */
+export const WebhookFailed = z.strictObject({
+  deliveryId: z.string().min(1).max(100),
+  status: WebhookStatus,
+  attempts: z.number().int().positive(),
+  error: z.string().max(1000),
+});
+
 const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data });
 
@@ -161,6 +198,9 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('VolumeForgotten', VolumeForgotten),
   event('ReportVolumeForgotten', ReportVolumeForgotten),
   event('VolumeOrphansRemoved', VolumeOrphansRemoved),
+  event('WebhookDelivered', WebhookDelivered),
+  event('WebhookAttemptFailed', WebhookAttemptFailed),
+  event('WebhookFailed', WebhookFailed),
 ]);
 
 export type QuireEvent = z.infer<typeof QuireEventSchema>;
@@ -184,6 +224,9 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   VolumeForgotten: 1,
   ReportVolumeForgotten: 1,
   VolumeOrphansRemoved: 1,
+  WebhookDelivered: 1,
+  WebhookAttemptFailed: 1,
+  WebhookFailed: 1,
 };
 
 /** Who and where: stamped on every event. */

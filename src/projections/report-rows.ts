@@ -1,10 +1,18 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { Database, ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
-import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus } from '../reports/report-state.js';
+import type { Database, ReportLocationsTable, ReportStatusTable, WebhookColumn } from '../database/schema.js';
+import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus, type ReportWebhook } from '../reports/report-state.js';
 
 /** Mapping between ReportState and its two projection tables. */
-export function statusRow(s: ReportState): ReportStatusTable {
+function webhookColumn(w: ReportWebhook): WebhookColumn {
+  return { url: w.url, pending: w.pending.map((p) => ({ ...p, dueAt: p.dueAt.toISOString() })) };
+}
+
+function toWebhook(w: WebhookColumn): ReportWebhook {
+  return { url: w.url, pending: w.pending.map((p) => ({ ...p, dueAt: new Date(p.dueAt) })) };
+}
+
+export function statusRow(s: ReportState): Insertable<ReportStatusTable> {
   return {
     report_id: s.reportId,
     stream_id: s.streamId,
@@ -23,6 +31,8 @@ export function statusRow(s: ReportState): ReportStatusTable {
     requested_at: s.requestedAt,
     updated_at: s.updatedAt,
     last_version: s.version,
+    webhook: s.webhook && JSON.stringify(webhookColumn(s.webhook)),
+    webhook_due_at: s.webhook?.pending[0]?.dueAt ?? null,
   };
 }
 
@@ -75,6 +85,7 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
     updatedAt: new Date(r.updated_at),
     version: Number(r.last_version),
     locations,
+    webhook: r.webhook && toWebhook(typeof r.webhook === 'string' ? (JSON.parse(r.webhook) as WebhookColumn) : r.webhook),
   };
   const status = r.status as ReportStatus;
   if (!isFiledStatus(status)) return { ...fields, status, sha256: r.sha256, bytes: r.bytes === null ? null : Number(r.bytes) };

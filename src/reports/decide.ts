@@ -53,7 +53,17 @@ export type ReportCommand =
     }
   | { type: 'RetryReport'; reason?: string }
   | { type: 'RecordLegacyFileFound'; found: EventData<'ReportStoredLocal'> }
-  | { type: 'ForgetVolumeCopy'; machine: string; reason: string };
+  | { type: 'ForgetVolumeCopy'; machine: string; reason: string }
+  | {
+      type: 'RecordWebhookAttempt';
+      /** The delivery attempted: it must still be the head of the report's webhook queue. */
+      deliveryId: string;
+      outcome:
+        | { delivered: true; httpStatus: number }
+        /** `permanent`: the callback URL is refused now (no longer allowed, a private address): not tried again. */
+        | { delivered: false; httpStatus: number | null; error: string; permanent: boolean };
+      timing: RetryTiming;
+    };
 
 /** What a command appends: the report's events, in order (nothing when there is nothing to do). */
 export type ReportDecision = ReportEvent[];
@@ -159,6 +169,22 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       const copy = state.locations.find((l) => l.kind === 'volume' && l.machine === command.machine);
       if (!copy) return [];
       return [{ type: 'ReportVolumeForgotten', data: { machine: command.machine, region: copy.region!, reason: command.reason } }];
+    }
+    case 'RecordWebhookAttempt': {
+      // Whatever the report's status: a delivery announces a transition already made.
+      const head = state.webhook?.pending[0];
+      if (!head || head.deliveryId !== command.deliveryId) throw movedOn();
+      const { deliveryId, status } = head;
+      const attempt = head.attempts + 1;
+      const { outcome, timing } = command;
+      if (outcome.delivered) return [{ type: 'WebhookDelivered', data: { deliveryId, status, attempt, httpStatus: outcome.httpStatus } }];
+      const error = outcome.error.slice(0, 1000);
+      const retryAt = outcome.permanent ? null : nextAttemptAt(attempt, timing.backoff, timing.now, () => timing.jitter);
+      const failed: ReportEvent = {
+        type: 'WebhookAttemptFailed',
+        data: { deliveryId, status, attempt, httpStatus: outcome.httpStatus, error, retryAt: retryAt?.toISOString() ?? null },
+      };
+      return retryAt ? [failed] : [failed, { type: 'WebhookFailed', data: { deliveryId, status, attempts: attempt, error } }];
     }
   }
 }

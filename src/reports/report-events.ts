@@ -15,6 +15,9 @@ export const REPORT_EVENT_TYPES = [
   'ReportFailed',
   'ReportRetryRequested',
   'ReportVolumeForgotten',
+  'WebhookDelivered',
+  'WebhookAttemptFailed',
+  'WebhookFailed',
 ] as const satisfies readonly QuireEvent['type'][];
 
 export type ReportEventType = (typeof REPORT_EVENT_TYPES)[number];

@@ -29,6 +29,29 @@ export interface ReportLocation {
   verifiedAt: Date;
 }
 
+/** The transitions a completion webhook announces, each time the report moves into one of them. */
+export const WEBHOOK_STATUSES = ['STORED', 'REPLICATED', 'FAILED'] as const;
+export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
+
+/** A webhook delivery still to be made: the head of the queue is the one being attempted. */
+export interface PendingWebhook {
+  /** The webhook-id header, the same on every attempt: the report id and the version that reached the status. */
+  deliveryId: string;
+  status: WebhookStatus;
+  /** The stream version at which the report reached `status`. */
+  version: number;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** When the next attempt is due. */
+  dueAt: Date;
+}
+
+/** A report requested with a callbackUrl: where to POST, and what is still to be delivered, in order. */
+export interface ReportWebhook {
+  url: string;
+  pending: PendingWebhook[];
+}
+
 interface ReportFields {
   reportId: string;
   streamId: string;
@@ -51,6 +74,8 @@ interface ReportFields {
   /** Stream version of the last event folded in. */
   version: number;
   locations: ReportLocation[];
+  /** Null when the report was requested without a callbackUrl. */
+  webhook: ReportWebhook | null;
 }
 
 /** The statuses of a report that has a file: its hash and size are known. */
@@ -119,19 +144,50 @@ function newReport(
     updatedAt: event.recordedAt,
     version: event.streamVersion,
     locations: [],
+    webhook: null,
   };
 }
 
-/** Folds one event into the state. Events at or below `state.version` are ignored (idempotent). */
+function isWebhookStatus(status: ReportStatus): status is WebhookStatus {
+  return (WEBHOOK_STATUSES as readonly string[]).includes(status);
+}
+
+/** The webhook-id of the delivery that announces the status reached at `version`. */
+export function webhookDeliveryId(reportId: string, version: number): string {
+  return `msg_${reportId}_${version}`;
+}
+
+/** The webhook queue after the head delivery `deliveryId` was settled (delivered or given up on). */
+function settled(webhook: ReportWebhook, deliveryId: string): ReportWebhook {
+  return webhook.pending[0]?.deliveryId === deliveryId ? { ...webhook, pending: webhook.pending.slice(1) } : webhook;
+}
+
+/**
+ * Folds one event into the state. Events at or below `state.version` are ignored (idempotent).
+ *
+ * Webhooks: every time the report moves into STORED, REPLICATED or FAILED from another status, a
+ * delivery is queued (so STORED and REPLICATED fire at most once each; FAILED once per failure
+ * that a retryReport ended; a second volume copy, STORED → STORED, fires nothing). Deliveries go
+ * out in order, one at a time.
+ */
 export function evolve(state: ReportState | null, event: RecordedEvent): ReportState | null {
+  const next = evolveReport(state, event);
+  if (!next || next === state || !next.webhook || !isWebhookStatus(next.status) || next.status === state?.status) return next;
+  const delivery: PendingWebhook = { deliveryId: webhookDeliveryId(next.reportId, event.streamVersion), status: next.status, version: event.streamVersion, attempts: 0, dueAt: event.recordedAt };
+  return { ...next, webhook: { ...next.webhook, pending: [...next.webhook.pending, delivery] } };
+}
+
+function evolveReport(state: ReportState | null, event: RecordedEvent): ReportState | null {
   if (event.type === 'LegacyReportImported') {
     // Dated when the legacy application made it, not when it was imported.
     const { reportId, owner, title, createdAt } = event.data;
     return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt) });
   }
   if (event.type === 'ReportRequested') {
-    const { reportId, owner, title, template } = event.data;
-    return state ?? newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt });
+    const { reportId, owner, title, template, callbackUrl } = event.data;
+    if (state) return state;
+    const report = newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt });
+    return callbackUrl === undefined ? report : { ...report, webhook: { url: callbackUrl, pending: [] } };
   }
   if (!state || event.streamVersion <= state.version) return state;
   const next: ReportState = { ...state, updatedAt: event.recordedAt, version: event.streamVersion };
@@ -208,6 +264,17 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
             }
           : {}),
       };
+    }
+    // Deliveries are not changes of the report: updatedAt stays.
+    case 'WebhookDelivered':
+    case 'WebhookFailed':
+      return state.webhook ? { ...state, version: event.streamVersion, webhook: settled(state.webhook, event.data.deliveryId) } : { ...state, version: event.streamVersion };
+    case 'WebhookAttemptFailed': {
+      const { deliveryId, attempt, retryAt } = event.data;
+      const head = state.webhook?.pending[0];
+      if (!state.webhook || head?.deliveryId !== deliveryId) return { ...state, version: event.streamVersion };
+      const retried: PendingWebhook = { ...head, attempts: attempt, dueAt: retryAt === null ? head.dueAt : new Date(retryAt) };
+      return { ...state, version: event.streamVersion, webhook: { ...state.webhook, pending: [retried, ...state.webhook.pending.slice(1)] } };
     }
     case 'LegacyScanCompleted':
     case 'VolumeForgotten':

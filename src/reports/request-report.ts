@@ -8,7 +8,9 @@ import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from '../projections/report-rows.js';
 import { reportStreamId } from './report-state.js';
 import { decide } from './decide.js';
-import { InvalidParamsError } from '../errors.js';
+import { ConflictError, InvalidParamsError, type ParamIssue } from '../errors.js';
+import type { EventData } from '../events/types.js';
+import { CallbackUrlRefusedError, checkCallbackUrl, type CallbackPolicy } from '../webhooks/callback-url.js';
 import { ParamsTooLargeError, UnknownTemplateError } from './errors.js';
 import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
@@ -28,6 +30,16 @@ export interface RequestReportInput {
   idempotencyKey?: string | null;
   /** Render to this archival standard (else the template's default). */
   pdfStandard?: PdfStandard | null;
+  /** Where to POST the outcome when the report is STORED, REPLICATED or FAILED (checked against the callback policy). */
+  callbackUrl?: string | null;
+}
+
+export interface RequestReportOptions {
+  requestId?: string;
+  /** Which callback URLs are accepted (WEBHOOK_ALLOWED_HOSTS, production); without one, none is. */
+  callbacks?: CallbackPolicy;
+  /** How long a key names its first report (IDEMPOTENCY_WINDOW); default a day. */
+  idempotencyWindowMs?: number;
 }
 
 export interface RequestReportResult {
@@ -47,6 +59,31 @@ const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, '1–100 cha
 /** A fixed namespace: a viewer's idempotency key always names the same report (and event), on every machine. */
 const REQUEST_NAMESPACE = '0c6f4f4e-3b1e-4d43-9a55-2f0b8f3c7d12';
 
+const DEFAULT_IDEMPOTENCY_WINDOW_MS = 86_400_000;
+
+/**
+ * The report (and its ReportRequested event id) a viewer's key names in its `generation`-th
+ * window: generation 0 is the key's first use; once a window has passed, the key names the next.
+ */
+function keyedIds(keyed: string, generation: number): { reportId: string; eventId: string } {
+  const suffix = generation === 0 ? '' : `\n${generation}`;
+  return { reportId: uuidv5(`report:${keyed}${suffix}`, REQUEST_NAMESPACE), eventId: uuidv5(`requested:${keyed}${suffix}`, REQUEST_NAMESPACE) };
+}
+
+type Requested = EventData<'ReportRequested'>;
+
+/** The same request: template, title, params and callbackUrl (the report id and owner follow from the key). */
+function sameRequest(a: Requested, b: Requested): boolean {
+  return (
+    a.template === b.template && a.title === b.title && canonicalJson(a.params) === canonicalJson(b.params) && a.callbackUrl === b.callbackUrl &&
+    a.pdfStandard === b.pdfStandard
+  );
+}
+
+function keyReused(key: string): ConflictError {
+  return new ConflictError(`idempotency key ${key} was already used for a different request; send the same request, or use a new key`);
+}
+
 /**
  * Validates a report request against its template and appends ReportRequested to a new stream.
  * Every check runs before the append: on bad input nothing is written.
@@ -55,7 +92,7 @@ export async function requestReport(
   store: EventStore,
   input: RequestReportInput,
   actor: Actor,
-  options: { requestId?: string } = {},
+  options: RequestReportOptions = {},
 ): Promise<RequestReportResult> {
   // The root of the report's trace (or a child of the caller's): every later stage continues it.
   return inSpan('requestReport', { attributes: { 'quire.template': String(input.template).slice(0, 64) } }, async (span) => {
@@ -65,7 +102,7 @@ export async function requestReport(
   });
 }
 
-async function request(store: EventStore, input: RequestReportInput, actor: Actor, options: { requestId?: string }): Promise<RequestReportResult> {
+async function request(store: EventStore, input: RequestReportInput, actor: Actor, options: RequestReportOptions): Promise<RequestReportResult> {
   assertMayChange(actor, 'request reports');
   const template = getTemplate(input.template);
   if (!template) throw new UnknownTemplateError(input.template, templateNames);
@@ -86,12 +123,21 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
   const key = input.idempotencyKey == null ? undefined : IdempotencyKey.safeParse(input.idempotencyKey);
   const pdfStandard = input.pdfStandard == null ? undefined : z.enum(PDF_STANDARDS).safeParse(input.pdfStandard);
 
-  const issues = [
+  const issues: ParamIssue[] = [
     ...(key === undefined || key.success ? [] : key.error.issues.map((i) => ({ path: 'idempotencyKey', message: i.message }))),
     ...(title.success ? [] : title.error.issues.map((i) => ({ path: 'title', message: i.message }))),
     ...(pdfStandard === undefined || pdfStandard.success ? [] : [{ path: 'pdfStandard', message: `one of ${PDF_STANDARDS.join(', ')}` }]),
     ...(params.success ? [] : params.error.issues.map((i) => ({ path: ['params', ...i.path].join('.'), message: i.message }))),
   ];
+  let callbackUrl: string | undefined;
+  if (input.callbackUrl != null) {
+    try {
+      callbackUrl = await checkCallbackUrl(input.callbackUrl, options.callbacks ?? { allowedHosts: [], production: true });
+    } catch (err) {
+      if (!(err instanceof CallbackUrlRefusedError)) throw err;
+      issues.push({ path: 'callbackUrl', message: err.message });
+    }
+  }
   if (issues.length > 0 || !title.success || !params.success) throw new InvalidParamsError(issues);
 
   if (template.name === 'history') {
@@ -101,38 +147,43 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
   }
 
   const keyed = key?.success ? `${actor.id}\n${key.data}` : undefined;
-  const reportId = keyed ? uuidv5(`report:${keyed}`, REQUEST_NAMESPACE) : randomUUID();
+  const data = (reportId: string): Requested => ({
+    reportId,
+    template: template.name,
+    title: title.data,
+    params: params.data as Record<string, unknown>,
+    owner: actor.id,
+    ...(callbackUrl === undefined ? {} : { callbackUrl }),
+    ...(pdfStandard?.success ? { pdfStandard: pdfStandard.data } : {}),
+  });
+
+  let ids: { reportId: string; eventId?: string } = { reportId: randomUUID() };
+  if (keyed) {
+    // The key's report in its current window: the same request answers it (nothing appended, no
+    // second render); a different one is a conflict. A report past its window frees the key.
+    const windowMs = options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
+    for (let generation = 0; ; generation++) {
+      ids = keyedIds(keyed, generation);
+      const existing = await loadReportState(store.db, ids.reportId);
+      if (!existing) break;
+      if (Date.now() - existing.requestedAt.getTime() >= windowMs) continue;
+      const first = (await store.readStream(existing.streamId, { limit: 1 }))[0];
+      if (first?.type !== 'ReportRequested' || !sameRequest(first.data, data(ids.reportId))) throw keyReused(key!.data!);
+      return { reportId: existing.reportId, streamId: existing.streamId };
+    }
+  }
+  const reportId = ids.reportId;
   const streamId = reportStreamId(reportId);
   // A new stream: 'no_stream' below is the load (nothing there yet).
-  const events = decide(
-    {
-      type: 'RequestReport',
-      data: {
-        reportId,
-        template: template.name,
-        title: title.data,
-        params: params.data as Record<string, unknown>,
-        owner: actor.id,
-        ...(pdfStandard?.success ? { pdfStandard: pdfStandard.data } : {}),
-      },
-    },
-    null,
-  );
+  const events = decide({ type: 'RequestReport', data: data(reportId) }, null);
   const appended = await store.append(
     streamId,
     'no_stream',
-    // With a key, a retried append is recognised by its event id and answered as the first one was.
-    events.map((e) => (keyed ? { ...e, eventId: uuidv5(`requested:${keyed}`, REQUEST_NAMESPACE) } : e)),
+    // With a key, a concurrent twin's append is recognised by its event id and answered as the first one was.
+    events.map((e) => (ids.eventId ? { ...e, eventId: ids.eventId } : e)),
     { actor: actor.id, ...(options.requestId ? { requestId: options.requestId } : {}) },
   );
   const first = appended.events[0];
-  if (appended.idempotent && first?.type === 'ReportRequested') {
-    const same =
-      first.data.template === template.name &&
-      first.data.title === title.data &&
-      canonicalJson(first.data.params) === canonicalJson(params.data) &&
-      first.data.pdfStandard === (pdfStandard?.success ? pdfStandard.data : undefined);
-    if (!same) throw new InvalidParamsError([{ path: 'idempotencyKey', message: 'already used for a different request' }]);
-  }
+  if (appended.idempotent && first?.type === 'ReportRequested' && !sameRequest(first.data, data(reportId))) throw keyReused(key!.data!);
   return { reportId, streamId };
 }

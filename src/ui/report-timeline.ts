@@ -131,6 +131,19 @@ function timelineEntry(event: HistoryEvent, report: Report, isLastFailure: boole
       status = 'RETRY';
       detail = `requested${by}, in ${region}`;
       break;
+    // Completion webhooks (requestReport's callbackUrl): each attempt, from the machine that made it.
+    case 'WebhookDelivered':
+      status = 'WEBHOOK';
+      detail = `delivered to ${report.callbackUrl ?? 'the callback URL'}, from ${region}`;
+      break;
+    case 'WebhookAttemptFailed':
+      status = 'WEBHOOK';
+      detail = `attempt failed, from ${region}`;
+      break;
+    case 'WebhookFailed':
+      status = 'WEBHOOK';
+      detail = 'given up on';
+      break;
     default:
       status = event.type;
       detail = `in ${region}`;

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../database/schema.js';
 
-export type WorkStage = 'render' | 'replicate' | 'migrate';
+export type WorkStage = 'render' | 'replicate' | 'migrate' | 'webhook';
 
 export interface Claim {
   reportId: string;
@@ -20,19 +20,28 @@ export interface Claim {
  * Claims up to `limit` reports that are due for `stage` and not leased by a live worker.
  * `due` is a condition on report_status (alias s): the work is derived from the projection.
  * FOR UPDATE SKIP LOCKED keeps concurrent claimers apart; the ON CONFLICT guard refuses a lease
- * another instance took in the meantime.
+ * another instance took in the meantime. `retryAt` is when the stage's next attempt is due
+ * (the report's next_attempt_at unless the stage keeps its own, as webhooks do).
  */
 export async function claimDue(
   db: Kysely<Database>,
-  options: { stage: WorkStage; owner: string; limit: number; leaseMs: number; due: ReturnType<typeof sql<boolean>> },
+  options: {
+    stage: WorkStage;
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    due: ReturnType<typeof sql<boolean>>;
+    retryAt?: ReturnType<typeof sql<Date | null>>;
+  },
 ): Promise<Claim[]> {
   const { stage, owner, limit, leaseMs, due } = options;
+  const retryAt = options.retryAt ?? sql<Date | null>`s.next_attempt_at`;
   const { rows } = await sql<{ report_id: string; stream_id: string; last_version: number; abandoned_version: number | null }>`
     WITH candidates AS (
       SELECT s.report_id, s.stream_id, s.last_version
       FROM report_status AS s
       WHERE ${due}
-        AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
+        AND (${retryAt} IS NULL OR ${retryAt} <= now())
         AND NOT EXISTS (
           SELECT 1 FROM work_leases AS l
           WHERE l.report_id = s.report_id AND l.stage = ${stage} AND l.expires_at > now()

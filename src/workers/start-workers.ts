@@ -9,6 +9,10 @@ import { releaseAllLeases } from './leases.js';
 import { OrphanSweeper } from './orphan-sweeper.js';
 import { renderStage } from './render-stage.js';
 import { copyStage } from './copy-stage.js';
+import { webhookStage } from './webhook-stage.js';
+import { resolveWebhookSecret } from '../auth/secret.js';
+import { downloadContext } from '../storage/download-context.js';
+import { resolveDownload } from '../storage/resolve-download.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
 import { formatProgress } from '../render/progress-signal.js';
 
@@ -20,6 +24,11 @@ export interface Workers {
   readonly replicate: WorkLoop | undefined;
   /** Copies this machine's legacy files to the object store (phase 2), when LEGACY_MIGRATE is on. */
   readonly migrate: WorkLoop | undefined;
+  /**
+   * Delivers completion webhooks (requestReport's callbackUrl); only when WEBHOOK_ALLOWED_HOSTS is
+   * set: without it no callback is accepted, and an idle loop would still claim on every event.
+   */
+  readonly webhooks: WorkLoop | undefined;
   /** Finds imported legacy files on this machine's volume (unless STORAGE_MODE=object: no volume). */
   readonly legacyScanner: LegacyScanner | undefined;
   /** Removes files on this machine's volume that no event references (unless STORAGE_MODE=object). */
@@ -104,6 +113,25 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
         }),
       )
     : undefined;
+  let webhookSecret: string | undefined;
+  const webhooks =
+    config.webhooks.allowedHosts.length === 0
+      ? undefined
+      : loop(
+          'webhook',
+          4,
+          webhookStage({
+            store,
+            owner,
+            leaseMs: config.leaseMs,
+            policy: { allowedHosts: config.webhooks.allowedHosts, production: config.production },
+            secret: () => (webhookSecret ??= resolveWebhookSecret(config.webhooks.secret, config.dataDir)),
+            backoff: { maxAttempts: config.webhooks.maxAttempts, baseMs: config.webhooks.retryBaseMs },
+            timeoutMs: config.webhooks.timeoutMs,
+            downloadUrl: (reportId, reportOwner) => resolveDownload(downloadContext(runtime), reportId, { id: reportOwner, role: 'user' }, config.downloadTtlSeconds),
+            log,
+          }),
+        );
   const legacyScanner = config.storageMode === 'object' ? undefined : new LegacyScanner(runtime, Math.max(1000, config.workerPollMs * 10));
   const orphanSweeper = config.storageMode === 'object' ? undefined : new OrphanSweeper(runtime);
   return {
@@ -112,9 +140,11 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
     render,
     replicate,
     migrate,
+    webhooks,
     legacyScanner,
     orphanSweeper,
     start() {
+      webhooks?.start();
       render.start();
       replicate?.start();
       migrate?.start();
@@ -122,7 +152,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
       orphanSweeper?.start();
     },
     async stop(graceMs) {
-      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
+      await Promise.all([render.stop(graceMs), webhooks?.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
       if (ownPool) await pool.close();
       await releaseAllLeases(store.db, owner);
     },

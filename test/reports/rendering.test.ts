@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
-import { InvalidParamsError } from '../../src/errors.js';
+import { ConflictError, InvalidParamsError } from '../../src/errors.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
@@ -81,7 +81,7 @@ describe.each(backends)('render record on %s', (kind) => {
     expect((await countEventsByType(runtime)).ReportFailed ?? 0).toBe(0);
   });
 
-  it('PDF/A-2b when the request asks for it: recorded on ReportRequested, rendered with its XMP; a bad or changed standard is INVALID_PARAMS', async () => {
+  it('PDF/A-2b when the request asks for it: recorded on ReportRequested, rendered with its XMP; a bad standard is INVALID_PARAMS, a changed one under the same key CONFLICT', async () => {
     const input = { template: 'table', title: 'Archive <&> keep', params: params('de-DE', 'x'), idempotencyKey: 'pdfa-1' };
     const res = await gqlHttp(http.url, RequestReportDocument, { input: { ...input, pdfStandard: 'PDF_A_2B' } }, token);
     const answer = res.data!.requestReport;
@@ -90,7 +90,7 @@ describe.each(backends)('render record on %s', (kind) => {
     const before = await countEventsByType(runtime);
 
     // The same key without the standard is another request; an unknown standard is refused; nothing appended.
-    await expect(requestReport(runtime.store, input, alice)).rejects.toMatchObject({ issues: [{ path: 'idempotencyKey' }] });
+    await expect(requestReport(runtime.store, input, alice)).rejects.toBeInstanceOf(ConflictError);
     const bad = requestReport(runtime.store, { ...input, idempotencyKey: 'pdfa-2', pdfStandard: 'PDF/A-3b' as never }, alice);
     await expect(bad).rejects.toBeInstanceOf(InvalidParamsError);
     await expect(bad).rejects.toMatchObject({ issues: [{ path: 'pdfStandard', message: 'one of PDF/A-2b' }] });

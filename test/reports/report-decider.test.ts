@@ -362,3 +362,89 @@ describe('decide', () => {
     });
   });
 });
+
+describe('completion webhooks', () => {
+  const HOOK = 'https://hooks.example.com/quire';
+  const requestedWithHook: ReportEvent = { type: 'ReportRequested', data: { ...(requested.data as object), callbackUrl: HOOK } as never };
+  const gaveUp = failed('render', 3, null);
+  const retry: ReportEvent = { type: 'ReportRetryRequested', data: {} };
+  const webhookTiming: RetryTiming = { backoff: { maxAttempts: 3, baseMs: 1000 }, now: new Date(T0 + 60_000), jitter: 0.5 };
+  const attempt = (deliveryId: string, outcome: Extract<ReportCommand, { type: 'RecordWebhookAttempt' }>['outcome']): ReportCommand => ({
+    type: 'RecordWebhookAttempt',
+    deliveryId,
+    outcome,
+    timing: webhookTiming,
+  });
+  const answered500 = { delivered: false as const, httpStatus: 500, error: 'answered 500', permanent: false };
+  const pending = (state: ReportState | null) => state?.webhook?.pending.map((p) => `${p.status}@${p.version}`);
+
+  describe('evolve: which transitions queue a delivery', () => {
+    it('none without a callbackUrl', () => {
+      expect(given(requested, rendered, storedHere, replicated)!.webhook).toBeNull();
+    });
+    it('STORED then REPLICATED: one each, in order, due when reached; RENDERED is not announced', () => {
+      const state = given(requestedWithHook, rendered, storedHere, replicated)!;
+      expect(state.webhook!.url).toBe(HOOK);
+      expect(pending(state)).toEqual(['STORED@3', 'REPLICATED@4']);
+      expect(state.webhook!.pending[0]).toMatchObject({ deliveryId: `msg_${REPORT_ID}_3`, attempts: 0, dueAt: new Date(T0 + 3000) });
+    });
+    it('straight to the object store: REPLICATED only', () => {
+      expect(pending(given(requestedWithHook, rendered, replicated))).toEqual(['REPLICATED@3']);
+    });
+    it('a second volume copy (STORED → STORED) or one after REPLICATED announces nothing new', () => {
+      const secondCopy: ReportEvent = { type: 'ReportStoredLocal', data: { ...storedHere.data, machine: 'm2' } };
+      expect(pending(given(requestedWithHook, rendered, storedHere, secondCopy))).toEqual(['STORED@3']);
+      expect(pending(given(requestedWithHook, rendered, replicated, secondCopy))).toEqual(['REPLICATED@3']);
+    });
+    it('FAILED once per failure a retry ended; attempts that will be retried announce nothing', () => {
+      expect(pending(given(requestedWithHook, failed('render', 1, '2026-01-01T00:00:05.000Z')))).toEqual([]);
+      expect(pending(given(requestedWithHook, gaveUp, retry, failed('render', 3, null)))).toEqual(['FAILED@2', 'FAILED@4']);
+      expect(pending(given(requestedWithHook, gaveUp, retry, rendered, storedHere))).toEqual(['FAILED@2', 'STORED@5']);
+    });
+    it('delivery events change the queue, never the report: status and updatedAt stay', () => {
+      const before = given(requestedWithHook, rendered, storedHere)!;
+      const { then } = when([requestedWithHook, rendered, storedHere], attempt(`msg_${REPORT_ID}_3`, { delivered: true, httpStatus: 204 }));
+      expect(then).toMatchObject({ status: 'STORED', updatedAt: before.updatedAt, version: 4, webhook: { url: HOOK, pending: [] } });
+    });
+  });
+
+  describe('decide: record an attempt', () => {
+    const stored = [requestedWithHook, rendered, storedHere];
+    const id = `msg_${REPORT_ID}_3`;
+    it('delivered: WebhookDelivered, and the next delivery comes up', () => {
+      const { decided, then } = when([...stored, replicated], attempt(id, { delivered: true, httpStatus: 200 }));
+      expect(decided).toEqual([{ type: 'WebhookDelivered', data: { deliveryId: id, status: 'STORED', attempt: 1, httpStatus: 200 } }]);
+      expect(pending(then)).toEqual(['REPLICATED@4']);
+    });
+    it('failed: WebhookAttemptFailed with the next attempt after backoff', () => {
+      const first = when(stored, attempt(id, answered500));
+      expect(first.decided).toEqual([
+        { type: 'WebhookAttemptFailed', data: { deliveryId: id, status: 'STORED', attempt: 1, httpStatus: 500, error: 'answered 500', retryAt: '2026-01-01T00:01:01.000Z' } },
+      ]);
+      expect(first.then.webhook!.pending[0]).toMatchObject({ attempts: 1, dueAt: new Date(T0 + 61_000) });
+      const second = when([...stored, ...first.decided], attempt(id, answered500));
+      expect(second.decided[0]).toMatchObject({ data: { attempt: 2, retryAt: '2026-01-01T00:01:02.000Z' } });
+    });
+    it('the last attempt: WebhookAttemptFailed and WebhookFailed, the delivery leaves the queue', () => {
+      const failedAttempt = (n: number, retryAt: string): ReportEvent => ({
+        type: 'WebhookAttemptFailed',
+        data: { deliveryId: id, status: 'STORED', attempt: n, httpStatus: 500, error: 'answered 500', retryAt },
+      });
+      const { decided, then } = when([...stored, failedAttempt(1, '2026-01-01T00:00:05.000Z'), failedAttempt(2, '2026-01-01T00:00:07.000Z')], attempt(id, answered500));
+      expect(decided).toEqual([
+        { type: 'WebhookAttemptFailed', data: { deliveryId: id, status: 'STORED', attempt: 3, httpStatus: 500, error: 'answered 500', retryAt: null } },
+        { type: 'WebhookFailed', data: { deliveryId: id, status: 'STORED', attempts: 3, error: 'answered 500' } },
+      ]);
+      expect(then.webhook!.pending).toEqual([]);
+    });
+    it('a refused URL is given up on at once', () => {
+      const { decided } = when(stored, attempt(id, { delivered: false, httpStatus: null, error: 'refused: host x is not on the allow-list', permanent: true }));
+      expect(decided.map((e) => e.type)).toEqual(['WebhookAttemptFailed', 'WebhookFailed']);
+    });
+    it('refused when that delivery is no longer the one due (recorded by another worker), or nothing is pending', () => {
+      const delivered: ReportEvent = { type: 'WebhookDelivered', data: { deliveryId: id, status: 'STORED', attempt: 1, httpStatus: 200 } };
+      expect(() => decide(attempt(id, answered500), given(...stored, delivered))).toThrow(ReportMovedOnError);
+      expect(() => decide(attempt(id, answered500), given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
+    });
+  });
+});

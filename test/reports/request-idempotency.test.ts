@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import type { Actor } from '../../src/actor.js';
-import { InvalidParamsError } from '../../src/errors.js';
+import { ConflictError, InvalidParamsError } from '../../src/errors.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { gqlHttp } from '../graphql/client.js';
 import { RequestReportDocument } from '../graphql/gql/graphql.js';
@@ -46,9 +46,15 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
     const first = await requestReport(iad.runtime.store, input('Q3', 'order-17'), alice);
     const again = await requestReport(lax.runtime.store, input('Q3', 'order-17'), alice);
     expect(again).toEqual(first);
-    const concurrent = await Promise.all(Array.from({ length: 6 }, (_, i) => requestReport(machines[i % 2]!.runtime.store, input('Q3', 'order-17'), alice)));
-    expect(new Set(concurrent.map((r) => r.reportId))).toEqual(new Set([first.reportId]));
     expect(await countEventsByType(iad.runtime, first.streamId)).toEqual({ ReportRequested: 1 });
+
+    // 20 identical requests at once, on both machines, with a key nobody used yet: exactly one report.
+    const before = await countEventsByType(iad.runtime);
+    const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => requestReport(machines[i % 2]!.runtime.store, input('Q4', 'order-18'), alice)));
+    expect(new Set(concurrent.map((r) => r.reportId)).size).toBe(1);
+    expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
+    const q4 = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'alice').where('title', '=', 'Q4').execute();
+    expect(q4.map((r) => r.report_id)).toEqual([concurrent[0]!.reportId]);
 
     // Another viewer's same key is their own report; no key is a new report every time.
     const bobs = await requestReport(iad.runtime.store, input('Q3', 'order-17'), bob);
@@ -57,18 +63,39 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
     expect(unkeyed[0].reportId).not.toBe(unkeyed[1].reportId);
   });
 
-  it('the same key for a different request, or a malformed key, is INVALID_PARAMS and appends nothing', async () => {
+  it('the same key for a different request is a CONFLICT, a malformed key INVALID_PARAMS; neither appends anything', async () => {
     const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
     const before = await countEventsByType(iad.runtime);
     await requestReport(iad.runtime.store, input('Original', 'k-1'), alice);
-    await expect(requestReport(lax.runtime.store, input('Something else', 'k-1'), alice)).rejects.toSatisfy(
-      (e) => e instanceof InvalidParamsError && e.issues.some((i) => i.path === 'idempotencyKey'),
+    await expect(requestReport(lax.runtime.store, input('Something else', 'k-1'), alice)).rejects.toBeInstanceOf(ConflictError);
+    await expect(requestReport(lax.runtime.store, { ...input('Original', 'k-1'), params: { columns: [{ label: 'Name', key: 'name' }], rows: [{ name: 'b' }] } }, alice)).rejects.toBeInstanceOf(ConflictError);
+    // Different at once, from both machines: one wins, every other is a conflict (never a second report).
+    const racing = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => requestReport(machines[i % 2]!.runtime.store, input(`Racer ${i}`, 'k-race'), alice)),
     );
+    expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(racing.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
     for (const bad of ['', 'has space', 'x'.repeat(101), 'ключ']) {
       await expect(requestReport(iad.runtime.store, input('Bad key', bad), alice)).rejects.toBeInstanceOf(InvalidParamsError);
     }
-    // Exactly one report more: the original.
-    expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
+    // Exactly two reports more: the original and the race's winner.
+    expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 2 });
+  });
+
+  it('within the window the key names its first report; once the window has passed, a new one', async () => {
+    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const windowMs = 1500;
+    const first = await requestReport(iad.runtime.store, input('Windowed', 'k-window'), alice, { idempotencyWindowMs: windowMs });
+    const again = await requestReport(lax.runtime.store, input('Windowed', 'k-window'), alice, { idempotencyWindowMs: windowMs });
+    expect(again).toEqual(first);
+    await new Promise((r) => setTimeout(r, windowMs + 100));
+    // Past the window the key is free: even a different request is accepted, as a new report.
+    const later = await requestReport(lax.runtime.store, input('Windowed later', 'k-window'), alice, { idempotencyWindowMs: windowMs });
+    expect(later.reportId).not.toBe(first.reportId);
+    expect(await requestReport(iad.runtime.store, input('Windowed later', 'k-window'), alice, { idempotencyWindowMs: windowMs })).toEqual(later);
+    await expect(requestReport(iad.runtime.store, input('Windowed', 'k-window'), alice, { idempotencyWindowMs: windowMs })).rejects.toBeInstanceOf(ConflictError);
+    expect(await countEventsByType(iad.runtime, first.streamId)).toEqual({ ReportRequested: 1 });
+    expect(await countEventsByType(iad.runtime, later.streamId)).toEqual({ ReportRequested: 1 });
   });
 
   it('over GraphQL: a retried mutation with its key returns the same report; a reused key is a typed error', async () => {
@@ -84,8 +111,15 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
     if (a.__typename !== 'MutationRequestReportSuccess' || b.__typename !== 'MutationRequestReportSuccess') throw new Error(`${a.__typename} ${b.__typename}`);
     expect(b.data.reportId).toBe(a.data.reportId);
     const reused = await ask(lax.http.url, 'Different', 'b2c1a7e0-5d7e-4a44-8d35-1c9a0b3f6e21');
-    expect(reused).toMatchObject({ __typename: 'InvalidParamsError', code: 'INVALID_PARAMS', issues: [{ path: 'idempotencyKey' }] });
-    const carols = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').execute();
-    expect(carols.map((r) => r.report_id)).toEqual([a.data.reportId]);
+    expect(reused).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
+
+    // 20 identical mutations at once, across both machines: one report, every answer names it.
+    const before = await countEventsByType(iad.runtime);
+    const at = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(machines[i % 2]!.http.url, 'At once', 'gql-at-once')));
+    const ids = new Set(at.map((r) => (r.__typename === 'MutationRequestReportSuccess' ? r.data.reportId : r.__typename)));
+    expect(ids.size).toBe(1);
+    expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
+    const carols = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').orderBy('requested_at').execute();
+    expect(carols.map((r) => r.report_id)).toEqual([a.data.reportId, [...ids][0]]);
   });
 });

@@ -1,6 +1,8 @@
 import { WrongExpectedVersionError } from '../../events/errors.js';
 import { storableJsonIssues } from '../../events/storable-json.js';
-import { InvalidParamsError, QuireError } from '../../errors.js';
+import { ConflictError, InvalidParamsError, QuireError } from '../../errors.js';
+
+export { ConflictError };
 import { ForbiddenError } from '../../actor.js';
 import {
   NotRetryableError,
@@ -96,17 +98,10 @@ builder.objectType(InvalidParamsError, {
   fields: (t) => ({ issues: t.field({ type: [ParamIssue], resolve: (e) => e.issues }) }),
 });
 
-export class ConflictError extends QuireError {
-  readonly code = 'CONFLICT';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConflictError';
-  }
-}
-
 builder.objectType(ConflictError, {
   name: 'ConflictError',
-  description: 'Someone else changed the report at the same moment; read it again and retry.',
+  description:
+    'The request conflicts with what is already there: someone else changed the report at the same moment (read it again and retry), or an idempotency key was already used for a different request.',
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ConflictError,
   fields: () => ({}),

@@ -102,6 +102,11 @@ export const ReportRef = builder.loadableNode('Report', {
     failedStage: t.exposeString('failedStage', { nullable: true }),
     nextAttemptAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.nextAttemptAt }),
     version: t.exposeInt('version', { description: 'Stream version of the last event folded in.' }),
+    callbackUrl: t.string({ nullable: true, description: 'Where completion webhooks go; null when requested without one.', resolve: (r) => r.webhook?.url ?? null }),
+    webhooksPending: t.int({
+      description: 'Webhook deliveries not yet delivered nor given up on (each retried with backoff; see the history’s Webhook* events).',
+      resolve: (r) => r.webhook?.pending.length ?? 0,
+    }),
     // Every ReportState handed to this type carries its locations (pages load them in one batch).
     locations: t.field({ type: [LocationRef], resolve: (r) => r.locations }),
     history: t.loadableList({
@@ -221,7 +226,12 @@ const RequestReportInput = builder.inputType('RequestReportInput', {
     idempotencyKey: t.string({
       required: false,
       description:
-        'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS.',
+        'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key within IDEMPOTENCY_WINDOW (a day by default) returns the same report (no new events, no second render) instead of a second one; the same key with a different request is a ConflictError.',
+    }),
+    callbackUrl: t.string({
+      required: false,
+      description:
+        'Where quire POSTs a signed JSON body (Standard Webhooks) when the report becomes STORED, REPLICATED or FAILED. https only in production; the host must be on WEBHOOK_ALLOWED_HOSTS and, in production, resolve to public addresses only.',
     }),
     pdfStandard: t.field({
       type: PDF_STANDARD,
@@ -250,7 +260,7 @@ builder.mutationField('requestReport', (t) =>
   t.field({
     type: ReportRef,
     authScopes: { mutator: true },
-    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
+    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError, ConflictError] },
     args: { input: t.arg({ type: RequestReportInput }) },
     resolve: async (_, { input }, ctx) => {
       try {
@@ -268,9 +278,14 @@ builder.mutationField('requestReport', (t) =>
             params: input.params,
             idempotencyKey: input.idempotencyKey ?? null,
             pdfStandard: input.pdfStandard ?? null,
+            callbackUrl: input.callbackUrl ?? null,
           },
           ctx.actor,
-          { requestId: ctx.requestId },
+          {
+            requestId: ctx.requestId,
+            callbacks: { allowedHosts: ctx.runtime.config.webhooks.allowedHosts, production: ctx.runtime.config.production },
+            idempotencyWindowMs: ctx.runtime.config.idempotencyWindowMs,
+          },
         ),
       );
       return (await loadReportState(ctx.runtime.store.db, reportId))!;

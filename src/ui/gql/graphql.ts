@@ -27,7 +27,9 @@ export type ReportStatus =
   | 'STORED';
 
 export type RequestReportInput = {
-  /** Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS. */
+  /** Where quire POSTs a signed JSON body (Standard Webhooks) when the report becomes STORED, REPLICATED or FAILED. https only in production; the host must be on WEBHOOK_ALLOWED_HOSTS and, in production, resolve to public addresses only. */
+  callbackUrl?: string | null | undefined;
+  /** Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key within IDEMPOTENCY_WINDOW (a day by default) returns the same report (no new events, no second render) instead of a second one; the same key with a different request is a ConflictError. */
   idempotencyKey?: string | null | undefined;
   /** The template’s parameters (validated against its schema; at most 1 MiB). */
   params: unknown;
@@ -43,7 +45,7 @@ export type Role =
   | 'AUDITOR'
   | 'USER';
 
-export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
+export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, callbackUrl: string | null, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
 
 export type UiCreateDownloadUrlMutationVariables = Exact<{
   reportId: string | number;
@@ -90,7 +92,7 @@ export type UiReportStatusSubscriptionVariables = Exact<{
 }>;
 
 
-export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
+export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, callbackUrl: string | null, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
 
 export type UiReportsQueryVariables = Exact<{
   first: number;
@@ -106,6 +108,7 @@ export type UiRequestReportMutationVariables = Exact<{
 
 
 export type UiRequestReportMutation = { requestReport:
+    | { __typename: 'ConflictError', code: string, message: string }
     | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'InvalidParamsError', code: string, message: string, issues: Array<{ path: string, message: string }> }
     | { __typename: 'MutationRequestReportSuccess', data: { reportId: string, title: string, template: string, status: ReportStatus, requestedAt: string } }
@@ -172,6 +175,7 @@ export const ReportViewFragmentDoc = new TypedDocumentString(`
   bytes
   sha256
   version
+  callbackUrl
   locations {
     kind
     region
@@ -303,6 +307,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
   bytes
   sha256
   version
+  callbackUrl
   locations {
     kind
     region
@@ -330,7 +335,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
       actor
     }
   }
-}`, {"hash":"ac357d741c3142c298463e61e96c0a56b895558d65f45fdcfba1547da8a48a1f"}) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
+}`, {"hash":"74d6e93c9d34e2079154027f0c9d7eb06ae26a4628dab084c16985df0caa381b"}) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
 export const UiReportsDocument = new TypedDocumentString(`
     query UiReports($first: Int!, $after: String) {
   reports(first: $first, after: $after) {
