@@ -14,7 +14,9 @@
  * The load generator is a bounded loop of node:http requests over a keep-alive agent (no
  * autocannon dependency); it shares the CPU with the server, as autocannon would on one machine.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +26,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { printSelfTime, profiled } from './support/cpu-profile.js';
-import { selectReportWithLocations, toReportStateWithLocations } from '../src/projections/report-rows.js';
+import { loadReportState, selectReportWithLocations, toReportStateWithLocations } from '../src/projections/report-rows.js';
 import WebSocket from 'ws';
 import { startHttpServer } from '../src/api/http-server.js';
 import { loadConfig } from '../src/config.js';
@@ -260,6 +262,112 @@ const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 console.log(`report(id) / yoga+pg = ${fmt(report.rps / fair.rps, 2)} (target ≥ 0.8: ${verdict(report.rps / fair.rps >= 0.8)}); p99 ${fmt(report.p99)} ms (< 50: ${verdict(report.p99 < 50)})`);
 console.log(`createDownloadUrl / yoga+pg = ${fmt(download.rps / fair.rps, 2)} (target ≥ 0.7: ${verdict(download.rps / fair.rps >= 0.7)}); p99 ${fmt(download.p99)} ms (< 50: ${verdict(download.p99 < 50)})`);
 
+// ─── 3. /files vs a plain static-file server over the same files ────────────────────────────────
+// GET at CONNECTIONS connections on the reports' own files (one signed link each, as createDownloadUrl
+// gives them), against node:http + fs.createReadStream serving the same paths; then one 200 MB file
+// through each, sampling the process's RSS while it streams (the client discards the bytes).
+const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 200);
+if (FILE_MB > 0) {
+  const links: Array<{ token: string; path: string }> = [];
+  for (const { reportId } of reports) {
+    const state = (await loadReportState(database.db, reportId))!;
+    const location = state.locations.find((l) => l.kind === 'volume')!;
+    const { token } = await runtime.fileTokens.sign(
+      { reportId, key: location.key, location: 'volume', region: location.region, machine: location.machine, sha256: location.sha256, filename: 'r.pdf' },
+      3600,
+    );
+    links.push({ token, path: runtime.volume.pathOf(location.key) });
+  }
+  const staticServer = createServer((req, res) => {
+    const path = staticPaths.get(req.url ?? '');
+    if (!path) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/pdf' });
+    createReadStream(path).pipe(res);
+  });
+  const staticPaths = new Map(links.map((l) => [`/static/${l.token}`, l.path]));
+  const staticBase = (await listen(staticServer)).replace('/graphql', '');
+  const quireBase = http.url;
+  const get = (agent: Agent, url: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(url, { agent }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => (res.statusCode === 200 ? resolve(bytes) : reject(new Error(`status ${res.statusCode}`))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const getLoad = async (name: string, url: (i: number) => string, seconds: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    const latencies: number[] = [];
+    let errors = 0;
+    let bytes = 0;
+    let n = 0;
+    const start = performance.now();
+    const end = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          try {
+            bytes += await get(agent, url(n++));
+          } catch (err) {
+            if (errors++ === 0) console.error(`  ${name}: ${String(err)}`);
+          }
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    agent.destroy();
+    latencies.sort((a, b) => a - b);
+    return { name, rps: latencies.length / elapsed, mbps: bytes / 2 ** 20 / elapsed, p99: percentile(latencies, 99), errors, load: loadavg() };
+  };
+  const fileCases = [
+    () => getLoad('static node:http + createReadStream', (i) => `${staticBase}/static/${links[i % links.length]!.token}`, SECONDS / 2),
+    () => getLoad('quire /files', (i) => `${quireBase}/files/${links[i % links.length]!.token}`, SECONDS / 2),
+  ];
+  const fileRuns: Array<Awaited<ReturnType<typeof getLoad>>> = [];
+  for (const run of [...fileCases, ...[...fileCases].reverse()]) fileRuns.push(await run());
+  console.log('\n| /files case | req/s | MiB/s | p99 ms | errors | load |\n|---|---:|---:|---:|---:|---|');
+  for (const r of fileRuns) console.log(`| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.mbps, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.load} |`);
+  const rate = (name: string) => fileRuns.filter((r) => r.name === name).reduce((a, r) => a + r.rps, 0);
+  console.log(`/files / static = ${fmt(rate('quire /files') / rate('static node:http + createReadStream'), 2)} (files of ~${Math.round(statSync(links[0]!.path).size / 1024)} KiB)`);
+
+  // One big file: written straight to the volume, then streamed once through each server.
+  const bigKey = `bench/big-${FILE_MB}mb.pdf`;
+  const bigPath = runtime.volume.pathOf(bigKey);
+  mkdirSync(dirname(bigPath), { recursive: true });
+  const chunk = randomBytes(1 << 20);
+  const fd = openSync(bigPath, 'w');
+  for (let i = 0; i < FILE_MB; i++) writeSync(fd, chunk);
+  closeSync(fd);
+  const { token: bigToken } = await runtime.fileTokens.sign(
+    { reportId: reports[0]!.reportId, key: bigKey, location: 'volume', region: config.region, machine: config.machineId, sha256: '', filename: 'big.pdf' },
+    3600,
+  );
+  staticPaths.set(`/static/${bigToken}`, bigPath);
+  for (const [name, url] of [
+    ['static', `${staticBase}/static/${bigToken}`],
+    ['quire /files', `${quireBase}/files/${bigToken}`],
+  ] as const) {
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const agent = new Agent({ keepAlive: false });
+    const t0 = performance.now();
+    const bytes = await get(agent, url);
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    console.log(`${FILE_MB} MB through ${name}: ${fmt(bytes / 2 ** 20 / seconds, 0)} MiB/s, RSS ${Math.round(before / 2 ** 20)} → peak ${Math.round(peak / 2 ** 20)} MiB (+${Math.round((peak - before) / 2 ** 20)}), load ${loadavg()}`);
+  }
+  rmSync(bigPath, { force: true });
+  await new Promise<void>((resolve) => staticServer.close(() => resolve()));
+  staticServer.closeAllConnections();
+}
+
 // ─── 2. 1,000 graphql-ws subscriptions ────────────────────────────────────────────────────────────
 if (WS_CLIENTS > 0) {
 const wsUrl = quireUrl.replace(/^http/, 'ws');
@@ -269,6 +377,9 @@ const unsubscribes: Array<() => void> = [];
 /** reportId → per-client callbacks waiting for a version. */
 const waiting = new Map<string, Array<(version: number) => void>>();
 const initialSeen: Promise<void>[] = [];
+global.gc?.();
+const rssBeforeWs = process.memoryUsage().rss;
+const heapBeforeWs = process.memoryUsage().heapUsed;
 const connectStart = performance.now();
 for (let c = 0; c < WS_CLIENTS; c++) {
   const reportId = reports[c % reports.length]!.reportId;
@@ -311,7 +422,13 @@ for (let c = 0; c < WS_CLIENTS; c++) {
 }
 const settled = await Promise.allSettled(initialSeen);
 const subscribed = settled.filter((s) => s.status === 'fulfilled').length;
-console.log(`\n${subscribed}/${WS_CLIENTS} graphql-ws clients subscribed (first state received) in ${fmt((performance.now() - connectStart) / 1000, 1)} s`);
+console.log(`\n${subscribed}/${WS_CLIENTS} graphql-ws clients subscribed (first state received) in ${fmt((performance.now() - connectStart) / 1000, 1)} s, load ${loadavg()}`);
+global.gc?.();
+{
+  // Clients and server share this process: the figure is an upper bound on the server's share.
+  const { rss, heapUsed } = process.memoryUsage();
+  console.log(`memory per subscriber (client + server, one process): RSS +${fmt((rss - rssBeforeWs) / WS_CLIENTS / 1024, 1)} KiB, heap +${fmt((heapUsed - heapBeforeWs) / WS_CLIENTS / 1024, 1)} KiB`);
+}
 
 const deliveries: number[] = [];
 let missed = 0;
