@@ -139,6 +139,8 @@ const config = loadConfig({
   NODE_ENV: 'production',
   // The sealer is not what this measures (and production would want its signing key).
   SEALER_ENABLED: 'false',
+  // Every client of the bench comes from 127.0.0.1: no per-client connection cap.
+  MAX_CONNECTIONS_PER_CLIENT: '0',
 });
 // PostgreSQL when DATABASE_URL is set (a scratch database, dropped at the end), else embedded PGlite.
 const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';

@@ -21,10 +21,11 @@ describe('FileTokens', () => {
       .setExpirationTime(exp)
       .sign(key);
     expect(token).toBe(jose);
+    expect((await new FileTokens(key).verify(jose)).key).toBe(claims.key);
     expect(expiresAt.getTime()).toBe(exp * 1000);
   });
 
-  it('verifies what it signs, object-store links included; refuses another key, a changed claim, an expired link', async () => {
+  it('verifies what it signs, object-store links included; refuses another key, a changed claim, another header or audience, an expired link', async () => {
     const tokens = new FileTokens(key);
     const { token, expiresAt } = await tokens.sign(claims, 60);
     expect(await tokens.verify(token)).toEqual({ ...claims, expiresAt });
@@ -37,10 +38,26 @@ describe('FileTokens', () => {
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), key: 'reports/other.pdf' })).toString('base64url');
     await expect(tokens.verify(`${h}.${forged}.${s}`)).rejects.toMatchObject({ reason: 'invalid' });
 
+    // Only the header it writes: another algorithm, or none, is refused whatever the signature.
+    const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+    await expect(tokens.verify(`${none}.${p}.`)).rejects.toMatchObject({ reason: 'invalid' });
+    await expect(tokens.verify(`${none}.${p}.${s}`)).rejects.toMatchObject({ reason: 'invalid' });
+    await expect(tokens.verify(`${h}.${p}`)).rejects.toMatchObject({ reason: 'invalid' });
+    // Another audience (a user token signed with the same key would be one) is refused.
+    const otherAudience = await new SignJWT({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), aud: 'quire:user' }).setProtectedHeader({ alg: 'HS256' }).sign(key);
+    await expect(tokens.verify(otherAudience)).rejects.toMatchObject({ reason: 'invalid' });
+
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() - 3600_000);
     const old = await tokens.sign(claims, 60);
     vi.useRealTimers();
     await expect(tokens.verify(old.token)).rejects.toMatchObject({ reason: 'expired' });
+    // Expired from the second of `exp` on, as jose has it.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const edge = await tokens.sign(claims, 10);
+    vi.setSystemTime(edge.expiresAt.getTime() - 1);
+    expect((await tokens.verify(edge.token)).reportId).toBe('r-1');
+    vi.setSystemTime(edge.expiresAt.getTime());
+    await expect(tokens.verify(edge.token)).rejects.toMatchObject({ reason: 'expired' });
   });
 });
