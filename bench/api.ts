@@ -14,13 +14,19 @@
  * The load generator is a bounded loop of node:http requests over a keep-alive agent (no
  * autocannon dependency); it shares the CPU with the server, as autocannon would on one machine.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { createClient, type Client } from 'graphql-ws';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { printSelfTime, profiled } from './support/cpu-profile.js';
+import { loadReportState, selectReportWithLocations, toReportStateWithLocations } from '../src/projections/report-rows.js';
 import WebSocket from 'ws';
 import { startHttpServer } from '../src/api/http-server.js';
 import { loadConfig } from '../src/config.js';
@@ -35,6 +41,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 200);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const WS_CLIENTS = Number(process.env.BENCH_WS_CLIENTS ?? 1000);
+/** BENCH_PROFILE=dir: CPU-profile each quire case, write <dir>/<case>.cpuprofile and print self time by place. */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
 /** Hard stop for the whole run: nothing may hang the process. */
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MS ?? 10 * 60_000);
 
@@ -50,6 +59,8 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 interface LoadResult {
   name: string;
+  latencies: number[];
+  seconds: number;
   requests: number;
   errors: number;
   rps: number;
@@ -106,7 +117,7 @@ async function load(name: string, url: string, body: (i: number) => string, head
   const elapsed = (performance.now() - start) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { name, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { name, latencies, seconds: elapsed, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 async function listen(server: Server): Promise<string> {
@@ -126,6 +137,10 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   AUTH_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
   NODE_ENV: 'production',
+  // The sealer is not what this measures (and production would want its signing key).
+  SEALER_ENABLED: 'false',
+  // Every client of the bench comes from 127.0.0.1: no per-client connection cap.
+  MAX_CONNECTIONS_PER_CLIENT: '0',
 });
 // PostgreSQL when DATABASE_URL is set (a scratch database, dropped at the end), else embedded PGlite.
 const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
@@ -165,24 +180,198 @@ const bareYoga = createYoga({
 const bareServer = createServer(bareYoga);
 const bareUrl = await listen(bareServer);
 
+// ─── the fair baseline: a bare yoga whose resolver runs report(id)'s one SQL statement ─────────────
+// The statement quire runs for report(id) (report_status row + locations as a JSON array), compiled
+// once by Kysely and sent as a named prepared statement through its own pg pool (same size as
+// quire's) on the same database; on PGlite, the compiled query through the same connection.
+const reportSql = selectReportWithLocations(database.db).where('s.report_id', '=', '00000000-0000-0000-0000-000000000000').compile();
+const fairPool = database.url ? new pg.Pool({ connectionString: database.url, max: 20 }) : undefined;
+const readReportRow = async (id: string) => {
+  if (fairPool) return (await fairPool.query({ name: 'bench_report', text: reportSql.sql, values: [id] })).rows[0];
+  return (await database.db.executeQuery({ ...reportSql, parameters: [id] })).rows[0];
+};
+const fairYoga = createYoga({
+  schema: createSchema({
+    typeDefs: 'type Query { report(id: ID!): Report } type Report { reportId: String! status: String! title: String! locations: [Location!]! } type Location { kind: String! }',
+    resolvers: {
+      Query: {
+        report: async (_: unknown, { id }: { id: string }) => {
+          const row = (await readReportRow(id)) as { report_id: string; status: string; title: string; locations: Array<{ kind: string }> } | undefined;
+          return row && { reportId: row.report_id, status: row.status, title: row.title, locations: row.locations };
+        },
+      },
+    },
+  }),
+  logging: false,
+  graphiql: false,
+});
+const fairServer = createServer(fairYoga);
+const fairUrl = await listen(fairServer);
+// The same row, mapped the way quire maps it, must come back: the baseline answers the same question.
+toReportStateWithLocations((await readReportRow(reports[0]!.reportId)) as never);
+
 // ─── 1. HTTP load ─────────────────────────────────────────────────────────────────────────────────
 const reportQuery = 'query Report($id: ID!) { report(id: $id) { reportId status title locations { kind } } }';
 const downloadMutation = 'mutation Download($id: ID!) { createDownloadUrl(reportId: $id, ttlSeconds: 300) { __typename ... on MutationCreateDownloadUrlSuccess { data { url expiresAt source } } } }';
 const pick = (i: number) => reports[i % reports.length]!.reportId;
 
-const results: LoadResult[] = [];
-results.push(await load('bare yoga { hello }', bareUrl, () => JSON.stringify({ query: '{ hello }' }), {}, (t) => t.includes('"world"')));
-results.push(await load('quire report(id)', quireUrl, (i) => JSON.stringify({ query: reportQuery, variables: { id: pick(i) } }), auth, (t) => t.includes('"STORED"')));
-results.push(await load('quire createDownloadUrl', quireUrl, (i) => JSON.stringify({ query: downloadMutation, variables: { id: pick(i) } }), auth, (t) => t.includes('MutationCreateDownloadUrlSuccess')));
-const bare = results[0]!;
-console.log('\ncase                         requests   errors      req/s   p50 ms   p99 ms   vs bare');
-for (const r of results) {
-  console.log(`${r.name.padEnd(28)} ${String(r.requests).padStart(8)} ${String(r.errors).padStart(8)} ${fmt(r.rps, 0).padStart(10)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(r.rps / bare.rps, 2).padStart(9)}`);
+// Each case runs twice, in the order A B C D D C B A, and the two halves are merged: a load that
+// drifts during the run (other work on the machine) then weighs on every case about equally.
+const results = new Map<string, LoadResult & { loads: string[] }>();
+const runCase = async (key: string, run: () => Promise<LoadResult>) => {
+  let r: LoadResult;
+  if (!PROFILE_DIR) r = await run();
+  else {
+    const { result, profile } = await profiled(run, join(PROFILE_DIR, `${key}.cpuprofile`));
+    printSelfTime(result.name, profile);
+    r = result;
+  }
+  const seen = results.get(r.name);
+  if (!seen) return void results.set(r.name, { ...r, loads: [loadavg()] });
+  const latencies = [...seen.latencies, ...r.latencies].sort((a, b) => a - b);
+  const seconds = seen.seconds + r.seconds;
+  results.set(r.name, {
+    name: r.name,
+    latencies,
+    seconds,
+    requests: latencies.length,
+    errors: seen.errors + r.errors,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    loads: [...seen.loads, loadavg()],
+  });
+};
+const reportBody = (i: number) => JSON.stringify({ query: reportQuery, variables: { id: pick(i) } });
+const cases: Array<[string, () => Promise<LoadResult>]> = [
+  ['bare', () => load('bare yoga { hello }', bareUrl, () => JSON.stringify({ query: '{ hello }' }), {}, (t) => t.includes('"world"'), SECONDS / 2)],
+  ['fair', () => load('bare yoga + pg report SQL', fairUrl, reportBody, {}, (t) => t.includes('"STORED"'), SECONDS / 2)],
+  ['report', () => load('quire report(id)', quireUrl, reportBody, auth, (t) => t.includes('"STORED"'), SECONDS / 2)],
+  [
+    'download',
+    () => load('quire createDownloadUrl', quireUrl, (i) => JSON.stringify({ query: downloadMutation, variables: { id: pick(i) } }), auth, (t) => t.includes('MutationCreateDownloadUrlSuccess'), SECONDS / 2),
+  ],
+];
+for (const [key, run] of cases) await runCase(key, run);
+for (const [key, run] of [...cases].reverse()) await runCase(`${key}-2`, run);
+const [bare, fair, report, download] = [...results.values()] as unknown as [LoadResult, LoadResult, LoadResult, LoadResult];
+console.log('\n| case | requests | errors | req/s | p50 ms | p99 ms | vs constant yoga | vs yoga + pg | load avg |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+for (const r of results.values()) {
+  console.log(`| ${r.name} | ${r.requests} | ${r.errors} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rps / bare.rps, 2)} | ${fmt(r.rps / fair.rps, 2)} | ${r.loads.join(' → ')} |`);
 }
-const ratio = results[1]!.rps / bare.rps;
-console.log(`report(id) / bare yoga = ${fmt(ratio, 2)} (target ≥ 0.6: ${ratio >= 0.6 ? 'met' : 'NOT met'})`);
+const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+console.log(`report(id) / yoga+pg = ${fmt(report.rps / fair.rps, 2)} (target ≥ 0.8: ${verdict(report.rps / fair.rps >= 0.8)}); p99 ${fmt(report.p99)} ms (< 50: ${verdict(report.p99 < 50)})`);
+console.log(`createDownloadUrl / yoga+pg = ${fmt(download.rps / fair.rps, 2)} (target ≥ 0.7: ${verdict(download.rps / fair.rps >= 0.7)}); p99 ${fmt(download.p99)} ms (< 50: ${verdict(download.p99 < 50)})`);
+
+// ─── 3. /files vs a plain static-file server over the same files ────────────────────────────────
+// GET at CONNECTIONS connections on the reports' own files (one signed link each, as createDownloadUrl
+// gives them), against node:http + fs.createReadStream serving the same paths; then one 200 MB file
+// through each, sampling the process's RSS while it streams (the client discards the bytes).
+const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 200);
+if (FILE_MB > 0) {
+  const links: Array<{ token: string; path: string }> = [];
+  for (const { reportId } of reports) {
+    const state = (await loadReportState(database.db, reportId))!;
+    const location = state.locations.find((l) => l.kind === 'volume')!;
+    const { token } = await runtime.fileTokens.sign(
+      { reportId, key: location.key, location: 'volume', region: location.region, machine: location.machine, sha256: location.sha256, filename: 'r.pdf' },
+      3600,
+    );
+    links.push({ token, path: runtime.volume.pathOf(location.key) });
+  }
+  const staticServer = createServer((req, res) => {
+    const path = staticPaths.get(req.url ?? '');
+    if (!path) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/pdf' });
+    createReadStream(path).pipe(res);
+  });
+  const staticPaths = new Map(links.map((l) => [`/static/${l.token}`, l.path]));
+  const staticBase = (await listen(staticServer)).replace('/graphql', '');
+  const quireBase = http.url;
+  const get = (agent: Agent, url: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(url, { agent }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => (res.statusCode === 200 ? resolve(bytes) : reject(new Error(`status ${res.statusCode}`))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const getLoad = async (name: string, url: (i: number) => string, seconds: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    const latencies: number[] = [];
+    let errors = 0;
+    let bytes = 0;
+    let n = 0;
+    const start = performance.now();
+    const end = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          try {
+            bytes += await get(agent, url(n++));
+          } catch (err) {
+            if (errors++ === 0) console.error(`  ${name}: ${String(err)}`);
+          }
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    agent.destroy();
+    latencies.sort((a, b) => a - b);
+    return { name, rps: latencies.length / elapsed, mbps: bytes / 2 ** 20 / elapsed, p99: percentile(latencies, 99), errors, load: loadavg() };
+  };
+  const fileCases = [
+    () => getLoad('static node:http + createReadStream', (i) => `${staticBase}/static/${links[i % links.length]!.token}`, SECONDS / 2),
+    () => getLoad('quire /files', (i) => `${quireBase}/files/${links[i % links.length]!.token}`, SECONDS / 2),
+  ];
+  const fileRuns: Array<Awaited<ReturnType<typeof getLoad>>> = [];
+  for (const run of [...fileCases, ...[...fileCases].reverse()]) fileRuns.push(await run());
+  console.log('\n| /files case | req/s | MiB/s | p99 ms | errors | load |\n|---|---:|---:|---:|---:|---|');
+  for (const r of fileRuns) console.log(`| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.mbps, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.load} |`);
+  const rate = (name: string) => fileRuns.filter((r) => r.name === name).reduce((a, r) => a + r.rps, 0);
+  console.log(`/files / static = ${fmt(rate('quire /files') / rate('static node:http + createReadStream'), 2)} (files of ~${Math.round(statSync(links[0]!.path).size / 1024)} KiB)`);
+
+  // One big file: written straight to the volume, then streamed once through each server.
+  const bigKey = `bench/big-${FILE_MB}mb.pdf`;
+  const bigPath = runtime.volume.pathOf(bigKey);
+  mkdirSync(dirname(bigPath), { recursive: true });
+  const chunk = randomBytes(1 << 20);
+  const fd = openSync(bigPath, 'w');
+  for (let i = 0; i < FILE_MB; i++) writeSync(fd, chunk);
+  closeSync(fd);
+  const { token: bigToken } = await runtime.fileTokens.sign(
+    { reportId: reports[0]!.reportId, key: bigKey, location: 'volume', region: config.region, machine: config.machineId, sha256: '', filename: 'big.pdf' },
+    3600,
+  );
+  staticPaths.set(`/static/${bigToken}`, bigPath);
+  for (const [name, url] of [
+    ['static', `${staticBase}/static/${bigToken}`],
+    ['quire /files', `${quireBase}/files/${bigToken}`],
+  ] as const) {
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const agent = new Agent({ keepAlive: false });
+    const t0 = performance.now();
+    const bytes = await get(agent, url);
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    console.log(`${FILE_MB} MB through ${name}: ${fmt(bytes / 2 ** 20 / seconds, 0)} MiB/s, RSS ${Math.round(before / 2 ** 20)} → peak ${Math.round(peak / 2 ** 20)} MiB (+${Math.round((peak - before) / 2 ** 20)}), load ${loadavg()}`);
+  }
+  rmSync(bigPath, { force: true });
+  await new Promise<void>((resolve) => staticServer.close(() => resolve()));
+  staticServer.closeAllConnections();
+}
 
 // ─── 2. 1,000 graphql-ws subscriptions ────────────────────────────────────────────────────────────
+if (WS_CLIENTS > 0) {
 const wsUrl = quireUrl.replace(/^http/, 'ws');
 const subscription = 'subscription S($id: ID!) { reportStatus(id: $id) { reportId status version lastError } }';
 const clients: Client[] = [];
@@ -190,6 +379,9 @@ const unsubscribes: Array<() => void> = [];
 /** reportId → per-client callbacks waiting for a version. */
 const waiting = new Map<string, Array<(version: number) => void>>();
 const initialSeen: Promise<void>[] = [];
+global.gc?.();
+const rssBeforeWs = process.memoryUsage().rss;
+const heapBeforeWs = process.memoryUsage().heapUsed;
 const connectStart = performance.now();
 for (let c = 0; c < WS_CLIENTS; c++) {
   const reportId = reports[c % reports.length]!.reportId;
@@ -232,7 +424,13 @@ for (let c = 0; c < WS_CLIENTS; c++) {
 }
 const settled = await Promise.allSettled(initialSeen);
 const subscribed = settled.filter((s) => s.status === 'fulfilled').length;
-console.log(`\n${subscribed}/${WS_CLIENTS} graphql-ws clients subscribed (first state received) in ${fmt((performance.now() - connectStart) / 1000, 1)} s`);
+console.log(`\n${subscribed}/${WS_CLIENTS} graphql-ws clients subscribed (first state received) in ${fmt((performance.now() - connectStart) / 1000, 1)} s, load ${loadavg()}`);
+global.gc?.();
+{
+  // Clients and server share this process: the figure is an upper bound on the server's share.
+  const { rss, heapUsed } = process.memoryUsage();
+  console.log(`memory per subscriber (client + server, one process): RSS +${fmt((rss - rssBeforeWs) / WS_CLIENTS / 1024, 1)} KiB, heap +${fmt((heapUsed - heapBeforeWs) / WS_CLIENTS / 1024, 1)} KiB`);
+}
 
 const deliveries: number[] = [];
 let missed = 0;
@@ -271,9 +469,14 @@ console.log(
     `(target p99 < 100 ms: ${percentile(deliveries, 99) < 100 && missed === 0 ? 'met' : 'NOT met'})`,
 );
 
-// ─── shut down ───────────────────────────────────────────────────────────────────────────────────
 for (const u of unsubscribes) u();
 await Promise.all(clients.map((c) => c.dispose()));
+}
+
+// ─── shut down ───────────────────────────────────────────────────────────────────────────────────
+await new Promise<void>((resolve) => fairServer.close(() => resolve()));
+fairServer.closeAllConnections();
+await fairPool?.end();
 await http.close();
 await new Promise<void>((resolve) => bareServer.close(() => resolve()));
 bareServer.closeAllConnections();

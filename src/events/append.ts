@@ -14,6 +14,7 @@ import { satisfies, type ExpectedVersion } from './expected-version.js';
 import { storableJsonIssues } from './storable-json.js';
 import { chainHashOfBody, GENESIS_HASH, hashedBody, type HashedFields } from './hash-chain.js';
 import type { InlineProjection } from './inline-projection.js';
+import type { GroupCommit } from './group-commit.js';
 import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { EventMetadata, QuireEventSchema, SCHEMA_VERSIONS, type QuireEvent } from './types.js';
@@ -48,6 +49,8 @@ export interface AppendContext {
   /** This instance's machine, stamped beside the region (absent in tools that have none). */
   machine?: string;
   projections: readonly InlineProjection[];
+  /** Appends with a known expected version go through it: several streams, one transaction (group-commit.ts). */
+  groupCommit?: GroupCommit;
 }
 
 const STREAM_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
@@ -80,13 +83,18 @@ export async function append(
     const valid = validate(events, metadata);
     const callerIds = events.some((e) => e.eventId !== undefined);
 
-    const result = await appendWithRetries(ctx, streamId, expected, valid, callerIds);
+    // A known version needs no lock and no read: such appends to different streams can share a
+    // transaction. `any` / `stream_exists` (a hot stream's path) stay one transaction each.
+    const batchable = ctx.groupCommit && (expected === 'no_stream' || typeof expected === 'number');
+    const result = batchable
+      ? await ctx.groupCommit!.submit({ ctx, streamId, expected: expected as number | 'no_stream', valid, callerIds })
+      : await appendWithRetries(ctx, streamId, expected, valid, callerIds);
     if (!result.idempotent) ctx.notifier.notify(EVENTS_CHANNEL, streamId);
     return result;
   });
 }
 
-async function appendWithRetries(
+export async function appendWithRetries(
   ctx: AppendContext,
   streamId: string,
   expected: ExpectedVersion,
@@ -134,7 +142,7 @@ async function lockedStreamVersion(trx: Transaction<Database>, streamId: string,
   return actual;
 }
 
-interface ValidEvent {
+export interface ValidEvent {
   eventId: string;
   event: QuireEvent;
   metadata: EventMetadata;
@@ -185,15 +193,9 @@ interface InsertedRow {
   hash: string;
 }
 
-/** Appends `events` after version `version` in a single statement. */
-async function insertEvents(
-  db: Kysely<Database>,
-  streamId: string,
-  version: number,
-  events: ValidEvent[],
-): Promise<AppendResult> {
-  const recordedAt = new Date();
-  const prepared = events.map(({ eventId, event, metadata }, i): PreparedEvent => {
+/** The rows of one append, hashed bodies included, at versions after `version`. */
+function prepare(streamId: string, version: number, events: ValidEvent[], recordedAt: Date): PreparedEvent[] {
+  return events.map(({ eventId, event, metadata }, i): PreparedEvent => {
     const fields = {
       eventId,
       streamId,
@@ -206,9 +208,10 @@ async function insertEvents(
     };
     return { ...fields, body: hashedBody(fields) };
   });
-  const inserted = version === 0 ? await insertNewStream(db, prepared) : await insertAfterHead(db, streamId, version, prepared);
-  if (inserted.length === 0) throw new WrongExpectedVersionError(streamId, version, await streamVersion(db, streamId));
+}
 
+/** The append's result from its inserted rows (matched by event id). */
+function toResult(streamId: string, version: number, events: ValidEvent[], prepared: PreparedEvent[], inserted: readonly InsertedRow[]): AppendResult {
   const byId = new Map(inserted.map((r) => [r.event_id, r]));
   const recorded = prepared.map((p, i): RecordedEvent => {
     const row = byId.get(p.eventId)!;
@@ -220,13 +223,80 @@ async function insertEvents(
       globalPosition: row.global_position,
       schemaVersion: p.schemaVersion,
       metadata: events[i]!.metadata,
-      recordedAt,
+      recordedAt: p.recordedAt,
       checkpoint: { transactionId: row.transaction_id, globalPosition: row.global_position },
       prevHash: row.prev_hash,
       hash: row.hash,
     };
   });
   return { streamId, nextExpectedVersion: version + events.length, events: recorded, idempotent: false };
+}
+
+/** Appends `events` after version `version` in a single statement. */
+async function insertEvents(
+  db: Kysely<Database>,
+  streamId: string,
+  version: number,
+  events: ValidEvent[],
+): Promise<AppendResult> {
+  const prepared = prepare(streamId, version, events, new Date());
+  const inserted = version === 0 ? await insertNewStream(db, prepared) : await insertAfterHead(db, streamId, version, prepared);
+  if (inserted.length === 0) throw new WrongExpectedVersionError(streamId, version, await streamVersion(db, streamId));
+  return toResult(streamId, version, events, prepared, inserted);
+}
+
+/** One append of a batch: its stream, the version it expects (0 for no_stream), its events. */
+export interface BatchedAppend {
+  streamId: string;
+  version: number;
+  events: ValidEvent[];
+}
+
+/** Thrown inside a batch's transaction when an append's expected version does not hold: the batch is rolled back. */
+export class BatchMismatch extends Error {}
+
+/**
+ * Several appends to different streams in one statement, each chained from its own stream's head
+ * (the genesis hash for a new stream) by the database, as insertAfterHead does for one. An append
+ * whose stream is shorter than it expects gets no rows (BatchMismatch); one whose stream is
+ * longer, or a repeated event id, violates a unique key. Either way the statement, and the
+ * caller's transaction, fail as a whole: the caller then appends each on its own.
+ */
+export async function insertBatch(db: Kysely<Database>, appends: readonly BatchedAppend[]): Promise<AppendResult[]> {
+  const recordedAt = new Date();
+  const prepared = appends.map((a) => prepare(a.streamId, a.version, a.events, recordedAt));
+  const rows = prepared.flatMap((events, k) => events.map((e, n) => ({ k, n: n + 1, head: appends[k]!.version, e })));
+  const column = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
+  const { rows: inserted } = await sql<InsertedRow>`
+    WITH RECURSIVE input AS (
+      SELECT * FROM unnest(
+        ${column((r) => r.k)}::int[], ${column((r) => r.n)}::int[], ${column((r) => r.head)}::bigint[],
+        ${column((r) => r.e.streamId)}::text[], ${column((r) => r.e.eventId)}::uuid[], ${column((r) => r.e.streamVersion)}::bigint[],
+        ${column((r) => r.e.type)}::text[], ${column((r) => r.e.schemaVersion)}::int[], ${column((r) => JSON.stringify(r.e.data))}::jsonb[],
+        ${column((r) => JSON.stringify(r.e.metadata))}::jsonb[], ${column((r) => r.e.body)}::text[]
+      ) AS i (k, n, head_version, stream_id, event_id, stream_version, type, schema_version, data, metadata, body)
+    ),
+    chain (k, n, prev_hash, hash) AS (
+      SELECT input.k, input.n, base.hash, encode(sha256(convert_to(base.hash || input.body, 'UTF8')), 'hex')
+      FROM input
+      CROSS JOIN LATERAL (
+        SELECT head.hash FROM events AS head WHERE head.stream_id = input.stream_id AND head.stream_version = input.head_version
+        UNION ALL
+        SELECT ${GENESIS_HASH}::text WHERE input.head_version = 0
+      ) AS base
+      WHERE input.n = 1
+      UNION ALL
+      SELECT chain.k, chain.n + 1, chain.hash, encode(sha256(convert_to(chain.hash || input.body, 'UTF8')), 'hex')
+      FROM chain JOIN input ON input.k = chain.k AND input.n = chain.n + 1
+    )
+    INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+    SELECT input.event_id, input.stream_id, input.stream_version, input.type, input.schema_version, input.data,
+           input.metadata, ${recordedAt}::timestamptz, chain.prev_hash, chain.hash
+    FROM input JOIN chain USING (k, n)
+    ORDER BY input.k, input.n
+    RETURNING event_id, global_position, transaction_id::text AS transaction_id, prev_hash, hash`.execute(db);
+  if (inserted.length !== rows.length) throw new BatchMismatch(`${rows.length - inserted.length} of ${rows.length} events had no stream head to follow`);
+  return appends.map((a, k) => toResult(a.streamId, a.version, a.events, prepared[k]!, inserted));
 }
 
 /** A new stream starts from the genesis hash, so the whole chain is computed here; a plain INSERT. */

@@ -6,6 +6,7 @@ import { append, type AppendMetadata, type AppendResult, type NewEvent } from '.
 import type { Checkpoint } from './checkpoint.js';
 import type { ExpectedVersion } from './expected-version.js';
 import type { InlineProjection } from './inline-projection.js';
+import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { headCheckpoint, queryEvents, readAll, readStream, type EventQuery, type QuarantineHandler, type ReadAllResult, type ReadStreamOptions } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { subscribe, type SubscribeOptions } from './subscribe.js';
@@ -25,6 +26,8 @@ export interface EventStoreOptions {
   pollMs?: number;
   /** Told once per process about each row of the log that cannot be read (metrics). */
   onQuarantine?: QuarantineHandler;
+  /** Group commit of appends with a known expected version (./group-commit.ts); on unless false. */
+  groupCommit?: GroupCommitOptions | false;
 }
 
 /** Quarantined positions remembered per process, so each is logged and counted once. */
@@ -37,12 +40,14 @@ export class EventStore {
   readonly machine: string | undefined;
   private readonly projections: InlineProjection[];
   private readonly quarantinedPositions = new Set<number>();
+  private readonly groupCommit: GroupCommit | undefined;
 
   constructor(private readonly options: EventStoreOptions) {
     this.db = options.db;
     this.region = options.region;
     this.machine = options.machine;
     this.projections = [...(options.projections ?? [])];
+    this.groupCommit = options.groupCommit === false ? undefined : new GroupCommit(options.groupCommit);
   }
 
   /** Registers a projection to be updated inside every append's transaction. */
@@ -51,7 +56,20 @@ export class EventStore {
   }
 
   append(streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], meta?: AppendMetadata): Promise<AppendResult> {
-    return append({ db: this.db, notifier: this.options.notifier, region: this.region, ...(this.machine ? { machine: this.machine } : {}), projections: this.projections }, streamId, expected, events, meta);
+    return append(
+      {
+        db: this.db,
+        notifier: this.options.notifier,
+        region: this.region,
+        ...(this.machine ? { machine: this.machine } : {}),
+        projections: this.projections,
+        ...(this.groupCommit ? { groupCommit: this.groupCommit } : {}),
+      },
+      streamId,
+      expected,
+      events,
+      meta,
+    );
   }
 
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

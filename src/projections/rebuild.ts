@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { readStream } from '../events/read.js';
+import { readStreams } from '../events/read.js';
 import { locationRow, statusRow } from './report-rows.js';
 import { foldReport, REPORT_STREAM_PREFIX } from '../reports/report-state.js';
 
@@ -38,8 +38,10 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
       .execute();
     if (streams.length === 0) return result;
     const states = [];
+    // The page's streams in one statement, not one per stream (that was a round trip per report).
+    const byStream = await readStreams(trx, streams.map((s) => s.stream_id));
     for (const { stream_id } of streams) {
-      const events = await readStream(trx, stream_id);
+      const events = byStream.get(stream_id)!;
       const state = foldReport(events);
       result.events += events.length;
       if (state) states.push(state);

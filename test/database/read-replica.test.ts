@@ -19,7 +19,7 @@ import { subscribe } from '../../src/events/subscribe.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { closedWith, gqlHttp, gqlWs, subscribe as subscribeGql } from '../graphql/client.js';
-import { ReportDocument, ReportsDocument, ReportStatusDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
+import { CreateDownloadUrlDocument, ReportDocument, ReportsDocument, ReportStatusDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
 import { collect, waitFor } from '../support/collect.js';
 import { silentLog } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
@@ -298,6 +298,10 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
         // A report the reader does not have yet is confirmed on the primary, with or without the LSN.
         const bare = await gqlHttp(http.url, ReportDocument, { id }, token);
         expect(bare.data!.report?.reportId).toBe(id);
+        // createDownloadUrl writes nothing: an answer (here: not ready yet, confirmed on the primary), and no LSN to wait for.
+        const link = await gqlHttp(http.url, CreateDownloadUrlDocument, { reportId: id }, token);
+        expect(link.data!.createDownloadUrl.__typename).toBe('NotReadyError');
+        expect(link.headers.get(LSN_HEADER)).toBeNull();
       } finally {
         await replica.resumeReplay();
       }

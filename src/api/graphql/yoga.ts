@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { getOperationAST, GraphQLError } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, type SelectionNode } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Actor } from '../../actor.js';
 import { UnauthenticatedError, type Credential } from '../../auth/user-tokens.js';
@@ -41,6 +41,14 @@ export const ARMOR = {
   blockFieldSuggestion: { enabled: true },
 } as const;
 
+/**
+ * Mutations that only read and sign (createDownloadUrl): their reads may lag, as they already do,
+ * and with nothing written there is no commit LSN to send back — asking the primary for one was a
+ * second statement on every download link.
+ */
+const READ_ONLY_MUTATIONS = new Set(['createDownloadUrl', '__typename']);
+const writesNothing = (selection: SelectionNode): boolean => selection.kind === Kind.FIELD && READ_ONLY_MUTATIONS.has(selection.name.value);
+
 /** `options.devToken`: prefilled as GraphiQL's Authorization header for loopback browsers outside production (as on the page). */
 export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { devToken?: string } = {}): QuireYoga {
   const { config } = runtime;
@@ -49,7 +57,8 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
   const readYourWrites: Plugin<GraphQLContext> = {
     // A mutation writes: its reads go to the primary and its response carries the commit LSN.
     onExecute({ args }) {
-      if (getOperationAST(args.document, args.operationName)?.operation === 'mutation') args.contextValue.reads?.markWrite();
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.operation === 'mutation' && !operation.selectionSet.selections.every(writesNothing)) args.contextValue.reads?.markWrite();
     },
     async onResponse({ request, response }) {
       if (!scopes.get(request)?.wrote) return;

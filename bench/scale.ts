@@ -1,0 +1,137 @@
+/**
+ * npm run bench:scale — how the cost of the hot queries grows with the log, on a scratch
+ * PostgreSQL database beside DATABASE_URL. The log is grown in steps (BENCH_SCALE_STEPS, events in
+ * total after each step, default 100000,500000,1000000; synthetic streams of 10 events, see
+ * support/generate-log.ts); after each step, the projections are rebuilt and the log verified
+ * (timed: seconds per million events), then, at that size:
+ *
+ *  - append: 200 sequential appends of a new report through EventStore with the report
+ *    projection (the service's path: INSERT + projection, one transaction), p50 / p99;
+ *  - report(id): 500 `loadReportState` of random reports (the statement report(id) and
+ *    createDownloadUrl run), p50 / p99;
+ *  - catch-up: `readAll` of the 1,000 events after a checkpoint 1,000 events behind the head (what a
+ *    subscription re-reads after a reconnect), p50 / p99 of 50;
+ *  - work claim: `claimDue` (render stage, 10 at a time) inside a rolled-back transaction, p50 / p99 of 50;
+ *  - EXPLAIN (ANALYZE) of each of those statements: the plan's node types and indexes.
+ *
+ *   DATABASE_URL=… BENCH_SCALE_STEPS=100000,1000000 npm run bench:scale
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { sql, type Kysely } from 'kysely';
+import { verifyLog } from '../src/audit/verify.js';
+import { openScratchDatabase } from '../src/database/scratch-database.js';
+import type { Database } from '../src/database/schema.js';
+import { EventStore } from '../src/events/event-store.js';
+import { readAll } from '../src/events/read.js';
+import { checkpointOf, EVENT_COLUMNS, safeEvents } from '../src/events/safe-read.js';
+import { createLogger } from '../src/log.js';
+import { rebuildProjections } from '../src/projections/rebuild.js';
+import { reportProjection } from '../src/projections/report-projection.js';
+import { loadReportState, selectReportWithLocations } from '../src/projections/report-rows.js';
+import { claimDue } from '../src/workers/leases.js';
+import { generate } from './support/generate-log.js';
+
+/** Thrown to roll a claim back: the bench measures the statement, it takes no work. */
+class Rollback extends Error {}
+
+const STEPS = (process.env.BENCH_SCALE_STEPS ?? '100000,500000,1000000').split(',').map(Number);
+const log = createLogger('silent');
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) {
+  console.error('bench:scale needs DATABASE_URL (a scratch database is created beside it)');
+  process.exit(2);
+}
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+async function timed(n: number, op: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await op(i);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
+}
+
+/** The plan's nodes, one line: node type and the index or relation it reads. */
+async function plan(db: Kysely<Database>, query: { sql: string; parameters: readonly unknown[] }): Promise<string> {
+  const { rows } = await db.executeQuery<{ 'QUERY PLAN': string }>({ sql: `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${query.sql}`, parameters: query.parameters, query: query as never, queryId: { queryId: 'explain' } as never });
+  return rows
+    .map((r) => r['QUERY PLAN'].trim().replace(/^->\s*/, ''))
+    .filter((l) => /Scan|Join|Loop|Insert|Limit|Sort|LockRows|Result|Aggregate|CTE/.test(l) && !/^(Sort Key|Filter|Index Cond|Join Filter|Hash Cond|Rows Removed)/.test(l))
+    .map((l) => l.replace(/ \(actual rows=(\d+) loops=(\d+)\)/, ' ×$1'))
+    .join(' → ');
+}
+
+const database = await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_scale', poolMax: 8, log });
+const db = database.db;
+const store = new EventStore({ db, notifier: database.notifier, region: 'iad', log, projections: [reportProjection] });
+const rows: string[] = [];
+const plans: string[] = [];
+try {
+  let total = 0;
+  for (const target of STEPS) {
+    let t0 = performance.now();
+    await generate(db, target - total);
+    const generateS = (performance.now() - t0) / 1000;
+    total = target;
+    await sql`VACUUM ANALYZE events`.execute(db);
+    t0 = performance.now();
+    const rebuilt = await rebuildProjections(db);
+    const rebuildS = (performance.now() - t0) / 1000;
+    await sql`VACUUM ANALYZE report_status`.execute(db);
+    t0 = performance.now();
+    const verified = await verifyLog(db, { cursor: true });
+    const verifyS = (performance.now() - t0) / 1000;
+    if (!verified.ok) console.error(`verify at ${total}: ${verified.problemCount} problems, first ${JSON.stringify(verified.firstProblem)}`);
+
+    const append = await timed(200, async () => {
+      const reportId = randomUUID();
+      await store.append(`report-${reportId}`, 'no_stream', [
+        { type: 'ReportRequested', data: { reportId, template: 'table', title: 'Scale', params: { rows: 3 }, owner: 'user-1' } },
+      ]);
+    });
+    const ids = (await sql<{ report_id: string }>`SELECT report_id FROM report_status TABLESAMPLE SYSTEM (1) LIMIT 500`.execute(db)).rows.map((r) => r.report_id);
+    const read = await timed(500, (i) => loadReportState(db, ids[i % ids.length]!));
+    // A checkpoint 1,000 events behind the safe head: what a reconnecting subscriber re-reads.
+    const behind = (await safeEvents(db, { newestFirst: true }).select(EVENT_COLUMNS).offset(1000).limit(1).executeTakeFirstOrThrow());
+    const from = checkpointOf(behind);
+    const catchUp = await timed(50, () => readAll(db, from, 1000));
+    const claim = await timed(50, () =>
+      db
+        .transaction()
+        .execute(async (trx) => {
+          await claimDue(trx, { stage: 'render', owner: 'bench', limit: 10, leaseMs: 60_000, due: sql<boolean>`s.status = 'REQUESTED'` });
+          throw new Rollback();
+        })
+        .catch((e) => {
+          if (!(e instanceof Rollback)) throw e;
+        }),
+    );
+    const load = loadavg();
+    const line = `| ${total.toLocaleString('en-US')} | ${append.p50.toFixed(1)} / ${append.p99.toFixed(1)} | ${read.p50.toFixed(2)} / ${read.p99.toFixed(2)} | ${catchUp.p50.toFixed(1)} / ${catchUp.p99.toFixed(1)} | ${claim.p50.toFixed(1)} / ${claim.p99.toFixed(1)} | ${((verifyS / total) * 1e6).toFixed(1)} | ${((rebuildS / rebuilt.events) * 1e6).toFixed(1)} | ${generateS.toFixed(0)} | ${load} |`;
+    console.log(line);
+    rows.push(line);
+
+    const reportPlan = await plan(db, selectReportWithLocations(db).where('s.report_id', '=', ids[0]!).compile());
+    const catchUpPlan = await plan(db, safeEvents(db, { after: from }).select(EVENT_COLUMNS).limit(1000).compile());
+    const headPlan = await plan(db, db.selectFrom('events').select('hash').where('stream_id', '=', `report-${ids[0]}`).where('stream_version', '=', 1).compile());
+    const claimPlan = await plan(db, {
+      sql: `SELECT s.report_id FROM report_status AS s WHERE s.status = 'REQUESTED' AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
+            AND NOT EXISTS (SELECT 1 FROM work_leases AS l WHERE l.report_id = s.report_id AND l.stage = 'render' AND l.expires_at > now())
+            ORDER BY s.requested_at LIMIT 10 FOR UPDATE OF s SKIP LOCKED`,
+      parameters: [],
+    });
+    plans.push(`**${total.toLocaleString('en-US')} events**`, `- report(id): ${reportPlan}`, `- catch-up: ${catchUpPlan}`, `- append's head lookup: ${headPlan}`, `- claim candidates: ${claimPlan}`);
+  }
+} finally {
+  console.log('\n| events | append p50 / p99 ms | report(id) p50 / p99 ms | catch-up 1,000 p50 / p99 ms | claim p50 / p99 ms | verify s per 1M | rebuild s per 1M | generate s | load |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(r);
+  console.log(`\n${plans.join('\n')}`);
+  await database.drop();
+}
+
