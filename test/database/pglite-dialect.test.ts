@@ -71,6 +71,21 @@ describe('the embedded database dialect', () => {
     expect((await db.selectFrom('items').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['a', 'c', 'd']);
   });
 
+  it('honours transaction settings: audit verification reads in a read-only, repeatable-read transaction', async () => {
+    const seen = await db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (trx) => {
+        const { rows } = await sql<{ transaction_isolation: string }>`show transaction_isolation`.execute(trx);
+        const write = await trx.insertInto('items').values({ name: 'x' }).execute().then(() => 'written', (err: Error) => err.message);
+        return [rows[0]!.transaction_isolation, write];
+      })
+      .catch((err: Error) => ['failed', err.message]);
+    expect(seen).toEqual(['repeatable read', 'cannot execute INSERT in a read-only transaction']);
+    expect(await db.selectFrom('items').select('name').where('name', '=', 'x').execute()).toEqual([]);
+  });
+
   it('closing a handle on a shared instance leaves the instance open', async () => {
     const second = await openDatabase({ kind: 'pglite', instance: pglite, log: silentLog });
     expect(await second.db.selectNoFrom(sql<number>`1`.as('one')).executeTakeFirstOrThrow()).toEqual({ one: 1 });
