@@ -65,6 +65,7 @@ async function serve(): Promise<void> {
   runtime.log.info(
     {
       url: http.url,
+      node: process.version,
       database: runtime.database.kind,
       region: config.region,
       storageMode: config.storageMode,

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,35 @@ describe('Dockerfile and fly.toml', () => {
     const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
     expect(copies.length).toBeGreaterThan(3);
     for (const sources of copies) for (const source of sources) expect(existsSync(source), `${source} is copied but missing`).toBe(true);
+  });
+
+  it('.dockerignore keeps local data, modules, build and test output and git out of the build context, never what is copied', () => {
+    const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['.git', 'data', 'node_modules', 'dist', 'test-output']) expect(ignored).toContain(entry);
+    // Whatever git ignores (local output) stays out of the image's context too.
+    for (const line of readFileSync('.gitignore', 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)) {
+      expect(ignored, `.gitignore's ${line}`).toContain(line.replace(/\/$/, ''));
+    }
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    for (const source of copied) for (const entry of ignored) expect(source === entry || source.startsWith(`${entry}/`), `${source} is ignored by ${entry}`).toBe(false);
+  });
+
+  it('the image runs quire as an unprivileged user that can write the volume mounted at DATA_DIR', () => {
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["bin\/docker-entrypoint\.sh"\]$/m);
+    expect(statSync('bin/docker-entrypoint.sh').mode & 0o111).not.toBe(0);
+    // A mount as it arrives: owned by root (who runs CI), holding a file from an earlier image.
+    const dataDir = mkdtempSync(join(tmpdir(), 'quire-mount-'));
+    dirs.push(dataDir);
+    mkdirSync(join(dataDir, 'reports'));
+    writeFileSync(join(dataDir, 'reports', 'earlier.pdf'), '%PDF');
+    const out = execFileSync('bin/docker-entrypoint.sh', ['sh', '-c', 'id -u; touch "$DATA_DIR/new" "$REPORTS_DIR/earlier.pdf" && echo wrote'], {
+      // The image's user is `node`; this machine has none, so the test hands the mount to `nobody`.
+      env: { ...process.env, DATA_DIR: dataDir, REPORTS_DIR: join(dataDir, 'reports'), QUIRE_USER: 'nobody' },
+      encoding: 'utf8',
+    });
+    const unprivileged = process.getuid!() === 0 ? Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })) : process.getuid!();
+    expect(out.trim().split('\n')).toEqual([String(unprivileged), 'wrote']);
+    expect(unprivileged).not.toBe(0);
   });
 
   it('the runtime imports only production dependencies (the image omits devDependencies)', () => {

@@ -171,7 +171,7 @@ export class RenderPool {
       this.dispatch();
     });
     worker.on('error', (err) => {
-      slot.error = err;
+      slot.error = err instanceof Error ? err : new Error(String(err));
     });
     worker.on('exit', (code) => {
       markReady();

@@ -37,7 +37,7 @@ export function rawHttp(
       socket.destroy();
       reject(new Error(`no complete answer to ${request.method ?? 'GET'} ${request.target.slice(0, 80)} within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.on('data', (c) => chunks.push(c));
+    socket.on('data', (c) => chunks.push(Buffer.from(c))); // a Buffer: no encoding is set
     socket.on('error', () => {}); // a reset after the answer is fine; no answer is caught below
     socket.on('close', () => {
       clearTimeout(timer);

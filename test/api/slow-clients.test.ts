@@ -24,7 +24,7 @@ async function open(url: string, localAddress = '127.0.0.1'): Promise<OpenSocket
   const socket = connect({ host: hostname, port: Number(port), localAddress });
   const chunks: Buffer[] = [];
   const started = Date.now();
-  socket.on('data', (c) => chunks.push(c));
+  socket.on('data', (c) => chunks.push(Buffer.from(c))); // a Buffer: no encoding is set
   socket.on('error', () => {});
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)));
   await new Promise<void>((resolve, reject) => {
