@@ -36,6 +36,12 @@ export interface ReportStatusTable {
   requested_at: Date;
   updated_at: Date;
   last_version: number;
+  /** When the report expires (null: kept until deleted). */
+  expires_at: Date | null;
+  /** Under legal hold (false by default: rows written before 0011). */
+  held: ColumnType<boolean, boolean | undefined, boolean>;
+  /** When it became gone (expired, deleted); the purge stage's claims start from here. */
+  gone_at: Date | null;
 }
 
 /** Projection: where each copy of a report's file lives. */

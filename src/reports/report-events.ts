@@ -15,6 +15,11 @@ export const REPORT_EVENT_TYPES = [
   'ReportFailed',
   'ReportRetryRequested',
   'ReportVolumeForgotten',
+  'ReportExpired',
+  'ReportDeleted',
+  'ReportHeld',
+  'ReportReleased',
+  'ReportPurged',
 ] as const satisfies readonly QuireEvent['type'][];
 
 export type ReportEventType = (typeof REPORT_EVENT_TYPES)[number];
