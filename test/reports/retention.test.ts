@@ -4,7 +4,7 @@
  * it), deletion by its owner and refusal to anyone else, legal hold, GONE on every download path,
  * and a log that still verifies.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -277,6 +277,22 @@ describe.each(backends)('retention in mirror mode on %s', (kind) => {
     // Leave nothing for the other tests' drains.
     for (const r of [byDefault, week, until]) if (r.__typename === 'MutationRequestReportSuccess') await deleteReport(a.store, r.data.reportId, alice);
     await deleteReport(a.store, reportId, alice);
+  });
+
+  it('a report deleted while it renders: the render is discarded and its file removed, never an unrecorded copy', async () => {
+    const big = { columns: [{ label: 'A', key: 'a' }, { label: 'B', key: 'b' }], rows: Array.from({ length: 4000 }, (_, i) => ({ a: `row ${i}`, b: i })) };
+    const { reportId } = await requestReport(a.store, { template: 'table', title: 'Big', params: big }, alice);
+    const rendering = wa.render.drain();
+    await waitFor(
+      async () => (await a.store.db.selectFrom('work_leases').select('report_id').where('report_id', '=', reportId).where('stage', '=', 'render').executeTakeFirst()) !== undefined,
+      10_000,
+      'the render to be claimed',
+    );
+    await deleteReport(a.store, reportId, alice);
+    expect(await rendering).toBe(1);
+    expect(readdirSync(join(a.config.reportsDir, 'reports', reportId), { withFileTypes: true }).filter((f) => f.isFile())).toEqual([]);
+    expect(await countEventsByType(a, reportStreamId(reportId))).toEqual({ ReportRequested: 1, ReportDeleted: 1 });
+    expect(await wa.purge.drain()).toBe(0);
   });
 
   it('audit verify still passes after expiries, deletions and purges', async () => {
