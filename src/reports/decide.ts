@@ -138,7 +138,8 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
   // Gone is terminal: only the purge of its copies is still recorded.
   if (isGone(state) && command.type !== 'RecordPurge') {
-    if (command.type === 'ExpireReport' || command.type === 'DeleteReport' || command.type === 'HoldReport' || command.type === 'ReleaseReport') {
+    // What a person asked for is answered GONE; a worker's stale command is just moved on.
+    if (['ExpireReport', 'DeleteReport', 'HoldReport', 'ReleaseReport', 'RetryReport'].includes(command.type)) {
       throw new GoneError(state.reportId, state.status);
     }
     throw movedOn();

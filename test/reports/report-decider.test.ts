@@ -422,10 +422,10 @@ describe('decide', () => {
       expect(() => decide(del, given(requested, held))).toThrow(ReportHeldError);
       expect(when([requested, held, released], del).decided).toEqual([deleted]);
     });
-    it('a gone report takes no other command: nothing renders, copies or retries it', () => {
+    it('a gone report takes no other command: nothing renders, copies or retries it (a retry asked for is answered GONE)', () => {
       const gone = given(requested, deleted);
       expect(() => decide({ type: 'RecordRender', rendered: rendered.data, stored: storedHere }, gone)).toThrow(ReportMovedOnError);
-      expect(() => decide({ type: 'RetryReport' }, gone)).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RetryReport' }, gone)).toThrow(GoneError);
       expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(requested, rendered, storedHere, deleted))).toThrow(ReportMovedOnError);
     });
 

@@ -18,6 +18,7 @@ import { deleteReport } from '../../src/reports/delete-report.js';
 import { GoneError } from '../../src/reports/errors.js';
 import { reportStreamId, type ReportState } from '../../src/reports/report-state.js';
 import { requestReport } from '../../src/reports/request-report.js';
+import { retryReport } from '../../src/reports/retry-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { gqlHttp, gqlWs, subscribe, connected } from '../graphql/client.js';
 import {
@@ -181,6 +182,7 @@ describe.each(backends)('retention in mirror mode on %s', (kind) => {
     // Twice: GONE, for the owner and for an admin.
     expect(await gql(DeleteReportDocument, { id: reportId }, alice)).toMatchObject({ deleteReport: { __typename: 'GoneError', status: 'DELETED' } });
     await expect(deleteReport(a.store, reportId, root)).rejects.toBeInstanceOf(GoneError);
+    await expect(retryReport(a.store, reportId, alice)).rejects.toBeInstanceOf(GoneError);
 
     expect(await wa.purge.drain()).toBe(1);
     expect(await a.volume.size(volumeCopy(state).key)).toBeNull();
