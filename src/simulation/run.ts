@@ -278,7 +278,8 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       const client: Client = { edgeUrl: edge.url, token: users[user]! };
       const rows = 5 + rng.int(options.maxRows ?? 150);
       const expiring = mode !== 'legacy' && (options.expirePercent ?? 0) > 0 && rng.int(100) < options.expirePercent!;
-      const retainForS = Math.ceil((workloadEnd - Date.now()) / 1000) + 5;
+      // 5 s after the window (or after now, for a request late under load): a retainFor must be positive.
+      const retainForS = Math.max(5, Math.ceil((workloadEnd - Date.now()) / 1000) + 5);
       const input = {
         ...(expiring ? { retainFor: `PT${retainForS}S` } : {}),
         template: 'table',
