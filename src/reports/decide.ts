@@ -136,8 +136,9 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   }
   if (!state) throw new ReportMovedOnError(command.type, null);
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
-  // Gone is terminal: only the purge of its copies is still recorded.
-  if (isGone(state) && command.type !== 'RecordPurge') {
+  // Gone is terminal: only what happens to its copies is still recorded — purged, or lost with a
+  // forgotten volume (which no purge will ever reach).
+  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'ForgetVolumeCopy') {
     // What a person asked for is answered GONE; a worker's stale command is just moved on.
     if (['ExpireReport', 'DeleteReport', 'HoldReport', 'ReleaseReport', 'RetryReport'].includes(command.type)) {
       throw new GoneError(state.reportId, state.status);

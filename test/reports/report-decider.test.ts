@@ -466,6 +466,11 @@ describe('decide', () => {
     it('purge: refused for a report that is not gone (its copies are in use)', () => {
       expect(() => decide(purge(['volume', 'm1']), given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
     });
+    it('a gone report’s copy on a forgotten volume leaves its copies to purge; the report stays gone (not LOST)', () => {
+      const { decided, then } = when([requested, rendered, storedHere, deleted], { type: 'ForgetVolumeCopy', machine: 'm1', reason: 'destroyed' });
+      expect(decided).toEqual([{ type: 'ReportVolumeForgotten', data: { machine: 'm1', region: 'iad', reason: 'destroyed' } }]);
+      expect(then).toMatchObject({ status: 'DELETED', locations: [] });
+    });
     it('a region-level copy (machine null) is purged by its region', () => {
       const regionLevel: ReportEvent = { type: 'ReportStoredLocal', data: { ...foundOnM2.data, machine: null } };
       const { decided, then } = when([imported, regionLevel, deleted], purge(['volume', 'fra']));
