@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { registerLegacyCommands } from './cli/legacy.js';
 import { registerTokenRevokeCommand } from './cli/tokens.js';
 import { registerVolumeCommands } from './cli/volumes.js';
+import { registerReportCommands } from './cli/reports.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
 import { startSealer } from './audit/sealer.js';
 import { z } from 'zod';
@@ -189,6 +190,7 @@ export function buildCli(): Command {
     .action(dbGrants);
   registerLegacyCommands(program);
   registerVolumeCommands(program);
+  registerReportCommands(program);
   registerAuditCommands(program);
   registerProjectionCommands(program);
   const tokenCommand = program

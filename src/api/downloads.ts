@@ -19,6 +19,7 @@ const OUTCOMES: Record<string, DownloadOutcome> = {
   OBJECT_STORE_UNAVAILABLE: 'unavailable',
   FORBIDDEN: 'forbidden',
   INVALID_PARAMS: 'invalid',
+  GONE: 'gone',
 };
 
 /**

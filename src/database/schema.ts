@@ -40,6 +40,12 @@ export interface ReportStatusTable {
   webhook: ColumnType<WebhookColumn | null, string | null, string | null>;
   /** When the next webhook delivery is due: null when none is pending (the webhook stage claims on it). */
   webhook_due_at: Date | null;
+  /** When the report expires (null: kept until deleted). */
+  expires_at: Date | null;
+  /** Under legal hold (false by default: rows written before 0011). */
+  held: ColumnType<boolean, boolean | undefined, boolean>;
+  /** When it became gone (expired, deleted); the purge stage's claims start from here. */
+  gone_at: Date | null;
 }
 
 export interface WebhookColumn {

@@ -12,7 +12,7 @@ function toWebhook(w: WebhookColumn): ReportWebhook {
   return { url: w.url, pending: w.pending.map((p) => ({ ...p, dueAt: new Date(p.dueAt) })) };
 }
 
-export function statusRow(s: ReportState): Insertable<ReportStatusTable> {
+export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean } {
   return {
     report_id: s.reportId,
     stream_id: s.streamId,
@@ -33,6 +33,9 @@ export function statusRow(s: ReportState): Insertable<ReportStatusTable> {
     last_version: s.version,
     webhook: s.webhook && JSON.stringify(webhookColumn(s.webhook)),
     webhook_due_at: s.webhook?.pending[0]?.dueAt ?? null,
+    expires_at: s.expiresAt,
+    held: s.held,
+    gone_at: s.goneAt,
   };
 }
 
@@ -86,6 +89,9 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
     version: Number(r.last_version),
     locations,
     webhook: r.webhook && toWebhook(typeof r.webhook === 'string' ? (JSON.parse(r.webhook) as WebhookColumn) : r.webhook),
+    expiresAt: r.expires_at && new Date(r.expires_at),
+    held: r.held,
+    goneAt: r.gone_at && new Date(r.gone_at),
   };
   const status = r.status as ReportStatus;
   if (!isFiledStatus(status)) return { ...fields, status, sha256: r.sha256, bytes: r.bytes === null ? null : Number(r.bytes) };

@@ -1,9 +1,9 @@
 import type { EventData } from '../events/types.js';
 import { QuireError } from '../errors.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
-import { NotRetryableError } from './errors.js';
+import { GoneError, NotHeldError, NotRetryableError, ReportHeldError } from './errors.js';
 import type { ReportEvent } from './report-events.js';
-import { isStuckCopy, type ReportLocation, type ReportState } from './report-state.js';
+import { isExpiryDue, isGone, isStuckCopy, type ReportLocation, type ReportState } from './report-state.js';
 
 /**
  * The report's decider: what each command appends to a report's stream, given the report's state
@@ -63,7 +63,14 @@ export type ReportCommand =
         /** `permanent`: the callback URL is refused now (no longer allowed, a private address): not tried again. */
         | { delivered: false; httpStatus: number | null; error: string; permanent: boolean };
       timing: RetryTiming;
-    };
+    }
+  /** The expiry sweep, at `now`: the report's expiresAt has passed. */
+  | { type: 'ExpireReport'; now: Date }
+  | { type: 'DeleteReport'; by: string; reason?: string }
+  | { type: 'HoldReport'; by: string; reason?: string }
+  | { type: 'ReleaseReport'; by: string }
+  /** The purge stage deleted these copies' bytes (each named as the state lists it). */
+  | { type: 'RecordPurge'; copies: Pick<ReportLocation, 'kind' | 'place'>[] };
 
 /** What a command appends: the report's events, in order (nothing when there is nothing to do). */
 export type ReportDecision = ReportEvent[];
@@ -139,6 +146,15 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   }
   if (!state) throw new ReportMovedOnError(command.type, null);
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
+  // Gone is terminal: only what happens to its copies is still recorded — purged, or lost with a
+  // forgotten volume (which no purge will ever reach).
+  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'ForgetVolumeCopy') {
+    // What a person asked for is answered GONE; a worker's stale command is just moved on.
+    if (['ExpireReport', 'DeleteReport', 'HoldReport', 'ReleaseReport', 'RetryReport'].includes(command.type)) {
+      throw new GoneError(state.reportId, state.status);
+    }
+    throw movedOn();
+  }
   switch (command.type) {
     case 'RecordRender':
       if (state.status !== 'REQUESTED') throw movedOn();
@@ -185,6 +201,34 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
         data: { deliveryId, status, attempt, httpStatus: outcome.httpStatus, error, retryAt: retryAt?.toISOString() ?? null },
       };
       return retryAt ? [failed] : [failed, { type: 'WebhookFailed', data: { deliveryId, status, attempts: attempt, error } }];
+    }
+    case 'ExpireReport':
+      if (state.held) throw new ReportHeldError(state.reportId);
+      // Not due (no expiry, or later than now): the sweep read a row that changed since.
+      if (!isExpiryDue(state, command.now)) throw movedOn();
+      return [{ type: 'ReportExpired', data: { at: state.expiresAt!.toISOString() } }];
+    case 'DeleteReport':
+      if (state.held) throw new ReportHeldError(state.reportId);
+      return [{ type: 'ReportDeleted', data: { by: command.by, ...(command.reason === undefined ? {} : { reason: command.reason }) } }];
+    case 'HoldReport':
+      if (state.held) throw new ReportHeldError(state.reportId);
+      return [{ type: 'ReportHeld', data: { by: command.by, ...(command.reason === undefined ? {} : { reason: command.reason }) } }];
+    case 'ReleaseReport':
+      if (!state.held) throw new NotHeldError(state.reportId);
+      return [{ type: 'ReportReleased', data: { by: command.by } }];
+    case 'RecordPurge': {
+      if (!isGone(state)) throw movedOn();
+      // A copy already recorded as purged (a purge run twice) is not recorded again.
+      const copies = state.locations.filter((l) => command.copies.some((c) => c.kind === l.kind && c.place === l.place));
+      return copies.map((l) => ({
+        type: 'ReportPurged' as const,
+        data: {
+          location:
+            l.kind === 'object'
+              ? { kind: 'object' as const, bucket: l.place, key: l.key }
+              : { kind: 'volume' as const, region: l.region!, machine: l.machine, key: l.key },
+        },
+      }));
     }
   }
 }

@@ -18,6 +18,11 @@ export const REPORT_EVENT_TYPES = [
   'WebhookDelivered',
   'WebhookAttemptFailed',
   'WebhookFailed',
+  'ReportExpired',
+  'ReportDeleted',
+  'ReportHeld',
+  'ReportReleased',
+  'ReportPurged',
 ] as const satisfies readonly QuireEvent['type'][];
 
 export type ReportEventType = (typeof REPORT_EVENT_TYPES)[number];

@@ -6,10 +6,18 @@ import type { RecordedEvent } from '../events/recorded-event.js';
  */
 /**
  * IMPORTED: a legacy report whose file no machine has found on its volume (yet). LOST: its only
- * copies were on volumes an operator declared gone (`quire volumes forget`).
+ * copies were on volumes an operator declared gone (`quire volumes forget`). EXPIRED, DELETED:
+ * gone (see GONE_STATUSES).
  */
-export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST'] as const;
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST', 'EXPIRED', 'DELETED'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
+
+/**
+ * The terminal statuses of a report that is gone for its users: nothing is served, nothing moves it
+ * on, and the copies left in `locations` are the ones still to purge (ReportPurged removes each).
+ */
+export const GONE_STATUSES = ['EXPIRED', 'DELETED'] as const satisfies readonly ReportStatus[];
+export type GoneStatus = (typeof GONE_STATUSES)[number];
 
 export interface ReportLocation {
   kind: 'volume' | 'object';
@@ -76,6 +84,12 @@ interface ReportFields {
   locations: ReportLocation[];
   /** Null when the report was requested without a callbackUrl. */
   webhook: ReportWebhook | null;
+  /** When the report expires; null: kept until deleted. */
+  expiresAt: Date | null;
+  /** Under legal hold: expiry and deletion wait for its release. */
+  held: boolean;
+  /** When the report became gone (expired, deleted); null while it is not. */
+  goneAt: Date | null;
 }
 
 /** The statuses of a report that has a file: its hash and size are known. */
@@ -111,6 +125,25 @@ export function hasFile(state: ReportState): state is FiledReport {
   return isFiledStatus(state.status);
 }
 
+export function isGoneStatus(status: ReportStatus): status is GoneStatus {
+  return (GONE_STATUSES as readonly string[]).includes(status);
+}
+
+/** Gone for its users: expired or deleted (whatever made it so); it answers GoneError. */
+export function isGone(state: ReportState): boolean {
+  return isGoneStatus(state.status);
+}
+
+/** The copies of a gone report whose bytes are still to be deleted (none for a live report). */
+export function copiesToPurge(state: ReportState): ReportLocation[] {
+  return isGone(state) ? state.locations : [];
+}
+
+/** Whether the expiry sweep is due to expire the report at `now`. */
+export function isExpiryDue(state: ReportState, now: Date): boolean {
+  return !isGone(state) && !state.held && state.expiresAt !== null && state.expiresAt.getTime() <= now.getTime();
+}
+
 export const REPORT_STREAM_PREFIX = 'report-';
 
 /** The template name of reports adopted from the legacy application. */
@@ -128,10 +161,12 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
 /** The state a report's first event creates. */
 function newReport(
   event: RecordedEvent,
-  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt'> & { status: 'REQUESTED' | 'IMPORTED' },
+  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'expiresAt'> & { status: 'REQUESTED' | 'IMPORTED' },
 ): ReportState {
   return {
     ...first,
+    held: false,
+    goneAt: null,
     streamId: event.streamId,
     requestedRegion: event.metadata.region,
     sha256: null,
@@ -181,12 +216,20 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
   if (event.type === 'LegacyReportImported') {
     // Dated when the legacy application made it, not when it was imported.
     const { reportId, owner, title, createdAt } = event.data;
-    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt) });
+    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt), expiresAt: null });
   }
   if (event.type === 'ReportRequested') {
-    const { reportId, owner, title, template, callbackUrl } = event.data;
+    const { reportId, owner, title, template, callbackUrl, expiresAt } = event.data;
     if (state) return state;
-    const report = newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt });
+    const report = newReport(event, {
+      reportId,
+      owner,
+      title,
+      template,
+      status: 'REQUESTED',
+      requestedAt: event.recordedAt,
+      expiresAt: expiresAt ? new Date(expiresAt) : null,
+    });
     return callbackUrl === undefined ? report : { ...report, webhook: { url: callbackUrl, pending: [] } };
   }
   if (!state || event.streamVersion <= state.version) return state;
@@ -275,6 +318,27 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
       if (!state.webhook || head?.deliveryId !== deliveryId) return { ...state, version: event.streamVersion };
       const retried: PendingWebhook = { ...head, attempts: attempt, dueAt: retryAt === null ? head.dueAt : new Date(retryAt) };
       return { ...state, version: event.streamVersion, webhook: { ...state.webhook, pending: [retried, ...state.webhook.pending.slice(1)] } };
+    }
+    case 'ReportExpired':
+    case 'ReportDeleted':
+      // Gone: no stage is pending any more; the copies stay listed until each is purged.
+      return {
+        ...next,
+        status: event.type === 'ReportExpired' ? 'EXPIRED' : 'DELETED',
+        goneAt: at,
+        attempts: 0,
+        failedStage: null,
+        lastError: null,
+        nextAttemptAt: null,
+      };
+    case 'ReportHeld':
+      return { ...next, held: true };
+    case 'ReportReleased':
+      return { ...next, held: false };
+    case 'ReportPurged': {
+      const { location } = event.data;
+      const place = location.kind === 'object' ? location.bucket : (location.machine ?? location.region);
+      return { ...next, locations: state.locations.filter((l) => !(l.kind === location.kind && l.place === place)) };
     }
     case 'LegacyScanCompleted':
     case 'VolumeForgotten':

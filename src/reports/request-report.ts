@@ -17,6 +17,7 @@ import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
 import { inSpan } from '../telemetry/spans.js';
 import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH, PDF_STANDARDS, type PdfStandard } from '../shared/report-input.js';
+import { expiryFor, NO_RETENTION_LIMITS, type RetentionPolicy } from './retention.js';
 
 export interface RequestReportInput {
   template: string;
@@ -32,6 +33,9 @@ export interface RequestReportInput {
   pdfStandard?: PdfStandard | null;
   /** Where to POST the outcome when the report is STORED, REPLICATED or FAILED (checked against the callback policy). */
   callbackUrl?: string | null;
+  /** How long to keep it (an ISO-8601 duration), or until when (expiresAt); neither: the template's default. */
+  retainFor?: string | null;
+  expiresAt?: string | Date | null;
 }
 
 export interface RequestReportOptions {
@@ -40,6 +44,10 @@ export interface RequestReportOptions {
   callbacks?: CallbackPolicy;
   /** How long a key names its first report (IDEMPOTENCY_WINDOW); default a day. */
   idempotencyWindowMs?: number;
+  /** Retention defaults and maximum (RETENTION_DEFAULT / RETENTION_MAX); none: no limits. */
+  retention?: RetentionPolicy;
+  /** The clock, for expiry (tests). */
+  now?: Date;
 }
 
 export interface RequestReportResult {
@@ -139,6 +147,7 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
     }
   }
   if (issues.length > 0 || !title.success || !params.success) throw new InvalidParamsError(issues);
+  const expiresAt = expiryFor(input, template.name, options.retention ?? NO_RETENTION_LIMITS, options.now ?? new Date());
 
   if (template.name === 'history') {
     // The subject must be a report the requester may read; otherwise it "does not exist".
@@ -155,6 +164,7 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
     owner: actor.id,
     ...(callbackUrl === undefined ? {} : { callbackUrl }),
     ...(pdfStandard?.success ? { pdfStandard: pdfStandard.data } : {}),
+    ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
   });
 
   let ids: { reportId: string; eventId?: string } = { reportId: randomUUID() };

@@ -12,6 +12,7 @@ import type { HistoryEntry } from '../reports/templates/registry.js';
 import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
+import { discardIfGone } from './discard-if-gone.js';
 import { appendDecision, timingNow } from './append-decision.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
@@ -143,6 +144,8 @@ export function renderStage(options: RenderStageOptions) {
         };
         if (!(await appendDecision(store, state, { type: 'RecordRender', rendered, stored }, meta))) {
           log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');
+          const objects = options.objectStore;
+          await discardIfGone(store, state.streamId, key, () => (stored.type === 'ReportReplicated' && objects ? objects.delete(key) : volume.remove(key)), log);
           return;
         }
         log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');

@@ -13,6 +13,8 @@ import { webhookStage } from './webhook-stage.js';
 import { resolveWebhookSecret } from '../auth/secret.js';
 import { downloadContext } from '../storage/download-context.js';
 import { resolveDownload } from '../storage/resolve-download.js';
+import { expiryStage } from './expiry-stage.js';
+import { purgeStage } from './purge-stage.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
 import { formatProgress } from '../render/progress-signal.js';
 
@@ -29,6 +31,10 @@ export interface Workers {
    * set: without it no callback is accepted, and an idle loop would still claim on every event.
    */
   readonly webhooks: WorkLoop | undefined;
+  /** Appends ReportExpired for reports past their expiry (any instance; one per report by its lease). */
+  readonly expire: WorkLoop;
+  /** Deletes the copies of gone reports: this machine's volume copies, and object copies (any instance). */
+  readonly purge: WorkLoop;
   /** Finds imported legacy files on this machine's volume (unless STORAGE_MODE=object: no volume). */
   readonly legacyScanner: LegacyScanner | undefined;
   /** Removes files on this machine's volume that no event references (unless STORAGE_MODE=object). */
@@ -132,6 +138,8 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
             log,
           }),
         );
+  const expire = loop('expire', 4, expiryStage({ store, owner, leaseMs: config.leaseMs, log, machine: config.machineId }));
+  const purge = loop('purge', 4, purgeStage({ ...common, volume: config.storageMode === 'object' ? undefined : volume, objectStore }));
   const legacyScanner = config.storageMode === 'object' ? undefined : new LegacyScanner(runtime, Math.max(1000, config.workerPollMs * 10));
   const orphanSweeper = config.storageMode === 'object' ? undefined : new OrphanSweeper(runtime);
   return {
@@ -141,18 +149,22 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
     replicate,
     migrate,
     webhooks,
+    expire,
+    purge,
     legacyScanner,
     orphanSweeper,
     start() {
       webhooks?.start();
       render.start();
+      expire.start();
+      purge.start();
       replicate?.start();
       migrate?.start();
       legacyScanner?.start();
       orphanSweeper?.start();
     },
     async stop(graceMs) {
-      await Promise.all([render.stop(graceMs), webhooks?.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
+      await Promise.all([render.stop(graceMs), webhooks?.stop(graceMs), expire.stop(graceMs), purge.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
       if (ownPool) await pool.close();
       await releaseAllLeases(store.db, owner);
     },

@@ -5,7 +5,10 @@ import { ConflictError, InvalidParamsError, QuireError } from '../../errors.js';
 export { ConflictError };
 import { ForbiddenError } from '../../actor.js';
 import {
+  GoneError,
+  NotHeldError,
   NotRetryableError,
+  ReportHeldError,
   ParamsTooLargeError,
   ReportNotFoundError,
   UnknownTemplateError,
@@ -80,6 +83,29 @@ builder.objectType(NotRetryableError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof NotRetryableError,
   fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
+});
+
+builder.objectType(GoneError, {
+  name: 'GoneError',
+  description: 'The report expired or was deleted: nothing of it is served any more.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof GoneError,
+  fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
+});
+
+builder.objectType(ReportHeldError, {
+  name: 'HeldError',
+  description: 'The report is under legal hold: it cannot be deleted (or held again) until an admin releases it.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ReportHeldError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
+});
+
+builder.objectType(NotHeldError, {
+  name: 'NotHeldError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NotHeldError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
 });
 
 /** The domain's other bad-input errors as the one InvalidParamsError, with the input path they are about. */

@@ -18,6 +18,8 @@ export type PdfStandard =
   | 'PDF_A_2B';
 
 export type ReportStatus =
+  | 'DELETED'
+  | 'EXPIRED'
   | 'FAILED'
   | 'IMPORTED'
   | 'LOST'
@@ -29,12 +31,16 @@ export type ReportStatus =
 export type RequestReportInput = {
   /** Where quire POSTs a signed JSON body (Standard Webhooks) when the report becomes STORED, REPLICATED or FAILED. https only in production; the host must be on WEBHOOK_ALLOWED_HOSTS and, in production, resolve to public addresses only. */
   callbackUrl?: string | null | undefined;
+  /** When the report expires (in the future, at most RETENTION_MAX from now); not with retainFor. */
+  expiresAt?: string | null | undefined;
   /** Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key within IDEMPOTENCY_WINDOW (a day by default) returns the same report (no new events, no second render) instead of a second one; the same key with a different request is a ConflictError. */
   idempotencyKey?: string | null | undefined;
   /** The template’s parameters (validated against its schema; at most 1 MiB). */
   params: unknown;
   /** Render to this archival standard; null: the template’s default (history: PDF/A-2b, the others: none). */
   pdfStandard?: PdfStandard | null | undefined;
+  /** How long to keep the report, as an ISO-8601 duration of weeks, days, hours, minutes, seconds (P30D, PT12H). At most RETENTION_MAX; not with expiresAt. Neither: the template’s default (RETENTION_DEFAULT), or kept until deleted. */
+  retainFor?: string | null | undefined;
   /** table, summary or history */
   template: string;
   title: string;
@@ -45,7 +51,7 @@ export type Role =
   | 'AUDITOR'
   | 'USER';
 
-export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, callbackUrl: string | null, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
+export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, expiresAt: string | null, held: boolean, goneAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, callbackUrl: string | null, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
 
 export type UiCreateDownloadUrlMutationVariables = Exact<{
   reportId: string | number;
@@ -54,12 +60,28 @@ export type UiCreateDownloadUrlMutationVariables = Exact<{
 
 export type UiCreateDownloadUrlMutation = { createDownloadUrl:
     | { __typename: 'FailedError', code: string, message: string, reason: string }
+    | { __typename: 'GoneError', code: string, message: string, status: ReportStatus }
     | { __typename: 'InvalidParamsError', code: string, message: string }
     | { __typename: 'MutationCreateDownloadUrlSuccess', data: { url: string, expiresAt: string, source: DownloadSource, region: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'NotReadyError', code: string, message: string, status: ReportStatus }
     | { __typename: 'ObjectStoreUnavailableError', code: string, message: string }
     | { __typename: 'UnavailableError', code: string, message: string, regions: Array<string> }
+   };
+
+export type UiDeleteReportMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UiDeleteReportMutation = { deleteReport:
+    | { __typename: 'ConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string }
+    | { __typename: 'HeldError', code: string, message: string }
+    | { __typename: 'InvalidParamsError', code: string, message: string }
+    | { __typename: 'MutationDeleteReportSuccess', data: { reportId: string, status: ReportStatus } }
+    | { __typename: 'NotFoundError', code: string, message: string }
    };
 
 export type UiEventsQueryVariables = Exact<{
@@ -92,7 +114,7 @@ export type UiReportStatusSubscriptionVariables = Exact<{
 }>;
 
 
-export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, callbackUrl: string | null, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
+export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, expiresAt: string | null, held: boolean, goneAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, callbackUrl: string | null, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
 
 export type UiReportsQueryVariables = Exact<{
   first: number;
@@ -124,6 +146,7 @@ export type UiRetryReportMutationVariables = Exact<{
 export type UiRetryReportMutation = { retryReport:
     | { __typename: 'ConflictError', code: string, message: string }
     | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string }
     | { __typename: 'MutationRetryReportSuccess', data: { reportId: string, status: ReportStatus } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'NotRetryableError', code: string, message: string, status: ReportStatus }
@@ -171,6 +194,9 @@ export const ReportViewFragmentDoc = new TypedDocumentString(`
   lastError
   failedStage
   nextAttemptAt
+  expiresAt
+  held
+  goneAt
   pages
   bytes
   sha256
@@ -227,12 +253,32 @@ export const UiCreateDownloadUrlDocument = new TypedDocumentString(`
     ... on UnavailableError {
       regions
     }
+    ... on GoneError {
+      status
+    }
     ... on FailedError {
       reason
     }
   }
 }
-    `, {"hash":"dbf54686018affa05f46c129b4916753b0aa89719774c30b727816ec65a20fd1"}) as unknown as TypedDocumentString<UiCreateDownloadUrlMutation, UiCreateDownloadUrlMutationVariables>;
+    `, {"hash":"21b2e3a29128aabda8ae04b880af77eb752ac68e620bfb46687ad439d2a32c24"}) as unknown as TypedDocumentString<UiCreateDownloadUrlMutation, UiCreateDownloadUrlMutationVariables>;
+export const UiDeleteReportDocument = new TypedDocumentString(`
+    mutation UiDeleteReport($id: ID!) {
+  deleteReport(id: $id) {
+    __typename
+    ... on MutationDeleteReportSuccess {
+      data {
+        reportId
+        status
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+  }
+}
+    `, {"hash":"ed44a5ca877d35f429c10a815ff00e64ba68fa4705330b0bda0012dbfc0267ec"}) as unknown as TypedDocumentString<UiDeleteReportMutation, UiDeleteReportMutationVariables>;
 export const UiEventsDocument = new TypedDocumentString(`
     query UiEvents($first: Int!, $after: String) {
   events(first: $first, after: $after) {
@@ -303,6 +349,9 @@ export const UiReportStatusDocument = new TypedDocumentString(`
   lastError
   failedStage
   nextAttemptAt
+  expiresAt
+  held
+  goneAt
   pages
   bytes
   sha256
@@ -335,7 +384,7 @@ export const UiReportStatusDocument = new TypedDocumentString(`
       actor
     }
   }
-}`, {"hash":"74d6e93c9d34e2079154027f0c9d7eb06ae26a4628dab084c16985df0caa381b"}) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
+}`, {"hash":"83c09fef13ebada79612846f708bd10e078781689f44ddd20c67219457294202"}) as unknown as TypedDocumentString<UiReportStatusSubscription, UiReportStatusSubscriptionVariables>;
 export const UiReportsDocument = new TypedDocumentString(`
     query UiReports($first: Int!, $after: String) {
   reports(first: $first, after: $after) {
