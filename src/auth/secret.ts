@@ -7,9 +7,9 @@ import { join } from 'node:path';
  * it), else one generated on first start and kept under DATA_DIR, like a framework's
  * secret_key_base, so the embedded default needs no setup.
  */
-export function resolveSecret(configured: string | undefined, dataDir: string): string {
+export function resolveSecret(configured: string | undefined, dataDir: string, name = 'secret.key'): string {
   if (configured) return configured;
-  const file = join(dataDir, 'secret.key');
+  const file = join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('base64url');

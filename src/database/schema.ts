@@ -36,6 +36,8 @@ export interface ReportStatusTable {
   requested_at: Date;
   updated_at: Date;
   last_version: number;
+  /** Its personal data is in the log encrypted with its data key (report_data_keys); false: plaintext, from before. */
+  encrypted: boolean;
 }
 
 /** Projection: where each copy of a report's file lives. */
@@ -109,6 +111,14 @@ export interface TokenRevocationsTable {
   revoked_by: string;
 }
 
+/** A report's data key (src/reports/personal-data.ts), wrapped with the key-encryption key; deleted on erasure. */
+export interface ReportDataKeysTable {
+  report_id: string;
+  kek_id: string;
+  wrapped_key: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface Database {
   events: EventsTable;
   report_status: ReportStatusTable;
@@ -117,4 +127,5 @@ export interface Database {
   log_seals: LogSealsTable;
   rate_limits: RateLimitsTable;
   token_revocations: TokenRevocationsTable;
+  report_data_keys: ReportDataKeysTable;
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
+import type { PersonalDataCipher } from '../events/event-store.js';
 import { readStream } from '../events/read.js';
 import { locationRow, statusRow } from './report-rows.js';
 import { foldReport, REPORT_STREAM_PREFIX } from '../reports/report-state.js';
@@ -21,7 +22,7 @@ const LIVE: ProjectionTables = { status: 'report_status', locations: 'report_loc
  * Folds every report stream with the projection's own fold and inserts the states into `tables`,
  * `pageSize` streams at a time (the live rebuild and `rebuild --verify` both use it).
  */
-export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, pageSize: number): Promise<RebuildResult> {
+export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, personalData: PersonalDataCipher, pageSize: number): Promise<RebuildResult> {
   const result: RebuildResult = { reports: 0, events: 0 };
   const into = trx as unknown as Kysely<any>;
   let after = REPORT_STREAM_PREFIX;
@@ -39,7 +40,8 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
     if (streams.length === 0) return result;
     const states = [];
     for (const { stream_id } of streams) {
-      const events = await readStream(trx, stream_id);
+      // Decrypted as the inline projection does: the same title, or ERASED once the key is gone.
+      const events = await personalData.reveal(trx, await readStream(trx, stream_id));
       const state = foldReport(events);
       result.events += events.length;
       if (state) states.push(state);
@@ -59,11 +61,11 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
  * old tables or the new ones. The tables are locked for writing meanwhile, so appends wait and
  * then fold their events onto the rebuilt rows.
  */
-export async function rebuildProjections(db: Kysely<Database>, pageSize = 500): Promise<RebuildResult> {
+export async function rebuildProjections(db: Kysely<Database>, personalData: PersonalDataCipher, pageSize = 500): Promise<RebuildResult> {
   return db.transaction().execute(async (trx) => {
     await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
     await trx.deleteFrom('report_locations').execute();
     await trx.deleteFrom('report_status').execute();
-    return replayReports(trx, LIVE, pageSize);
+    return replayReports(trx, LIVE, personalData, pageSize);
   });
 }

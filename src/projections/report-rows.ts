@@ -23,6 +23,7 @@ export function statusRow(s: ReportState): ReportStatusTable {
     requested_at: s.requestedAt,
     updated_at: s.updatedAt,
     last_version: s.version,
+    encrypted: s.encrypted,
   };
 }
 
@@ -74,6 +75,7 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
     requestedAt: new Date(r.requested_at),
     updatedAt: new Date(r.updated_at),
     version: Number(r.last_version),
+    encrypted: r.encrypted,
     locations,
   };
   const status = r.status as ReportStatus;

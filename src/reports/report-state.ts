@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../events/recorded-event.js';
+import { ENCRYPTED_TITLE, ERASED, isEncrypted } from './personal-data.js';
 
 /**
  * A report's state as a pure fold over its events. The inline projection, the rebuild and time
@@ -6,9 +7,10 @@ import type { RecordedEvent } from '../events/recorded-event.js';
  */
 /**
  * IMPORTED: a legacy report whose file no machine has found on its volume (yet). LOST: its only
- * copies were on volumes an operator declared gone (`quire volumes forget`).
+ * copies were on volumes an operator declared gone (`quire volumes forget`). ERASED: an admin
+ * erased its personal data (eraseReport); its copies are purged.
  */
-export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST'] as const;
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST', 'ERASED'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
 
 export interface ReportLocation {
@@ -33,9 +35,15 @@ interface ReportFields {
   reportId: string;
   streamId: string;
   owner: string;
+  /** ERASED once the report is erased; ENCRYPTED_TITLE in a fold of events nobody decrypted. */
   title: string;
   template: string;
   requestedRegion: string;
+  /**
+   * Its title and params are in the log encrypted with its data key, so they can be erased; false
+   * for reports requested before encryption and legacy imports (in clear).
+   */
+  encrypted: boolean;
   /** Failed attempts at the current stage. */
   attempts: number;
   /**
@@ -103,7 +111,7 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
 /** The state a report's first event creates. */
 function newReport(
   event: RecordedEvent,
-  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt'> & { status: 'REQUESTED' | 'IMPORTED' },
+  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'encrypted'> & { status: 'REQUESTED' | 'IMPORTED' },
 ): ReportState {
   return {
     ...first,
@@ -127,11 +135,13 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
   if (event.type === 'LegacyReportImported') {
     // Dated when the legacy application made it, not when it was imported.
     const { reportId, owner, title, createdAt } = event.data;
-    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt) });
+    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt), encrypted: false });
   }
   if (event.type === 'ReportRequested') {
-    const { reportId, owner, title, template } = event.data;
-    return state ?? newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt });
+    const { reportId, owner, template } = event.data;
+    // Encrypted and not decrypted (PersonalData.reveal) before the fold: the title is not known here.
+    const title = isEncrypted(event.data) ? ENCRYPTED_TITLE : event.data.title;
+    return state ?? newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt, encrypted: isEncrypted(event.data) });
   }
   if (!state || event.streamVersion <= state.version) return state;
   const next: ReportState = { ...state, updatedAt: event.recordedAt, version: event.streamVersion };
@@ -209,6 +219,9 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
           : {}),
       };
     }
+    case 'ReportErased':
+      // Terminal: nothing is rendered, copied or retried any more; the copies are purged.
+      return { ...next, status: 'ERASED', title: ERASED, attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };
     case 'LegacyScanCompleted':
     case 'VolumeForgotten':
     case 'VolumeOrphansRemoved':

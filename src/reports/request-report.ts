@@ -8,6 +8,9 @@ import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from '../projections/report-rows.js';
 import { reportStreamId } from './report-state.js';
 import { decide } from './decide.js';
+import { personalDataOf } from './personal-data.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import type { RequestedPersonalData } from '../events/types.js';
 import { InvalidParamsError } from '../errors.js';
 import { ParamsTooLargeError, UnknownTemplateError } from './errors.js';
 import { readableReport } from './report-access.js';
@@ -43,6 +46,24 @@ const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, '1–100 cha
 
 /** A fixed namespace: a viewer's idempotency key always names the same report (and event), on every machine. */
 const REQUEST_NAMESPACE = '0c6f4f4e-3b1e-4d43-9a55-2f0b8f3c7d12';
+
+/** The answer to a request made again with its idempotency key: the first report, if it asked the same. */
+async function sameRequest(
+  store: EventStore,
+  first: RecordedEvent,
+  template: string,
+  personal: RequestedPersonalData,
+  result: RequestReportResult,
+): Promise<RequestReportResult> {
+  const [revealed] = await store.reveal([first]);
+  const same =
+    revealed?.type === 'ReportRequested' &&
+    revealed.data.template === template &&
+    personalDataOf(revealed.data).title === personal.title &&
+    canonicalJson(personalDataOf(revealed.data).params) === canonicalJson(personal.params);
+  if (!same) throw new InvalidParamsError([{ path: 'idempotencyKey', message: 'already used for a different request' }]);
+  return result;
+}
 
 /**
  * Validates a report request against its template and appends ReportRequested to a new stream.
@@ -89,11 +110,16 @@ export async function requestReport(
   const keyed = key?.success ? `${actor.id}\n${key.data}` : undefined;
   const reportId = keyed ? uuidv5(`report:${keyed}`, REQUEST_NAMESPACE) : randomUUID();
   const streamId = reportStreamId(reportId);
+  const personal = { title: title.data, params: params.data as Record<string, unknown> };
+  if (keyed) {
+    // Asked before: answered as the first time, without a new data key (the report may be erased).
+    const first = (await store.readStream(streamId, { limit: 1 }))[0];
+    if (first) return sameRequest(store, first, template.name, personal, { reportId, streamId });
+  }
+  // Title and params go into the log encrypted with the report's new data key (personal-data.ts).
+  const data = await store.personalData.encrypt(store.db, { reportId, template: template.name, ...personal, owner: actor.id });
   // A new stream: 'no_stream' below is the load (nothing there yet).
-  const events = decide(
-    { type: 'RequestReport', data: { reportId, template: template.name, title: title.data, params: params.data as Record<string, unknown>, owner: actor.id } },
-    null,
-  );
+  const events = decide({ type: 'RequestReport', data }, null);
   const appended = await store.append(
     streamId,
     'no_stream',
@@ -102,10 +128,6 @@ export async function requestReport(
     { actor: actor.id, ...(options.requestId ? { requestId: options.requestId } : {}) },
   );
   const first = appended.events[0];
-  if (appended.idempotent && first?.type === 'ReportRequested') {
-    const same =
-      first.data.template === template.name && first.data.title === title.data && canonicalJson(first.data.params) === canonicalJson(params.data);
-    if (!same) throw new InvalidParamsError([{ path: 'idempotencyKey', message: 'already used for a different request' }]);
-  }
+  if (appended.idempotent && first) return sameRequest(store, first, template.name, personal, { reportId, streamId });
   return { reportId, streamId };
 }

@@ -106,7 +106,7 @@ describe.each(backends)('a copy that waited out an object-store outage on %s', (
     expect(await countEventsByType(fx.runtime)).toEqual(counts);
     // The projection is what the log folds to.
     const before = await fx.runtime.store.db.selectFrom('report_status').selectAll().execute();
-    await rebuildProjections(fx.runtime.store.db);
+    await rebuildProjections(fx.runtime.store.db, fx.runtime.store.personalData);
     expect(await fx.runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
   });
 });
@@ -155,6 +155,7 @@ describe.each(backends)('migration 0010 on %s', (kind) => {
         requested_at: new Date(),
         updated_at: new Date(),
         last_version: 5,
+        encrypted: false,
       });
       const recovered = randomUUID();
       const failing = randomUUID();

@@ -123,9 +123,12 @@ export const ReportRef = builder.loadableNode('Report', {
         if (behind.length > 0 && db !== ctx.runtime.store.db) {
           for (const [id, events] of await readStreams(ctx.runtime.store.db, behind)) byStream.set(id, events);
         }
+        // Personal data decrypted for whoever may read the report (ERASED once erased): one query for the batch.
+        // Keys are read on the primary: an erasure is seen at once there.
+        const revealed = await ctx.runtime.store.reveal([...byStream.values()].flat());
         return keys.map((key) => {
           const [streamId, version] = key.split('@') as [string, string];
-          return (byStream.get(streamId) ?? []).filter((e) => e.streamVersion <= Number(version));
+          return revealed.filter((e) => e.streamId === streamId && e.streamVersion <= Number(version));
         });
       },
       resolve: (r) => `${r.streamId}@${r.version}`,
