@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { registerLegacyCommands } from './cli/legacy.js';
 import { registerTokenRevokeCommand } from './cli/tokens.js';
+import { registerReportCommands } from './cli/reports.js';
 import { registerVolumeCommands } from './cli/volumes.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
 import { startSealer } from './audit/sealer.js';
@@ -175,6 +176,7 @@ export function buildCli(): Command {
     .action(dbGrants);
   registerLegacyCommands(program);
   registerVolumeCommands(program);
+  registerReportCommands(program);
   registerAuditCommands(program);
   registerProjectionCommands(program);
   const tokenCommand = program

@@ -1,9 +1,9 @@
 import type { EventData } from '../events/types.js';
 import { QuireError } from '../errors.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
-import { NotRetryableError } from './errors.js';
+import { ErasureUnsupportedError, NotRetryableError } from './errors.js';
 import type { ReportEvent } from './report-events.js';
-import { isStuckCopy, type ReportLocation, type ReportState } from './report-state.js';
+import { isStuckCopy, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from './report-state.js';
 
 /**
  * The report's decider: what each command appends to a report's stream, given the report's state
@@ -53,7 +53,9 @@ export type ReportCommand =
     }
   | { type: 'RetryReport'; reason?: string }
   | { type: 'RecordLegacyFileFound'; found: EventData<'ReportStoredLocal'> }
-  | { type: 'ForgetVolumeCopy'; machine: string; reason: string };
+  | { type: 'ForgetVolumeCopy'; machine: string; reason: string }
+  /** An admin erases the report's personal data (its data key goes with the event). */
+  | { type: 'EraseReport'; by: string; reason: string };
 
 /** What a command appends: the report's events, in order (nothing when there is nothing to do). */
 export type ReportDecision = ReportEvent[];
@@ -152,9 +154,16 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       if (!isRetryable(state)) throw new NotRetryableError(state.reportId, state.status);
       return [{ type: 'ReportRetryRequested', data: command.reason === undefined ? {} : { reason: command.reason } }];
     case 'RecordLegacyFileFound':
+      if (state.status === 'ERASED') throw movedOn();
       // Already recorded on this machine (a scan run twice): nothing new.
       if (state.locations.some((l) => l.kind === 'volume' && l.machine === command.found.machine)) return [];
       return [{ type: 'ReportStoredLocal', data: command.found }];
+    case 'EraseReport':
+      // Erased already (a retried command): nothing new to record.
+      if (state.status === 'ERASED') return [];
+      // In clear in the append-only log: deleting a key would erase nothing, so say so.
+      if (!state.encrypted) throw new ErasureUnsupportedError(state.reportId, state.template === LEGACY_TEMPLATE ? 'legacy' : 'plaintext');
+      return [{ type: 'ReportErased', data: { by: command.by, reason: command.reason } }];
     case 'ForgetVolumeCopy': {
       const copy = state.locations.find((l) => l.kind === 'volume' && l.machine === command.machine);
       if (!copy) return [];

@@ -41,3 +41,23 @@ export class NotRetryableError extends QuireError {
     this.name = 'NotRetryableError';
   }
 }
+
+/**
+ * The report's title and params are in the append-only log in clear — requested before personal
+ * data was encrypted, or imported from the legacy application — so they cannot be erased without
+ * rewriting the log (which its hash chain and seals exist to prevent). Nothing is changed.
+ */
+export class ErasureUnsupportedError extends QuireError {
+  readonly code = 'ERASURE_UNSUPPORTED';
+  constructor(
+    readonly reportId: string,
+    readonly why: 'plaintext' | 'legacy',
+  ) {
+    super(
+      `report ${reportId} cannot be erased: its title and params are in the append-only log in clear ` +
+        (why === 'legacy' ? '(imported from the legacy application)' : '(requested before personal data was encrypted)') +
+        ', and rewriting the log would break its hash chain and seals; see README, Erasure',
+    );
+    this.name = 'ErasureUnsupportedError';
+  }
+}

@@ -15,6 +15,7 @@ export const REPORT_EVENT_TYPES = [
   'ReportFailed',
   'ReportRetryRequested',
   'ReportVolumeForgotten',
+  'ReportErased',
 ] as const satisfies readonly QuireEvent['type'][];
 
 export type ReportEventType = (typeof REPORT_EVENT_TYPES)[number];

@@ -3,6 +3,7 @@ import { storableJsonIssues } from '../../events/storable-json.js';
 import { InvalidParamsError, QuireError } from '../../errors.js';
 import { ForbiddenError } from '../../actor.js';
 import {
+  ErasureUnsupportedError,
   NotRetryableError,
   ParamsTooLargeError,
   ReportNotFoundError,
@@ -78,6 +79,14 @@ builder.objectType(NotRetryableError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof NotRetryableError,
   fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
+});
+
+builder.objectType(ErasureUnsupportedError, {
+  name: 'ErasureUnsupportedError',
+  description: 'The report’s title and params are in the append-only log in clear (requested before encryption, or a legacy import): they cannot be erased.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ErasureUnsupportedError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
 });
 
 /** The domain's other bad-input errors as the one InvalidParamsError, with the input path they are about. */

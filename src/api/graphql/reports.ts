@@ -8,7 +8,8 @@ import { loadReportStates, listReports, loadLocations } from '../../projections/
 import { loadReportState } from '../../projections/report-rows.js';
 import { evolve, reportStreamId, type ReportLocation, type ReportState } from '../../reports/report-state.js';
 import { ForbiddenError } from '../../actor.js';
-import { NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
+import { ErasureUnsupportedError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
+import { eraseReport } from '../../reports/erase-report.js';
 import { mayReadReport, readableReport, readsEveryReport } from '../../reports/report-access.js';
 import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
@@ -297,6 +298,19 @@ builder.mutationField('retryReport', (t) =>
     errors: { types: [ReportNotFoundError, NotRetryableError, ForbiddenError, ConflictError] },
     args: { id: t.arg.id() },
     resolve: (_, args, ctx) => asResult(() => retryReport(ctx.runtime.store, reportIdFrom(String(args.id)), ctx.actor, { requestId: ctx.requestId })),
+  }),
+);
+
+builder.mutationField('eraseReport', (t) =>
+  t.field({
+    type: ReportRef,
+    description:
+      'Erases the report’s personal data (admins): its data key is deleted, ReportErased records who and why, ' +
+      'and its title reads [erased]; its files are purged. The log and its seals still verify.',
+    authScopes: { admin: true },
+    errors: { types: [ReportNotFoundError, ErasureUnsupportedError, InvalidParamsError, ForbiddenError] },
+    args: { id: t.arg.id(), reason: t.arg.string({ description: 'Why (e.g. the request it answers): recorded in the log, so no personal data.' }) },
+    resolve: (_, args, ctx) => asResult(() => eraseReport(ctx.runtime.store, reportIdFrom(String(args.id)), args.reason, ctx.actor, { requestId: ctx.requestId })),
   }),
 );
 
