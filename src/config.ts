@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DURATION_HINT, parseDurationSeconds } from './shared/duration.js';
 
 /** A machine id: Fly's are 14 hex digits; elsewhere any safe token (it goes into URLs and stream ids). */
 const MACHINE_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -100,6 +101,15 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{43}(,[A-Za-z0-9_-]{43})*$/, 'a list of Ed25519 public keys, base64url, comma-separated')
     .optional(),
   SEAL_PUBLISH: z.enum(['true', 'false', '1', '0']).default('true'),
+  // A duration for every template, and/or template=duration pairs: P90D,invoice=P30D.
+  RETENTION_DEFAULT: z
+    .string()
+    .refine(
+      (v) => v.split(',').every((part) => parseDurationSeconds(part.includes('=') ? part.slice(part.indexOf('=') + 1) : part) !== null),
+      `a list of durations, each alone or as template=duration (${DURATION_HINT})`,
+    )
+    .optional(),
+  RETENTION_MAX: z.string().refine((v) => parseDurationSeconds(v) !== null, DURATION_HINT).optional(),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -215,6 +225,12 @@ export type Config = {
   renderMaxHeapMb: number;
   /** Volume files no event references are removed once they are older than this (a crash between write and append). */
   orphanGraceMs: number;
+  /**
+   * How long reports are kept (reports/retention.ts). `defaultSeconds`: for a request that names no
+   * expiry (null: kept until deleted), `byTemplate` overriding it per template; `maxSeconds`: the
+   * longest any request may ask for (null: no limit). Seconds.
+   */
+  retention: { defaultSeconds: number | null; byTemplate: Record<string, number>; maxSeconds: number | null };
   /**
    * PostgreSQL URL of the role that owns the schema and runs migrations; DATABASE_URL's role then
    * only reads and appends (docs/threat-model.md). Unset: DATABASE_URL does both.
@@ -353,6 +369,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'create one with `npx quire audit keygen` and keep it out of the database (fly secrets set SEAL_SIGNING_KEY=...)',
     );
   }
+  const retention = retentionConfig(e);
+  for (const [template, seconds] of [['(every template)', retention.defaultSeconds] as const, ...Object.entries(retention.byTemplate)]) {
+    if (seconds !== null && retention.maxSeconds !== null && seconds > retention.maxSeconds) {
+      missing.push(`  RETENTION_DEFAULT: the default for ${template} is longer than RETENTION_MAX (${e.RETENTION_MAX})`);
+    }
+  }
   if (missing.length > 0) throw new ConfigError(`invalid configuration:\n${missing.join('\n')}`);
   return {
     port: e.PORT,
@@ -415,6 +437,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     renderTimeoutMs: e.RENDER_TIMEOUT_MS,
     renderMaxHeapMb: e.RENDER_MAX_HEAP_MB,
     orphanGraceMs: e.ORPHAN_GRACE_MS,
+    retention,
     databaseMigrateUrl: e.DATABASE_MIGRATE_URL,
     seals: { signingKey: e.SEAL_SIGNING_KEY, publicKeys: e.SEAL_PUBLIC_KEYS?.split(',') ?? [], publish: flag(e.SEAL_PUBLISH) },
     legacy: {
@@ -433,5 +456,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       migrateConcurrency: e.LEGACY_MIGRATE_CONCURRENCY,
       migrateFilesPerSecond: e.LEGACY_MIGRATE_RATE,
     },
+  };
+}
+
+function retentionConfig(e: z.infer<typeof EnvSchema>): Config['retention'] {
+  const parts = e.RETENTION_DEFAULT?.split(',') ?? [];
+  const all = parts.find((p) => !p.includes('='));
+  const byTemplate = Object.fromEntries(
+    parts.filter((p) => p.includes('=')).map((p) => [p.slice(0, p.indexOf('=')), parseDurationSeconds(p.slice(p.indexOf('=') + 1))!] as const),
+  );
+  return {
+    defaultSeconds: all === undefined ? null : parseDurationSeconds(all),
+    byTemplate,
+    maxSeconds: e.RETENTION_MAX === undefined ? null : parseDurationSeconds(e.RETENTION_MAX),
   };
 }

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ReplicationMetrics } from './workers/replication-metrics.js';
 
 export type DownloadPath = 'object' | 'local' | 'replay';
-export type DownloadOutcome = 'ok' | 'not_found' | 'not_ready' | 'failed' | 'unavailable' | 'forbidden' | 'invalid';
+export type DownloadOutcome = 'ok' | 'not_found' | 'not_ready' | 'failed' | 'unavailable' | 'forbidden' | 'invalid' | 'gone';
 
 /**
  * What operators watch (served at /metrics): how downloads are resolved and how they end — the
@@ -110,7 +110,7 @@ export class Metrics implements ReplicationMetrics {
     this.downloads.inc({ path, outcome });
   }
 
-  file(outcome: 'served' | 'not_modified' | 'replayed' | 'redirected' | 'forbidden' | 'missing' | 'unavailable'): void {
+  file(outcome: 'served' | 'not_modified' | 'replayed' | 'redirected' | 'forbidden' | 'missing' | 'unavailable' | 'gone'): void {
     this.files.inc({ outcome });
   }
 

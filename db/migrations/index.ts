@@ -10,6 +10,7 @@ import * as m0008 from './0008_signed_seals.js';
 import * as m0009 from './0009_token_revocations.js';
 import * as m0010 from './0010_worker_liveness.js';
 import * as m0012 from './0012_report_data_keys.js';
+import * as m0011 from './0011_retention.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009_token_revocations': m0009,
   '0010_worker_liveness': m0010,
   '0012_report_data_keys': m0012,
+  '0011_retention': m0011,
 };

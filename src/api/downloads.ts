@@ -15,6 +15,7 @@ const OUTCOMES: Record<string, DownloadOutcome> = {
   OBJECT_STORE_UNAVAILABLE: 'unavailable',
   FORBIDDEN: 'forbidden',
   INVALID_PARAMS: 'invalid',
+  GONE: 'gone',
 };
 
 export function downloadContext(runtime: Runtime, db = runtime.store.db): DownloadContext {

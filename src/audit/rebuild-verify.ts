@@ -21,7 +21,7 @@ export interface RebuildVerifyResult {
 }
 
 const STATUS_COLUMNS = `report_id::text, stream_id, owner, title, template, status, requested_region, sha256, bytes, pages, attempts,
-  last_error, failed_stage, next_attempt_at, requested_at, updated_at, last_version`;
+  last_error, failed_stage, next_attempt_at, requested_at, updated_at, last_version, expires_at, held, gone_at`;
 const LOCATION_COLUMNS = `report_id::text, kind, place, region, machine, key, sha256, bytes, stored_at, verified_at`;
 
 /**

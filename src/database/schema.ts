@@ -38,6 +38,12 @@ export interface ReportStatusTable {
   last_version: number;
   /** Its personal data is in the log encrypted with its data key (report_data_keys); false: plaintext, from before. */
   encrypted: boolean;
+  /** When the report expires (null: kept until deleted). */
+  expires_at: Date | null;
+  /** Under legal hold (false by default: rows written before 0011). */
+  held: ColumnType<boolean, boolean | undefined, boolean>;
+  /** When it became gone (expired, deleted); the purge stage's claims start from here. */
+  gone_at: Date | null;
 }
 
 /** Projection: where each copy of a report's file lives. */

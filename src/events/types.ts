@@ -53,6 +53,11 @@ const requestedFields = {
   template: z.string().min(1).max(64),
   /** A subject id from the bearer token: pseudonymous, kept in clear (README, Erasure). */
   owner: z.string().min(1).max(200),
+  /**
+   * When the report expires (retainFor, expiresAt or the template's default; see
+   * reports/retention.ts); absent: kept until deleted. Optional, so no new schema version.
+   */
+  expiresAt: z.iso.datetime().optional(),
 };
 
 /** The personal fields of a request, as the requester gave them. */
@@ -186,6 +191,39 @@ export const VolumeOrphansRemoved = z.strictObject({
     .max(1000),
 });
 
+/** The expiry sweep found the report past its expiresAt (and not held): it is gone, its copies to purge. */
+export const ReportExpired = z.strictObject({
+  /** The expiresAt that passed (the event's recordedAt says when the sweep saw it). */
+  at: z.iso.datetime(),
+});
+
+/** Deleted by its owner or an admin (deleteReport), or an operator (`quire reports delete`): gone, its copies to purge. */
+export const ReportDeleted = z.strictObject({
+  /** The actor id (as in the metadata): a token subject, never a name or address. */
+  by: z.string().min(1).max(200),
+  reason: z.string().max(500).optional(),
+});
+
+/** Legal hold (admin): expiry and deletion are refused until ReportReleased. */
+export const ReportHeld = z.strictObject({
+  by: z.string().min(1).max(200),
+  reason: z.string().max(500).optional(),
+});
+
+export const ReportReleased = z.strictObject({
+  by: z.string().min(1).max(200),
+});
+
+/** One copy of a gone report whose bytes are deleted: a volume file (machine, or region-level) or an object. */
+export const PurgedCopy = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('volume'), region, machine: volumeMachine, key: storageKey }),
+  z.strictObject({ kind: z.literal('object'), bucket: z.string().min(1).max(255), key: storageKey }),
+]);
+
+export const ReportPurged = z.strictObject({
+  location: PurgedCopy,
+});
+
 const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data });
 
@@ -203,6 +241,11 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('ReportVolumeForgotten', ReportVolumeForgotten),
   event('VolumeOrphansRemoved', VolumeOrphansRemoved),
   event('ReportErased', ReportErased),
+  event('ReportExpired', ReportExpired),
+  event('ReportDeleted', ReportDeleted),
+  event('ReportHeld', ReportHeld),
+  event('ReportReleased', ReportReleased),
+  event('ReportPurged', ReportPurged),
 ]);
 
 export type QuireEvent = z.infer<typeof QuireEventSchema>;
@@ -228,6 +271,11 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ReportVolumeForgotten: 1,
   VolumeOrphansRemoved: 1,
   ReportErased: 1,
+  ReportExpired: 1,
+  ReportDeleted: 1,
+  ReportHeld: 1,
+  ReportReleased: 1,
+  ReportPurged: 1,
 };
 
 /** Who and where: stamped on every event. */

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
+import { GONE_STATUSES } from '../reports/report-state.js';
 
 export interface NotReady {
   reportId: string;
@@ -30,14 +31,14 @@ export interface Readiness {
 /**
  * Phase 3 gate: may the volumes go? Only when every report that has (or had) a file has a
  * verified object-store copy. Reports still being rendered or failed for good have no file to
- * lose and do not block.
+ * lose and do not block, nor do gone ones (expired, deleted: their copies are being purged).
  */
 export async function checkReadiness(db: Kysely<Database>, limit = 1000): Promise<Readiness> {
   const rows = await db
     .selectFrom('report_status as s')
     .leftJoin('report_locations as v', (join) => join.onRef('v.report_id', '=', 's.report_id').on('v.kind', '=', 'volume'))
     .select(['s.report_id', 's.title', 's.status', 's.failed_stage', 's.last_error', 'v.region', 'v.machine'])
-    .where('s.status', 'not in', ['REPLICATED', 'REQUESTED', 'FAILED', 'LOST'])
+    .where('s.status', 'not in', ['REPLICATED', 'REQUESTED', 'FAILED', 'LOST', ...GONE_STATUSES])
     .orderBy('s.requested_at')
     .limit(limit)
     .execute();

@@ -1,10 +1,10 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database, ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
 import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus } from '../reports/report-state.js';
 
 /** Mapping between ReportState and its two projection tables. */
-export function statusRow(s: ReportState): ReportStatusTable {
+export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean } {
   return {
     report_id: s.reportId,
     stream_id: s.streamId,
@@ -24,6 +24,9 @@ export function statusRow(s: ReportState): ReportStatusTable {
     updated_at: s.updatedAt,
     last_version: s.version,
     encrypted: s.encrypted,
+    expires_at: s.expiresAt,
+    held: s.held,
+    gone_at: s.goneAt,
   };
 }
 
@@ -77,6 +80,9 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
     version: Number(r.last_version),
     encrypted: r.encrypted,
     locations,
+    expiresAt: r.expires_at && new Date(r.expires_at),
+    held: r.held,
+    goneAt: r.gone_at && new Date(r.gone_at),
   };
   const status = r.status as ReportStatus;
   if (!isFiledStatus(status)) return { ...fields, status, sha256: r.sha256, bytes: r.bytes === null ? null : Number(r.bytes) };

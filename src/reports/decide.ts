@@ -1,9 +1,9 @@
 import type { EventData } from '../events/types.js';
 import { QuireError } from '../errors.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
-import { ErasureUnsupportedError, NotRetryableError } from './errors.js';
+import { ErasureUnsupportedError, GoneError, NotHeldError, NotRetryableError, ReportHeldError } from './errors.js';
 import type { ReportEvent } from './report-events.js';
-import { isStuckCopy, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from './report-state.js';
+import { isExpiryDue, isGone, isStuckCopy, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from './report-state.js';
 
 /**
  * The report's decider: what each command appends to a report's stream, given the report's state
@@ -54,6 +54,13 @@ export type ReportCommand =
   | { type: 'RetryReport'; reason?: string }
   | { type: 'RecordLegacyFileFound'; found: EventData<'ReportStoredLocal'> }
   | { type: 'ForgetVolumeCopy'; machine: string; reason: string }
+  /** The expiry sweep, at `now`: the report's expiresAt has passed. */
+  | { type: 'ExpireReport'; now: Date }
+  | { type: 'DeleteReport'; by: string; reason?: string }
+  | { type: 'HoldReport'; by: string; reason?: string }
+  | { type: 'ReleaseReport'; by: string }
+  /** The purge stage deleted these copies' bytes (each named as the state lists it). */
+  | { type: 'RecordPurge'; copies: Pick<ReportLocation, 'kind' | 'place'>[] }
   /** An admin erases the report's personal data (its data key goes with the event). */
   | { type: 'EraseReport'; by: string; reason: string };
 
@@ -131,6 +138,14 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   }
   if (!state) throw new ReportMovedOnError(command.type, null);
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
+  // Gone is terminal: only the purge of its copies is still recorded, and an erasure (a deleted or
+  // expired report's request is still in the log, encrypted, until its key goes).
+  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'EraseReport') {
+    if (command.type === 'ExpireReport' || command.type === 'DeleteReport' || command.type === 'HoldReport' || command.type === 'ReleaseReport') {
+      throw new GoneError(state.reportId, state.status);
+    }
+    throw movedOn();
+  }
   switch (command.type) {
     case 'RecordRender':
       if (state.status !== 'REQUESTED') throw movedOn();
@@ -154,13 +169,14 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       if (!isRetryable(state)) throw new NotRetryableError(state.reportId, state.status);
       return [{ type: 'ReportRetryRequested', data: command.reason === undefined ? {} : { reason: command.reason } }];
     case 'RecordLegacyFileFound':
-      if (state.status === 'ERASED') throw movedOn();
       // Already recorded on this machine (a scan run twice): nothing new.
       if (state.locations.some((l) => l.kind === 'volume' && l.machine === command.found.machine)) return [];
       return [{ type: 'ReportStoredLocal', data: command.found }];
     case 'EraseReport':
       // Erased already (a retried command): nothing new to record.
       if (state.status === 'ERASED') return [];
+      // A legal hold keeps the report as it is until an admin releases it (then it can be erased).
+      if (state.held) throw new ReportHeldError(state.reportId);
       // In clear in the append-only log: deleting a key would erase nothing, so say so.
       if (!state.encrypted) throw new ErasureUnsupportedError(state.reportId, state.template === LEGACY_TEMPLATE ? 'legacy' : 'plaintext');
       return [{ type: 'ReportErased', data: { by: command.by, reason: command.reason } }];
@@ -168,6 +184,34 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       const copy = state.locations.find((l) => l.kind === 'volume' && l.machine === command.machine);
       if (!copy) return [];
       return [{ type: 'ReportVolumeForgotten', data: { machine: command.machine, region: copy.region!, reason: command.reason } }];
+    }
+    case 'ExpireReport':
+      if (state.held) throw new ReportHeldError(state.reportId);
+      // Not due (no expiry, or later than now): the sweep read a row that changed since.
+      if (!isExpiryDue(state, command.now)) throw movedOn();
+      return [{ type: 'ReportExpired', data: { at: state.expiresAt!.toISOString() } }];
+    case 'DeleteReport':
+      if (state.held) throw new ReportHeldError(state.reportId);
+      return [{ type: 'ReportDeleted', data: { by: command.by, ...(command.reason === undefined ? {} : { reason: command.reason }) } }];
+    case 'HoldReport':
+      if (state.held) throw new ReportHeldError(state.reportId);
+      return [{ type: 'ReportHeld', data: { by: command.by, ...(command.reason === undefined ? {} : { reason: command.reason }) } }];
+    case 'ReleaseReport':
+      if (!state.held) throw new NotHeldError(state.reportId);
+      return [{ type: 'ReportReleased', data: { by: command.by } }];
+    case 'RecordPurge': {
+      if (!isGone(state)) throw movedOn();
+      // A copy already recorded as purged (a purge run twice) is not recorded again.
+      const copies = state.locations.filter((l) => command.copies.some((c) => c.kind === l.kind && c.place === l.place));
+      return copies.map((l) => ({
+        type: 'ReportPurged' as const,
+        data: {
+          location:
+            l.kind === 'object'
+              ? { kind: 'object' as const, bucket: l.place, key: l.key }
+              : { kind: 'volume' as const, region: l.region!, machine: l.machine, key: l.key },
+        },
+      }));
     }
   }
 }

@@ -61,3 +61,36 @@ export class ErasureUnsupportedError extends QuireError {
     this.name = 'ErasureUnsupportedError';
   }
 }
+
+/**
+ * The report existed but is gone (expired, deleted, erased): nothing of it is served any more. Only ever
+ * answered to someone who may read the report; to anyone else it is NOT_FOUND like any other.
+ */
+export class GoneError extends QuireError {
+  readonly code = 'GONE';
+  constructor(
+    readonly reportId: string,
+    readonly status: string,
+  ) {
+    super(`report ${reportId} is gone (${status})`);
+    this.name = 'GoneError';
+  }
+}
+
+/** Under legal hold: it cannot be deleted, expire, or be held a second time until it is released. */
+export class ReportHeldError extends QuireError {
+  readonly code = 'HELD';
+  constructor(readonly reportId: string) {
+    super(`report ${reportId} is under legal hold; release it first`);
+    this.name = 'ReportHeldError';
+  }
+}
+
+/** releaseReport on a report that is not held. */
+export class NotHeldError extends QuireError {
+  readonly code = 'NOT_HELD';
+  constructor(readonly reportId: string) {
+    super(`report ${reportId} is not under legal hold`);
+    this.name = 'NotHeldError';
+  }
+}

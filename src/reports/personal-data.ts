@@ -113,7 +113,8 @@ export class PersonalData {
    * created when the report has none yet (a retried request reuses it).
    */
   async encrypt(db: Kysely<Database>, data: InClear): Promise<Encrypted> {
-    const { reportId, template, owner, title, params } = data;
+    const { title, params, ...rest } = data;
+    const { reportId } = data;
     const fresh = randomBytes(32);
     await db
       .insertInto('report_data_keys')
@@ -122,7 +123,7 @@ export class PersonalData {
       .execute();
     const key = (await this.keys(db, [reportId])).get(reportId.toLowerCase());
     if (!key) throw new DataKeyUnavailableError(reportId, 'deleted while the request was being written');
-    return { reportId, template, owner, personal: encryptWith(key, reportId, { title, params }) };
+    return { ...rest, personal: encryptWith(key, reportId, { title, params }) };
   }
 
   /**
@@ -135,10 +136,10 @@ export class PersonalData {
     const keys = await this.keys(db, [...new Set(encrypted.map((e) => (e.data as Encrypted).reportId))]);
     return events.map((e) => {
       if (e.type !== 'ReportRequested' || !isEncrypted(e.data)) return e;
-      const { reportId, template, owner, personal } = e.data;
-      const key = keys.get(reportId.toLowerCase());
-      const clear = key ? decryptWith(key, reportId, personal) : { title: ERASED, params: {} };
-      return { ...e, data: { reportId, template, owner, ...clear } };
+      const { personal, ...rest } = e.data;
+      const key = keys.get(rest.reportId.toLowerCase());
+      const clear = key ? decryptWith(key, rest.reportId, personal) : { title: ERASED, params: {} };
+      return { ...e, data: { ...rest, ...clear } };
     });
   }
 

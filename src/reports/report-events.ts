@@ -16,6 +16,11 @@ export const REPORT_EVENT_TYPES = [
   'ReportRetryRequested',
   'ReportVolumeForgotten',
   'ReportErased',
+  'ReportExpired',
+  'ReportDeleted',
+  'ReportHeld',
+  'ReportReleased',
+  'ReportPurged',
 ] as const satisfies readonly QuireEvent['type'][];
 
 export type ReportEventType = (typeof REPORT_EVENT_TYPES)[number];

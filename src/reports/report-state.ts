@@ -7,11 +7,18 @@ import { ENCRYPTED_TITLE, ERASED, isEncrypted } from './personal-data.js';
  */
 /**
  * IMPORTED: a legacy report whose file no machine has found on its volume (yet). LOST: its only
- * copies were on volumes an operator declared gone (`quire volumes forget`). ERASED: an admin
- * erased its personal data (eraseReport); its copies are purged.
+ * copies were on volumes an operator declared gone (`quire volumes forget`). EXPIRED, DELETED,
+ * ERASED: gone (see GONE_STATUSES); ERASED: an admin erased its personal data (eraseReport).
  */
-export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST', 'ERASED'] as const;
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST', 'EXPIRED', 'DELETED', 'ERASED'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
+
+/**
+ * The terminal statuses of a report that is gone for its users: nothing is served, nothing moves it
+ * on, and the copies left in `locations` are the ones still to purge (ReportPurged removes each).
+ */
+export const GONE_STATUSES = ['EXPIRED', 'DELETED', 'ERASED'] as const satisfies readonly ReportStatus[];
+export type GoneStatus = (typeof GONE_STATUSES)[number];
 
 export interface ReportLocation {
   kind: 'volume' | 'object';
@@ -59,6 +66,12 @@ interface ReportFields {
   /** Stream version of the last event folded in. */
   version: number;
   locations: ReportLocation[];
+  /** When the report expires; null: kept until deleted. */
+  expiresAt: Date | null;
+  /** Under legal hold: expiry and deletion wait for its release. */
+  held: boolean;
+  /** When the report became gone (expired, deleted); null while it is not. */
+  goneAt: Date | null;
 }
 
 /** The statuses of a report that has a file: its hash and size are known. */
@@ -94,6 +107,25 @@ export function hasFile(state: ReportState): state is FiledReport {
   return isFiledStatus(state.status);
 }
 
+export function isGoneStatus(status: ReportStatus): status is GoneStatus {
+  return (GONE_STATUSES as readonly string[]).includes(status);
+}
+
+/** Gone for its users: expired or deleted (whatever made it so); it answers GoneError. */
+export function isGone(state: ReportState): boolean {
+  return isGoneStatus(state.status);
+}
+
+/** The copies of a gone report whose bytes are still to be deleted (none for a live report). */
+export function copiesToPurge(state: ReportState): ReportLocation[] {
+  return isGone(state) ? state.locations : [];
+}
+
+/** Whether the expiry sweep is due to expire the report at `now`. */
+export function isExpiryDue(state: ReportState, now: Date): boolean {
+  return !isGone(state) && !state.held && state.expiresAt !== null && state.expiresAt.getTime() <= now.getTime();
+}
+
 export const REPORT_STREAM_PREFIX = 'report-';
 
 /** The template name of reports adopted from the legacy application. */
@@ -111,10 +143,12 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
 /** The state a report's first event creates. */
 function newReport(
   event: RecordedEvent,
-  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'encrypted'> & { status: 'REQUESTED' | 'IMPORTED' },
+  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'expiresAt' | 'encrypted'> & { status: 'REQUESTED' | 'IMPORTED' },
 ): ReportState {
   return {
     ...first,
+    held: false,
+    goneAt: null,
     streamId: event.streamId,
     requestedRegion: event.metadata.region,
     sha256: null,
@@ -135,13 +169,14 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
   if (event.type === 'LegacyReportImported') {
     // Dated when the legacy application made it, not when it was imported.
     const { reportId, owner, title, createdAt } = event.data;
-    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt), encrypted: false });
+    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt), expiresAt: null, encrypted: false });
   }
   if (event.type === 'ReportRequested') {
-    const { reportId, owner, template } = event.data;
+    const { reportId, owner, template, expiresAt } = event.data;
     // Encrypted and not decrypted (PersonalData.reveal) before the fold: the title is not known here.
     const title = isEncrypted(event.data) ? ENCRYPTED_TITLE : event.data.title;
-    return state ?? newReport(event, { reportId, owner, title, template, status: 'REQUESTED', requestedAt: event.recordedAt, encrypted: isEncrypted(event.data) });
+    const first = { reportId, owner, title, template, requestedAt: event.recordedAt, expiresAt: expiresAt ? new Date(expiresAt) : null, encrypted: isEncrypted(event.data) };
+    return state ?? newReport(event, { ...first, status: 'REQUESTED' });
   }
   if (!state || event.streamVersion <= state.version) return state;
   const next: ReportState = { ...state, updatedAt: event.recordedAt, version: event.streamVersion };
@@ -219,9 +254,31 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
           : {}),
       };
     }
+    case 'ReportExpired':
+    case 'ReportDeleted':
     case 'ReportErased':
-      // Terminal: nothing is rendered, copied or retried any more; the copies are purged.
-      return { ...next, status: 'ERASED', title: ERASED, attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };
+      // Gone: no stage is pending any more; the copies stay listed until each is purged.
+      return {
+        ...next,
+        status: event.type === 'ReportExpired' ? 'EXPIRED' : event.type === 'ReportDeleted' ? 'DELETED' : 'ERASED',
+        // Erased: the title (decrypted into the projection) goes with the data key.
+        ...(event.type === 'ReportErased' ? { title: ERASED } : {}),
+        // An erased report may have been gone (deleted, expired) before: it stays gone since then.
+        goneAt: state.goneAt ?? at,
+        attempts: 0,
+        failedStage: null,
+        lastError: null,
+        nextAttemptAt: null,
+      };
+    case 'ReportHeld':
+      return { ...next, held: true };
+    case 'ReportReleased':
+      return { ...next, held: false };
+    case 'ReportPurged': {
+      const { location } = event.data;
+      const place = location.kind === 'object' ? location.bucket : (location.machine ?? location.region);
+      return { ...next, locations: state.locations.filter((l) => !(l.kind === location.kind && l.place === place)) };
+    }
     case 'LegacyScanCompleted':
     case 'VolumeForgotten':
     case 'VolumeOrphansRemoved':

@@ -17,6 +17,7 @@ import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
 import { MAX_PARAMS_BYTES, MAX_TITLE_LENGTH } from '../shared/report-input.js';
+import { expiryFor, NO_RETENTION_LIMITS, type RetentionPolicy } from './retention.js';
 
 export interface RequestReportInput {
   template: string;
@@ -28,6 +29,9 @@ export interface RequestReportInput {
    * a timeout) does not create a second report.
    */
   idempotencyKey?: string | null;
+  /** How long to keep it (an ISO-8601 duration), or until when (expiresAt); neither: the template's default. */
+  retainFor?: string | null;
+  expiresAt?: string | Date | null;
 }
 
 export interface RequestReportResult {
@@ -73,7 +77,7 @@ export async function requestReport(
   store: EventStore,
   input: RequestReportInput,
   actor: Actor,
-  options: { requestId?: string } = {},
+  options: { requestId?: string; retention?: RetentionPolicy; now?: Date } = {},
 ): Promise<RequestReportResult> {
   assertMayChange(actor, 'request reports');
   const template = getTemplate(input.template);
@@ -100,6 +104,7 @@ export async function requestReport(
     ...(params.success ? [] : params.error.issues.map((i) => ({ path: ['params', ...i.path].join('.'), message: i.message }))),
   ];
   if (issues.length > 0 || !title.success || !params.success) throw new InvalidParamsError(issues);
+  const expiresAt = expiryFor(input, template.name, options.retention ?? NO_RETENTION_LIMITS, options.now ?? new Date());
 
   if (template.name === 'history') {
     // The subject must be a report the requester may read; otherwise it "does not exist".
@@ -117,7 +122,13 @@ export async function requestReport(
     if (first) return sameRequest(store, first, template.name, personal, { reportId, streamId });
   }
   // Title and params go into the log encrypted with the report's new data key (personal-data.ts).
-  const data = await store.personalData.encrypt(store.db, { reportId, template: template.name, ...personal, owner: actor.id });
+  const data = await store.personalData.encrypt(store.db, {
+    reportId,
+    template: template.name,
+    ...personal,
+    owner: actor.id,
+    ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
+  });
   // A new stream: 'no_stream' below is the load (nothing there yet).
   const events = decide({ type: 'RequestReport', data }, null);
   const appended = await store.append(

@@ -79,6 +79,10 @@ export class MonitoredObjectStore implements ObjectStore {
     return this.watch(() => this.inner.putIfAbsent(key, body, contentType));
   }
 
+  delete(key: string): Promise<void> {
+    return this.watch(() => this.inner.delete(key));
+  }
+
   presignGet(key: string, options: { ttlSeconds: number; filename: string }): Promise<PresignedUrl> {
     return this.inner.presignGet(key, options);
   }

@@ -40,8 +40,8 @@ export interface ObjectStore {
   get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream | null>;
   /** A time-limited GET URL that downloads as an attachment named `filename`. */
   presignGet(key: string, options: { ttlSeconds: number; filename: string }): Promise<PresignedUrl>;
-  /** Removes the object; missing is fine. */
-  delete?(key: string): Promise<void>;
+  /** Removes the object; missing is fine (the purge stage, and a discarded upload). */
+  delete(key: string): Promise<void>;
   /**
    * Writes a small object only if no object has the key (S3 `If-None-Match: *`, a hard link on
    * disk): 'exists' when one was there, whatever its content, and nothing is changed. What makes

@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Actor } from '../actor.js';
 import type { Database } from '../database/schema.js';
 import { loadReportState } from '../projections/report-rows.js';
-import type { ReportLocation, ReportState } from '../reports/report-state.js';
+import { isGone, type ReportLocation, type ReportState } from '../reports/report-state.js';
+import { GoneError } from '../reports/errors.js';
 import { readableReport } from '../reports/report-access.js';
 import { isUuid } from '../reports/uuid.js';
 import { attachmentName } from './attachment-name.js';
@@ -57,13 +58,16 @@ function isHere(l: ReportLocation, ctx: Pick<DownloadContext, 'region' | 'machin
 /**
  * The best way to a report's bytes from this instance: a verified object-store copy, a copy on
  * this machine's volume, a copy on a reachable machine's volume (same region or not; machine-level
- * copies before region-level ones) — or the typed error that says why there is none. A sibling's
+ * copies before region-level ones) — or the typed error that says why there is none (GONE for an
+ * expired or deleted report). A sibling's
  * copy is never LOCAL_VOLUME.
  */
 export function chooseRoute(
   state: ReportState,
   ctx: Pick<DownloadContext, 'objectStore' | 'region' | 'machine' | 'canReach' | 'objectStoreUnavailable'>,
 ): DownloadRoute {
+  // Expired or deleted: its copies may still be there until purged, but they are not served.
+  if (isGone(state)) throw new GoneError(state.reportId, state.status);
   const object = state.locations.find((l) => l.kind === 'object' && l.place === ctx.objectStore.bucket);
   const volumes = state.locations.filter((l) => l.kind === 'volume');
   const local = volumes.find((l) => l.machine !== null && isHere(l, ctx)) ?? volumes.find((l) => isHere(l, ctx));

@@ -4,18 +4,20 @@ import type { EventStore } from '../events/event-store.js';
 import { decide, ReportMovedOnError, type ReportCommand, type RetryTiming } from '../reports/decide.js';
 import type { ReportState } from '../reports/report-state.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
+import { GoneError, ReportHeldError } from '../reports/errors.js';
 
 /**
  * A worker's "decide → append": the events `decide` gives for the command, appended at the version
  * the worker read. If the report moved on meanwhile (another worker finished it, a retry was
- * requested), the command is stale and nothing is written. Returns whether anything was appended.
+ * requested, it was deleted or held), the command is stale and nothing is written. Returns whether
+ * anything was appended.
  */
 export async function appendDecision(store: EventStore, state: ReportState, command: ReportCommand, meta: AppendMetadata): Promise<boolean> {
   let events;
   try {
     events = decide(command, state);
   } catch (err) {
-    if (err instanceof ReportMovedOnError) return false;
+    if (err instanceof ReportMovedOnError || err instanceof GoneError || err instanceof ReportHeldError) return false;
     throw err;
   }
   if (events.length === 0) return false;

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../database/schema.js';
 
-export type WorkStage = 'render' | 'replicate' | 'migrate';
+export type WorkStage = 'render' | 'replicate' | 'migrate' | 'expire' | 'purge';
 
 export interface Claim {
   reportId: string;
@@ -19,25 +19,28 @@ export interface Claim {
 /**
  * Claims up to `limit` reports that are due for `stage` and not leased by a live worker.
  * `due` is a condition on report_status (alias s): the work is derived from the projection.
+ * A report waiting for a retry (next_attempt_at) is not due, unless `whileRetrying` (expiry: a
+ * report waiting to be rendered again expires on time all the same).
  * FOR UPDATE SKIP LOCKED keeps concurrent claimers apart; the ON CONFLICT guard refuses a lease
  * another instance took in the meantime.
  */
 export async function claimDue(
   db: Kysely<Database>,
-  options: { stage: WorkStage; owner: string; limit: number; leaseMs: number; due: ReturnType<typeof sql<boolean>> },
+  options: { stage: WorkStage; owner: string; limit: number; leaseMs: number; due: ReturnType<typeof sql<boolean>>; whileRetrying?: boolean; orderBy?: 'requested_at' | 'expires_at' },
 ): Promise<Claim[]> {
   const { stage, owner, limit, leaseMs, due } = options;
+  const retryWait = options.whileRetrying ? sql<boolean>`true` : sql<boolean>`(s.next_attempt_at IS NULL OR s.next_attempt_at <= now())`;
   const { rows } = await sql<{ report_id: string; stream_id: string; last_version: number; abandoned_version: number | null }>`
     WITH candidates AS (
       SELECT s.report_id, s.stream_id, s.last_version
       FROM report_status AS s
       WHERE ${due}
-        AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
+        AND ${retryWait}
         AND NOT EXISTS (
           SELECT 1 FROM work_leases AS l
           WHERE l.report_id = s.report_id AND l.stage = ${stage} AND l.expires_at > now()
         )
-      ORDER BY s.requested_at
+      ORDER BY ${sql.ref(`s.${options.orderBy ?? 'requested_at'}`)}
       LIMIT ${limit}
       FOR UPDATE OF s SKIP LOCKED
     ),
@@ -75,7 +78,7 @@ export async function renewLease(db: Kysely<Database>, reportId: string, stage: 
 /**
  * Runs `work` while holding the lease: renews it every third of `leaseMs` and aborts the signal
  * given to `work` when the lease is lost (taken over) or `stop` fires; releases it afterwards.
- * Every stage that holds a lease for longer than an instant (render, replicate, migrate) goes
+ * Every stage that holds a lease for longer than an instant (render, replicate, migrate, purge) goes
  * through here, so none can be taken over while it is still working.
  */
 export async function withLease<T>(

@@ -9,6 +9,8 @@ import { releaseAllLeases } from './leases.js';
 import { OrphanSweeper } from './orphan-sweeper.js';
 import { renderStage } from './render-stage.js';
 import { copyStage } from './copy-stage.js';
+import { expiryStage } from './expiry-stage.js';
+import { purgeStage } from './purge-stage.js';
 import { WorkLoop, type WorkLoopOptions } from './work-loop.js';
 import { formatProgress } from '../render/progress-signal.js';
 
@@ -20,6 +22,10 @@ export interface Workers {
   readonly replicate: WorkLoop | undefined;
   /** Copies this machine's legacy files to the object store (phase 2), when LEGACY_MIGRATE is on. */
   readonly migrate: WorkLoop | undefined;
+  /** Appends ReportExpired for reports past their expiry (any instance; one per report by its lease). */
+  readonly expire: WorkLoop;
+  /** Deletes the copies of gone reports: this machine's volume copies, and object copies (any instance). */
+  readonly purge: WorkLoop;
   /** Finds imported legacy files on this machine's volume (unless STORAGE_MODE=object: no volume). */
   readonly legacyScanner: LegacyScanner | undefined;
   /** Removes files on this machine's volume that no event references (unless STORAGE_MODE=object). */
@@ -95,6 +101,8 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
         }),
       )
     : undefined;
+  const expire = loop('expire', 4, expiryStage({ store, owner, leaseMs: config.leaseMs, log, machine: config.machineId }));
+  const purge = loop('purge', 4, purgeStage({ ...common, volume: config.storageMode === 'object' ? undefined : volume, objectStore }));
   const legacyScanner = config.storageMode === 'object' ? undefined : new LegacyScanner(runtime, Math.max(1000, config.workerPollMs * 10));
   const orphanSweeper = config.storageMode === 'object' ? undefined : new OrphanSweeper(runtime);
   return {
@@ -103,17 +111,21 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
     render,
     replicate,
     migrate,
+    expire,
+    purge,
     legacyScanner,
     orphanSweeper,
     start() {
       render.start();
+      expire.start();
+      purge.start();
       replicate?.start();
       migrate?.start();
       legacyScanner?.start();
       orphanSweeper?.start();
     },
     async stop(graceMs) {
-      await Promise.all([render.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
+      await Promise.all([render.stop(graceMs), expire.stop(graceMs), purge.stop(graceMs), replicate?.stop(graceMs), migrate?.stop(graceMs), legacyScanner?.stop(), orphanSweeper?.stop()]);
       if (ownPool) await pool.close();
       await releaseAllLeases(store.db, owner);
     },

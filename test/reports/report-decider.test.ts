@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { COPY_RETRY_MAX_MS, decide, isRetryable, ReportExistsError, ReportMovedOnError, type ReportCommand, type RetryTiming } from '../../src/reports/decide.js';
-import { ErasureUnsupportedError, NotRetryableError } from '../../src/reports/errors.js';
 import { ENCRYPTED_TITLE, ERASED } from '../../src/reports/personal-data.js';
+import { ErasureUnsupportedError, GoneError, NotHeldError, NotRetryableError, ReportHeldError } from '../../src/reports/errors.js';
 import type { ReportEvent } from '../../src/reports/report-events.js';
-import { evolve, foldReport, hasFile, isStuckCopy, type ReportState } from '../../src/reports/report-state.js';
+import { copiesToPurge, evolve, foldReport, hasFile, isExpiryDue, isGone, isStuckCopy, type ReportState } from '../../src/reports/report-state.js';
 
 /**
  * The report aggregate without a database: given the events of a stream, when a command is
@@ -395,12 +395,140 @@ describe('decide', () => {
       expect(() => decide(erase, given(requested))).toThrow(/requested before personal data was encrypted/);
       expect(() => decide(erase, given(imported, foundOnM2))).toThrow(/imported from the legacy application/);
     });
+    it('held: refused until released (HELD), then erased', () => {
+      const held: ReportEvent = { type: 'ReportHeld', data: { by: 'root', reason: 'litigation' } };
+      expect(() => decide(erase, given(requestedEncrypted, rendered, held))).toThrow(ReportHeldError);
+      const released: ReportEvent = { type: 'ReportReleased', data: { by: 'root' } };
+      expect(when([requestedEncrypted, rendered, held, released], erase).then.status).toBe('ERASED');
+    });
+    it('a deleted (or expired) report is still erasable: its request is in the log until the key goes; the copies left are still purged', () => {
+      const deleted: ReportEvent = { type: 'ReportDeleted', data: { by: 'alice' } };
+      const { decided, then } = when([requestedEncrypted, rendered, storedHere, replicated, deleted], erase);
+      expect(decided).toHaveLength(1);
+      expect(then).toMatchObject({ status: 'ERASED', title: ERASED, goneAt: new Date(T0 + 5000) });
+      expect(copiesToPurge(then).map((l) => l.place).sort()).toEqual(['m1', 'quire']);
+      const purged = decide({ type: 'RecordPurge', copies: [{ kind: 'volume', place: 'm1' }] }, then);
+      expect(purged).toEqual([{ type: 'ReportPurged', data: { location: { kind: 'volume', region: 'iad', machine: 'm1', key: storedHere.data.key } } }]);
+    });
     it('an erased report is never rendered, copied, retried or found again', () => {
       const erased = [requestedEncrypted, rendered, storedHere, { type: 'ReportErased', data: { by: 'a', reason: 'r' } } as ReportEvent];
       expect(() => decide({ type: 'RecordRender', rendered: rendered.data, stored: storedHere }, given(requestedEncrypted, { type: 'ReportErased', data: { by: 'a', reason: 'r' } }))).toThrow(ReportMovedOnError);
       expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(...erased))).toThrow(ReportMovedOnError);
-      expect(() => decide({ type: 'RetryReport' }, given(...erased))).toThrow(NotRetryableError);
+      expect(() => decide({ type: 'RetryReport' }, given(...erased))).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'DeleteReport', by: 'alice' }, given(...erased))).toThrow(GoneError);
       expect(() => decide({ type: 'RecordLegacyFileFound', found: foundOnM2.data }, given(...erased))).toThrow(ReportMovedOnError);
+    });
+  });
+
+  describe('retention: expiry, deletion, legal hold, purge', () => {
+    const EXPIRES = '2026-01-01T01:00:00.000Z';
+    const expiring: ReportEvent = { type: 'ReportRequested', data: { reportId: REPORT_ID, template: 'table', title: 'Q1', params: {}, owner: 'alice', expiresAt: EXPIRES } };
+    const before = new Date(Date.parse(EXPIRES) - 1);
+    const after = new Date(Date.parse(EXPIRES));
+    const expire = (now: Date): ReportCommand => ({ type: 'ExpireReport', now });
+    const del: ReportCommand = { type: 'DeleteReport', by: 'alice' };
+    const hold: ReportCommand = { type: 'HoldReport', by: 'root', reason: 'litigation' };
+    const release: ReportCommand = { type: 'ReleaseReport', by: 'root' };
+    const held: ReportEvent = { type: 'ReportHeld', data: { by: 'root', reason: 'litigation' } };
+    const released: ReportEvent = { type: 'ReportReleased', data: { by: 'root' } };
+    const deleted: ReportEvent = { type: 'ReportDeleted', data: { by: 'alice' } };
+    const expired: ReportEvent = { type: 'ReportExpired', data: { at: EXPIRES } };
+    const purge = (...places: [kind: 'volume' | 'object', place: string][]): ReportCommand => ({ type: 'RecordPurge', copies: places.map(([kind, place]) => ({ kind, place })) });
+
+    it('a request carries its expiry into the state; without one the report is kept until deleted', () => {
+      expect(given(expiring)).toMatchObject({ expiresAt: new Date(EXPIRES), held: false, goneAt: null });
+      expect(given(requested)).toMatchObject({ expiresAt: null, held: false });
+      expect(isExpiryDue(given(requested)!, new Date(8.64e15))).toBe(false);
+    });
+
+    it('expire: due once expiresAt has passed, and the report is EXPIRED with every copy still to purge', () => {
+      const events = [expiring, rendered, storedHere, replicated];
+      expect(isExpiryDue(given(...events)!, before)).toBe(false);
+      const { decided, then } = when(events, expire(after));
+      expect(decided).toEqual([{ type: 'ReportExpired', data: { at: EXPIRES } }]);
+      expect(then).toMatchObject({ status: 'EXPIRED', goneAt: new Date(T0 + 5000), nextAttemptAt: null });
+      expect(isGone(then)).toBe(true);
+      expect(copiesToPurge(then).map((l) => l.place).sort()).toEqual(['m1', 'quire']);
+    });
+    it('expire: refused before expiresAt, and for a report without one (the sweep read an old row)', () => {
+      expect(() => decide(expire(before), given(expiring))).toThrow(ReportMovedOnError);
+      expect(() => decide(expire(after), given(requested))).toThrow(ReportMovedOnError);
+    });
+    it('expire: a report still rendering or failed expires too (nothing to purge)', () => {
+      expect(when([expiring], expire(after)).then).toMatchObject({ status: 'EXPIRED', locations: [] });
+      expect(when([expiring, failed('render', 3, null)], expire(after)).then).toMatchObject({ status: 'EXPIRED', failedStage: null, lastError: null });
+    });
+    it('expire: refused while held, and for a gone report', () => {
+      expect(() => decide(expire(after), given(expiring, held))).toThrow(ReportHeldError);
+      expect(() => decide(expire(after), given(expiring, deleted))).toThrow(GoneError);
+      expect(() => decide(expire(after), given(expiring, expired))).toThrow(GoneError);
+    });
+    it('expire after release: the hold only delayed it', () => {
+      expect(when([expiring, held, released], expire(after)).decided).toEqual([expired]);
+    });
+
+    it('delete: DELETED, whoever asked recorded, copies still to purge', () => {
+      const { decided, then } = when([requested, rendered, storedHere], { type: 'DeleteReport', by: 'alice', reason: 'typo' });
+      expect(decided).toEqual([{ type: 'ReportDeleted', data: { by: 'alice', reason: 'typo' } }]);
+      expect(then).toMatchObject({ status: 'DELETED' });
+      expect(copiesToPurge(then)).toHaveLength(1);
+    });
+    it('delete twice: the second is refused as gone', () => {
+      expect(() => decide(del, given(requested, deleted))).toThrow(GoneError);
+    });
+    it('delete held: refused until released, then allowed', () => {
+      expect(() => decide(del, given(requested, held))).toThrow(ReportHeldError);
+      expect(when([requested, held, released], del).decided).toEqual([deleted]);
+    });
+    it('a gone report takes no other command: nothing renders, copies or retries it', () => {
+      const gone = given(requested, deleted);
+      expect(() => decide({ type: 'RecordRender', rendered: rendered.data, stored: storedHere }, gone)).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RetryReport' }, gone)).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(requested, rendered, storedHere, deleted))).toThrow(ReportMovedOnError);
+    });
+
+    it('hold and release: the flag, and nothing else, changes', () => {
+      const { decided, then } = when([requested, rendered, storedHere], hold);
+      expect(decided).toEqual([held]);
+      expect(then).toMatchObject({ held: true, status: 'STORED' });
+      const back = when([requested, rendered, storedHere, held], release);
+      expect(back.decided).toEqual([released]);
+      expect(back.then).toMatchObject({ held: false, status: 'STORED' });
+    });
+    it('hold twice is refused (already held); release of a report not held is refused', () => {
+      expect(() => decide(hold, given(requested, held))).toThrow(ReportHeldError);
+      expect(() => decide(release, given(requested))).toThrow(NotHeldError);
+      expect(() => decide(release, given(requested, held, released))).toThrow(NotHeldError);
+    });
+    it('hold or release a gone report: refused as gone', () => {
+      expect(() => decide(hold, given(requested, deleted))).toThrow(GoneError);
+      expect(() => decide(release, given(requested, expired))).toThrow(GoneError);
+    });
+
+    it('purge: one ReportPurged per copy named, each removed from the state; the report stays gone', () => {
+      const events = [requested, rendered, storedHere, replicated, deleted];
+      const { decided, then } = when(events, purge(['volume', 'm1'], ['object', 'quire']));
+      expect(decided).toEqual([
+        { type: 'ReportPurged', data: { location: { kind: 'volume', region: 'iad', machine: 'm1', key: storedHere.data.key } } },
+        { type: 'ReportPurged', data: { location: { kind: 'object', bucket: 'quire', key: replicated.data.key } } },
+      ]);
+      expect(then).toMatchObject({ status: 'DELETED', locations: [] });
+      expect(copiesToPurge(then)).toEqual([]);
+    });
+    it('purge: a copy purged already (a purge run twice) or never there is not recorded again', () => {
+      const once = when([requested, rendered, storedHere, replicated, deleted], purge(['object', 'quire']));
+      const events = [requested, rendered, storedHere, replicated, deleted, ...once.decided];
+      expect(decide(purge(['object', 'quire'], ['volume', 'm9']), given(...events))).toEqual([]);
+      expect(copiesToPurge(given(...events)!).map((l) => l.place)).toEqual(['m1']);
+    });
+    it('purge: refused for a report that is not gone (its copies are in use)', () => {
+      expect(() => decide(purge(['volume', 'm1']), given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
+    });
+    it('a region-level copy (machine null) is purged by its region', () => {
+      const regionLevel: ReportEvent = { type: 'ReportStoredLocal', data: { ...foundOnM2.data, machine: null } };
+      const { decided, then } = when([imported, regionLevel, deleted], purge(['volume', 'fra']));
+      expect(decided).toEqual([{ type: 'ReportPurged', data: { location: { kind: 'volume', region: 'fra', machine: null, key: 'legacy/old.pdf' } } }]);
+      expect(then.locations).toEqual([]);
     });
   });
 });

@@ -4,7 +4,10 @@ import { InvalidParamsError, QuireError } from '../../errors.js';
 import { ForbiddenError } from '../../actor.js';
 import {
   ErasureUnsupportedError,
+  GoneError,
+  NotHeldError,
   NotRetryableError,
+  ReportHeldError,
   ParamsTooLargeError,
   ReportNotFoundError,
   UnknownTemplateError,
@@ -86,6 +89,29 @@ builder.objectType(ErasureUnsupportedError, {
   description: 'The report’s title and params are in the append-only log in clear (requested before encryption, or a legacy import): they cannot be erased.',
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ErasureUnsupportedError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
+});
+
+builder.objectType(GoneError, {
+  name: 'GoneError',
+  description: 'The report expired, was deleted or was erased: nothing of it is served any more.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof GoneError,
+  fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
+});
+
+builder.objectType(ReportHeldError, {
+  name: 'HeldError',
+  description: 'The report is under legal hold: it cannot be deleted (or held again) until an admin releases it.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ReportHeldError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
+});
+
+builder.objectType(NotHeldError, {
+  name: 'NotHeldError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NotHeldError,
   fields: (t) => ({ reportId: t.exposeString('reportId') }),
 });
 

@@ -6,10 +6,12 @@ import type { RecordedEvent } from '../../events/recorded-event.js';
 import { InvalidParamsError, QuireError } from '../../errors.js';
 import { loadReportStates, listReports, loadLocations } from '../../projections/report-queries.js';
 import { loadReportState } from '../../projections/report-rows.js';
-import { evolve, reportStreamId, type ReportLocation, type ReportState } from '../../reports/report-state.js';
+import { evolve, isGone, reportStreamId, type ReportLocation, type ReportState } from '../../reports/report-state.js';
 import { ForbiddenError } from '../../actor.js';
-import { ErasureUnsupportedError, NotRetryableError, ReportNotFoundError } from '../../reports/errors.js';
 import { eraseReport } from '../../reports/erase-report.js';
+import { ErasureUnsupportedError, GoneError, NotHeldError, NotRetryableError, ReportHeldError, ReportNotFoundError } from '../../reports/errors.js';
+import { deleteReport } from '../../reports/delete-report.js';
+import { holdReport, releaseReport } from '../../reports/legal-hold.js';
 import { mayReadReport, readableReport, readsEveryReport } from '../../reports/report-access.js';
 import { requestReport } from '../../reports/request-report.js';
 import { retryReport } from '../../reports/retry-report.js';
@@ -102,6 +104,14 @@ export const ReportRef = builder.loadableNode('Report', {
     lastError: t.exposeString('lastError', { nullable: true }),
     failedStage: t.exposeString('failedStage', { nullable: true }),
     nextAttemptAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.nextAttemptAt }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the report expires (then it is EXPIRED and its copies are purged); null: kept until deleted.',
+      resolve: (r) => r.expiresAt,
+    }),
+    held: t.exposeBoolean('held', { description: 'Under legal hold (holdReport): it neither expires nor can be deleted until released.' }),
+    goneAt: t.field({ type: 'DateTime', nullable: true, description: 'When it expired or was deleted; null while it is not gone.', resolve: (r) => r.goneAt }),
     version: t.exposeInt('version', { description: 'Stream version of the last event folded in.' }),
     // Every ReportState handed to this type carries its locations (pages load them in one batch).
     locations: t.field({ type: [LocationRef], resolve: (r) => r.locations }),
@@ -223,6 +233,12 @@ const RequestReportInput = builder.inputType('RequestReportInput', {
       description:
         'Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS.',
     }),
+    retainFor: t.string({
+      required: false,
+      description:
+        'How long to keep the report, as an ISO-8601 duration of weeks, days, hours, minutes, seconds (P30D, PT12H). At most RETENTION_MAX; not with expiresAt. Neither: the template’s default (RETENTION_DEFAULT), or kept until deleted.',
+    }),
+    expiresAt: t.field({ type: 'DateTime', required: false, description: 'When the report expires (in the future, at most RETENTION_MAX from now); not with retainFor.' }),
   }),
 });
 
@@ -257,9 +273,16 @@ builder.mutationField('requestReport', (t) =>
       const { reportId } = await asResult(() =>
         requestReport(
           ctx.runtime.store,
-          { template: input.template, title: input.title, params: input.params, idempotencyKey: input.idempotencyKey ?? null },
+          {
+            template: input.template,
+            title: input.title,
+            params: input.params,
+            idempotencyKey: input.idempotencyKey ?? null,
+            retainFor: input.retainFor ?? null,
+            expiresAt: input.expiresAt ?? null,
+          },
           ctx.actor,
-          { requestId: ctx.requestId },
+          { requestId: ctx.requestId, retention: ctx.runtime.config.retention },
         ),
       );
       return (await loadReportState(ctx.runtime.store.db, reportId))!;
@@ -281,7 +304,7 @@ builder.mutationField('createDownloadUrl', (t) =>
   t.field({
     type: DownloadUrlRef,
     description: 'A short-lived URL to the report’s bytes, from whichever store or region holds them.',
-    errors: { types: [ReportNotFoundError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidParamsError] },
+    errors: { types: [ReportNotFoundError, GoneError, NotReadyError, ReportFailedError, UnavailableError, ObjectStoreUnavailableError, InvalidParamsError] },
     args: {
       reportId: t.arg.id(),
       ttlSeconds: t.arg.int({ required: false, description: 'Default 300, at most 3600.' }),
@@ -307,17 +330,52 @@ builder.mutationField('eraseReport', (t) =>
     description:
       'Erases the report’s personal data (admins): its data key is deleted, ReportErased records who and why, ' +
       'and its title reads [erased]; its files are purged. The log and its seals still verify.',
-    authScopes: { admin: true },
-    errors: { types: [ReportNotFoundError, ErasureUnsupportedError, InvalidParamsError, ForbiddenError] },
+    authScopes: { mutator: true },
+    errors: { types: [ReportNotFoundError, ErasureUnsupportedError, ReportHeldError, InvalidParamsError, ForbiddenError, ConflictError] },
     args: { id: t.arg.id(), reason: t.arg.string({ description: 'Why (e.g. the request it answers): recorded in the log, so no personal data.' }) },
     resolve: (_, args, ctx) => asResult(() => eraseReport(ctx.runtime.store, reportIdFrom(String(args.id)), args.reason, ctx.actor, { requestId: ctx.requestId })),
+  }),
+);
+
+builder.mutationField('deleteReport', (t) =>
+  t.field({
+    type: ReportRef,
+    authScopes: { mutator: true },
+    description: 'Deletes a report (its owner or an admin): it is DELETED at once — GONE to downloads — and every copy is purged. Refused while held.',
+    errors: { types: [ReportNotFoundError, GoneError, ReportHeldError, ForbiddenError, InvalidParamsError, ConflictError] },
+    args: { id: t.arg.id(), reason: t.arg.string({ required: false, description: 'Why (kept in the log; at most 500 characters).' }) },
+    resolve: (_, args, ctx) =>
+      asResult(() => deleteReport(ctx.runtime.store, reportIdFrom(String(args.id)), ctx.actor, { ...(args.reason == null ? {} : { reason: args.reason }), requestId: ctx.requestId })),
+  }),
+);
+
+builder.mutationField('holdReport', (t) =>
+  t.field({
+    type: ReportRef,
+    authScopes: { mutator: true },
+    description: 'Legal hold (admins): the report can neither expire nor be deleted until releaseReport.',
+    errors: { types: [ReportNotFoundError, GoneError, ReportHeldError, ForbiddenError, InvalidParamsError, ConflictError] },
+    args: { id: t.arg.id(), reason: t.arg.string({ required: false, description: 'Why (kept in the log; at most 500 characters).' }) },
+    resolve: (_, args, ctx) =>
+      asResult(() => holdReport(ctx.runtime.store, reportIdFrom(String(args.id)), ctx.actor, { ...(args.reason == null ? {} : { reason: args.reason }), requestId: ctx.requestId })),
+  }),
+);
+
+builder.mutationField('releaseReport', (t) =>
+  t.field({
+    type: ReportRef,
+    authScopes: { mutator: true },
+    description: 'Ends a legal hold (admins). A report whose expiry passed meanwhile expires at the next sweep.',
+    errors: { types: [ReportNotFoundError, GoneError, NotHeldError, ForbiddenError, ConflictError] },
+    args: { id: t.arg.id() },
+    resolve: (_, args, ctx) => asResult(() => releaseReport(ctx.runtime.store, reportIdFrom(String(args.id)), ctx.actor, { requestId: ctx.requestId })),
   }),
 );
 
 builder.subscriptionField('reportStatus', (t) =>
   t.field({
     type: ReportRef,
-    description: 'The report’s current state at once, then again after every change, from any instance.',
+    description: 'The report’s current state at once, then again after every change, from any instance; completes once the report is gone (EXPIRED, DELETED, ERASED), after sending that state.',
     args: { id: t.arg.id() },
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
@@ -333,6 +391,7 @@ builder.subscriptionField('reportStatus', (t) =>
         );
         let lastSent = state.version;
         yield state;
+        if (isGone(state) && db === primary) return;
         if (db !== primary) {
           // The first state came from a read replica that may lag: what it had not replayed yet is
           // on the primary (anything later arrives through the hub, which listened first).
@@ -341,6 +400,7 @@ builder.subscriptionField('reportStatus', (t) =>
             lastSent = state.version;
             yield state;
           }
+          if (isGone(state)) return;
         }
         for await (const events of batches) {
           // One state per transaction: the events of one append are one change.
@@ -350,6 +410,8 @@ builder.subscriptionField('reportStatus', (t) =>
             if (last && state.version !== lastSent) {
               lastSent = state.version;
               yield state;
+              // The final state: nothing but purges follows.
+              if (isGone(state)) return;
             }
           }
         }

@@ -7,6 +7,9 @@ import { attachmentDisposition } from '../../storage/content-disposition.js';
 import { UnavailableError } from '../../storage/download-errors.js';
 import { InvalidFileTokenError, type FileClaims } from '../../storage/file-token.js';
 import { sendError, sendJson } from '../http-errors.js';
+import { loadReportState } from '../../projections/report-rows.js';
+import { GoneError } from '../../reports/errors.js';
+import { isGone } from '../../reports/report-state.js';
 
 /** The query parameter a redirected /files request carries: it has been sent on once already. */
 const VIA = 'via';
@@ -18,7 +21,7 @@ const VIA = 'via';
  * to the region as before. A request that was already sent on once (`fly-replay-src`, or `?via=`
  * on a redirect) and still reached the wrong machine is answered UNAVAILABLE: never a different
  * file, never a loop. Streams in constant memory, with ETag (the sha256), conditional requests
- * and single ranges.
+ * and single ranges. A link to a report that is gone (expired, deleted) answers 410 GONE.
  */
 export async function serveFile(runtime: Runtime, req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
   const { config, metrics } = runtime;
@@ -29,6 +32,12 @@ export async function serveFile(runtime: Runtime, req: IncomingMessage, res: Ser
     if (!(err instanceof InvalidFileTokenError)) throw err;
     metrics.file('forbidden');
     return sendError(res, err);
+  }
+  // A link handed out before the report expired or was deleted dies with it, before its copy is purged.
+  const report = await loadReportState(runtime.store.db, claims.reportId);
+  if (report && isGone(report)) {
+    metrics.file('gone');
+    return sendError(res, new GoneError(report.reportId, report.status));
   }
 
   const here = claims.machine !== null ? claims.machine === config.machineId : claims.region === config.region;
