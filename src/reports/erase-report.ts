@@ -12,7 +12,7 @@ import type { ReportState } from './report-state.js';
  * file. Refused while held (ReportHeldError) and for a report whose personal data is in the log
  * in clear (ErasureUnsupportedError); a report erased already answers as it is.
  */
-export function eraseReport(
+export async function eraseReport(
   store: EventStore,
   reportId: string,
   reason: string,

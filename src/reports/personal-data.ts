@@ -88,10 +88,18 @@ export function decryptWith(dataKey: Buffer, reportId: string, envelope: Persona
   return RequestedPersonalData.parse(JSON.parse(open(dataKey, envelope, dataAad(reportId)).toString('utf8')));
 }
 
-/** The title and params of a request in clear (decrypted by `reveal`, or written before encryption). */
+/** The title and params of a request in clear (decrypted by `reveal`, or written before encryption), or null. */
+export function clearPersonalData(data: EventData<'ReportRequested'>): RequestedPersonalData | null {
+  if (!isEncrypted(data)) return { title: data.title, params: data.params };
+  const revealed = data as Partial<RequestedPersonalData>;
+  return typeof revealed.title === 'string' && revealed.params ? { title: revealed.title, params: revealed.params } : null;
+}
+
+/** The same, for code that needs them (the renderer): a request nobody decrypted is a bug. */
 export function personalDataOf(data: EventData<'ReportRequested'>): RequestedPersonalData {
-  if (isEncrypted(data)) throw new NotDecryptedError(`the request of report ${data.reportId} was not decrypted`);
-  return { title: data.title, params: data.params };
+  const clear = clearPersonalData(data);
+  if (!clear) throw new NotDecryptedError(`the request of report ${data.reportId} was not decrypted`);
+  return clear;
 }
 
 /** Deletes a report's data key: its personal data in the log can no longer be read by anyone. */
@@ -127,8 +135,10 @@ export class PersonalData {
   }
 
   /**
-   * The events with every encrypted request decrypted; a request whose key is gone (erased) shows
-   * ERASED as its title and no params. Other events are returned as they are. One query per call.
+   * The events with every encrypted request decrypted: its title and params beside the envelope
+   * (which stays, so a fold still knows the report is erasable); a request whose key is gone
+   * (erased) shows ERASED as its title and no params. Other events are returned as they are. One
+   * query per call.
    */
   async reveal<E extends RecordedEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]> {
     const encrypted = events.filter((e) => e.type === 'ReportRequested' && isEncrypted(e.data));
@@ -136,10 +146,10 @@ export class PersonalData {
     const keys = await this.keys(db, [...new Set(encrypted.map((e) => (e.data as Encrypted).reportId))]);
     return events.map((e) => {
       if (e.type !== 'ReportRequested' || !isEncrypted(e.data)) return e;
-      const { personal, ...rest } = e.data;
-      const key = keys.get(rest.reportId.toLowerCase());
-      const clear = key ? decryptWith(key, rest.reportId, personal) : { title: ERASED, params: {} };
-      return { ...e, data: { ...rest, ...clear } };
+      const { reportId, personal } = e.data;
+      const key = keys.get(reportId.toLowerCase());
+      const clear = key ? decryptWith(key, reportId, personal) : { title: ERASED, params: {} };
+      return { ...e, data: { ...e.data, ...clear } };
     });
   }
 

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../events/recorded-event.js';
-import { ENCRYPTED_TITLE, ERASED, isEncrypted } from './personal-data.js';
+import { clearPersonalData, ENCRYPTED_TITLE, ERASED, isEncrypted } from './personal-data.js';
 
 /**
  * A report's state as a pure fold over its events. The inline projection, the rebuild and time
@@ -174,7 +174,7 @@ export function evolve(state: ReportState | null, event: RecordedEvent): ReportS
   if (event.type === 'ReportRequested') {
     const { reportId, owner, template, expiresAt } = event.data;
     // Encrypted and not decrypted (PersonalData.reveal) before the fold: the title is not known here.
-    const title = isEncrypted(event.data) ? ENCRYPTED_TITLE : event.data.title;
+    const title = clearPersonalData(event.data)?.title ?? ENCRYPTED_TITLE;
     const first = { reportId, owner, title, template, requestedAt: event.recordedAt, expiresAt: expiresAt ? new Date(expiresAt) : null, encrypted: isEncrypted(event.data) };
     return state ?? newReport(event, { ...first, status: 'REQUESTED' });
   }

@@ -184,6 +184,9 @@ describe('evolve', () => {
   it('an encrypted request folds without its title (nobody decrypted it here) and is marked erasable', () => {
     expect(given(requestedEncrypted)).toMatchObject({ status: 'REQUESTED', title: ENCRYPTED_TITLE, encrypted: true, owner: 'alice' });
     expect(given(requested)).toMatchObject({ title: 'Q1', encrypted: false });
+    // Decrypted (PersonalData.reveal): the title beside the envelope, still erasable.
+    const revealed = { ...requestedEncrypted, data: { ...requestedEncrypted.data, title: 'Q1', params: {} } } as ReportEvent;
+    expect(given(revealed)).toMatchObject({ title: 'Q1', encrypted: true });
   });
 
   it('is idempotent: an event at or below the state’s version is ignored, and a second first event changes nothing', () => {
