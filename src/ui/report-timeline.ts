@@ -71,6 +71,7 @@ const STATUS_TEXT: Record<string, string> = {
   REPLICATED: 'ready to download from every region',
   FAILED: 'see the reason below',
   LOST: 'its only copy was on a machine’s volume that is gone',
+  ERASED: 'erased: its title and params are gone for good, its files are purged',
 };
 
 const SOURCE_TEXT: Record<string, string> = {

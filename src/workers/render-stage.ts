@@ -5,7 +5,7 @@ import type { StorageMode } from '../config.js';
 import type { NewEvent } from '../events/append.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
-import { personalDataOf } from '../reports/personal-data.js';
+import { ERASED, personalDataOf } from '../reports/personal-data.js';
 import { foldReport, reportStreamId } from '../reports/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
@@ -39,6 +39,7 @@ export interface RenderStageOptions {
 const STAGE = 'render';
 
 export function toHistoryEntries(events: readonly RecordedEvent[]): HistoryEntry[] {
+  const erased = events.some((e) => e.type === 'ReportErased');
   return events.map((e) => ({
     streamVersion: e.streamVersion,
     type: e.type,
@@ -46,6 +47,8 @@ export function toHistoryEntries(events: readonly RecordedEvent[]): HistoryEntry
     actor: e.metadata.actor,
     region: e.metadata.region,
     hash: e.hash,
+    // Where the erased title and params were (the log still holds their ciphertext, under this hash).
+    ...(erased && e.type === 'ReportRequested' ? { note: ERASED } : {}),
   }));
 }
 

@@ -21,6 +21,7 @@ import { ErasureUnsupportedError, ReportNotFoundError } from '../../src/reports/
 import { ERASED } from '../../src/reports/personal-data.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
+import { openPdf } from '../render/pdf.js';
 import { backends, type TestDatabase } from '../support/databases.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
@@ -155,13 +156,23 @@ describe.each(backends)('erasure on %s', (kind) => {
       expect(await checkExport(lines, { publicKeys: runtime.sealKeys.trusted })).toMatchObject({ ok: true, problemCount: 0 });
       expect(await rebuildAndVerifyProjections(runtime.store.db, runtime.store.personalData)).toMatchObject({ differenceCount: 0 });
 
+      // The history template shows [erased] where the request's data was (and never prints a title).
+      const history = await requestReport(runtime.store, { template: 'history', title: 'Audit trail', params: { reportId } }, admin);
+      await workers.render.drain();
+      const historyCopy = (await loadReportState(runtime.store.db, history.reportId))!.locations.find((l) => l.kind === 'volume')!;
+      const doc = await openPdf(readFileSync(join(runtime.config.reportsDir, historyCopy.key)));
+      const text = await doc.text(1);
+      await doc.close();
+      expect(text).toContain('ReportErased');
+      expect(text).toContain(ERASED);
+
       // Nothing, anywhere, holds the plaintext.
       expect(await dumpDatabase(runtime.database)).not.toContain(marker);
       expect(places().flatMap((d) => filesHolding(d, marker))).toEqual([]);
 
       // Every event accounted for.
       const counts = await countEventsByType(runtime);
-      expect(counts).toMatchObject({ ReportRequested: 1, ReportRendered: 1, ReportStoredLocal: 1, ReportReplicated: 1, ReportErased: 1 });
+      expect(counts).toEqual({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2, ReportReplicated: 1, ReportErased: 1, ReportPurged: 2 });
     });
 
     it('a report whose request is in the log in clear (written before encryption) is refused: ErasureUnsupportedError, nothing changed', async () => {
