@@ -28,6 +28,7 @@ describe('machine configuration', () => {
       FLY_APP_NAME: 'quire',
       AUTH_SECRET: 'x'.repeat(32),
       SEAL_SIGNING_KEY: TEST_SEAL_KEY,
+      DATA_ENCRYPTION_KEY: 'k'.repeat(32),
       PORT: '8080',
       MACHINE_URLS: 'm1=http://10.0.0.1:8080/',
       MACHINE_URL_TEMPLATE: 'http://{machine}.vm.{app}.internal:{port}',
