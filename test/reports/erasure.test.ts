@@ -11,6 +11,7 @@ import { checkExport, exportLines } from '../../src/audit/export.js';
 import { reportAt } from '../../src/audit/report-at.js';
 import { sealPending } from '../../src/audit/seal.js';
 import { verifyLog } from '../../src/audit/verify.js';
+import { startHttpServer } from '../../src/api/http-server.js';
 import { InvalidParamsError } from '../../src/errors.js';
 import { reportStreamId } from '../../src/reports/report-state.js';
 import { loadReportState } from '../../src/projections/report-rows.js';
@@ -173,6 +174,55 @@ describe.each(backends)('erasure on %s', (kind) => {
       // Every event accounted for.
       const counts = await countEventsByType(runtime);
       expect(counts).toEqual({ ReportRequested: 2, ReportRendered: 2, ReportStoredLocal: 2, ReportReplicated: 1, ReportErased: 1, ReportPurged: 2 });
+    });
+
+    it('GraphQL: eraseReport for admins only, typed refusals, [erased] in the report, its history and the auditors’ events, GONE to downloads', async () => {
+      const http = await startHttpServer(runtime, 0, '127.0.0.1');
+      const token = (actor: Actor) => runtime.userTokens.sign(actor, 600);
+      const gql = async (query: string, variables: Record<string, unknown>, actor: Actor) => {
+        const res = await fetch(`${http.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(actor)}` },
+          body: JSON.stringify({ query, variables }),
+        });
+        const body = (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
+        expect(body.errors).toBeUndefined();
+        return body.data!;
+      };
+      const ERASE = `mutation($id: ID!, $reason: String!) { eraseReport(id: $id, reason: $reason) { __typename
+        ... on Error { code } ... on MutationEraseReportSuccess { data { status title } } } }`;
+      try {
+        const marker = `GQLMARKER${randomUUID().replaceAll('-', '')}`;
+        const requested = await gql(
+          `mutation($input: RequestReportInput!) { requestReport(input: $input) { ... on MutationRequestReportSuccess { data { reportId title } } } }`,
+          { input: { template: 'table', title: `For ${marker}`, params: paramsWith(marker) } },
+          alice,
+        );
+        const { reportId, title } = requested.requestReport.data;
+        expect(title).toBe(`For ${marker}`);
+        await workers.render.drain();
+
+        expect((await gql(ERASE, { id: reportId, reason: 'request 9' }, alice)).eraseReport).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
+        expect((await gql(ERASE, { id: reportId, reason: '' }, admin)).eraseReport).toMatchObject({ __typename: 'InvalidParamsError', code: 'INVALID_PARAMS' });
+        expect((await gql(ERASE, { id: reportId, reason: 'request 9' }, admin)).eraseReport).toEqual({ __typename: 'MutationEraseReportSuccess', data: { status: 'ERASED', title: ERASED } });
+
+        const report = (await gql(`query($id: ID!) { report(id: $id) { status title history { type data } } }`, { id: reportId }, alice)).report;
+        expect(report).toMatchObject({ status: 'ERASED', title: ERASED });
+        expect(report.history[0]).toMatchObject({ type: 'ReportRequested', data: { title: ERASED, params: {} } });
+        expect(report.history.at(-1)).toMatchObject({ type: 'ReportErased', data: { by: 'admin-1', reason: 'request 9' } });
+        expect(JSON.stringify(report)).not.toContain(marker);
+        const download = await gql(`mutation($id: ID!) { createDownloadUrl(reportId: $id) { __typename ... on Error { code } } }`, { id: reportId }, alice);
+        expect(download.createDownloadUrl).toMatchObject({ __typename: 'GoneError', code: 'GONE' });
+        const events = await gql(`query($s: String) { events(streamId: $s, first: 10) { edges { node { type data } } } }`, { s: reportStreamId(reportId) }, auditor);
+        expect(events.events.edges[0].node).toMatchObject({ type: 'ReportRequested', data: { title: ERASED } });
+
+        // In clear (before encryption): the typed refusal, naming the limitation.
+        const old = randomUUID();
+        await runtime.store.append(reportStreamId(old), 'no_stream', [{ type: 'ReportRequested', data: { reportId: old, template: 'table', title: 'Old', params: {}, owner: 'alice' } }]);
+        expect((await gql(ERASE, { id: old, reason: 'request 10' }, admin)).eraseReport).toMatchObject({ __typename: 'ErasureUnsupportedError', code: 'ERASURE_UNSUPPORTED' });
+      } finally {
+        await http.close();
+      }
     });
 
     it('a report whose request is in the log in clear (written before encryption) is refused: ErasureUnsupportedError, nothing changed', async () => {
