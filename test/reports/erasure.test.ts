@@ -225,6 +225,22 @@ describe.each(backends)('erasure on %s', (kind) => {
       }
     });
 
+    it('erased while it renders: the file written meanwhile is removed, nothing holds the plaintext', async () => {
+      const marker = `RACEMARKER${randomUUID().replaceAll('-', '')}`;
+      // Big enough to take a while to render: the erasure lands while the worker holds its claim.
+      const params = { ...paramsWith(marker), rows: Array.from({ length: 4000 }, (_, i) => ({ name: `${marker} ${i}`, note: 'x'.repeat(40) })) };
+      const { reportId, streamId } = await requestReport(runtime.store, { template: 'table', title: `Race ${marker}`, params }, alice);
+      const rendering = workers.render.drain();
+      await expect
+        .poll(async () => (await runtime.store.db.selectFrom('work_leases').select('report_id').where('report_id', '=', reportId).where('stage', '=', 'render').execute()).length, { timeout: 20_000, interval: 5 })
+        .toBe(1);
+      await eraseReport(runtime.store, reportId, 'GDPR request 11', admin);
+      await rendering;
+      expect((await runtime.store.readStream(streamId)).map((e) => e.type)).toEqual(['ReportRequested', 'ReportErased']);
+      expect(places().flatMap((d) => filesHolding(d, marker))).toEqual([]);
+      expect(await dumpDatabase(runtime.database)).not.toContain(marker);
+    });
+
     it('a report whose request is in the log in clear (written before encryption) is refused: ErasureUnsupportedError, nothing changed', async () => {
       const reportId = randomUUID();
       await runtime.store.append(reportStreamId(reportId), 'no_stream', [
