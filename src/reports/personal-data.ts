@@ -124,12 +124,14 @@ export class PersonalData {
     const { title, params, ...rest } = data;
     const { reportId } = data;
     const fresh = randomBytes(32);
-    await db
+    const created = await db
       .insertInto('report_data_keys')
       .values({ report_id: reportId, kek_id: this.kek.id, wrapped_key: this.wrap(reportId, fresh) })
       .onConflict((oc) => oc.column('report_id').doNothing())
-      .execute();
-    const key = (await this.keys(db, [reportId])).get(reportId.toLowerCase());
+      .returning('report_id')
+      .executeTakeFirst();
+    // Nothing returned: the report has a key already (a retried request), which its ciphertext must use.
+    const key = created ? fresh : (await this.keys(db, [reportId])).get(reportId.toLowerCase());
     if (!key) throw new DataKeyUnavailableError(reportId, 'deleted while the request was being written');
     return { ...rest, personal: encryptWith(key, reportId, { title, params }) };
   }
