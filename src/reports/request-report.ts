@@ -12,7 +12,7 @@ import { personalDataOf } from './personal-data.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import type { RequestedPersonalData } from '../events/types.js';
 import { InvalidParamsError } from '../errors.js';
-import { ParamsTooLargeError, UnknownTemplateError } from './errors.js';
+import { GoneError, ParamsTooLargeError, UnknownTemplateError } from './errors.js';
 import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
@@ -59,6 +59,9 @@ async function sameRequest(
   personal: RequestedPersonalData,
   result: RequestReportResult,
 ): Promise<RequestReportResult> {
+  // Erased: what it asked cannot be compared any more (nor should it be): the report is gone.
+  const state = await loadReportState(store.db, result.reportId);
+  if (state?.status === 'ERASED') throw new GoneError(result.reportId, state.status);
   const [revealed] = await store.reveal([first]);
   const same =
     revealed?.type === 'ReportRequested' &&

@@ -18,7 +18,7 @@ import { loadReportState } from '../../src/projections/report-rows.js';
 import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { eraseReport } from '../../src/reports/erase-report.js';
-import { ErasureUnsupportedError, ReportNotFoundError } from '../../src/reports/errors.js';
+import { ErasureUnsupportedError, GoneError, ReportNotFoundError } from '../../src/reports/errors.js';
 import { ERASED } from '../../src/reports/personal-data.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
@@ -239,6 +239,16 @@ describe.each(backends)('erasure on %s', (kind) => {
       expect((await runtime.store.readStream(streamId)).map((e) => e.type)).toEqual(['ReportRequested', 'ReportErased']);
       expect(places().flatMap((d) => filesHolding(d, marker))).toEqual([]);
       expect(await dumpDatabase(runtime.database)).not.toContain(marker);
+    });
+
+    it('a request retried with its idempotency key after the report was erased answers GONE, and makes no new data key', async () => {
+      const input = { template: 'table', title: 'Keyed', params: paramsWith('k'), idempotencyKey: `erase-${randomUUID()}` };
+      const { reportId } = await requestReport(runtime.store, input, alice);
+      expect((await requestReport(runtime.store, input, alice)).reportId).toBe(reportId);
+      await eraseReport(runtime.store, reportId, 'GDPR request 12', admin);
+      await expect(requestReport(runtime.store, input, alice)).rejects.toThrow(GoneError);
+      expect(await runtime.store.db.selectFrom('report_data_keys').select('report_id').where('report_id', '=', reportId).execute()).toEqual([]);
+      expect((await runtime.store.readStream(reportStreamId(reportId))).map((e) => e.type)).toEqual(['ReportRequested', 'ReportErased']);
     });
 
     it('a report whose request is in the log in clear (written before encryption) is refused: ErasureUnsupportedError, nothing changed', async () => {

@@ -261,7 +261,7 @@ builder.mutationField('requestReport', (t) =>
   t.field({
     type: ReportRef,
     authScopes: { mutator: true },
-    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError] },
+    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError, GoneError] },
     args: { input: t.arg({ type: RequestReportInput }) },
     resolve: async (_, { input }, ctx) => {
       try {

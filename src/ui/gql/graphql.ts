@@ -14,6 +14,9 @@ export type LocationKind =
   | 'VOLUME';
 
 export type ReportStatus =
+  | 'DELETED'
+  | 'ERASED'
+  | 'EXPIRED'
   | 'FAILED'
   | 'IMPORTED'
   | 'LOST'
@@ -23,10 +26,14 @@ export type ReportStatus =
   | 'STORED';
 
 export type RequestReportInput = {
+  /** When the report expires (in the future, at most RETENTION_MAX from now); not with retainFor. */
+  expiresAt?: string | null | undefined;
   /** Your key for this request (1–100 of A–Z a–z 0–9 _.:-, e.g. a UUID). Sending the same request again with the same key returns the same report instead of a second one; the same key with a different request is INVALID_PARAMS. */
   idempotencyKey?: string | null | undefined;
   /** The template’s parameters (validated against its schema; at most 1 MiB). */
   params: unknown;
+  /** How long to keep the report, as an ISO-8601 duration of weeks, days, hours, minutes, seconds (P30D, PT12H). At most RETENTION_MAX; not with expiresAt. Neither: the template’s default (RETENTION_DEFAULT), or kept until deleted. */
+  retainFor?: string | null | undefined;
   /** table, summary or history */
   template: string;
   title: string;
@@ -46,6 +53,7 @@ export type UiCreateDownloadUrlMutationVariables = Exact<{
 
 export type UiCreateDownloadUrlMutation = { createDownloadUrl:
     | { __typename: 'FailedError', code: string, message: string, reason: string }
+    | { __typename: 'GoneError', code: string, message: string }
     | { __typename: 'InvalidParamsError', code: string, message: string }
     | { __typename: 'MutationCreateDownloadUrlSuccess', data: { url: string, expiresAt: string, source: DownloadSource, region: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
@@ -101,6 +109,7 @@ export type UiRequestReportMutationVariables = Exact<{
 
 export type UiRequestReportMutation = { requestReport:
     | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string }
     | { __typename: 'InvalidParamsError', code: string, message: string, issues: Array<{ path: string, message: string }> }
     | { __typename: 'MutationRequestReportSuccess', data: { reportId: string, title: string, template: string, status: ReportStatus, requestedAt: string } }
     | { __typename: 'NotFoundError', code: string, message: string }
