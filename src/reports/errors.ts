@@ -94,3 +94,15 @@ export class NotHeldError extends QuireError {
     this.name = 'NotHeldError';
   }
 }
+
+/** A report's data key is there but cannot be opened: the wrong DATA_ENCRYPTION_KEY, or a damaged row. */
+export class DataKeyUnavailableError extends QuireError {
+  readonly code = 'DATA_KEY_UNAVAILABLE';
+  constructor(
+    readonly reportId: string,
+    why: string,
+  ) {
+    super(`the data key of report ${reportId} cannot be opened: ${why}`);
+    this.name = 'DataKeyUnavailableError';
+  }
+}

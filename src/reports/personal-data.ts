@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../database/schema.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { PersonalDataEnvelope, RequestedPersonalData, type EventData } from '../events/types.js';
-import { QuireError } from '../errors.js';
+import { DataKeyUnavailableError } from './errors.js';
 
 /**
  * Crypto-shredding. A report's personal data — the title and params of its request — goes into the
@@ -30,18 +30,6 @@ type Encrypted = Extract<EventData<'ReportRequested'>, { personal: unknown }>;
 
 export function isEncrypted(data: EventData<'ReportRequested'>): data is Encrypted {
   return 'personal' in data;
-}
-
-/** A data key is there but cannot be opened: the wrong DATA_ENCRYPTION_KEY, or a damaged row. */
-export class DataKeyUnavailableError extends QuireError {
-  readonly code = 'DATA_KEY_UNAVAILABLE';
-  constructor(
-    readonly reportId: string,
-    why: string,
-  ) {
-    super(`the data key of report ${reportId} cannot be opened: ${why}`);
-    this.name = 'DataKeyUnavailableError';
-  }
 }
 
 /** A request folded or rendered without being decrypted first: a bug, never shown as data. */

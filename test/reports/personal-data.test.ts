@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { PersonalDataEnvelope } from '../../src/events/types.js';
+import { DataKeyUnavailableError } from '../../src/reports/errors.js';
 import {
-  DataKeyUnavailableError,
   decryptWith,
   encryptWith,
   ERASED,
