@@ -37,7 +37,7 @@ export interface ReportStatusTable {
   updated_at: Date;
   last_version: number;
   /** Its personal data is in the log encrypted with its data key (report_data_keys); false: plaintext, from before. */
-  encrypted: boolean;
+  encrypted: ColumnType<boolean, boolean | undefined, boolean>;
   /** When the report expires (null: kept until deleted). */
   expires_at: Date | null;
   /** Under legal hold (false by default: rows written before 0011). */

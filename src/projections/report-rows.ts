@@ -4,7 +4,7 @@ import type { Database, ReportLocationsTable, ReportStatusTable } from '../datab
 import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus } from '../reports/report-state.js';
 
 /** Mapping between ReportState and its two projection tables. */
-export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean } {
+export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean; encrypted: boolean } {
   return {
     report_id: s.reportId,
     stream_id: s.streamId,

@@ -155,7 +155,6 @@ describe.each(backends)('migration 0010 on %s', (kind) => {
         requested_at: new Date(),
         updated_at: new Date(),
         last_version: 5,
-        encrypted: false,
       });
       const recovered = randomUUID();
       const failing = randomUUID();
