@@ -7,6 +7,7 @@ import { deriveKey } from '../src/auth/secret.js';
 import { UserTokens } from '../src/auth/user-tokens.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
+import { requestReport } from '../src/reports/request-report.js';
 import { startRuntime } from '../src/runtime.js';
 import { closedWith, gqlWs } from './graphql/client.js';
 import { waitFor } from './support/collect.js';
@@ -137,6 +138,40 @@ describe('quire CLI', () => {
       for (const t of [token, bobs]) await expect(runtime.userTokens.verify(t)).rejects.toThrow('the bearer token has been revoked');
       const fresh = await runtime.userTokens.sign({ id: 'alice', role: 'user' }, 600);
       await expect(runtime.userTokens.verify(fresh)).resolves.toMatchObject({ actor: { id: 'alice', role: 'user' } });
+    } finally {
+      await runtime.close();
+    }
+  }, 300_000);
+
+  it('reports delete: an operator deletes a report (GONE at once, recorded as cli:reports); twice, or an unknown id, exits 2', async () => {
+    const dataDir = newDataDir();
+    const env = { LOG_LEVEL: 'silent' };
+    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+    let runtime = await startRuntime(config, createLogger('silent'));
+    let reportId: string;
+    try {
+      ({ reportId } = await requestReport(runtime.store, { template: 'table', title: 'To go', params: { columns: [{ label: 'A', key: 'a' }], rows: [] } }, { id: 'alice', role: 'user' }));
+    } finally {
+      await runtime.close();
+    }
+    const deleted = run(['reports', 'delete', reportId, '--reason', 'asked by support'], env, dataDir);
+    expect(await deleted.exited).toBe(0);
+    expect(deleted.output()).toContain(`deleted: ${reportId}`);
+    const twice = run(['reports', 'delete', reportId], env, dataDir);
+    expect(await twice.exited).toBe(2);
+    expect(twice.output()).toMatch(/is gone \(DELETED\)/);
+    const unknown = run(['reports', 'delete', '00000000-0000-4000-8000-000000000000'], env, dataDir);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.output()).toMatch(/not found/);
+
+    runtime = await startRuntime(config, createLogger('silent'));
+    try {
+      const events = await runtime.store.readStream(`report-${reportId}`);
+      expect(events.map((e) => [e.type, e.metadata.actor])).toEqual([
+        ['ReportRequested', 'alice'],
+        ['ReportDeleted', 'cli:reports'],
+      ]);
+      expect(events[1]!.data).toEqual({ by: 'cli:reports', reason: 'asked by support' });
     } finally {
       await runtime.close();
     }

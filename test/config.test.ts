@@ -14,6 +14,18 @@ describe('machine configuration', () => {
     expect(machineIdFromHost('...')).toBe('local');
   });
 
+  it('reads retention as ISO-8601 durations: a default, per-template defaults, a maximum the defaults must fit', () => {
+    expect(loadConfig({}).retention).toEqual({ defaultSeconds: null, byTemplate: {}, maxSeconds: null });
+    expect(loadConfig({ RETENTION_DEFAULT: 'P90D,summary=PT12H', RETENTION_MAX: 'P52W' }).retention).toEqual({
+      defaultSeconds: 90 * 86_400,
+      byTemplate: { summary: 12 * 3600 },
+      maxSeconds: 52 * 7 * 86_400,
+    });
+    expect(() => loadConfig({ RETENTION_DEFAULT: 'P1Y' })).toThrow(/RETENTION_DEFAULT: a list of durations/);
+    expect(() => loadConfig({ RETENTION_MAX: '3600' })).toThrow(/RETENTION_MAX: an ISO-8601 duration/);
+    expect(() => loadConfig({ RETENTION_DEFAULT: 'table=P60D', RETENTION_MAX: 'P30D' })).toThrow(/RETENTION_DEFAULT: the default for table is longer than RETENTION_MAX/);
+  });
+
   it('refuses machine ids that are not safe tokens', () => {
     for (const bad of ['../x', 'a b', 'x'.repeat(65), 'a,b']) {
       expect(() => loadConfig({ MACHINE_ID: bad })).toThrow(ConfigError);

@@ -138,10 +138,12 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   }
   if (!state) throw new ReportMovedOnError(command.type, null);
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
-  // Gone is terminal: only the purge of its copies is still recorded, and an erasure (a deleted or
-  // expired report's request is still in the log, encrypted, until its key goes).
-  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'EraseReport') {
-    if (command.type === 'ExpireReport' || command.type === 'DeleteReport' || command.type === 'HoldReport' || command.type === 'ReleaseReport') {
+  // Gone is terminal: only what happens to its copies is still recorded — purged, or lost with a
+  // forgotten volume (which no purge will ever reach) — and an erasure (a deleted or expired
+  // report's request is still in the log, encrypted, until its key goes).
+  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'ForgetVolumeCopy' && command.type !== 'EraseReport') {
+    // What a person asked for is answered GONE; a worker's stale command is just moved on.
+    if (['ExpireReport', 'DeleteReport', 'HoldReport', 'ReleaseReport', 'RetryReport'].includes(command.type)) {
       throw new GoneError(state.reportId, state.status);
     }
     throw movedOn();

@@ -1,6 +1,6 @@
 // npm run simulate -- [--scenario default|fleet|soak] [--reports N] [--concurrency N] [--seed N]
 //   [--mode legacy|mirror|object|all] [--duration ms] [--downloads N] [--store s3|disk]
-//   [--faults outage,kill,db|none] [--regions a,b] [--machines N] [--kills N] [--outage-ms N] [--settle ms] [--out dir]
+//   [--faults outage,kill,db|none] [--regions a,b] [--machines N] [--kills N] [--outage-ms N] [--settle ms] [--out dir] [--expire %]
 // Regions of machines (default iad, lax, syd × 2), each machine with its own volume and id, an edge
 // proxy that follows fly-replay like Fly's, the seed's baseline and quire's modes, faults,
 // invariants. Exit 1 when an invariant of a quire mode fails.
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     kills: { type: 'string' },
     'outage-ms': { type: 'string' },
     settle: { type: 'string' },
+    expire: { type: 'string', default: '0' },
     out: { type: 'string' },
     'render-concurrency': { type: 'string', default: '2' },
     help: { type: 'boolean', default: false },
@@ -39,6 +40,8 @@ if (values.help) {
     'npm run simulate -- [--scenario default|fleet|soak] [--reports 120] [--concurrency 24] [--seed 1]\n' +
       '  [--mode legacy|mirror|object|all] [--baseline legacy] [--duration 20000] [--downloads 3] [--store s3|disk]\n' +
       '  [--faults outage,kill,db|none] [--regions iad,lax,syd] [--machines 2] [--kills N] [--outage-ms N] [--settle ms] [--out dir]\n' +
+      '  [--expire percent]: that share of the reports is requested with a retainFor ending 5 s after the workload window;\n' +
+      '           they must end EXPIRED with every copy purged and answer GONE.\n' +
       '  default: 3 regions × 2 machines, an outage at 15–40 % of the window, one machine killed at 50–75 %, all modes.\n' +
       '  fleet:   2 regions × 2 machines, the object store down until every report was downloaded the moment it was\n' +
       '           STORED (every download must succeed), then every report must replicate; legacy and mirror.\n' +
@@ -140,6 +143,7 @@ const options = {
   ...(databaseUrl ? { databaseUrl } : {}),
   settleMs: int('settle', values.settle ?? scenario.settle, 1000, 3_600_000),
   renderConcurrency: int('render-concurrency', values['render-concurrency'], 1, 16),
+  expirePercent: int('expire', values.expire, 0, 100),
   log: (line: string) => console.log(line),
 } as const;
 

@@ -52,6 +52,11 @@ export interface SimOptions {
   renderConcurrency: number;
   /** Rows per table report: from 5 to 5 + maxRows (render cost). Default 150. */
   maxRows?: number;
+  /**
+   * This percentage of the reports is requested with a retainFor that ends 5 s after the workload
+   * window: they must end EXPIRED with every copy purged, and answer GONE (an invariant). Default 0.
+   */
+  expirePercent?: number;
   log?: (line: string) => void;
 }
 
@@ -100,6 +105,8 @@ export interface ModeResult {
   faults: FaultWindow[];
   edge: { requests: number; replays: number; replaysToDeadRegion: number; replaysToDeadMachine: number; retriedElsewhere: number; upstreamErrors: number };
   requestRetries: number;
+  /** Reports requested with a retainFor (expirePercent): expired and purged at the end. */
+  expiry: { requested: number; purged: number; gone: number; notPurged: string[]; notGone: string[] };
   invariants: { name: string; ok: boolean; detail: string }[];
   /** Per-second download outcomes, for the chart. */
   timeline: { t: number; ok: number; failed: number }[];
@@ -170,7 +177,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   const users = await Promise.all(['alice', 'bob', 'carol', 'dave'].map((id) => tokens.sign({ id, role: 'user' }, 3600)));
   const faults: FaultWindow[] = [];
   const attempts: Attempt[] = [];
-  const requested: { reportId: string; user: number; at: number; firstOk?: number; sha?: string }[] = [];
+  const requested: { reportId: string; user: number; at: number; firstOk?: number; sha?: string; expiresAt?: number }[] = [];
   let requestRetries = 0;
   const requestFailures: ModeResult['requestFailures'] = { byReason: {}, untyped: 0 };
   const pending = new Set<Promise<unknown>>();
@@ -272,7 +279,11 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       const user = i % users.length;
       const client: Client = { edgeUrl: edge.url, token: users[user]! };
       const rows = 5 + rng.int(options.maxRows ?? 150);
+      const expiring = mode !== 'legacy' && (options.expirePercent ?? 0) > 0 && rng.int(100) < options.expirePercent!;
+      // 5 s after the window (or after now, for a request late under load): a retainFor must be positive.
+      const retainForS = Math.max(5, Math.ceil((workloadEnd - Date.now()) / 1000) + 5);
       const input = {
+        ...(expiring ? { retainFor: `PT${retainForS}S` } : {}),
         template: 'table',
         title: `Sim ${mode} #${i}`,
         // A retry after a lost answer (a machine killed mid-request, a timeout) must not make a second report.
@@ -297,7 +308,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
         }
       }
       if (!reportId) return;
-      const entry: (typeof requested)[number] = { reportId, user, at };
+      const entry: (typeof requested)[number] = { reportId, user, at, ...(expiring ? { expiresAt: at + retainForS * 1000 } : {}) };
       requested.push(entry);
       const stored = await followStatus(client, reportId, (u) => u.sha256 !== null || u.status === 'FAILED', deadline);
       if (!stored?.sha256) return;
@@ -310,6 +321,8 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
           await sleep(delay);
           for (let k = 0; Date.now() < deadline; k++) {
             const attempt = await download(client, reportId, stored.sha256!);
+            // A download after the expiry its client asked for is not a failure: the report is gone as asked.
+            if (!attempt.ok && attempt.reason === 'GONE' && entry.expiresAt !== undefined && Date.now() >= entry.expiresAt - 1000) return;
             attempts.push(attempt);
             if (attempt.ok) {
               entry.firstOk = Math.min(entry.firstOk ?? Infinity, Date.now());
@@ -348,7 +361,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
     if (options.replicateAll && mode !== 'legacy') {
       // Every report copied to the object store, by the machine that holds it, within the settle bound.
       replication.checked = true;
-      const ids = requested.map((e) => e.reportId);
+      const ids = requested.filter((e) => e.expiresAt === undefined).map((e) => e.reportId);
       const notYet = async () =>
         ids.length === 0
           ? []
@@ -374,11 +387,46 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       say(`  ${mode}: ${replication.replicated}/${ids.length} replicated${left.length === 0 ? ` ${replication.afterWorkloadMs} ms after the workload` : ''}`);
     }
 
+    // Expiring reports: EXPIRED, every copy purged (by the machine holding it, or any for the bucket), and GONE to their owner.
+    const expiry: ModeResult['expiry'] = { requested: 0, purged: 0, gone: 0, notPurged: [], notGone: [] };
+    const expiringEntries = requested.filter((e) => e.expiresAt !== undefined);
+    if (expiringEntries.length > 0 && mode !== 'legacy') {
+      const ids = expiringEntries.map((e) => e.reportId);
+      expiry.requested = ids.length;
+      const notPurged = async () =>
+        (
+          await database.handle.db
+            .selectFrom('report_status as s')
+            .select('s.report_id')
+            .where('s.report_id', 'in', ids)
+            .where((eb) => eb.or([eb('s.status', '<>', 'EXPIRED'), eb.exists(eb.selectFrom('report_locations as l').select('l.report_id').whereRef('l.report_id', '=', 's.report_id'))]))
+            .execute()
+        ).map((r) => r.report_id);
+      let left = await notPurged();
+      while (left.length > 0 && Date.now() < deadline) {
+        await sleep(250);
+        left = await notPurged();
+      }
+      expiry.notPurged = left.slice(0, 20);
+      expiry.purged = ids.length - left.length;
+      for (const entry of expiringEntries) {
+        let attempt: Attempt | undefined;
+        // An answer other than GONE is tried again a few times: under load the client may time out.
+        for (let k = 0; k < 5 && (!attempt || (!attempt.ok && attempt.reason !== 'GONE')); k++) {
+          if (k > 0) await sleep(500);
+          attempt = await downloadQuire({ edgeUrl: edge.url, token: users[entry.user]! }, entry.reportId, entry.sha ?? '0'.repeat(64));
+        }
+        if (!attempt!.ok && attempt!.reason === 'GONE') expiry.gone++;
+        else if (expiry.notGone.length < 10) expiry.notGone.push(`${entry.reportId}: ${attempt!.ok ? 'served' : `${attempt!.reason} ${attempt!.message ?? ''}`}`.trim());
+      }
+      say(`  ${mode}: ${expiry.purged}/${ids.length} expiring reports expired and purged, ${expiry.gone} answer GONE`);
+    }
+
     // Every report from every machine (the edge's fly-force-instance-id): each answers createDownloadUrl and serves the bytes.
     const everyMachine = { checked: 0, ok: 0, failed: 0, failures: [] as string[] };
     const lostIds: string[] = [];
     const okSomewhere = new Set<string>();
-    const queue = [...requested];
+    const queue = requested.filter((e) => e.expiresAt === undefined);
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         for (let entry = queue.shift(); entry; entry = queue.shift()) {
@@ -406,6 +454,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       }),
     );
     for (const entry of requested) {
+      if (entry.expiresAt !== undefined && mode !== 'legacy') continue;
       const state = await loadReportState(database.handle.db, entry.reportId);
       if (!state || state.status === 'FAILED' || state.status === 'LOST' || !state.sha256 || !okSomewhere.has(entry.reportId)) lostIds.push(entry.reportId);
     }
@@ -490,6 +539,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       faults: faults.map((w) => ({ ...w, start: w.start - t0, end: w.end ? w.end - t0 : 0 })),
       edge: { ...edge.stats },
       requestRetries,
+      expiry,
       invariants: [],
       timeline,
     };
@@ -505,6 +555,15 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
       { name: 'every failed download succeeded later', ok: recovered === failed.length, detail: `${recovered}/${failed.length} recovered` },
       ...(replication.checked
         ? [{ name: 'every report REPLICATED', ok: replication.notReplicated.length === 0 && replication.replicated === requested.length, detail: `${replication.replicated}/${requested.length}${replication.afterWorkloadMs !== null ? `, ${replication.afterWorkloadMs} ms after the workload` : ''}` }]
+        : []),
+      ...(expiry.requested > 0
+        ? [
+            {
+              name: 'every expiring report expired, every copy purged, GONE',
+              ok: expiry.purged === expiry.requested && expiry.gone === expiry.requested,
+              detail: `${expiry.purged}/${expiry.requested} purged, ${expiry.gone} GONE${expiry.notPurged.length ? `; not purged: ${expiry.notPurged.slice(0, 3).join(', ')}` : ''}${expiry.notGone.length ? `; not GONE: ${expiry.notGone.slice(0, 3).join('; ')}` : ''}`,
+            },
+          ]
         : []),
       ...(options.noFailedDownloads
         ? [{ name: 'every download succeeded at its first attempt', ok: failed.length === 0, detail: `${attempts.length - failed.length}/${attempts.length}` }]

@@ -14,7 +14,7 @@ import { describeAuthFailure, signOut, TOKEN_KEY } from './auth';
 import { loadAudit } from './auditor-log';
 import { markSignedIn, showObjectStore, startSocket } from './connection';
 import { followList, loadReports } from './report-list';
-import { download, follow, retry } from './report-timeline';
+import { deleteFollowed, download, follow, retry } from './report-timeline';
 import { loadTemplates, submitRequest, syncTemplate } from './request-form';
 import { call, isStaff, state } from './state';
 import { AuthError } from './transport';
@@ -77,6 +77,7 @@ function start(): void {
   $<HTMLFormElement>('request-form').addEventListener('submit', (e) => void submitRequest(e));
   $('download').addEventListener('click', () => void download());
   $('retry').addEventListener('click', () => void retry());
+  $('delete').addEventListener('click', () => void deleteFollowed());
   $('refresh-list').addEventListener('click', () => void loadReports(true));
   $('more').addEventListener('click', () => void loadReports(false));
   $('refresh-audit').addEventListener('click', () => void loadAudit(true));

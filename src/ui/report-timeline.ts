@@ -1,7 +1,7 @@
 // The report being followed: its status and timeline live over graphql-ws (reportStatus, and
 // reportProgress while it waits to be rendered), its facts, the failure panel, download and retry.
 import { $, button, dateTimeFormat, el, fact, formatBytes, hashCode, show, timeEl, timeFormat } from './dom';
-import { UiCreateDownloadUrlDocument, UiReportProgressDocument, UiReportStatusDocument, UiRetryReportDocument } from './gql/graphql';
+import { UiCreateDownloadUrlDocument, UiDeleteReportDocument, UiReportProgressDocument, UiReportStatusDocument, UiRetryReportDocument } from './gql/graphql';
 import { handleFailure, recheckToken } from './auth';
 import { socket, stopFollowing, stopProgress } from './connection';
 import { updateListRow } from './report-row-status';
@@ -24,6 +24,7 @@ export function follow(reportId: string): void {
   $('facts').replaceChildren();
   $('failure').hidden = true;
   button('download').disabled = true;
+  $('delete').hidden = true;
   show('download-message', '', 'info');
   $('report-heading').focus();
 
@@ -72,7 +73,11 @@ const STATUS_TEXT: Record<string, string> = {
   FAILED: 'see the reason below',
   LOST: 'its only copy was on a machine’s volume that is gone',
   ERASED: 'erased: its title and params are gone for good, its files are purged',
+  EXPIRED: 'its retention ended: it can no longer be downloaded and its copies are deleted',
+  DELETED: 'it can no longer be downloaded and its copies are deleted',
 };
+
+const GONE = ['EXPIRED', 'DELETED', 'ERASED'];
 
 const SOURCE_TEXT: Record<string, string> = {
   OBJECT_STORE: 'the object store',
@@ -131,6 +136,26 @@ function timelineEntry(event: HistoryEvent, report: Report, isLastFailure: boole
     case 'ReportRetryRequested':
       status = 'RETRY';
       detail = `requested${by}, in ${region}`;
+      break;
+    case 'ReportExpired':
+      status = 'EXPIRED';
+      detail = 'its retention ended';
+      break;
+    case 'ReportDeleted':
+      status = 'DELETED';
+      detail = by ? `deleted${by}` : 'deleted';
+      break;
+    case 'ReportHeld':
+      status = 'HELD';
+      detail = `legal hold${by}`;
+      break;
+    case 'ReportReleased':
+      status = 'RELEASED';
+      detail = `legal hold released${by}`;
+      break;
+    case 'ReportPurged':
+      status = 'PURGED';
+      detail = `a copy was deleted, in ${region}`;
       break;
     default:
       status = event.type;
@@ -193,13 +218,23 @@ function render(report: Report): void {
   if (report.pages != null) fact(facts, 'Pages', String(report.pages));
   if (report.bytes != null) fact(facts, 'Size', formatBytes(report.bytes));
   if (report.sha256) fact(facts, 'SHA-256', hashCode(report.sha256));
+  const gone = GONE.includes(report.status);
+  if (gone && report.goneAt) fact(facts, report.status === 'EXPIRED' ? 'Expired' : 'Deleted', timeEl(report.goneAt, dateTimeFormat));
+  else if (report.expiresAt) fact(facts, 'Expires', timeEl(report.expiresAt, dateTimeFormat));
+  else fact(facts, 'Expires', 'never (kept until deleted)');
+  if (report.held) fact(facts, 'Legal hold', 'yes: it neither expires nor can be deleted until an admin releases it');
   if (report.locations.length > 0) {
     fact(facts, 'Stored in', report.locations.map((l) => (l.kind === 'OBJECT' ? `object store${l.bucket ? ` ${l.bucket}` : ''}` : `volume in ${l.region}${l.machine ? ` (machine ${l.machine})` : ''}`)).join(' and '));
   }
 
   const d = report.downloadable;
   button('download').disabled = !d.available;
-  if (d.available) {
+  // Its owner (or an admin) may delete it, unless it is held or gone already.
+  const mayDelete = !!state.viewer && (state.viewer.role === 'ADMIN' || (state.viewer.role === 'USER' && state.viewer.id === report.owner));
+  $('delete').hidden = !mayDelete || gone || report.held;
+  if (gone) {
+    show('download-message', `${report.status === 'EXPIRED' ? 'Expired' : 'Deleted'}: this report can no longer be downloaded.`, 'info');
+  } else if (d.available) {
     const where = SOURCE_TEXT[d.source ?? ''] ?? d.source;
     show('download-message', `Will be served from ${where}${d.region ? ` (${[d.region, d.machine].filter(Boolean).join(', ')})` : ''}.`, 'info');
   } else if (report.status === 'STORED' || report.status === 'REPLICATED') {
@@ -247,6 +282,8 @@ export async function download(): Promise<void> {
       show('download-message', `Unavailable: the file is only on volumes in ${r.regions.join(', ')}, which this instance cannot reach. Try again later.`);
     } else if (r.__typename === 'NotFoundError') {
       show('download-message', 'Not found: no such report, or it is not yours.');
+    } else if (r.__typename === 'GoneError') {
+      show('download-message', `Gone: this report is ${r.status === 'EXPIRED' ? 'expired' : 'deleted'} and can no longer be downloaded.`);
     } else {
       show('download-message', `${r.code}: ${r.message}`);
     }
@@ -254,6 +291,23 @@ export async function download(): Promise<void> {
     handleFailure(err, 'download-message');
   } finally {
     b.disabled = !state.report?.downloadable.available;
+  }
+}
+
+export async function deleteFollowed(): Promise<void> {
+  const report = state.report;
+  if (!report || !confirm(`Delete “${report.title}”? It can no longer be downloaded, and every copy of its file is deleted.`)) return;
+  const b = button('delete');
+  b.disabled = true;
+  try {
+    const { deleteReport: r } = await call(UiDeleteReportDocument, { id: report.reportId });
+    // The live status shows DELETED as soon as it is appended.
+    if (r.__typename === 'MutationDeleteReportSuccess') show('download-message', 'Deleted: its copies are being removed.', 'ok');
+    else show('download-message', `${r.code}: ${r.message}`);
+  } catch (err) {
+    handleFailure(err, 'download-message');
+  } finally {
+    b.disabled = false;
   }
 }
 

@@ -9,6 +9,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
 import { appendDecision, timingNow } from './append-decision.js';
+import { discardIfGone } from './discard-if-gone.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
@@ -134,7 +135,10 @@ export function copyStage(options: CopyStageOptions) {
         kind === 'migrate'
           ? { type: 'ReportMigrated', data: { region, machine, bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes } }
           : { type: 'ReportReplicated', data: { bucket: objectStore.bucket, key: objectKey, sha256: copy.sha256, bytes: copy.bytes, etag: etag.slice(0, 200) } };
-      if (!(await appendDecision(store, state, { type: 'RecordCopy', copied }, meta))) return;
+      if (!(await appendDecision(store, state, { type: 'RecordCopy', copied }, meta))) {
+        await discardIfGone(store, state.streamId, objectKey, () => objectStore.delete(objectKey), log);
+        return;
+      }
       metrics?.replicated((Date.now() - copy.storedAt.getTime()) / 1000);
       log.info({ reportId: state.reportId, key: objectKey, bucket: objectStore.bucket, kind }, 'file copied to the object store');
     } catch (err) {

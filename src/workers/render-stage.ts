@@ -6,14 +6,14 @@ import type { NewEvent } from '../events/append.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { ERASED, personalDataOf } from '../reports/personal-data.js';
-import { foldReport, isGone, reportStreamId } from '../reports/report-state.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { foldReport, reportStreamId } from '../reports/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
 import type { HistoryEntry } from '../reports/templates/registry.js';
 import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
 import type { Volume } from '../storage/volume.js';
+import { discardIfGone } from './discard-if-gone.js';
 import { appendDecision, timingNow } from './append-decision.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
@@ -84,19 +84,6 @@ export function renderStage(options: RenderStageOptions) {
     return { type: 'ReportReplicated', data: { bucket: objects.bucket, key, sha256, bytes, etag: etag.slice(0, 200) } };
   }
 
-  /**
-   * A report deleted or erased while it rendered: the file just written is recorded nowhere, so no
-   * purge would find it (and an erased report's title is in it). Another worker's recorded copy
-   * under the same key is left alone.
-   */
-  async function removeIfGone(reportId: string, stored: NewEvent & { type: 'ReportStoredLocal' | 'ReportReplicated' }): Promise<void> {
-    const now = await loadReportState(store.db, reportId);
-    if (!now || !isGone(now) || now.locations.some((l) => l.key === stored.data.key)) return;
-    if (stored.type === 'ReportStoredLocal') await volume.remove(stored.data.key);
-    else await options.objectStore?.delete(stored.data.key);
-    log.info({ reportId, key: stored.data.key, status: now.status }, 'report gone while it rendered; its file removed');
-  }
-
   async function renderOne(claim: Claim, signal: AbortSignal): Promise<void> {
     // Decrypted for the renderer only: the title and params never go into a log line or an event.
     const events = await store.reveal(await store.readStream(claim.streamId));
@@ -151,7 +138,8 @@ export function renderStage(options: RenderStageOptions) {
       };
       if (!(await appendDecision(store, state, { type: 'RecordRender', rendered, stored }, meta))) {
         log.info({ reportId: state.reportId }, 'report moved on meanwhile; result discarded');
-        await removeIfGone(state.reportId, stored);
+        const objects = options.objectStore;
+        await discardIfGone(store, state.streamId, key, () => (stored.type === 'ReportReplicated' && objects ? objects.delete(key) : volume.remove(key)), log);
         return;
       }
       log.info({ reportId: state.reportId, pages: result.pages, renderMs: Math.round(result.renderMs), key, to: stored.type }, 'report stored');

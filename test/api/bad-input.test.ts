@@ -51,6 +51,10 @@ const REQUEST = `mutation($input: RequestReportInput!) { requestReport(input: $i
 const REPORT = `query($id: ID!) { report(id: $id) { reportId } }`;
 const DOWNLOAD = `mutation($id: ID!, $ttl: Int) { createDownloadUrl(reportId: $id, ttlSeconds: $ttl) { __typename ... on Error { code } } }`;
 const RETRY = `mutation($id: ID!) { retryReport(id: $id) { __typename ... on Error { code } } }`;
+const DELETE = `mutation($id: ID!, $reason: String) { deleteReport(id: $id, reason: $reason) { __typename ... on Error { code } } }`;
+const HOLD = `mutation($id: ID!) { holdReport(id: $id) { __typename ... on Error { code } } }`;
+const RELEASE = `mutation($id: ID!) { releaseReport(id: $id) { __typename ... on Error { code } } }`;
+const requestRetained = (retention: string) => () => `{"input":{"template":"table","title":"t","params":{"columns":[{"label":"N","key":"n"}],"rows":[]},${retention}}}`;
 const REPORTS = `query($after: String, $first: Int, $last: Int, $template: String) { reports(after: $after, first: $first, last: $last, template: $template) { edges { cursor } } }`;
 const EVENTS = `query($after: String, $first: Int, $since: DateTime, $until: DateTime, $streamId: String) { events(after: $after, first: $first, since: $since, until: $until, streamId: $streamId) { edges { cursor } } }`;
 const REPORT_AT = `query($id: ID!, $position: Float, $at: DateTime) { reportAt(id: $id, position: $position, at: $at) { __typename ... on Error { code } ... on QueryReportAtSuccess { data { reportId } } } }`;
@@ -93,6 +97,16 @@ const GRAPHQL_CASES: GraphQLCase[] = [
   { name: 'retryReport: not a UUID', query: RETRY, variables: vars(() => ({ id: 'x\u0000' })), expect: 'NOT_FOUND' },
   { name: 'retryReport: upper-case UUID finds the report', query: RETRY, variables: vars((f) => ({ id: f.reportId.toUpperCase() })), expect: 'NOT_RETRYABLE' },
   { name: 'retryReport: someone else’s report', query: RETRY, variables: vars((f) => ({ id: f.reportId })), as: 'bob', expect: 'NOT_FOUND' },
+  { name: 'deleteReport: not a UUID', query: DELETE, variables: vars(() => ({ id: 'x\u0000' })), expect: 'NOT_FOUND' },
+  { name: 'deleteReport: someone else’s report', query: DELETE, variables: vars((f) => ({ id: f.reportId })), as: 'bob', expect: 'NOT_FOUND' },
+  { name: 'deleteReport: NUL in the reason', query: DELETE, variables: vars((f) => ({ id: f.reportId, reason: 'a\u0000' })), expect: 'INVALID_PARAMS' },
+  { name: 'deleteReport: a reason over 500 characters', query: DELETE, variables: vars((f) => ({ id: f.reportId, reason: 'x'.repeat(501) })), expect: 'INVALID_PARAMS' },
+  { name: 'holdReport: a user, on their own report', query: HOLD, variables: vars((f) => ({ id: f.reportId })), expect: 'FORBIDDEN' },
+  { name: 'releaseReport: someone else’s report', query: RELEASE, variables: vars((f) => ({ id: f.reportId })), as: 'bob', expect: 'NOT_FOUND' },
+  { name: 'requestReport: retainFor in years', query: REQUEST, variables: requestRetained('"retainFor":"P1Y"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor of NUL', query: REQUEST, variables: requestRetained('"retainFor":"\\u0000"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: expiresAt that is not a date', query: REQUEST, variables: requestRetained('"expiresAt":"tomorrow"'), expect: REQUEST_ERROR },
+  { name: 'requestReport: expiresAt in the year 1', query: REQUEST, variables: requestRetained('"expiresAt":"0001-01-01T00:00:00Z"'), expect: 'INVALID_PARAMS' },
   { name: 'reportAt: not a UUID', query: REPORT_AT, variables: vars(() => ({ id: 'nope', position: 1 })), as: 'auditor', expect: 'null' },
   {
     name: 'reportAt: upper-case UUID',

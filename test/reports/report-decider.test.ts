@@ -483,10 +483,10 @@ describe('decide', () => {
       expect(() => decide(del, given(requested, held))).toThrow(ReportHeldError);
       expect(when([requested, held, released], del).decided).toEqual([deleted]);
     });
-    it('a gone report takes no other command: nothing renders, copies or retries it', () => {
+    it('a gone report takes no other command: nothing renders, copies or retries it (a retry asked for is answered GONE)', () => {
       const gone = given(requested, deleted);
       expect(() => decide({ type: 'RecordRender', rendered: rendered.data, stored: storedHere }, gone)).toThrow(ReportMovedOnError);
-      expect(() => decide({ type: 'RetryReport' }, gone)).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RetryReport' }, gone)).toThrow(GoneError);
       expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(requested, rendered, storedHere, deleted))).toThrow(ReportMovedOnError);
     });
 
@@ -526,6 +526,11 @@ describe('decide', () => {
     });
     it('purge: refused for a report that is not gone (its copies are in use)', () => {
       expect(() => decide(purge(['volume', 'm1']), given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
+    });
+    it('a gone report’s copy on a forgotten volume leaves its copies to purge; the report stays gone (not LOST)', () => {
+      const { decided, then } = when([requested, rendered, storedHere, deleted], { type: 'ForgetVolumeCopy', machine: 'm1', reason: 'destroyed' });
+      expect(decided).toEqual([{ type: 'ReportVolumeForgotten', data: { machine: 'm1', region: 'iad', reason: 'destroyed' } }]);
+      expect(then).toMatchObject({ status: 'DELETED', locations: [] });
     });
     it('a region-level copy (machine null) is purged by its region', () => {
       const regionLevel: ReportEvent = { type: 'ReportStoredLocal', data: { ...foundOnM2.data, machine: null } };

@@ -290,6 +290,33 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
     }
   });
 
+  it('shows when a report expires, offers its owner to delete it, and then shows it deleted', async () => {
+    const { context, page } = await newPage();
+    page.on('dialog', (d) => void d.accept());
+    try {
+      // Failed for good in one append, so no worker moves it on meanwhile; it expires in a day.
+      const reportId = randomUUID();
+      const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+      await runtime.store.append(`report-${reportId}`, 'no_stream', [
+        { type: 'ReportRequested', data: { reportId, template: 'table', title: 'Short-lived', params: { columns: [{ label: 'A', key: 'a' }], rows: [] }, owner: 'alice', expiresAt } },
+        { type: 'ReportFailed', data: { stage: 'render', error: 'no paper', attempt: 1, retryAt: null } },
+      ]);
+      await signIn(page, alice);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+      await page.evaluate((id) => (location.hash = id), reportId);
+      await page.locator('#facts', { hasText: 'Expires' }).waitFor(WAIT);
+      expect(await page.locator(`#facts time[datetime="${expiresAt}"]`).count()).toBe(1);
+      await page.getByRole('button', { name: 'Delete report' }).click();
+      await page.locator('#status[data-status="DELETED"]').waitFor(WAIT);
+      await page.locator('#timeline li[data-status="DELETED"]', { hasText: 'by alice' }).waitFor(WAIT);
+      await page.locator('#download-message', { hasText: 'can no longer be downloaded' }).waitFor(WAIT);
+      expect(await page.locator('#delete').isHidden()).toBe(true);
+      expect(await page.locator('#download').isDisabled()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('when the socket drops it says so, reconnects, and shows the state reached meanwhile', async () => {
     const { context, page } = await newPage();
     // Every socket goes through this route: the test can cut it, and refuse new ones for a while.

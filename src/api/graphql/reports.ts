@@ -318,7 +318,7 @@ builder.mutationField('retryReport', (t) =>
   t.field({
     type: ReportRef,
     authScopes: { mutator: true },
-    errors: { types: [ReportNotFoundError, NotRetryableError, ForbiddenError, ConflictError] },
+    errors: { types: [ReportNotFoundError, NotRetryableError, GoneError, ForbiddenError, ConflictError] },
     args: { id: t.arg.id() },
     resolve: (_, args, ctx) => asResult(() => retryReport(ctx.runtime.store, reportIdFrom(String(args.id)), ctx.actor, { requestId: ctx.requestId })),
   }),

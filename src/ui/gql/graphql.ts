@@ -44,7 +44,7 @@ export type Role =
   | 'AUDITOR'
   | 'USER';
 
-export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
+export type ReportViewFragment = { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, expiresAt: string | null, held: boolean, goneAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> };
 
 export type UiCreateDownloadUrlMutationVariables = Exact<{
   reportId: string | number;
@@ -53,13 +53,28 @@ export type UiCreateDownloadUrlMutationVariables = Exact<{
 
 export type UiCreateDownloadUrlMutation = { createDownloadUrl:
     | { __typename: 'FailedError', code: string, message: string, reason: string }
-    | { __typename: 'GoneError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string, status: ReportStatus }
     | { __typename: 'InvalidParamsError', code: string, message: string }
     | { __typename: 'MutationCreateDownloadUrlSuccess', data: { url: string, expiresAt: string, source: DownloadSource, region: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'NotReadyError', code: string, message: string, status: ReportStatus }
     | { __typename: 'ObjectStoreUnavailableError', code: string, message: string }
     | { __typename: 'UnavailableError', code: string, message: string, regions: Array<string> }
+   };
+
+export type UiDeleteReportMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UiDeleteReportMutation = { deleteReport:
+    | { __typename: 'ConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string }
+    | { __typename: 'HeldError', code: string, message: string }
+    | { __typename: 'InvalidParamsError', code: string, message: string }
+    | { __typename: 'MutationDeleteReportSuccess', data: { reportId: string, status: ReportStatus } }
+    | { __typename: 'NotFoundError', code: string, message: string }
    };
 
 export type UiEventsQueryVariables = Exact<{
@@ -92,7 +107,7 @@ export type UiReportStatusSubscriptionVariables = Exact<{
 }>;
 
 
-export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
+export type UiReportStatusSubscription = { reportStatus: { reportId: string, title: string, template: string, status: ReportStatus, owner: string, requestedAt: string, requestedRegion: string, updatedAt: string, attempts: number, lastError: string | null, failedStage: string | null, nextAttemptAt: string | null, expiresAt: string | null, held: boolean, goneAt: string | null, pages: number | null, bytes: number | null, sha256: string | null, version: number, locations: Array<{ kind: LocationKind, region: string | null, machine: string | null, bucket: string | null, bytes: number, storedAt: string }>, downloadable: { available: boolean, reason: string | null, source: DownloadSource | null, region: string | null, machine: string | null }, history: Array<{ streamVersion: number, type: string, recordedAt: string, hash: string, prevHash: string, metadata: { region: string, machine: string | null, actor: string | null } }> } };
 
 export type UiReportsQueryVariables = Exact<{
   first: number;
@@ -124,6 +139,7 @@ export type UiRetryReportMutationVariables = Exact<{
 export type UiRetryReportMutation = { retryReport:
     | { __typename: 'ConflictError', code: string, message: string }
     | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string }
     | { __typename: 'MutationRetryReportSuccess', data: { reportId: string, status: ReportStatus } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'NotRetryableError', code: string, message: string, status: ReportStatus }
@@ -171,6 +187,9 @@ export const ReportViewFragmentDoc = new TypedDocumentString(`
   lastError
   failedStage
   nextAttemptAt
+  expiresAt
+  held
+  goneAt
   pages
   bytes
   sha256
@@ -226,12 +245,32 @@ export const UiCreateDownloadUrlDocument = new TypedDocumentString(`
     ... on UnavailableError {
       regions
     }
+    ... on GoneError {
+      status
+    }
     ... on FailedError {
       reason
     }
   }
 }
     `) as unknown as TypedDocumentString<UiCreateDownloadUrlMutation, UiCreateDownloadUrlMutationVariables>;
+export const UiDeleteReportDocument = new TypedDocumentString(`
+    mutation UiDeleteReport($id: ID!) {
+  deleteReport(id: $id) {
+    __typename
+    ... on MutationDeleteReportSuccess {
+      data {
+        reportId
+        status
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UiDeleteReportMutation, UiDeleteReportMutationVariables>;
 export const UiEventsDocument = new TypedDocumentString(`
     query UiEvents($first: Int!, $after: String) {
   events(first: $first, after: $after) {
@@ -302,6 +341,9 @@ export const UiReportStatusDocument = new TypedDocumentString(`
   lastError
   failedStage
   nextAttemptAt
+  expiresAt
+  held
+  goneAt
   pages
   bytes
   sha256
