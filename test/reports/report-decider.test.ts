@@ -417,7 +417,7 @@ describe('decide', () => {
       const erased = [requestedEncrypted, rendered, storedHere, { type: 'ReportErased', data: { by: 'a', reason: 'r' } } as ReportEvent];
       expect(() => decide({ type: 'RecordRender', rendered: rendered.data, stored: storedHere }, given(requestedEncrypted, { type: 'ReportErased', data: { by: 'a', reason: 'r' } }))).toThrow(ReportMovedOnError);
       expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(...erased))).toThrow(ReportMovedOnError);
-      expect(() => decide({ type: 'RetryReport' }, given(...erased))).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RetryReport' }, given(...erased))).toThrow(GoneError);
       expect(() => decide({ type: 'DeleteReport', by: 'alice' }, given(...erased))).toThrow(GoneError);
       expect(() => decide({ type: 'RecordLegacyFileFound', found: foundOnM2.data }, given(...erased))).toThrow(ReportMovedOnError);
     });
