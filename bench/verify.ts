@@ -20,6 +20,7 @@ import type { Database } from '../src/database/schema.js';
 import { generate, PER_STREAM } from './support/generate-log.js';
 import { EVENT_COLUMNS, safeEvents } from '../src/events/safe-read.js';
 import { createLogger } from '../src/log.js';
+import { keyEncryptionKey, PersonalData } from '../src/reports/personal-data.js';
 import { rebuildProjections } from '../src/projections/rebuild.js';
 import { readFileSync } from 'node:fs';
 
@@ -74,7 +75,7 @@ try {
   const verifyMs = performance.now() - t0;
   const verifyLoad = loadavg();
   t0 = performance.now();
-  const rebuilt = await rebuildProjections(database.db);
+  const rebuilt = await rebuildProjections(database.db, new PersonalData(keyEncryptionKey("bench: events in clear need no key")));
   const rebuildMs = performance.now() - t0;
   const rss = process.memoryUsage().rss;
 

@@ -27,3 +27,8 @@ export function mayChange(actor: Actor): boolean {
 export function assertMayChange(actor: Actor, what: string): void {
   if (!mayChange(actor)) throw new ForbiddenError(`auditors read; they cannot ${what}`);
 }
+
+/** Refuses whoever is not an admin: `what` completes "only admins can …". */
+export function assertAdmin(actor: Actor, what: string): void {
+  if (actor.role !== 'admin') throw new ForbiddenError(`only admins can ${what}`);
+}

@@ -50,6 +50,7 @@ const EnvSchema = z.object({
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0']).default('false'),
   OBJECTS_DIR: z.string().optional(),
   AUTH_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  DATA_ENCRYPTION_KEY: z.string().min(32, 'at least 32 characters').optional(),
   AUTH_JWKS_URL: z.string().url().optional(),
   AUTH_ISSUER: z.string().optional(),
   AUTH_AUDIENCE: z.string().optional(),
@@ -184,6 +185,11 @@ export type Config = {
   objectStore: ObjectStoreConfig;
   /** HS256 key for user tokens and signed file URLs; when unset, one is kept under dataDir. */
   authSecret: string | undefined;
+  /**
+   * Wraps every report's data key (src/reports/personal-data.ts); when unset, one is kept under
+   * dataDir. Losing it loses every report's title and params: keep it like a database backup key.
+   */
+  dataEncryptionKey: string | undefined;
   authJwksUrl: string | undefined;
   authIssuer: string | undefined;
   authAudience: string | undefined;
@@ -375,6 +381,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'e.g. fly secrets set AUTH_SECRET=$(openssl rand -base64 48)',
     );
   }
+  // Each machine would encrypt with its own key and no other could read those reports' titles.
+  if (!e.DATA_ENCRYPTION_KEY && (e.NODE_ENV === 'production' || onFly)) {
+    missing.push(
+      '  DATA_ENCRYPTION_KEY: required when NODE_ENV=production or on Fly (FLY_APP_NAME is set), the same on every machine; ' +
+        'it encrypts the keys of reports\' personal data: keep a copy (fly secrets set DATA_ENCRYPTION_KEY=$(openssl rand -base64 48))',
+    );
+  }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
@@ -431,6 +444,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storageMode: e.STORAGE_MODE,
     objectStore: objectStoreConfig(e),
     authSecret: e.AUTH_SECRET,
+    dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     authJwksUrl: e.AUTH_JWKS_URL,
     authIssuer: e.AUTH_ISSUER,
     authAudience: e.AUTH_AUDIENCE,

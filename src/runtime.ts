@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { scrapeSources } from './projections/scrape-sources.js';
 import { reportProjection } from './projections/report-projection.js';
+import { configuredPersonalData } from './reports/personal-data.js';
 import { DiskObjectStore } from './storage/disk-object-store.js';
 import { FileTokens } from './storage/file-token.js';
 import { MonitoredObjectStore } from './storage/monitored-object-store.js';
@@ -91,6 +92,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     // their tokens and /files links fail here (401, 403, 410 MISSING) and seals carry several keys.
     const local = [
       ...(config.authSecret === undefined ? ['AUTH_SECRET'] : []),
+      ...(config.dataEncryptionKey === undefined ? ['DATA_ENCRYPTION_KEY'] : []),
       ...(sealKeys.generated ? ['SEAL_SIGNING_KEY'] : []),
       ...(config.webhooks.allowedHosts.length > 0 && config.webhooks.secret === undefined ? ['WEBHOOK_SECRET'] : []),
       ...(config.objectStore.kind === 'disk' && config.objectStore.dir === resolve(config.dataDir, 'objects') ? ['OBJECTS_DIR (or an S3 store)'] : []),
@@ -99,6 +101,7 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
       log.warn({ unset: local }, `PostgreSQL is shared by every instance, but ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to this one: set the same on every instance before running more than one`);
     }
   }
+  const personalData = configuredPersonalData(config);
   const fileTokens = new FileTokens(deriveKey(secret, 'file-token'));
   const revocations = new TokenRevocations(database.db, log, config.tokenRevocationRefreshMs);
   const reads = new ReadRouter(database.db, database.readDb, database.kind === 'postgres', (target) => metrics.databaseRead(target));
@@ -110,7 +113,8 @@ export function assembleRuntime(config: Config, log: Logger, database: DatabaseH
     machine: config.machineId,
     log,
     pollMs: config.subscriptionPollMs,
-    projections: [reportProjection],
+    personalData,
+    projections: [reportProjection(personalData)],
     onQuarantine: () => metrics.eventQuarantined(),
   });
   metrics.watchDatabase(scrapeSources(database.db));

@@ -47,6 +47,7 @@ describe('machine configuration', () => {
       FLY_APP_NAME: 'quire',
       AUTH_SECRET: 'x'.repeat(32),
       SEAL_SIGNING_KEY: TEST_SEAL_KEY,
+      DATA_ENCRYPTION_KEY: 'k'.repeat(32),
       PORT: '8080',
       MACHINE_URLS: 'm1=http://10.0.0.1:8080/',
       MACHINE_URL_TEMPLATE: 'http://{machine}.vm.{app}.internal:{port}',
@@ -65,8 +66,8 @@ describe('slow and greedy clients', () => {
   it('time out requests in seconds, cap connections per client, and trust fly-client-ip only on Fly or when configured', () => {
     const plain = loadConfig({});
     expect(plain.http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerClient: 100, clientIpHeader: null });
-    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY }).http.clientIpHeader).toBe('fly-client-ip');
-    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY, CLIENT_IP_HEADER: 'none' }).http.clientIpHeader).toBeNull();
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY, DATA_ENCRYPTION_KEY: 'k'.repeat(32) }).http.clientIpHeader).toBe('fly-client-ip');
+    expect(loadConfig({ FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY, DATA_ENCRYPTION_KEY: 'k'.repeat(32), CLIENT_IP_HEADER: 'none' }).http.clientIpHeader).toBeNull();
     expect(loadConfig({ CLIENT_IP_HEADER: 'X-Real-IP', MAX_CONNECTIONS_PER_CLIENT: '0' }).http).toMatchObject({ clientIpHeader: 'x-real-ip', maxConnectionsPerClient: 0 });
     expect(() => loadConfig({ CLIENT_IP_HEADER: 'bad header' })).toThrow(/CLIENT_IP_HEADER/);
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed/);
@@ -95,12 +96,20 @@ describe('read replica configuration', () => {
 describe('seal keys and database roles', () => {
   it('SEAL_SIGNING_KEY is required in production and on Fly, like AUTH_SECRET, unless this instance does not seal', () => {
     for (const env of [{ NODE_ENV: 'production' }, { FLY_APP_NAME: 'quire' }] as Array<Record<string, string>>) {
-      expect(() => loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32) })).toThrow(/SEAL_SIGNING_KEY: required when NODE_ENV=production/);
-      expect(loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY }).seals.signingKey).toBe(TEST_SEAL_KEY);
-      expect(loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), SEALER_ENABLED: 'false' }).seals.signingKey).toBeUndefined();
+      expect(() => loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), DATA_ENCRYPTION_KEY: 'k'.repeat(32) })).toThrow(/SEAL_SIGNING_KEY: required when NODE_ENV=production/);
+      expect(loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY, DATA_ENCRYPTION_KEY: 'k'.repeat(32) }).seals.signingKey).toBe(TEST_SEAL_KEY);
+      expect(loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), DATA_ENCRYPTION_KEY: 'k'.repeat(32), SEALER_ENABLED: 'false' }).seals.signingKey).toBeUndefined();
     }
     // Both missing: one message names both.
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_SECRET: required[\s\S]*SEAL_SIGNING_KEY: required/);
+  });
+
+  it('DATA_ENCRYPTION_KEY is required in production and on Fly (every machine must read every report), at least 32 characters', () => {
+    for (const env of [{ NODE_ENV: 'production' }, { FLY_APP_NAME: 'quire' }] as Array<Record<string, string>>) {
+      expect(() => loadConfig({ ...env, AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY })).toThrow(/DATA_ENCRYPTION_KEY: required when NODE_ENV=production/);
+    }
+    expect(() => loadConfig({ DATA_ENCRYPTION_KEY: 'short' })).toThrow(/DATA_ENCRYPTION_KEY: at least 32 characters/);
+    expect(loadConfig({}).dataEncryptionKey).toBeUndefined();
   });
 
   it('a malformed key is a configuration error; a valid one gives its public key and id', () => {

@@ -125,6 +125,7 @@ describe('Dockerfile and fly.toml', () => {
         NODE_ENV: 'production',
         AUTH_SECRET: 'deploy-test-secret-deploy-test-secret-0123',
         SEAL_SIGNING_KEY: 'A'.repeat(43),
+        DATA_ENCRYPTION_KEY: 'deploy-test-data-key-deploy-test-data-key',
         PORT: String(port),
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
@@ -178,7 +179,7 @@ describe('Dockerfile and fly.toml', () => {
     expect(fly['http_service.concurrency']).not.toHaveProperty('hard_limit');
     expect(fly['http_service']!.auto_stop_machines).toBe('off');
     // The scraper's port is the one quire serves metrics on when it runs on Fly, and not the public one.
-    const config = loadConfig({ ...fly['env'], FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: 'A'.repeat(43) });
+    const config = loadConfig({ ...fly['env'], FLY_APP_NAME: 'quire', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: 'A'.repeat(43), DATA_ENCRYPTION_KEY: 'k'.repeat(32) });
     expect(fly['metrics']).toEqual({ port: String(config.metrics.port), path: '/metrics' });
     expect(config.metrics.port).not.toBe(Number(fly['http_service']!.internal_port));
     expect(config.metrics.host).toBe('::');

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
+import type { PersonalDataCipher } from '../events/event-store.js';
 import { replayReports } from '../projections/rebuild.js';
 
 export interface ProjectionDifference {
@@ -30,7 +31,11 @@ const LOCATION_COLUMNS = `report_id::text, kind, place, region, machine, key, sh
  * append's transaction), folds every report stream with the projection's own fold into
  * temporary tables, and compares them row by row in SQL. Zero differences is the expected answer.
  */
-export async function rebuildAndVerifyProjections(db: Kysely<Database>, options: { pageSize?: number; maxDifferences?: number } = {}): Promise<RebuildVerifyResult> {
+export async function rebuildAndVerifyProjections(
+  db: Kysely<Database>,
+  personalData: PersonalDataCipher,
+  options: { pageSize?: number; maxDifferences?: number } = {},
+): Promise<RebuildVerifyResult> {
   const pageSize = options.pageSize ?? 500;
   const maxDifferences = options.maxDifferences ?? 100;
   return db
@@ -39,7 +44,7 @@ export async function rebuildAndVerifyProjections(db: Kysely<Database>, options:
     .execute(async (trx) => {
       await sql`CREATE TEMPORARY TABLE scratch_report_status (LIKE report_status INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
       await sql`CREATE TEMPORARY TABLE scratch_report_locations (LIKE report_locations INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
-      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, pageSize);
+      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, personalData, pageSize);
       const result: RebuildVerifyResult = { ...replayed, differences: [], differenceCount: 0 };
       const diff = async (table: ProjectionDifference['table'], columns: string, key: (r: Record<string, unknown>) => string) => {
         const { rows } = await sql<{ side: 'live' | 'rebuilt'; row: Record<string, unknown> }>`

@@ -10,6 +10,7 @@ import { reportAt } from '../audit/report-at.js';
 import { latestSeal, sealPending } from '../audit/seal.js';
 import { describeProblem, verifyLog, type VerifyReport } from '../audit/verify.js';
 import { loadConfig, type Config } from '../config.js';
+import { configuredPersonalData } from '../reports/personal-data.js';
 import { openConfiguredDatabase, type DatabaseHandle } from '../database/connect.js';
 import { migrateForService } from '../database/roles.js';
 import { checkPublishedSeals, mergePublishedCheck, SealPublisher, type PublishedCheck } from '../audit/published-seals.js';
@@ -22,13 +23,13 @@ import { createLogger } from '../log.js';
 import { rebuildProjections } from '../projections/rebuild.js';
 
 /** The configured database, migrated (the seals table must exist), for one command. */
-async function withDatabase<T>(run: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+async function withDatabase<T>(run: (database: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, config.region);
   const database = await openConfiguredDatabase(config, log);
   try {
     await migrateForService(config, database, log);
-    return await run(database);
+    return await run(database, config);
   } finally {
     await database.close();
   }
@@ -265,7 +266,7 @@ export function registerAuditCommands(program: Command): void {
       const at = options.at ? new Date(options.at) : undefined;
       if (at && Number.isNaN(at.getTime())) fail('--at must be an ISO 8601 time');
       if (options.position && !/^\d{1,16}$/.test(options.position)) fail('--position must be a global position');
-      const state = await withDatabase((d) => reportAt(d.db, reportId, at ? { at } : { position: Number(options.position) }));
+      const state = await withDatabase((d, config) => reportAt(d.db, configuredPersonalData(config), reportId, at ? { at } : { position: Number(options.position) }));
       console.log(JSON.stringify(state, null, 2));
     });
 }
@@ -278,11 +279,11 @@ export function registerProjectionCommands(program: Command): void {
     .option('--verify', 'rebuild into scratch tables and report every difference from the live tables; exit 1 if any')
     .action(async (options: { verify?: boolean }) => {
       if (!options.verify) {
-        const result = await withDatabase((d) => rebuildProjections(d.db));
+        const result = await withDatabase((d, config) => rebuildProjections(d.db, configuredPersonalData(config)));
         console.log(`rebuilt ${result.reports} reports from ${result.events} events`);
         return;
       }
-      const result = await withDatabase((d) => rebuildAndVerifyProjections(d.db));
+      const result = await withDatabase((d, config) => rebuildAndVerifyProjections(d.db, configuredPersonalData(config)));
       console.log(`${result.differenceCount === 0 ? 'OK' : 'DIFFERENT'}: rebuilt ${result.reports} reports from ${result.events} events; ${result.differenceCount} difference(s)`);
       for (const d of result.differences.slice(0, 20)) console.log(`  ${d.table} ${d.key}:\n    live:    ${JSON.stringify(d.live)}\n    rebuilt: ${JSON.stringify(d.rebuilt)}`);
       process.exitCode = result.differenceCount === 0 ? 0 : 1;

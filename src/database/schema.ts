@@ -40,6 +40,8 @@ export interface ReportStatusTable {
   webhook: ColumnType<WebhookColumn | null, string | null, string | null>;
   /** When the next webhook delivery is due: null when none is pending (the webhook stage claims on it). */
   webhook_due_at: Date | null;
+  /** Its personal data is in the log encrypted with its data key (report_data_keys); false: plaintext, from before. */
+  encrypted: ColumnType<boolean, boolean | undefined, boolean>;
   /** When the report expires (null: kept until deleted). */
   expires_at: Date | null;
   /** Under legal hold (false by default: rows written before 0011). */
@@ -124,6 +126,14 @@ export interface TokenRevocationsTable {
   revoked_by: string;
 }
 
+/** A report's data key (src/reports/personal-data.ts), wrapped with the key-encryption key; deleted on erasure. */
+export interface ReportDataKeysTable {
+  report_id: string;
+  kek_id: string;
+  wrapped_key: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface Database {
   events: EventsTable;
   report_status: ReportStatusTable;
@@ -132,4 +142,5 @@ export interface Database {
   log_seals: LogSealsTable;
   rate_limits: RateLimitsTable;
   token_revocations: TokenRevocationsTable;
+  report_data_keys: ReportDataKeysTable;
 }

@@ -10,6 +10,21 @@ import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { headCheckpoint, queryEvents, readAll, readStream, type EventQuery, type QuarantineHandler, type ReadAllResult, type ReadStreamOptions } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { subscribe, type SubscribeOptions } from './subscribe.js';
+import type { EventData } from './types.js';
+
+type RequestedInClear = Extract<EventData<'ReportRequested'>, { title: string }>;
+type RequestedEncrypted = Extract<EventData<'ReportRequested'>, { personal: unknown }>;
+
+/**
+ * Encrypts the personal fields of the events that carry them and decrypts them for readers
+ * (reports/personal-data.ts, with the data keys outside the log); the log itself holds only the
+ * ciphertext, and its hashes cover that.
+ */
+export interface PersonalDataCipher {
+  encrypt(db: Kysely<Database>, data: RequestedInClear): Promise<RequestedEncrypted>;
+  /** The events with their personal fields decrypted (or shown as erased when the key is gone). */
+  reveal<E extends RecordedEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]>;
+}
 
 export interface EventStoreOptions {
   db: Kysely<Database>;
@@ -28,6 +43,8 @@ export interface EventStoreOptions {
   onQuarantine?: QuarantineHandler;
   /** Group commit of appends with a known expected version (./group-commit.ts); on unless false. */
   groupCommit?: GroupCommitOptions | false;
+  /** Needed to request reports and to read their personal data (tests of the bare log go without). */
+  personalData?: PersonalDataCipher;
 }
 
 /** Quarantined positions remembered per process, so each is logged and counted once. */
@@ -53,6 +70,17 @@ export class EventStore {
   /** Registers a projection to be updated inside every append's transaction. */
   addProjection(projection: InlineProjection): void {
     this.projections.push(projection);
+  }
+
+  /** The cipher of personal data in events. */
+  get personalData(): PersonalDataCipher {
+    if (!this.options.personalData) throw new Error('this event store was made without a personal-data cipher (EventStoreOptions.personalData)');
+    return this.options.personalData;
+  }
+
+  /** `events` with their personal data decrypted, for whoever shows or folds it. */
+  reveal<E extends RecordedEvent>(events: readonly E[], db: Kysely<Database> = this.db): Promise<E[]> {
+    return this.personalData.reveal(db, events);
   }
 
   append(streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], meta?: AppendMetadata): Promise<AppendResult> {

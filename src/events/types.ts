@@ -26,11 +26,33 @@ const storageKey = z
   .refine((k) => !k.split('/').includes('..'), 'a storage key without ".."');
 const byteCount = z.number().int().nonnegative();
 
-export const ReportRequested = z.strictObject({
+const base64url = (bytes: { min: number; max: number }) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/, 'base64url')
+    .min(Math.ceil((bytes.min * 4) / 3))
+    .max(Math.ceil((bytes.max * 4) / 3));
+
+/**
+ * Personal data encrypted with its report's data key (src/reports/personal-data.ts): AES-256-GCM,
+ * a fresh 96-bit IV, the 128-bit tag, the report id as additional data (an envelope copied into
+ * another report does not open). The hash chain covers these bytes, so it verifies with or
+ * without the key.
+ */
+export const PersonalDataEnvelope = z.strictObject({
+  v: z.literal(1),
+  alg: z.literal('A256GCM'),
+  iv: base64url({ min: 12, max: 12 }),
+  /** The UTF-8 JSON of the personal fields, encrypted (params are at most 1 MiB). */
+  ct: base64url({ min: 0, max: 2 * 1024 * 1024 }),
+  tag: base64url({ min: 16, max: 16 }),
+});
+export type PersonalDataEnvelope = z.infer<typeof PersonalDataEnvelope>;
+
+const requestedFields = {
   reportId: z.uuid(),
   template: z.string().min(1).max(64),
-  title: z.string().min(1).max(200),
-  params: z.record(z.string(), z.unknown()),
+  /** A subject id from the bearer token: pseudonymous, kept in clear (README, Erasure). */
   owner: z.string().min(1).max(200),
   /** An archival standard the requester asked for (absent: the template's default). */
   pdfStandard: z.enum(PDF_STANDARDS).optional(),
@@ -41,6 +63,28 @@ export const ReportRequested = z.strictObject({
    * reports/retention.ts); absent: kept until deleted. Optional, so no new schema version.
    */
   expiresAt: z.iso.datetime().optional(),
+};
+
+/** The personal fields of a request, as the requester gave them. */
+export const RequestedPersonalData = z.strictObject({
+  title: z.string().min(1).max(200),
+  params: z.record(z.string(), z.unknown()),
+});
+export type RequestedPersonalData = z.infer<typeof RequestedPersonalData>;
+
+/**
+ * Title and params in clear: what the domain works with, and what the log held before personal
+ * data was encrypted (v1, never erasable).
+ */
+export const ReportRequestedInClear = z.strictObject({ ...requestedFields, ...RequestedPersonalData.shape });
+/** Title and params encrypted (v2): what requestReport appends. */
+export const ReportRequestedEncrypted = z.strictObject({ ...requestedFields, personal: PersonalDataEnvelope });
+export const ReportRequested = z.union([ReportRequestedInClear, ReportRequestedEncrypted]);
+
+/** An admin erased the report's personal data (its data key is deleted): who is in `by`, never what was erased. */
+export const ReportErased = z.strictObject({
+  by: z.string().min(1).max(200),
+  reason: z.string().min(1).max(500),
 });
 
 export const ReportRendered = z.strictObject({
@@ -239,6 +283,7 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('WebhookDelivered', WebhookDelivered),
   event('WebhookAttemptFailed', WebhookAttemptFailed),
   event('WebhookFailed', WebhookFailed),
+  event('ReportErased', ReportErased),
   event('ReportExpired', ReportExpired),
   event('ReportDeleted', ReportDeleted),
   event('ReportHeld', ReportHeld),
@@ -254,7 +299,8 @@ export const EVENT_TYPES = QuireEventSchema.options.map((o) => o.shape.type.valu
 
 /** The schema version new events of each type are written with. */
 export const SCHEMA_VERSIONS: Record<EventType, number> = {
-  ReportRequested: 1,
+  // v2: title and params may be encrypted (`personal`); v1 payloads are in clear, read as they are.
+  ReportRequested: 2,
   ReportRendered: 1,
   // v2: + machine (v1 events upcast with machine null: region-level copies).
   ReportStoredLocal: 2,
@@ -270,6 +316,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   WebhookDelivered: 1,
   WebhookAttemptFailed: 1,
   WebhookFailed: 1,
+  ReportErased: 1,
   ReportExpired: 1,
   ReportDeleted: 1,
   ReportHeld: 1,

@@ -11,6 +11,8 @@ const withoutMachine: Upcaster = (data) => ({ machine: null, ...(data as object)
  * SCHEMA_VERSIONS number goes up.
  */
 export const upcasters: Partial<Record<EventType, Record<number, Upcaster>>> = {
+  // A v1 request (in clear) is a valid v2 one; v2 only lets an instance that cannot decrypt say "upgrade".
+  ReportRequested: { 1: (data) => data },
   ReportStoredLocal: { 1: withoutMachine },
   ReportMigrated: { 1: withoutMachine },
   LegacyScanCompleted: { 1: withoutMachine },

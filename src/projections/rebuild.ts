@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
+import type { PersonalDataCipher } from '../events/event-store.js';
 import { readStreams } from '../events/read.js';
 import { locationRow, statusRow } from './report-rows.js';
 import { foldReport, REPORT_STREAM_PREFIX } from '../reports/report-state.js';
@@ -21,7 +22,7 @@ const LIVE: ProjectionTables = { status: 'report_status', locations: 'report_loc
  * Folds every report stream with the projection's own fold and inserts the states into `tables`,
  * `pageSize` streams at a time (the live rebuild and `rebuild --verify` both use it).
  */
-export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, pageSize: number): Promise<RebuildResult> {
+export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, personalData: PersonalDataCipher, pageSize: number): Promise<RebuildResult> {
   const result: RebuildResult = { reports: 0, events: 0 };
   const into = trx as unknown as Kysely<any>;
   let after = REPORT_STREAM_PREFIX;
@@ -37,12 +38,16 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
       .limit(pageSize)
       .execute();
     if (streams.length === 0) return result;
-    const states = [];
     // The page's streams in one statement, not one per stream (that was a round trip per report).
     const byStream = await readStreams(trx, streams.map((s) => s.stream_id));
-    for (const { stream_id } of streams) {
-      const events = byStream.get(stream_id)!;
-      const state = foldReport(events);
+    const read = streams.map((s) => byStream.get(s.stream_id)!);
+    // Decrypted as the inline projection does (the same title, or ERASED once the key is gone): one key query a page.
+    const revealed = await personalData.reveal(trx, read.flat());
+    const states = [];
+    let at = 0;
+    for (const events of read) {
+      const state = foldReport(revealed.slice(at, at + events.length));
+      at += events.length;
       result.events += events.length;
       if (state) states.push(state);
     }
@@ -61,11 +66,11 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
  * old tables or the new ones. The tables are locked for writing meanwhile, so appends wait and
  * then fold their events onto the rebuilt rows.
  */
-export async function rebuildProjections(db: Kysely<Database>, pageSize = 500): Promise<RebuildResult> {
+export async function rebuildProjections(db: Kysely<Database>, personalData: PersonalDataCipher, pageSize = 500): Promise<RebuildResult> {
   return db.transaction().execute(async (trx) => {
     await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
     await trx.deleteFrom('report_locations').execute();
     await trx.deleteFrom('report_status').execute();
-    return replayReports(trx, LIVE, pageSize);
+    return replayReports(trx, LIVE, personalData, pageSize);
   });
 }

@@ -1,6 +1,8 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
+import type { PersonalDataCipher } from '../events/event-store.js';
 import type { InlineProjection } from '../events/inline-projection.js';
+import { deleteDataKey } from '../reports/personal-data.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { locationRow, loadReportState, statusRow } from './report-rows.js';
 import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } from '../reports/report-state.js';
@@ -49,18 +51,24 @@ export async function saveReportState(trx: Transaction<Database>, before: Report
     .execute();
 }
 
-/** report_status and report_locations, kept in step with the log inside every append. */
-export const reportProjection: InlineProjection = {
-  name: 'reports',
-  async apply(trx, events: readonly RecordedEvent[]) {
-    const first = events[0];
-    // One append writes one stream.
-    if (!first?.streamId.startsWith(REPORT_STREAM_PREFIX)) return;
-    const before =
-      first.type === 'ReportRequested' && first.streamVersion === 1
-        ? null
-        : await loadReportState(trx, first.streamId.slice(REPORT_STREAM_PREFIX.length));
-    const after = events.reduce(evolve, before);
-    if (after && after !== before) await saveReportState(trx, before, after);
-  },
-};
+/**
+ * report_status and report_locations, kept in step with the log inside every append. The title is
+ * kept decrypted here (lists and filenames need it) until the report is erased; the erasure's
+ * data key goes in the same transaction as the ReportErased event that records it.
+ */
+export function reportProjection(personalData: PersonalDataCipher): InlineProjection {
+  return {
+    name: 'reports',
+    async apply(trx, appended: readonly RecordedEvent[]) {
+      const first = appended[0];
+      // One append writes one stream.
+      if (!first?.streamId.startsWith(REPORT_STREAM_PREFIX)) return;
+      const reportId = first.streamId.slice(REPORT_STREAM_PREFIX.length);
+      const before = first.type === 'ReportRequested' && first.streamVersion === 1 ? null : await loadReportState(trx, reportId);
+      const events = await personalData.reveal(trx, appended);
+      const after = events.reduce(evolve, before);
+      if (after && after !== before) await saveReportState(trx, before, after);
+      if (events.some((e) => e.type === 'ReportErased')) await deleteDataKey(trx, reportId);
+    },
+  };
+}

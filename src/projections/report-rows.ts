@@ -12,7 +12,7 @@ function toWebhook(w: WebhookColumn): ReportWebhook {
   return { url: w.url, pending: w.pending.map((p) => ({ ...p, dueAt: new Date(p.dueAt) })) };
 }
 
-export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean } {
+export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean; encrypted: boolean } {
   return {
     report_id: s.reportId,
     stream_id: s.streamId,
@@ -33,6 +33,7 @@ export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { hel
     last_version: s.version,
     webhook: s.webhook && JSON.stringify(webhookColumn(s.webhook)),
     webhook_due_at: s.webhook?.pending[0]?.dueAt ?? null,
+    encrypted: s.encrypted,
     expires_at: s.expiresAt,
     held: s.held,
     gone_at: s.goneAt,
@@ -87,6 +88,7 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
     requestedAt: new Date(r.requested_at),
     updatedAt: new Date(r.updated_at),
     version: Number(r.last_version),
+    encrypted: r.encrypted,
     locations,
     webhook: r.webhook && toWebhook(typeof r.webhook === 'string' ? (JSON.parse(r.webhook) as WebhookColumn) : r.webhook),
     expiresAt: r.expires_at && new Date(r.expires_at),

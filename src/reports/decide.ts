@@ -1,9 +1,9 @@
 import type { EventData } from '../events/types.js';
 import { QuireError } from '../errors.js';
 import { nextAttemptAt, type BackoffPolicy } from './backoff.js';
-import { GoneError, NotHeldError, NotRetryableError, ReportHeldError } from './errors.js';
+import { ErasureUnsupportedError, GoneError, NotHeldError, NotRetryableError, ReportHeldError } from './errors.js';
 import type { ReportEvent } from './report-events.js';
-import { isExpiryDue, isGone, isStuckCopy, type ReportLocation, type ReportState } from './report-state.js';
+import { isExpiryDue, isGone, isStuckCopy, LEGACY_TEMPLATE, type ReportLocation, type ReportState } from './report-state.js';
 
 /**
  * The report's decider: what each command appends to a report's stream, given the report's state
@@ -70,7 +70,9 @@ export type ReportCommand =
   | { type: 'HoldReport'; by: string; reason?: string }
   | { type: 'ReleaseReport'; by: string }
   /** The purge stage deleted these copies' bytes (each named as the state lists it). */
-  | { type: 'RecordPurge'; copies: Pick<ReportLocation, 'kind' | 'place'>[] };
+  | { type: 'RecordPurge'; copies: Pick<ReportLocation, 'kind' | 'place'>[] }
+  /** An admin erases the report's personal data (its data key goes with the event). */
+  | { type: 'EraseReport'; by: string; reason: string };
 
 /** What a command appends: the report's events, in order (nothing when there is nothing to do). */
 export type ReportDecision = ReportEvent[];
@@ -147,8 +149,9 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   if (!state) throw new ReportMovedOnError(command.type, null);
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
   // Gone is terminal: only what happens to its copies is still recorded — purged, or lost with a
-  // forgotten volume (which no purge will ever reach).
-  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'ForgetVolumeCopy') {
+  // forgotten volume (which no purge will ever reach) — and an erasure (a deleted or expired
+  // report's request is still in the log, encrypted, until its key goes).
+  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'ForgetVolumeCopy' && command.type !== 'EraseReport') {
     // What a person asked for is answered GONE; a worker's stale command is just moved on.
     if (['ExpireReport', 'DeleteReport', 'HoldReport', 'ReleaseReport', 'RetryReport'].includes(command.type)) {
       throw new GoneError(state.reportId, state.status);
@@ -181,6 +184,14 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       // Already recorded on this machine (a scan run twice): nothing new.
       if (state.locations.some((l) => l.kind === 'volume' && l.machine === command.found.machine)) return [];
       return [{ type: 'ReportStoredLocal', data: command.found }];
+    case 'EraseReport':
+      // Erased already (a retried command): nothing new to record.
+      if (state.status === 'ERASED') return [];
+      // A legal hold keeps the report as it is until an admin releases it (then it can be erased).
+      if (state.held) throw new ReportHeldError(state.reportId);
+      // In clear in the append-only log: deleting a key would erase nothing, so say so.
+      if (!state.encrypted) throw new ErasureUnsupportedError(state.reportId, state.template === LEGACY_TEMPLATE ? 'legacy' : 'plaintext');
+      return [{ type: 'ReportErased', data: { by: command.by, reason: command.reason } }];
     case 'ForgetVolumeCopy': {
       const copy = state.locations.find((l) => l.kind === 'volume' && l.machine === command.machine);
       if (!copy) return [];

@@ -43,7 +43,27 @@ export class NotRetryableError extends QuireError {
 }
 
 /**
- * The report existed but is gone (expired, deleted): nothing of it is served any more. Only ever
+ * The report's title and params are in the append-only log in clear — requested before personal
+ * data was encrypted, or imported from the legacy application — so they cannot be erased without
+ * rewriting the log (which its hash chain and seals exist to prevent). Nothing is changed.
+ */
+export class ErasureUnsupportedError extends QuireError {
+  readonly code = 'ERASURE_UNSUPPORTED';
+  constructor(
+    readonly reportId: string,
+    readonly why: 'plaintext' | 'legacy',
+  ) {
+    super(
+      `report ${reportId} cannot be erased: its title and params are in the append-only log in clear ` +
+        (why === 'legacy' ? '(imported from the legacy application)' : '(requested before personal data was encrypted)') +
+        ', and rewriting the log would break its hash chain and seals; see README, Erasure',
+    );
+    this.name = 'ErasureUnsupportedError';
+  }
+}
+
+/**
+ * The report existed but is gone (expired, deleted, erased): nothing of it is served any more. Only ever
  * answered to someone who may read the report; to anyone else it is NOT_FOUND like any other.
  */
 export class GoneError extends QuireError {
@@ -72,5 +92,17 @@ export class NotHeldError extends QuireError {
   constructor(readonly reportId: string) {
     super(`report ${reportId} is not under legal hold`);
     this.name = 'NotHeldError';
+  }
+}
+
+/** A report's data key is there but cannot be opened: the wrong DATA_ENCRYPTION_KEY, or a damaged row. */
+export class DataKeyUnavailableError extends QuireError {
+  readonly code = 'DATA_KEY_UNAVAILABLE';
+  constructor(
+    readonly reportId: string,
+    why: string,
+  ) {
+    super(`the data key of report ${reportId} cannot be opened: ${why}`);
+    this.name = 'DataKeyUnavailableError';
   }
 }

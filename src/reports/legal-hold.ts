@@ -1,11 +1,7 @@
-import { ForbiddenError, type Actor } from '../actor.js';
+import { assertAdmin, type Actor } from '../actor.js';
 import type { EventStore } from '../events/event-store.js';
 import { checkedReason, runReportCommand } from './report-command.js';
 import type { ReportState } from './report-state.js';
-
-function assertAdmin(actor: Actor, what: string): void {
-  if (actor.role !== 'admin') throw new ForbiddenError(`only admins can ${what}`);
-}
 
 /** holdReport (admins): the report can neither expire nor be deleted until it is released. */
 export function holdReport(store: EventStore, reportId: string, actor: Actor, options: { reason?: string; requestId?: string } = {}): Promise<ReportState> {

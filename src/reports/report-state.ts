@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../events/recorded-event.js';
+import { clearPersonalData, ENCRYPTED_TITLE, ERASED, isEncrypted } from './personal-data.js';
 
 /**
  * A report's state as a pure fold over its events. The inline projection, the rebuild and time
@@ -6,17 +7,17 @@ import type { RecordedEvent } from '../events/recorded-event.js';
  */
 /**
  * IMPORTED: a legacy report whose file no machine has found on its volume (yet). LOST: its only
- * copies were on volumes an operator declared gone (`quire volumes forget`). EXPIRED, DELETED:
- * gone (see GONE_STATUSES).
+ * copies were on volumes an operator declared gone (`quire volumes forget`). EXPIRED, DELETED,
+ * ERASED: gone (see GONE_STATUSES); ERASED: an admin erased its personal data (eraseReport).
  */
-export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST', 'EXPIRED', 'DELETED'] as const;
+export const REPORT_STATUSES = ['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED', 'FAILED', 'IMPORTED', 'LOST', 'EXPIRED', 'DELETED', 'ERASED'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
 
 /**
  * The terminal statuses of a report that is gone for its users: nothing is served, nothing moves it
  * on, and the copies left in `locations` are the ones still to purge (ReportPurged removes each).
  */
-export const GONE_STATUSES = ['EXPIRED', 'DELETED'] as const satisfies readonly ReportStatus[];
+export const GONE_STATUSES = ['EXPIRED', 'DELETED', 'ERASED'] as const satisfies readonly ReportStatus[];
 export type GoneStatus = (typeof GONE_STATUSES)[number];
 
 export interface ReportLocation {
@@ -64,9 +65,15 @@ interface ReportFields {
   reportId: string;
   streamId: string;
   owner: string;
+  /** ERASED once the report is erased; ENCRYPTED_TITLE in a fold of events nobody decrypted. */
   title: string;
   template: string;
   requestedRegion: string;
+  /**
+   * Its title and params are in the log encrypted with its data key, so they can be erased; false
+   * for reports requested before encryption and legacy imports (in clear).
+   */
+  encrypted: boolean;
   /** Failed attempts at the current stage. */
   attempts: number;
   /**
@@ -161,7 +168,7 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
 /** The state a report's first event creates. */
 function newReport(
   event: RecordedEvent,
-  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'expiresAt'> & { status: 'REQUESTED' | 'IMPORTED' },
+  first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'expiresAt' | 'encrypted'> & { status: 'REQUESTED' | 'IMPORTED' },
 ): ReportState {
   return {
     ...first,
@@ -216,11 +223,13 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
   if (event.type === 'LegacyReportImported') {
     // Dated when the legacy application made it, not when it was imported.
     const { reportId, owner, title, createdAt } = event.data;
-    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt), expiresAt: null });
+    return state ?? newReport(event, { reportId, owner, title, template: LEGACY_TEMPLATE, status: 'IMPORTED', requestedAt: new Date(createdAt), expiresAt: null, encrypted: false });
   }
   if (event.type === 'ReportRequested') {
-    const { reportId, owner, title, template, callbackUrl, expiresAt } = event.data;
+    const { reportId, owner, template, callbackUrl, expiresAt } = event.data;
     if (state) return state;
+    // Encrypted and not decrypted (PersonalData.reveal) before the fold: the title is not known here.
+    const title = clearPersonalData(event.data)?.title ?? ENCRYPTED_TITLE;
     const report = newReport(event, {
       reportId,
       owner,
@@ -229,6 +238,7 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
       status: 'REQUESTED',
       requestedAt: event.recordedAt,
       expiresAt: expiresAt ? new Date(expiresAt) : null,
+      encrypted: isEncrypted(event.data),
     });
     return callbackUrl === undefined ? report : { ...report, webhook: { url: callbackUrl, pending: [] } };
   }
@@ -321,11 +331,15 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
     }
     case 'ReportExpired':
     case 'ReportDeleted':
+    case 'ReportErased':
       // Gone: no stage is pending any more; the copies stay listed until each is purged.
       return {
         ...next,
-        status: event.type === 'ReportExpired' ? 'EXPIRED' : 'DELETED',
-        goneAt: at,
+        status: event.type === 'ReportExpired' ? 'EXPIRED' : event.type === 'ReportDeleted' ? 'DELETED' : 'ERASED',
+        // Erased: the title (decrypted into the projection) goes with the data key.
+        ...(event.type === 'ReportErased' ? { title: ERASED } : {}),
+        // An erased report may have been gone (deleted, expired) before: it stays gone since then.
+        goneAt: state.goneAt ?? at,
         attempts: 0,
         failedStage: null,
         lastError: null,

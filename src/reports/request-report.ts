@@ -11,7 +11,9 @@ import { decide } from './decide.js';
 import { ConflictError, InvalidParamsError, type ParamIssue } from '../errors.js';
 import type { EventData } from '../events/types.js';
 import { CallbackUrlRefusedError, checkCallbackUrl, type CallbackPolicy } from '../webhooks/callback-url.js';
-import { ParamsTooLargeError, UnknownTemplateError } from './errors.js';
+import { GoneError, ParamsTooLargeError, UnknownTemplateError } from './errors.js';
+import { personalDataOf } from './personal-data.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
 import { readableReport } from './report-access.js';
 import { getTemplate, templateNames } from './templates/registry.js';
 import { isUuid } from './uuid.js';
@@ -78,18 +80,33 @@ function keyedIds(keyed: string, generation: number): { reportId: string; eventI
   return { reportId: uuidv5(`report:${keyed}${suffix}`, REQUEST_NAMESPACE), eventId: uuidv5(`requested:${keyed}${suffix}`, REQUEST_NAMESPACE) };
 }
 
-type Requested = EventData<'ReportRequested'>;
+/** A request in clear: what is compared and then encrypted (personal-data.ts). */
+type Requested = Extract<EventData<'ReportRequested'>, { title: string }>;
 
 /** The same request: template, title, params and callbackUrl (the report id and owner follow from the key). */
-function sameRequest(a: Requested, b: Requested): boolean {
+function sameRequest(a: EventData<'ReportRequested'>, b: Requested): boolean {
+  const personal = personalDataOf(a);
   return (
-    a.template === b.template && a.title === b.title && canonicalJson(a.params) === canonicalJson(b.params) && a.callbackUrl === b.callbackUrl &&
+    a.template === b.template &&
+    personal.title === b.title &&
+    canonicalJson(personal.params) === canonicalJson(b.params) &&
+    a.callbackUrl === b.callbackUrl &&
     a.pdfStandard === b.pdfStandard
   );
 }
 
 function keyReused(key: string): ConflictError {
   return new ConflictError(`idempotency key ${key} was already used for a different request; send the same request, or use a new key`);
+}
+
+/** The answer to a request made again with its key: the first report if it asked the same, else a conflict. */
+async function answerRepeat(store: EventStore, first: RecordedEvent | undefined, asked: Requested, key: string, result: RequestReportResult): Promise<RequestReportResult> {
+  // Erased: what it asked cannot be compared any more (nor should it be): the report is gone.
+  const state = await loadReportState(store.db, result.reportId);
+  if (state?.status === 'ERASED') throw new GoneError(result.reportId, state.status);
+  const [revealed] = first ? await store.reveal([first]) : [];
+  if (revealed?.type !== 'ReportRequested' || !sameRequest(revealed.data, asked)) throw keyReused(key);
+  return result;
 }
 
 /**
@@ -178,14 +195,15 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
       if (!existing) break;
       if (Date.now() - existing.requestedAt.getTime() >= windowMs) continue;
       const first = (await store.readStream(existing.streamId, { limit: 1 }))[0];
-      if (first?.type !== 'ReportRequested' || !sameRequest(first.data, data(ids.reportId))) throw keyReused(key!.data!);
-      return { reportId: existing.reportId, streamId: existing.streamId };
+      return answerRepeat(store, first, data(ids.reportId), key!.data!, { reportId: existing.reportId, streamId: existing.streamId });
     }
   }
   const reportId = ids.reportId;
   const streamId = reportStreamId(reportId);
   // A new stream: 'no_stream' below is the load (nothing there yet).
-  const events = decide({ type: 'RequestReport', data: data(reportId) }, null);
+  // Title and params go into the log encrypted with the report's new data key (personal-data.ts).
+  const encrypted = await store.personalData.encrypt(store.db, data(reportId));
+  const events = decide({ type: 'RequestReport', data: encrypted }, null);
   const appended = await store.append(
     streamId,
     'no_stream',
@@ -194,6 +212,6 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
     { actor: actor.id, ...(options.requestId ? { requestId: options.requestId } : {}) },
   );
   const first = appended.events[0];
-  if (appended.idempotent && first?.type === 'ReportRequested' && !sameRequest(first.data, data(reportId))) throw keyReused(key!.data!);
+  if (appended.idempotent) return answerRepeat(store, first, data(reportId), key!.data!, { reportId, streamId });
   return { reportId, streamId };
 }

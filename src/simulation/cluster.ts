@@ -49,6 +49,8 @@ export interface ClusterOptions {
   authSecret: string;
   /** SEAL_SIGNING_KEY, the same for every region (seals are signed by whichever region seals). */
   sealSigningKey: string;
+  /** Every machine decrypts every report's title and params: one key-encryption key. */
+  dataEncryptionKey: string;
   workDir: string;
   renderConcurrency: number;
   /**
@@ -100,6 +102,7 @@ export class SimMachine implements EdgeTarget {
       REPORTS_DIR: this.reportsDir,
       AUTH_SECRET: o.authSecret,
       SEAL_SIGNING_KEY: o.sealSigningKey,
+      DATA_ENCRYPTION_KEY: o.dataEncryptionKey,
       // On Fly every region answers at the app's one hostname: links are signed for the edge.
       PUBLIC_URL: o.edgeUrl,
       STORAGE_MODE: o.mode === 'legacy' ? 'volume' : (o.mode satisfies StorageMode),

@@ -141,6 +141,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
   const database = await openModeDatabase(options.databaseUrl);
   const authSecret = `sim-${randomBytes(24).toString('hex')}`;
   const sealKey = generateSealKey();
+  const dataEncryptionKey = randomBytes(32).toString('base64url');
   const s3 = options.store === 's3' ? await startS3Server({ bucket: `quire-sim-${mode}` }) : undefined;
   const objectsDir = join(workDir, 'objects');
   mkdirSync(objectsDir, { recursive: true });
@@ -163,6 +164,7 @@ export async function runMode(mode: SimMode, options: SimOptions): Promise<ModeR
         edgeUrl: edge.url,
         authSecret,
         sealSigningKey: sealKey.privateKey,
+        dataEncryptionKey,
         workDir,
           renderConcurrency: options.renderConcurrency,
           ...(pool ? { pool } : {}),

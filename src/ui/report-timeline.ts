@@ -72,11 +72,12 @@ const STATUS_TEXT: Record<string, string> = {
   REPLICATED: 'ready to download from every region',
   FAILED: 'see the reason below',
   LOST: 'its only copy was on a machine’s volume that is gone',
+  ERASED: 'erased: its title and params are gone for good, its files are purged',
   EXPIRED: 'its retention ended: it can no longer be downloaded and its copies are deleted',
   DELETED: 'it can no longer be downloaded and its copies are deleted',
 };
 
-const GONE = ['EXPIRED', 'DELETED'];
+const GONE = ['EXPIRED', 'DELETED', 'ERASED'];
 
 const SOURCE_TEXT: Record<string, string> = {
   OBJECT_STORE: 'the object store',

@@ -5,6 +5,7 @@ import type { StorageMode } from '../config.js';
 import type { NewEvent } from '../events/append.js';
 import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
+import { ERASED, personalDataOf } from '../reports/personal-data.js';
 import { foldReport, reportStreamId } from '../reports/report-state.js';
 import { RenderError } from '../render/errors.js';
 import type { RenderJob, RenderPool } from '../render/render-pool.js';
@@ -44,6 +45,7 @@ export interface RenderStageOptions {
 const STAGE = 'render';
 
 export function toHistoryEntries(events: readonly RecordedEvent[]): HistoryEntry[] {
+  const erased = events.some((e) => e.type === 'ReportErased');
   return events.map((e) => ({
     streamVersion: e.streamVersion,
     type: e.type,
@@ -51,6 +53,8 @@ export function toHistoryEntries(events: readonly RecordedEvent[]): HistoryEntry
     actor: e.metadata.actor,
     region: e.metadata.region,
     hash: e.hash,
+    // Where the erased title and params were (the log still holds their ciphertext, under this hash).
+    ...(erased && e.type === 'ReportRequested' ? { note: ERASED } : {}),
   }));
 }
 
@@ -86,7 +90,8 @@ export function renderStage(options: RenderStageOptions) {
   }
 
   async function renderOne(claim: Claim, signal: AbortSignal): Promise<void> {
-    const events = await store.readStream(claim.streamId);
+    // Decrypted for the renderer only: the title and params never go into a log line or an event.
+    const events = await store.reveal(await store.readStream(claim.streamId));
     const state = foldReport(events);
     const requested = events[0];
     if (!state || state.status !== 'REQUESTED' || requested?.type !== 'ReportRequested') return;
@@ -108,10 +113,11 @@ export function renderStage(options: RenderStageOptions) {
     await inSpan('render', { parent: events.at(-1)?.metadata.traceparent ?? null, attributes }, async () => {
       const started = performance.now();
       try {
+        const { title, params } = personalDataOf(requested.data);
         const job: RenderJob = {
           template: requested.data.template,
-          title: requested.data.title,
-          params: requested.data.params,
+          title,
+          params,
           reportId: state.reportId,
           // The request time, not the clock: a re-render of the same report gives the same bytes.
           generatedAt: state.requestedAt,
@@ -119,7 +125,7 @@ export function renderStage(options: RenderStageOptions) {
           ...(requested.data.pdfStandard ? { pdfStandard: requested.data.pdfStandard } : {}),
         };
         if (job.template === 'history') {
-          const subject = String((requested.data.params as { reportId?: unknown }).reportId);
+          const subject = String((params as { reportId?: unknown }).reportId);
           job.history = toHistoryEntries(await store.readStream(reportStreamId(subject)));
         }
         const result = await pool.render(job, {

@@ -227,9 +227,9 @@ describe.each(backends)('GraphQL API on %s', (kind) => {
     const existing = (await gqlHttp(http.url, ReportsDocument, { first: 100 }, tokens.admin)).data!.reports.edges.length;
     for (let i = existing; i < 50; i++) {
       const reportId = crypto.randomUUID();
-      await runtime.store.append(`report-${reportId}`, 'no_stream', [
-        { type: 'ReportRequested', data: { reportId, template: 'table', title: `bulk ${i}`, params: {}, owner: 'bulk' } },
-      ]);
+      // Encrypted, as requestReport writes them: every page decrypts its requests (one data-key query).
+      const data = await runtime.store.personalData.encrypt(runtime.store.db, { reportId, template: 'table', title: `bulk ${i}`, params: {}, owner: 'bulk' });
+      await runtime.store.append(`report-${reportId}`, 'no_stream', [{ type: 'ReportRequested', data }]);
     }
     await workers.stop();
     // Let the event hub catch up with the appends above, so that only the request's statements count.

@@ -55,13 +55,13 @@ describe.each(backends)('audit on %s', (kind) => {
 
   it('reportAt folds the report as it was at a position and at an instant', async () => {
     const db = runtime.database.db;
-    const statuses = await Promise.all(positions.map(async (position) => (await reportAt(db, report.reportId, { position }))?.status));
+    const statuses = await Promise.all(positions.map(async (position) => (await reportAt(db, runtime.store.personalData, report.reportId, { position }))?.status));
     expect(statuses).toEqual(['REQUESTED', 'RENDERED', 'STORED', 'REPLICATED']);
-    expect(await reportAt(db, report.reportId, { position: positions[0]! - 1 })).toBeNull();
-    const atStored = await reportAt(db, report.reportId, { at: times[2]! });
+    expect(await reportAt(db, runtime.store.personalData, report.reportId, { position: positions[0]! - 1 })).toBeNull();
+    const atStored = await reportAt(db, runtime.store.personalData, report.reportId, { at: times[2]! });
     expect(atStored).toMatchObject({ status: 'STORED', version: 3 });
     expect(atStored!.locations.map((l) => l.kind)).toEqual(['volume']);
-    expect(await reportAt(db, report.reportId, { at: new Date(times[0]!.getTime() - 1) })).toBeNull();
+    expect(await reportAt(db, runtime.store.personalData, report.reportId, { at: new Date(times[0]!.getTime() - 1) })).toBeNull();
   });
 
   it('proofs: not sealed yet, then checkable offline; a changed proof fails', async () => {
@@ -96,10 +96,10 @@ describe.each(backends)('audit on %s', (kind) => {
 
   it('projections rebuild --verify: no differences, then the one a tampered projection has', async () => {
     const db = runtime.database.db;
-    const clean = await rebuildAndVerifyProjections(db);
+    const clean = await rebuildAndVerifyProjections(db, runtime.store.personalData);
     expect(clean).toMatchObject({ reports: 5, events: 8, differenceCount: 0 });
     await sql`UPDATE report_status SET status = 'FAILED' WHERE report_id = ${report.reportId}`.execute(db);
-    const dirty = await rebuildAndVerifyProjections(db);
+    const dirty = await rebuildAndVerifyProjections(db, runtime.store.personalData);
     expect(dirty.differenceCount).toBe(1);
     expect(dirty.differences[0]).toMatchObject({ table: 'report_status', key: report.reportId, live: { status: 'FAILED' }, rebuilt: { status: 'REPLICATED' } });
     await sql`UPDATE report_status SET status = 'REPLICATED' WHERE report_id = ${report.reportId}`.execute(db);

@@ -20,11 +20,12 @@ import { requestReport } from '../../src/reports/request-report.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
-import { TEST_SECRET } from '../support/runtime.js';
+import { TEST_DATA_ENCRYPTION_KEY, TEST_SECRET } from '../support/runtime.js';
 import { untilAllSafe } from '../audit/support.js';
 import { newReportStream, requested } from '../support/fixtures.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { reportProjection } from '../../src/projections/report-projection.js';
+import { configuredPersonalData } from '../../src/reports/personal-data.js';
 
 /**
  * The service's PostgreSQL role (src/database/roles.ts) on a real server: privileges, not only
@@ -59,7 +60,7 @@ describe.runIf(process.env.DATABASE_URL)('the service role on postgres', () => {
     service = await openDatabase({ kind: 'postgres', url: serviceUrl, poolMax: 4, log: silentLog });
     // Something to rewrite.
     const stream = newReportStream();
-    await new EventStore({ db: owner.db, notifier: owner.notifier, region: 'iad', log: silentLog, projections: [reportProjection] }).append(stream.streamId, 'no_stream', [requested(stream.reportId)]);
+    await new EventStore({ db: owner.db, notifier: owner.notifier, region: 'iad', log: silentLog, projections: [reportProjection(configuredPersonalData({ dataEncryptionKey: TEST_DATA_ENCRYPTION_KEY, dataDir: '' }))] }).append(stream.streamId, 'no_stream', [requested(stream.reportId)]);
   }, 60_000);
 
   afterAll(async () => {
@@ -204,7 +205,7 @@ describe.runIf(process.env.DATABASE_URL)('the service role on postgres', () => {
       expect(report).toMatchObject({ ok: true, events: rows[0]!.n, sealedEvents: rows[0]!.n });
       expect((await latestSeal(runtime.database.db))!.keyId).toBe(runtime.sealKeys.signer.keyId);
       // The projections rebuild check runs as the role too (temporary tables only).
-      expect((await rebuildAndVerifyProjections(runtime.database.db)).differenceCount).toBe(0);
+      expect((await rebuildAndVerifyProjections(runtime.database.db, runtime.store.personalData)).differenceCount).toBe(0);
       // Publishing is the sealer's; the tick publishes what is unpublished.
       const tick = startSealer(runtime, { enabled: false, everyEvents: 1000, everySeconds: 3600, pollMs: 60_000 });
       await tick.tick();

@@ -290,6 +290,6 @@ describe.each(backends)('a fleet of 2 machines in each of 2 regions on %s', (kin
     expect(rows.reduce((n, r) => n + Number(r.last_version), 0)).toBe(reportEvents);
     expect(counts.VolumeForgotten).toBe(1);
     expect(counts.ReportReplicated).toBe(reportIds.length - 1);
-    expect(await rebuildAndVerifyProjections(database.db)).toMatchObject({ differenceCount: 0, reports: reportIds.length });
+    expect(await rebuildAndVerifyProjections(database.db, fleet[0]!.runtime.store.personalData)).toMatchObject({ differenceCount: 0, reports: reportIds.length });
   });
 });

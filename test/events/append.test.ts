@@ -127,7 +127,7 @@ describe.each(backends)('append on %s', (kind) => {
     const { reportId, streamId } = newReportStream();
     const before = await countEvents();
     const bad: Array<[unknown, RegExp]> = [
-      [{ type: 'ReportDeleted', data: {} }, /#1 type: Invalid discriminator value/],
+      [{ type: 'ReportTeleported', data: {} }, /#1 type: Invalid discriminator value/],
       [{ type: 'ReportRequested', data: { reportId, template: 'table', title: '', params: {}, owner: 'u' } }, /#1 data\.title/],
       [{ type: 'ReportRendered', data: { sha256: 'nope', bytes: -1, pages: 1, renderMs: 1, rendererVersion: 'x' } }, /data\.sha256.*data\.bytes/],
       [{ type: 'ReportStoredLocal', data: { region: 'iad', key: '../../etc/passwd', sha256: 'a'.repeat(64), bytes: 1 } }, /data\.key/],

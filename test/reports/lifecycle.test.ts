@@ -236,7 +236,7 @@ describe.each(backends)('report lifecycle on %s', (kind) => {
     });
     const live = await snapshot();
     expect(live.status.length).toBeGreaterThan(5);
-    const result = await rebuildProjections(runtime.store.db, 2);
+    const result = await rebuildProjections(runtime.store.db, runtime.store.personalData, 2);
     expect(result.reports).toBe(live.status.length);
     expect(await snapshot()).toEqual(live);
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { COPY_RETRY_MAX_MS, decide, isRetryable, ReportExistsError, ReportMovedOnError, type ReportCommand, type RetryTiming } from '../../src/reports/decide.js';
-import { GoneError, NotHeldError, NotRetryableError, ReportHeldError } from '../../src/reports/errors.js';
+import { ENCRYPTED_TITLE, ERASED } from '../../src/reports/personal-data.js';
+import { ErasureUnsupportedError, GoneError, NotHeldError, NotRetryableError, ReportHeldError } from '../../src/reports/errors.js';
 import type { ReportEvent } from '../../src/reports/report-events.js';
 import { copiesToPurge, evolve, foldReport, hasFile, isExpiryDue, isGone, isStuckCopy, type ReportState } from '../../src/reports/report-state.js';
 
@@ -51,6 +52,11 @@ function when(events: ReportEvent[], command: ReportCommand): { decided: ReportE
 const requested: ReportEvent = {
   type: 'ReportRequested',
   data: { reportId: REPORT_ID, template: 'table', title: 'Q1', params: {}, owner: 'alice' },
+};
+/** As requestReport appends it: title and params in an envelope (the fold never opens it). */
+const requestedEncrypted: ReportEvent = {
+  type: 'ReportRequested',
+  data: { reportId: REPORT_ID, template: 'table', owner: 'alice', personal: { v: 1, alg: 'A256GCM', iv: 'AAAAAAAAAAAAAAAA', ct: 'c2VjcmV0', tag: 'AAAAAAAAAAAAAAAAAAAAAA' } },
 };
 const rendered: ReportEvent & { type: 'ReportRendered' } = {
   type: 'ReportRendered',
@@ -173,6 +179,14 @@ describe('evolve', () => {
     expect(lost).toMatchObject({ status: 'LOST', locations: [], failedStage: 'lost', sha256: SHA });
     expect(lost.lastError).toMatch(/machine m1.*destroyed/);
     expect(given(requested, rendered, storedHere, replicated, forgotten)).toMatchObject({ status: 'REPLICATED', locations: [{ kind: 'object' }] });
+  });
+
+  it('an encrypted request folds without its title (nobody decrypted it here) and is marked erasable', () => {
+    expect(given(requestedEncrypted)).toMatchObject({ status: 'REQUESTED', title: ENCRYPTED_TITLE, encrypted: true, owner: 'alice' });
+    expect(given(requested)).toMatchObject({ title: 'Q1', encrypted: false });
+    // Decrypted (PersonalData.reveal): the title beside the envelope, still erasable.
+    const revealed = { ...requestedEncrypted, data: { ...requestedEncrypted.data, title: 'Q1', params: {} } } as ReportEvent;
+    expect(given(revealed)).toMatchObject({ title: 'Q1', encrypted: true });
   });
 
   it('is idempotent: an event at or below the state’s version is ignored, and a second first event changes nothing', () => {
@@ -359,6 +373,53 @@ describe('decide', () => {
     it('nothing for a report with no copy on that machine', () => {
       expect(decide(command, given(imported, foundOnM2))).toEqual([]);
       expect(decide(command, given(requested))).toEqual([]);
+    });
+  });
+
+  describe('erase', () => {
+    const erase: ReportCommand = { type: 'EraseReport', by: 'admin-1', reason: 'GDPR request #42' };
+    it('an encrypted report at any stage: ReportErased with who and why; then ERASED, the title erased, its copies still to purge', () => {
+      for (const events of [[requestedEncrypted], [requestedEncrypted, rendered, storedHere, replicated]]) {
+        const { decided, then } = when(events, erase);
+        expect(decided).toEqual([{ type: 'ReportErased', data: { by: 'admin-1', reason: 'GDPR request #42' } }]);
+        expect(then).toMatchObject({ status: 'ERASED', title: ERASED, encrypted: true, lastError: null });
+        expect(then.locations).toHaveLength(events.length === 1 ? 0 : 2);
+      }
+    });
+    it('a failed report too', () => {
+      const failed: ReportEvent = { type: 'ReportFailed', data: { stage: 'render', error: 'bad', attempt: 1, retryAt: null } };
+      expect(when([requestedEncrypted, failed], erase).then.status).toBe('ERASED');
+    });
+    it('nothing new for a report erased already (a retried command)', () => {
+      expect(decide(erase, given(requestedEncrypted, { type: 'ReportErased', data: { by: 'admin-1', reason: 'first' } }))).toEqual([]);
+    });
+    it('refuses a report whose title and params are in the log in clear: ErasureUnsupportedError, naming why', () => {
+      expect(() => decide(erase, given(requested, rendered, storedHere))).toThrow(ErasureUnsupportedError);
+      expect(() => decide(erase, given(requested))).toThrow(/requested before personal data was encrypted/);
+      expect(() => decide(erase, given(imported, foundOnM2))).toThrow(/imported from the legacy application/);
+    });
+    it('held: refused until released (HELD), then erased', () => {
+      const held: ReportEvent = { type: 'ReportHeld', data: { by: 'root', reason: 'litigation' } };
+      expect(() => decide(erase, given(requestedEncrypted, rendered, held))).toThrow(ReportHeldError);
+      const released: ReportEvent = { type: 'ReportReleased', data: { by: 'root' } };
+      expect(when([requestedEncrypted, rendered, held, released], erase).then.status).toBe('ERASED');
+    });
+    it('a deleted (or expired) report is still erasable: its request is in the log until the key goes; the copies left are still purged', () => {
+      const deleted: ReportEvent = { type: 'ReportDeleted', data: { by: 'alice' } };
+      const { decided, then } = when([requestedEncrypted, rendered, storedHere, replicated, deleted], erase);
+      expect(decided).toHaveLength(1);
+      expect(then).toMatchObject({ status: 'ERASED', title: ERASED, goneAt: new Date(T0 + 5000) });
+      expect(copiesToPurge(then).map((l) => l.place).sort()).toEqual(['m1', 'quire']);
+      const purged = decide({ type: 'RecordPurge', copies: [{ kind: 'volume', place: 'm1' }] }, then);
+      expect(purged).toEqual([{ type: 'ReportPurged', data: { location: { kind: 'volume', region: 'iad', machine: 'm1', key: storedHere.data.key } } }]);
+    });
+    it('an erased report is never rendered, copied, retried or found again', () => {
+      const erased = [requestedEncrypted, rendered, storedHere, { type: 'ReportErased', data: { by: 'a', reason: 'r' } } as ReportEvent];
+      expect(() => decide({ type: 'RecordRender', rendered: rendered.data, stored: storedHere }, given(requestedEncrypted, { type: 'ReportErased', data: { by: 'a', reason: 'r' } }))).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RecordCopy', copied: replicated }, given(...erased))).toThrow(ReportMovedOnError);
+      expect(() => decide({ type: 'RetryReport' }, given(...erased))).toThrow(GoneError);
+      expect(() => decide({ type: 'DeleteReport', by: 'alice' }, given(...erased))).toThrow(GoneError);
+      expect(() => decide({ type: 'RecordLegacyFileFound', found: foundOnM2.data }, given(...erased))).toThrow(ReportMovedOnError);
     });
   });
 

@@ -14,6 +14,8 @@ export interface TestRuntime extends Runtime {
 }
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+/** Shared by every test runtime, so instances on one database read each other's reports. */
+export const TEST_DATA_ENCRYPTION_KEY = 'test-data-key-test-data-key-test-data-key-0123';
 /** One seal signing key for every test runtime, so runtimes sharing a database sign alike (any 32 bytes are an Ed25519 seed). */
 export const TEST_SEAL_SIGNING_KEY = Buffer.from('quire-test-seal-signing-key-0123').toString('base64url');
 
@@ -37,6 +39,7 @@ export async function startTestRuntime(
     RETRY_BASE_MS: '10',
     SUBSCRIPTION_POLL_MS: '100',
     AUTH_SECRET: TEST_SECRET,
+    DATA_ENCRYPTION_KEY: TEST_DATA_ENCRYPTION_KEY,
     // Every test client connects from loopback: room for suites that hold many sockets at once.
     MAX_CONNECTIONS_PER_CLIENT: '1000',
     SEAL_SIGNING_KEY: TEST_SEAL_SIGNING_KEY,

@@ -162,7 +162,7 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     });
     const row = await runtime.store.db.selectFrom('report_status').select(['webhook_due_at', 'webhook']).where('report_id', '=', reportId).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ webhook_due_at: null, webhook: { url: receiver.url(), pending: [] } });
-    expect((await rebuildAndVerifyProjections(runtime.store.db)).differenceCount).toBe(0);
+    expect((await rebuildAndVerifyProjections(runtime.store.db, runtime.store.personalData)).differenceCount).toBe(0);
   });
 
   it('gives up after WEBHOOK_MAX_ATTEMPTS with WebhookFailed, and sends nothing more', async () => {

@@ -106,7 +106,7 @@ describe.each(backends)('a copy that waited out an object-store outage on %s', (
     expect(await countEventsByType(fx.runtime)).toEqual(counts);
     // The projection is what the log folds to.
     const before = await fx.runtime.store.db.selectFrom('report_status').selectAll().execute();
-    await rebuildProjections(fx.runtime.store.db);
+    await rebuildProjections(fx.runtime.store.db, fx.runtime.store.personalData);
     expect(await fx.runtime.store.db.selectFrom('report_status').selectAll().execute()).toEqual(before);
   });
 });

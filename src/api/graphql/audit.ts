@@ -176,9 +176,9 @@ builder.queryField('reportAt', (t) =>
       if (!isUuid(id)) return null;
       if (hasPosition) {
         if (!Number.isSafeInteger(args.position) || args.position! < 1) throw new EventNotFoundError(args.position!);
-        return reportAt(ctx.runtime.store.db, id, { position: args.position! });
+        return reportAt(ctx.runtime.store.db, ctx.runtime.store.personalData, id, { position: args.position! });
       }
-      return reportAt(ctx.runtime.store.db, id, { at: args.at! });
+      return reportAt(ctx.runtime.store.db, ctx.runtime.store.personalData, id, { at: args.at! });
     },
   }),
 );

@@ -5,6 +5,7 @@ import { ConflictError, InvalidParamsError, QuireError } from '../../errors.js';
 export { ConflictError };
 import { ForbiddenError } from '../../actor.js';
 import {
+  ErasureUnsupportedError,
   GoneError,
   NotHeldError,
   NotRetryableError,
@@ -85,9 +86,17 @@ builder.objectType(NotRetryableError, {
   fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),
 });
 
+builder.objectType(ErasureUnsupportedError, {
+  name: 'ErasureUnsupportedError',
+  description: 'The report’s title and params are in the append-only log in clear (requested before encryption, or a legacy import): they cannot be erased.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ErasureUnsupportedError,
+  fields: (t) => ({ reportId: t.exposeString('reportId') }),
+});
+
 builder.objectType(GoneError, {
   name: 'GoneError',
-  description: 'The report expired or was deleted: nothing of it is served any more.',
+  description: 'The report expired, was deleted or was erased: nothing of it is served any more.',
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof GoneError,
   fields: (t) => ({ reportId: t.exposeString('reportId'), status: t.field({ type: REPORT_STATUS, resolve: (e) => e.status as never }) }),

@@ -52,7 +52,7 @@ builder.queryField('events', (t) =>
     resolve: async (_, args, ctx) => {
       const first = pageSize(args, 500, 50);
       if (args.streamId != null) textArg(args.streamId, 'streamId');
-      const events = await ctx.runtime.store.queryEvents({
+      const found = await ctx.runtime.store.queryEvents({
         after: args.after ? decodeCheckpoint(args.after) : START,
         limit: first + 1,
         ...(args.streamId ? { streamId: args.streamId } : {}),
@@ -60,6 +60,8 @@ builder.queryField('events', (t) =>
         ...(args.since ? { since: args.since } : {}),
         ...(args.until ? { until: args.until } : {}),
       });
+      // Personal data decrypted for the auditor (ERASED where its key is gone); the hash covers the ciphertext.
+      const events = await ctx.runtime.store.reveal(found);
       return forwardConnection(events, first, (e) => encodeCheckpoint(e.checkpoint), args.after);
     },
   }),
@@ -74,7 +76,7 @@ builder.subscriptionField('events', (t) =>
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
         const after = args.after ? decodeCheckpoint(args.after) : await ctx.runtime.store.headCheckpoint();
-        yield* ctx.runtime.store.subscribe({ after, signal: live.signal });
+        for await (const event of ctx.runtime.store.subscribe({ after, signal: live.signal })) yield* await ctx.runtime.store.reveal([event]);
       }),
     resolve: (event) => event,
   }),

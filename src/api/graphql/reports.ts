@@ -8,7 +8,8 @@ import { loadReportStates, listReports, loadLocations } from '../../projections/
 import { loadReportState } from '../../projections/report-rows.js';
 import { evolve, isGone, reportStreamId, type ReportLocation, type ReportState } from '../../reports/report-state.js';
 import { ForbiddenError } from '../../actor.js';
-import { GoneError, NotHeldError, NotRetryableError, ReportHeldError, ReportNotFoundError } from '../../reports/errors.js';
+import { eraseReport } from '../../reports/erase-report.js';
+import { ErasureUnsupportedError, GoneError, NotHeldError, NotRetryableError, ReportHeldError, ReportNotFoundError } from '../../reports/errors.js';
 import { deleteReport } from '../../reports/delete-report.js';
 import { holdReport, releaseReport } from '../../reports/legal-hold.js';
 import { mayReadReport, readableReport, readsEveryReport } from '../../reports/report-access.js';
@@ -138,9 +139,12 @@ export const ReportRef = builder.loadableNode('Report', {
         if (behind.length > 0 && db !== ctx.runtime.store.db) {
           for (const [id, events] of await readStreams(ctx.runtime.store.db, behind)) byStream.set(id, events);
         }
+        // Personal data decrypted for whoever may read the report (ERASED once erased): one query for the batch.
+        // Keys are read on the primary: an erasure is seen at once there.
+        const revealed = await ctx.runtime.store.reveal([...byStream.values()].flat());
         return keys.map((key) => {
           const [streamId, version] = key.split('@') as [string, string];
-          return (byStream.get(streamId) ?? []).filter((e) => e.streamVersion <= Number(version));
+          return revealed.filter((e) => e.streamId === streamId && e.streamVersion <= Number(version));
         });
       },
       resolve: (r) => `${r.streamId}@${r.version}`,
@@ -276,7 +280,7 @@ builder.mutationField('requestReport', (t) =>
   t.field({
     type: ReportRef,
     authScopes: { mutator: true },
-    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError, ConflictError] },
+    errors: { types: [InvalidParamsError, ForbiddenError, RateLimitedError, ReportNotFoundError, ConflictError, GoneError] },
     args: { input: t.arg({ type: RequestReportInput }) },
     resolve: async (_, { input }, ctx) => {
       try {
@@ -346,6 +350,19 @@ builder.mutationField('retryReport', (t) =>
   }),
 );
 
+builder.mutationField('eraseReport', (t) =>
+  t.field({
+    type: ReportRef,
+    description:
+      'Erases the report’s personal data (admins): its data key is deleted, ReportErased records who and why, ' +
+      'and its title reads [erased]; its files are purged. The log and its seals still verify.',
+    authScopes: { mutator: true },
+    errors: { types: [ReportNotFoundError, ErasureUnsupportedError, ReportHeldError, InvalidParamsError, ForbiddenError, ConflictError] },
+    args: { id: t.arg.id(), reason: t.arg.string({ description: 'Why (e.g. the request it answers): recorded in the log, so no personal data.' }) },
+    resolve: (_, args, ctx) => asResult(() => eraseReport(ctx.runtime.store, reportIdFrom(String(args.id)), args.reason, ctx.actor, { requestId: ctx.requestId })),
+  }),
+);
+
 builder.mutationField('deleteReport', (t) =>
   t.field({
     type: ReportRef,
@@ -384,7 +401,7 @@ builder.mutationField('releaseReport', (t) =>
 builder.subscriptionField('reportStatus', (t) =>
   t.field({
     type: ReportRef,
-    description: 'The report’s current state at once, then again after every change, from any instance; completes once the report is gone (EXPIRED, DELETED), after sending that state.',
+    description: 'The report’s current state at once, then again after every change, from any instance; completes once the report is gone (EXPIRED, DELETED, ERASED), after sending that state.',
     args: { id: t.arg.id() },
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {

@@ -35,7 +35,7 @@ export const history = defineTemplate({
     for (const e of entries) {
       body.push([
         { text: String(e.streamVersion), alignment: 'right' },
-        { text: unicodeText(e.type) },
+        e.note ? { stack: [{ text: unicodeText(e.type) }, { text: unicodeText(e.note), italics: true, color: '#555555' }] } : { text: unicodeText(e.type) },
         // Date over time: the column stays narrow enough for the actor and the full hash.
         { text: e.recordedAt.replace('T', '\n') },
         { text: unicodeText(e.actor ?? '—') },

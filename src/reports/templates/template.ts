@@ -11,6 +11,11 @@ export interface HistoryEntry {
   actor: string | null;
   region: string;
   hash: string;
+  /**
+   * ERASED on the request of an erased report. The history never prints a title or params (a
+   * history PDF would otherwise keep another report's personal data after that report is erased).
+   */
+  note?: string;
 }
 
 /** What a template knows besides its params: set by quire, never by the requester. */

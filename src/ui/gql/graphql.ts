@@ -19,6 +19,7 @@ export type PdfStandard =
 
 export type ReportStatus =
   | 'DELETED'
+  | 'ERASED'
   | 'EXPIRED'
   | 'FAILED'
   | 'IMPORTED'
@@ -132,6 +133,7 @@ export type UiRequestReportMutationVariables = Exact<{
 export type UiRequestReportMutation = { requestReport:
     | { __typename: 'ConflictError', code: string, message: string }
     | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError', code: string, message: string }
     | { __typename: 'InvalidParamsError', code: string, message: string, issues: Array<{ path: string, message: string }> }
     | { __typename: 'MutationRequestReportSuccess', data: { reportId: string, title: string, template: string, status: ReportStatus, requestedAt: string } }
     | { __typename: 'NotFoundError', code: string, message: string }

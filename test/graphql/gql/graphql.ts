@@ -13,6 +13,7 @@ export type EventType =
   | 'LegacyReportImported'
   | 'LegacyScanCompleted'
   | 'ReportDeleted'
+  | 'ReportErased'
   | 'ReportExpired'
   | 'ReportFailed'
   | 'ReportHeld'
@@ -54,6 +55,7 @@ export type PdfStandard =
 
 export type ReportStatus =
   | 'DELETED'
+  | 'ERASED'
   | 'EXPIRED'
   | 'FAILED'
   | 'IMPORTED'
@@ -252,6 +254,7 @@ export type RequestReportMutationVariables = Exact<{
 export type RequestReportMutation = { requestReport:
     | { __typename: 'ConflictError', code: string, message: string }
     | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'GoneError' }
     | { __typename: 'InvalidParamsError', code: string, message: string, issues: Array<{ path: string, message: string }> }
     | { __typename: 'MutationRequestReportSuccess', data: { id: string, reportId: string, status: ReportStatus, title: string, callbackUrl: string | null, expiresAt: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string, reportId: string }

@@ -1,0 +1,85 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/events/recorded-event.js';
+import { PersonalDataEnvelope } from '../../src/events/types.js';
+import { DataKeyUnavailableError } from '../../src/reports/errors.js';
+import {
+  decryptWith,
+  encryptWith,
+  ERASED,
+  keyEncryptionKey,
+  NotDecryptedError,
+  PersonalData,
+  personalDataOf,
+} from '../../src/reports/personal-data.js';
+import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const REPORT = '6f1c2a52-58a4-4a52-9a4f-1d2b3c4d5e6f';
+const data = { title: 'Jane Doe’s file', params: { rows: [{ name: 'Jane Doe', note: 'ünïcode ✓' }] } };
+
+describe('the envelope', () => {
+  const key = randomBytes(32);
+
+  it('round-trips, with a fresh IV each time, in the documented format', () => {
+    const a = encryptWith(key, REPORT, data);
+    const b = encryptWith(key, REPORT, data);
+    expect(PersonalDataEnvelope.parse(a)).toEqual(a);
+    expect(a).toMatchObject({ v: 1, alg: 'A256GCM' });
+    expect(a.iv).not.toBe(b.iv);
+    expect(JSON.stringify(a)).not.toContain('Jane');
+    expect(decryptWith(key, REPORT, a)).toEqual(data);
+  });
+
+  it('does not open with another key, for another report, or altered', () => {
+    const sealed = encryptWith(key, REPORT, data);
+    expect(() => decryptWith(randomBytes(32), REPORT, sealed)).toThrow();
+    expect(() => decryptWith(key, randomUUID(), sealed)).toThrow();
+    const ct = Buffer.from(sealed.ct, 'base64url');
+    ct[0] = ct[0]! ^ 1;
+    expect(() => decryptWith(key, REPORT, { ...sealed, ct: ct.toString('base64url') })).toThrow();
+  });
+
+  it('a request nobody decrypted is never taken for data', () => {
+    const encrypted = { reportId: REPORT, template: 'table', owner: 'alice', personal: encryptWith(key, REPORT, data) };
+    expect(() => personalDataOf(encrypted)).toThrow(NotDecryptedError);
+    expect(personalDataOf({ reportId: REPORT, template: 'table', owner: 'alice', ...data })).toEqual(data);
+  });
+});
+
+describe.each(backends)('data keys on %s', (kind) => {
+  let database: TestDatabase;
+  const personal = new PersonalData(keyEncryptionKey('a-key-encryption-key-of-32-chars-or-more'));
+  const asEvent = (d: object) => ({ type: 'ReportRequested', data: d, streamId: `report-${REPORT}`, streamVersion: 1 }) as unknown as RecordedEvent;
+
+  beforeAll(async () => {
+    database = await openTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('one wrapped key per report, reused by a retried request; decrypted on read, ERASED once deleted', async () => {
+    const reportId = randomUUID();
+    const request = { reportId, template: 'table', owner: 'alice', ...data };
+    const first = await personal.encrypt(database.db, request);
+    const again = await personal.encrypt(database.db, request);
+    const rows = await database.db.selectFrom('report_data_keys').selectAll().where('report_id', '=', reportId).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.wrapped_key).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const [a, b] = await personal.reveal(database.db, [asEvent(first), asEvent(again)]);
+    expect(a!.data).toMatchObject(data);
+    expect(b!.data).toMatchObject(data);
+
+    await database.db.deleteFrom('report_data_keys').where('report_id', '=', reportId).execute();
+    const [erased] = await personal.reveal(database.db, [asEvent(first)]);
+    expect(erased!.data).toMatchObject({ title: ERASED, params: {} });
+  });
+
+  it('a changed DATA_ENCRYPTION_KEY is named, never decrypted into garbage', async () => {
+    const reportId = randomUUID();
+    const sealed = await personal.encrypt(database.db, { reportId, template: 'table', owner: 'alice', ...data });
+    const other = new PersonalData(keyEncryptionKey('another-key-encryption-key-of-32-chars'));
+    await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(DataKeyUnavailableError);
+    await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(/DATA_ENCRYPTION_KEY differs/);
+  });
+});
