@@ -9,8 +9,8 @@ import * as m0007 from './0007_rate_limits.js';
 import * as m0008 from './0008_signed_seals.js';
 import * as m0009 from './0009_token_revocations.js';
 import * as m0010 from './0010_worker_liveness.js';
-import * as m0012 from './0012_report_data_keys.js';
 import * as m0011 from './0011_retention.js';
+import * as m0012 from './0012_report_data_keys.js';
 import * as m0013 from './0013_webhooks.js';
 
 /** Every migration, by name; names sort in the order they run. */
@@ -25,7 +25,7 @@ export const migrations: Record<string, Migration> = {
   '0008_signed_seals': m0008,
   '0009_token_revocations': m0009,
   '0010_worker_liveness': m0010,
-  '0012_report_data_keys': m0012,
   '0011_retention': m0011,
+  '0012_report_data_keys': m0012,
   '0013_webhooks': m0013,
 };
