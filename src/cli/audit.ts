@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { checkExport, exportLines } from '../audit/export.js';
 import { checkProof, eventProof } from '../audit/proof.js';
-import { rebuildAndVerifyProjections } from '../audit/rebuild-verify.js';
+import { rebuildAndVerifyProjections } from '../projections/rebuild-verify.js';
 import { reportAt } from '../audit/report-at.js';
 import { latestSeal, sealPending } from '../audit/seal.js';
 import { describeProblem, verifyLog, type VerifyReport } from '../audit/verify.js';

@@ -1,9 +1,8 @@
-import type { Kysely, Selectable } from 'kysely';
-import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { Database, ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
+import type { Selectable } from 'kysely';
+import type { ReportLocationsTable, ReportStatusTable } from '../database/schema.js';
 import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus } from '../reports/report-state.js';
 
-/** Mapping between ReportState and its two projection tables. */
+/** Mapping between ReportState and its two projection tables (both ways); the reads are in src/reports/load-report.ts. */
 export function statusRow(s: ReportState): ReportStatusTable {
   return {
     report_id: s.reportId,
@@ -42,7 +41,7 @@ export function locationRow(reportId: string, l: ReportLocation): ReportLocation
 }
 
 /** A location row as selected directly, or from JSON (where timestamps are strings). */
-type LocationRow = Omit<Selectable<ReportLocationsTable>, 'stored_at' | 'verified_at'> & { stored_at: Date | string; verified_at: Date | string };
+export type LocationRow = Omit<Selectable<ReportLocationsTable>, 'stored_at' | 'verified_at'> & { stored_at: Date | string; verified_at: Date | string };
 
 export function toLocation(r: LocationRow): ReportLocation {
   return {
@@ -81,34 +80,4 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
   // The fold never writes a filed status without the file's hash and size: a row that does is damaged.
   if (r.sha256 === null || r.bytes === null) throw new Error(`report_status row of ${r.report_id} is ${status} without sha256 and bytes`);
   return { ...fields, status, sha256: r.sha256, bytes: Number(r.bytes) };
-}
-
-/** The report_status columns with the report's locations as a JSON array: one statement per read. */
-export function selectReportWithLocations(db: Kysely<Database>) {
-  return db
-    .selectFrom('report_status as s')
-    .selectAll('s')
-    .select((eb) =>
-      jsonArrayFrom(
-        eb
-          .selectFrom('report_locations as l')
-          .select(['l.report_id', 'l.kind', 'l.place', 'l.region', 'l.machine', 'l.key', 'l.sha256', 'l.bytes', 'l.stored_at', 'l.verified_at'])
-          .whereRef('l.report_id', '=', 's.report_id')
-          .orderBy('l.kind')
-          .orderBy('l.place'),
-      ).as('locations'),
-    );
-}
-
-type RowWithLocations = Selectable<ReportStatusTable> & { locations: LocationRow[] };
-
-export function toReportStateWithLocations(row: RowWithLocations): ReportState {
-  const { locations, ...status } = row;
-  return toReportState(status, locations.map(toLocation));
-}
-
-/** The projected state of one report, or null. */
-export async function loadReportState(db: Kysely<Database>, reportId: string): Promise<ReportState | null> {
-  const row = await selectReportWithLocations(db).where('s.report_id', '=', reportId).executeTakeFirst();
-  return row ? toReportStateWithLocations(row) : null;
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Actor } from '../actor.js';
 import type { Database } from '../database/schema.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import type { ReportLocation, ReportState } from '../reports/report-state.js';
 import { readableReport } from '../reports/report-access.js';
 import { isUuid } from '../reports/uuid.js';

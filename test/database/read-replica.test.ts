@@ -16,7 +16,7 @@ import type { InlineProjection } from '../../src/events/inline-projection.js';
 import { readAll } from '../../src/events/read.js';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { subscribe } from '../../src/events/subscribe.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { closedWith, gqlHttp, gqlWs, subscribe as subscribeGql } from '../graphql/client.js';
 import { ReportDocument, ReportsDocument, ReportStatusDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
