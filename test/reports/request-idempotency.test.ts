@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
 import { InvalidParamsError } from '../../src/errors.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { gqlHttp } from '../graphql/client.js';
 import { RequestReportDocument } from '../graphql/gql/graphql.js';
-import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
-import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { backends } from '../support/databases.js';
+import { useTwoApiMachines } from '../support/instances.js';
+import { countEventsByType } from '../support/runtime.js';
 
 const alice: Actor = { id: 'alice', role: 'user' };
 const bob: Actor = { id: 'bob', role: 'user' };
@@ -21,32 +21,14 @@ const input = (title: string, idempotencyKey?: string) => ({
 // append, a timeout under load) asked again and got a second report. With an idempotency key the
 // retry names the same report, on any machine.
 describe.each(backends)('requestReport with an idempotency key on %s', (kind) => {
-  let database: TestDatabase;
-  const machines: Array<{ runtime: TestRuntime; http: HttpServer }> = [];
-
-  beforeAll(async () => {
-    database = await openTestDatabase(kind);
-    for (const region of ['iad', 'lax']) {
-      // No workers: the reports stay REQUESTED; the test is about what gets appended.
-      const runtime = await startTestRuntime(kind, { FLY_REGION: region, REQUESTS_PER_MINUTE: '1000' }, { database });
-      machines.push({ runtime, http: await startHttpServer(runtime, 0, '127.0.0.1') });
-    }
-  });
-
-  afterAll(async () => {
-    for (const m of machines) {
-      await m.http.close();
-      await m.runtime.close();
-    }
-    await database?.close();
-  });
+  const fleet = useTwoApiMachines(kind, { REQUESTS_PER_MINUTE: '1000' });
 
   it('the same key from the same viewer is one report, whichever machine is asked and however often, even at once', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const { iad, lax } = fleet;
     const first = await requestReport(iad.runtime.store, input('Q3', 'order-17'), alice);
     const again = await requestReport(lax.runtime.store, input('Q3', 'order-17'), alice);
     expect(again).toEqual(first);
-    const concurrent = await Promise.all(Array.from({ length: 6 }, (_, i) => requestReport(machines[i % 2]!.runtime.store, input('Q3', 'order-17'), alice)));
+    const concurrent = await Promise.all(Array.from({ length: 6 }, (_, i) => requestReport(fleet.machines[i % 2]!.runtime.store, input('Q3', 'order-17'), alice)));
     expect(new Set(concurrent.map((r) => r.reportId))).toEqual(new Set([first.reportId]));
     expect(await countEventsByType(iad.runtime, first.streamId)).toEqual({ ReportRequested: 1 });
 
@@ -58,7 +40,7 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
   });
 
   it('the same key for a different request, or a malformed key, is INVALID_PARAMS and appends nothing', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const { iad, lax } = fleet;
     const before = await countEventsByType(iad.runtime);
     await requestReport(iad.runtime.store, input('Original', 'k-1'), alice);
     await expect(requestReport(lax.runtime.store, input('Something else', 'k-1'), alice)).rejects.toSatisfy(
@@ -72,7 +54,7 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
   });
 
   it('over GraphQL: a retried mutation with its key returns the same report; a reused key is a typed error', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const { iad, lax } = fleet;
     const token = await iad.runtime.userTokens.sign({ id: 'carol', role: 'user' }, 600);
     const ask = async (url: string, title: string, key: string) => {
       const res = await gqlHttp(url, RequestReportDocument, { input: input(title, key) }, token);
@@ -85,7 +67,7 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
     expect(b.data.reportId).toBe(a.data.reportId);
     const reused = await ask(lax.http.url, 'Different', 'b2c1a7e0-5d7e-4a44-8d35-1c9a0b3f6e21');
     expect(reused).toMatchObject({ __typename: 'InvalidParamsError', code: 'INVALID_PARAMS', issues: [{ path: 'idempotencyKey' }] });
-    const carols = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').execute();
+    const carols = await fleet.database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').execute();
     expect(carols.map((r) => r.report_id)).toEqual([a.data.reportId]);
   });
 });
