@@ -4,7 +4,7 @@ import { importLegacyRows } from '../legacy/import-legacy.js';
 import { readLegacyDatabase, readLegacyFile } from '../legacy/legacy-source.js';
 import { migrationProgress } from '../legacy/migration-progress.js';
 import { checkReadiness, type NotReady } from '../legacy/readiness.js';
-import { scanVolume } from '../legacy/scan-volume.js';
+import { scanThisVolume } from '../legacy/legacy-scanner.js';
 import { retryReport } from '../reports/retry-report.js';
 import type { Runtime } from '../runtime.js';
 import { probeObjectStore, type ObjectStoreState } from '../storage/probe-object-store.js';
@@ -44,15 +44,8 @@ async function importCommand(options: { file?: string; json?: boolean }): Promis
 
 async function scanCommand(options: { json?: boolean }): Promise<void> {
   await withRuntime(async (runtime) => {
-    const { config, store, volume, log } = runtime;
-    const r = await scanVolume({
-      store,
-      volume,
-      region: config.region,
-      machine: config.machineId,
-      pathPrefix: config.legacy.pathPrefix,
-      log,
-    });
+    const { config } = runtime;
+    const r = await scanThisVolume(runtime);
     if (options.json)
       return printJson({
         region: config.region,
@@ -97,7 +90,7 @@ async function migrateCommand(options: { timeout: string; json?: boolean }): Pro
   }
   await withRuntime(async (runtime) => {
     const { config, store, volume, objectStore, log, metrics, database } = runtime;
-    await scanVolume({ store, volume, region: config.region, machine: config.machineId, pathPrefix: config.legacy.pathPrefix, log });
+    await scanThisVolume(runtime);
     // The wait for the object store starts once the volume is scanned.
     const deadline = Date.now() + timeoutS * 1000;
     const stage = copyStage({
