@@ -250,10 +250,21 @@ async function retryCommand(reportId: string, options: { json?: boolean }): Prom
 
 export function registerLegacyCommands(program: Command): void {
   const legacy = program.command('legacy').description('adopt the legacy app’s reports and move their files to the object store');
-  legacy.command('import').description('phase 1: one LegacyReportImported per legacy row (LEGACY_DATABASE_URL or --file); re-runs import nothing twice').option('--file <path>', 'an NDJSON or CSV export instead of the database').option('--json', 'print the outcome as JSON').action(importCommand);
-  legacy.command('scan').description('find imported files on this machine’s volume (REPORTS_DIR)').option('--json', 'print the outcome as JSON').action(scanCommand);
-  legacy.command('migrate').description('phase 2: copy this machine’s legacy files to the object store, verified, with a progress bar; exit 3 if the object store does not answer').option('--timeout <seconds>', 'wait this long for an object store that does not answer (0: do not wait)', '0').option('--json', 'print the outcome as JSON').action(migrateCommand);
-  legacy.command('report').description('progress per machine and findings: files missing everywhere, files that changed; exit 1 if there are findings').option('--json', 'print the outcome as JSON').action(reportCommand);
-  legacy.command('readiness').description('phase 3 gate: exit 0 only when every report has a verified object-store copy, else 1').option('--json', 'print the outcome as JSON').action(readinessCommand);
-  legacy.command('retry').argument('<reportId>').description('try a given-up copy again (after restoring the file)').option('--json', 'print the outcome as JSON').action(retryCommand);
+  const json = ['--json', 'print the outcome as JSON (one document on stdout)'] as const;
+  legacy
+    .command('import')
+    .description('phase 1: one LegacyReportImported per legacy row (LEGACY_DATABASE_URL or --file); re-runs import nothing twice')
+    .option('--file <path>', 'an NDJSON or CSV export instead of the database')
+    .option(...json)
+    .action(importCommand);
+  legacy.command('scan').description('find imported files on this machine’s volume (REPORTS_DIR)').option(...json).action(scanCommand);
+  legacy
+    .command('migrate')
+    .description('phase 2: copy this machine’s legacy files to the object store, verified, with a progress bar; exit 3 if the object store does not answer')
+    .option('--timeout <seconds>', 'wait this long for an object store that does not answer (0: do not wait)', '0')
+    .option(...json)
+    .action(migrateCommand);
+  legacy.command('report').description('progress per machine and findings: files missing everywhere, files that changed; exit 1 if there are findings').option(...json).action(reportCommand);
+  legacy.command('readiness').description('phase 3 gate: exit 0 only when every report has a verified object-store copy, else 1').option(...json).action(readinessCommand);
+  legacy.command('retry').argument('<reportId>').description('try a given-up copy again (after restoring the file)').option(...json).action(retryCommand);
 }

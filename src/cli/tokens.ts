@@ -24,5 +24,10 @@ async function revokeCommand(options: { jti?: string; subject?: string }): Promi
 
 /** `quire token revoke`: a subcommand of `quire token` (which signs tokens). */
 export function registerTokenRevokeCommand(token: Command): void {
-  token.command('revoke').description('revoke one token (--jti, printed by `quire token`) or every token of a subject issued until now (--subject)').option('--jti <id>', 'the token id (its jti claim)').option('--subject <sub>', 'the user id: every token issued to it until now').action(revokeCommand);
+  token
+    .command('revoke')
+    .description('revoke one token (--jti, printed by `quire token`) or every token of a subject issued until now (--subject)')
+    .option('--jti <id>', 'the token id (its jti claim)')
+    .option('--subject <sub>', 'the user id: every token issued to it until now')
+    .action(revokeCommand);
 }
