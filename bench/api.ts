@@ -26,7 +26,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { printSelfTime, profiled } from './support/cpu-profile.js';
-import { loadReportState, selectReportWithLocations, toReportStateWithLocations } from '../src/projections/report-rows.js';
+import { loadReportState, selectReportWithLocations, toReportStateWithLocations } from '../src/reports/load-report.js';
 import WebSocket from 'ws';
 import { startHttpServer } from '../src/api/http-server.js';
 import { loadConfig } from '../src/config.js';

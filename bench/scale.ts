@@ -29,7 +29,7 @@ import { createLogger } from '../src/log.js';
 import { keyEncryptionKey, PersonalData } from '../src/reports/personal-data.js';
 import { rebuildProjections } from '../src/projections/rebuild.js';
 import { reportProjection } from '../src/projections/report-projection.js';
-import { loadReportState, selectReportWithLocations } from '../src/projections/report-rows.js';
+import { loadReportState, selectReportWithLocations } from '../src/reports/load-report.js';
 import { claimDue } from '../src/workers/leases.js';
 import { generate } from './support/generate-log.js';
 

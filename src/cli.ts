@@ -1,11 +1,12 @@
 import { runningTracing, startTracing } from './telemetry/tracing.js';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { decodeJwt } from 'jose';
 import { registerLegacyCommands } from './cli/legacy.js';
 import { registerTokenRevokeCommand } from './cli/tokens.js';
 import { registerVolumeCommands } from './cli/volumes.js';
 import { registerReportCommands } from './cli/reports.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
+import { CLI_EXIT } from './cli/exit-codes.js';
 import { startSealer } from './audit/sealer.js';
 import { z } from 'zod';
 import { deriveKey, resolveSecret } from './auth/secret.js';
@@ -22,6 +23,8 @@ import { startRuntime, type Runtime } from './runtime.js';
 import { explainStartupFailure, type StartupContext } from './startup-errors.js';
 import { probeObjectStore } from './storage/probe-object-store.js';
 import { gracefulShutdown } from './shutdown.js';
+import { ObjectStoreUnavailableError } from './storage/object-store.js';
+import { QuireError } from './errors.js';
 import { createWorkers } from './workers/start-workers.js';
 
 /** Prints the one- or two-line explanation of a start-up failure and exits with its code; rethrows the unexplained. */
@@ -177,6 +180,9 @@ async function token(options: { sub?: string; role: string; ttl: string; arbitra
 
 export function buildCli(): Command {
   const program = new Command('quire').description('PDF reports downloadable from every region, with a verifiable history');
+  // Usage errors throw (main maps them to exit 2) instead of exiting 1, which means "the check found a problem";
+  // subcommands inherit this.
+  program.exitOverride();
   program.command('serve').description('migrate the database and serve HTTP (the default of npm start)').action(serve);
   const db = program.command('db').description('database maintenance');
   db.command('migrate')
@@ -205,16 +211,52 @@ export function buildCli(): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** The database URL for wording a failure's message, if the configuration can be read at all. */
+function configuredDatabaseUrl(): string | undefined {
   try {
-    await buildCli().parseAsync(argv);
+    return loadConfig().databaseUrl;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A command that could not do its work: one message on stderr (and, with --json, a document on
+ * stdout saying so), exit 3. Never 1, which says the check ran and found a problem.
+ */
+function failOperation(err: unknown, argv: string[]): never {
+  const explained = explainStartupFailure(err, { databaseUrl: configuredDatabaseUrl() });
+  const known = err instanceof ObjectStoreUnavailableError;
+  const message = explained?.message ?? (known ? (err as Error).message : `unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (argv.includes('--json')) console.log(JSON.stringify({ error: { exitCode: CLI_EXIT.operational, message: explained || known ? message : String(err) } }, null, 2));
+  console.error(message);
+  process.exit(CLI_EXIT.operational);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildCli();
+  let command = '';
+  program.hook('preAction', (_, action) => {
+    command = action.name();
+  });
+  try {
+    await program.parseAsync(argv);
   } catch (err) {
+    // Commander has printed its message (unknown option, missing argument); --help and --version exit 0.
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? CLI_EXIT.ok : CLI_EXIT.usage);
     // A bad configuration, in any command: its message and exit code 2 (src/startup-errors.ts).
     if (err instanceof ConfigError) failStartup(err, {});
     if (err instanceof MigrationError) {
       console.error(err.message);
-      process.exit(2);
+      process.exit(CLI_EXIT.usage);
     }
-    throw err;
+    // serve keeps its own start-up codes (README "Start-up failures and exit codes").
+    if (command === 'serve') throw err;
+    // A refusal (not found, not retryable, bad input): the request was wrong, nothing changed.
+    if (err instanceof QuireError && !(err instanceof ObjectStoreUnavailableError)) {
+      console.error(`quire: ${err.message}`);
+      process.exit(CLI_EXIT.usage);
+    }
+    failOperation(err, argv);
   }
 }

@@ -17,6 +17,7 @@ import { DiskObjectStore } from './storage/disk-object-store.js';
 import { FileTokens } from './storage/file-token.js';
 import { MonitoredObjectStore } from './storage/monitored-object-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { reportIdOfKey } from './storage/report-key.js';
 import { S3ObjectStore } from './storage/s3-object-store.js';
 import { Volume } from './storage/volume.js';
 
@@ -56,7 +57,7 @@ export function createObjectStore(config: Config, fileTokens: FileTokens): Objec
   return new DiskObjectStore({
     dir: c.dir,
     sign: async ({ key, filename, ttlSeconds }) => {
-      const reportId = /^reports\/([0-9a-f-]{36})\//.exec(key)?.[1] ?? '';
+      const reportId = reportIdOfKey(key) ?? '';
       const { token, expiresAt } = await fileTokens.sign({ reportId, key, location: 'object', region: null, machine: null, sha256: '', filename }, ttlSeconds);
       return { url: `/files/${token}`, expiresAt };
     },

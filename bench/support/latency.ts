@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import type { DatabaseKind } from '../../src/database/connect.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { assembleRuntime, type Runtime } from '../../src/runtime.js';
 import { createWorkers } from '../../src/workers/start-workers.js';

@@ -5,35 +5,21 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { checkExport, exportLines } from '../audit/export.js';
 import { checkProof, eventProof } from '../audit/proof.js';
-import { rebuildAndVerifyProjections } from '../audit/rebuild-verify.js';
+import { rebuildAndVerifyProjections } from '../projections/rebuild-verify.js';
 import { reportAt } from '../audit/report-at.js';
 import { latestSeal, sealPending } from '../audit/seal.js';
 import { describeProblem, verifyLog, type VerifyReport } from '../audit/verify.js';
 import { loadConfig, type Config } from '../config.js';
 import { configuredPersonalData } from '../reports/personal-data.js';
-import { openConfiguredDatabase, type DatabaseHandle } from '../database/connect.js';
-import { migrateForService } from '../database/roles.js';
 import { checkPublishedSeals, mergePublishedCheck, SealPublisher, type PublishedCheck } from '../audit/published-seals.js';
 import { configuredPublicKeys, configuredSealKeys, generateSealKey, sealPublicKeyFrom } from '../audit/seal-key.js';
 import type { SealTrust } from '../audit/seal.js';
 import { createObjectStore } from '../runtime.js';
 import { FileTokens } from '../storage/file-token.js';
 import { encodeCheckpoint } from '../events/checkpoint.js';
-import { createLogger } from '../log.js';
 import { rebuildProjections } from '../projections/rebuild.js';
-
-/** The configured database, migrated (the seals table must exist), for one command. */
-async function withDatabase<T>(run: (database: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, config.region);
-  const database = await openConfiguredDatabase(config, log);
-  try {
-    await migrateForService(config, database, log);
-    return await run(database, config);
-  } finally {
-    await database.close();
-  }
-}
+import { CLI_EXIT } from './exit-codes.js';
+import { printJson, withDatabase } from './open.js';
 
 async function writeLines(out: Writable, lines: AsyncIterable<string>): Promise<void> {
   for await (const line of lines) {
@@ -63,7 +49,7 @@ function rangeText(seqs: number[]): string {
   return out.join(', ');
 }
 
-function fail(message: string, code = 2): never {
+function fail(message: string, code: number = CLI_EXIT.usage): never {
   console.error(message);
   process.exit(code);
 }
@@ -84,7 +70,11 @@ function trustFrom(options: { publicKey?: string[]; legacySeals?: string }): Sea
     legacySeals = Number(options.legacySeals);
   }
   try {
-    if (options.publicKey?.length) return { publicKeys: options.publicKey.map(sealPublicKeyFrom), legacySeals };
+    if (options.publicKey?.length)
+      return {
+        publicKeys: options.publicKey.map(sealPublicKeyFrom),
+        legacySeals,
+      };
   } catch (err) {
     fail(`--public-key: ${(err as Error).message}`);
   }
@@ -124,7 +114,7 @@ export function registerAuditCommands(program: Command): void {
         return mergePublishedCheck(verified, published);
       });
       if (process.stderr.isTTY) process.stderr.write('\r');
-      if (options.json) console.log(JSON.stringify(report, null, 2));
+      if (options.json) printJson(report);
       else {
         console.log(`${report.ok ? 'OK' : 'BROKEN'}: ${report.events} events in ${report.streams} streams, ${report.seals} seals (${report.sealedEvents} events sealed), checked through ${encodeCheckpoint(report.head)} in ${report.durationMs} ms`);
         if (report.latestSeal) console.log(`latest digest: ${report.latestSeal.sealHash} (seal ${report.latestSeal.seq}, position ${report.latestSeal.last.globalPosition})`);
@@ -137,14 +127,15 @@ export function registerAuditCommands(program: Command): void {
         for (const p of report.problems.slice(0, 20)) console.log(`  ${describeProblem(p)}`);
         if (report.problemCount > 20) console.log(`  … ${report.problemCount - 20} more (--json lists ${report.problems.length})`);
       }
-      process.exitCode = report.ok ? 0 : 1;
+      process.exitCode = report.ok ? CLI_EXIT.ok : CLI_EXIT.problem;
     });
 
   audit
     .command('seal')
-    .description('seal every unsealed event now (the server\'s sealer does this on its own)')
+    .description("seal every unsealed event now (the server's sealer does this on its own)")
     .option('--max-events <n>', 'events per seal (default SEAL_EVERY_EVENTS)')
-    .action(async (options: { maxEvents?: string }) => {
+    .option('--json', 'print the seals written as JSON')
+    .action(async (options: { maxEvents?: string; json?: boolean }) => {
       const maxEvents = options.maxEvents ? Number(options.maxEvents) : loadConfig().sealer.everyEvents;
       if (!Number.isInteger(maxEvents) || maxEvents < 1) fail('--max-events must be a positive integer');
       const config = loadConfig();
@@ -157,44 +148,48 @@ export function registerAuditCommands(program: Command): void {
         return written;
       });
       const last = seals.at(-1);
-      console.log(last ? `${seals.length} seal(s) written; digest ${last.sealHash} (seal ${last.seq}, ${last.total} events)` : 'nothing to seal (or another sealer holds the lock)');
+      if (options.json)
+        printJson({
+          written: seals.length,
+          latest: last ? { sealHash: last.sealHash, seq: last.seq, eventCount: last.total } : null,
+        });
+      else console.log(last ? `${seals.length} seal(s) written; digest ${last.sealHash} (seal ${last.seq}, ${last.total} events)` : 'nothing to seal (or another sealer holds the lock)');
     });
 
   audit
     .command('digest')
-    .description('print the newest seal: the digest to keep outside quire')
+    .description('print the newest seal as JSON: the digest to keep outside quire; exit 1 if the log has no seal yet')
+    .option('--json', 'accepted for symmetry: the answer is always one JSON document')
     .action(async () => {
       const seal = await withDatabase((d) => latestSeal(d.db));
-      if (!seal) fail('the log has no seal yet', 1);
+      if (!seal) {
+        printJson({ sealed: false });
+        fail('the log has no seal yet', CLI_EXIT.problem);
+      }
       const key = configuredPublicKeys(loadConfig()).find((k) => k.keyId === seal.keyId);
-      console.log(
-        JSON.stringify(
-          {
-            sealHash: seal.sealHash,
-            seq: seal.seq,
-            position: seal.last.globalPosition,
-            checkpoint: encodeCheckpoint(seal.last),
-            eventCount: seal.total,
-            sealedAt: seal.sealedAt,
-            keyId: seal.keyId,
-            // Keep this with the digest: verify, check-proof and import-check take it as --public-key.
-            publicKey: key?.publicKey ?? null,
-            signature: seal.signature,
-          },
-          null,
-          2,
-        ),
-      );
+      printJson({
+        sealHash: seal.sealHash,
+        seq: seal.seq,
+        position: seal.last.globalPosition,
+        checkpoint: encodeCheckpoint(seal.last),
+        eventCount: seal.total,
+        sealedAt: seal.sealedAt,
+        keyId: seal.keyId,
+        // Keep this with the digest: verify, check-proof and import-check take it as --public-key.
+        publicKey: key?.publicKey ?? null,
+        signature: seal.signature,
+      });
     });
 
   audit
     .command('proof')
     .description('print the inclusion proof of the event at a global position (JSON, for check-proof)')
     .argument('<position>', 'global position')
+    .option('--json', 'accepted for symmetry: the answer is always one JSON document')
     .action(async (position: string) => {
       if (!/^\d{1,16}$/.test(position)) fail('position must be a global position');
       const proof = await withDatabase((d) => eventProof(d.db, Number(position)));
-      console.log(JSON.stringify(proof, null, 2));
+      printJson(proof);
     });
 
   audit
@@ -203,7 +198,8 @@ export function registerAuditCommands(program: Command): void {
     .argument('<file>', 'the proof JSON (eventProof.document or `quire audit proof`), or - for stdin')
     .option('--digest <sealHash>', 'also require the seal to be this digest')
     .option('--public-key <key>', 'an Ed25519 public key (base64url) whose seals you trust; repeatable (default: the configured keys)', collect)
-    .action(async (file: string, options: { digest?: string; publicKey?: string[] }) => {
+    .option('--json', 'print the result as JSON: ok, sealHash, seq, failures')
+    .action(async (file: string, options: { digest?: string; publicKey?: string[]; json?: boolean }) => {
       const trust = trustFrom(options);
       let proof: unknown;
       try {
@@ -211,10 +207,15 @@ export function registerAuditCommands(program: Command): void {
       } catch (err) {
         fail(`cannot read ${file}: ${(err as Error).message}`);
       }
-      const result = checkProof(proof, { ...trust, ...(options.digest ? { digest: options.digest } : {}) });
-      if (result.ok) console.log(`OK: the event is in seal ${(proof as { seal: { seq: number } }).seal.seq}, seal hash ${result.sealHash}`);
+      const result = checkProof(proof, {
+        ...trust,
+        ...(options.digest ? { digest: options.digest } : {}),
+      });
+      const seq = (proof as { seal?: { seq?: unknown } } | null)?.seal?.seq ?? null;
+      if (options.json) printJson({ ...result, seq });
+      else if (result.ok) console.log(`OK: the event is in seal ${seq}, seal hash ${result.sealHash}`);
       else for (const f of result.failures) console.log(`FAILED: ${f}`);
-      process.exitCode = result.ok ? 0 : 1;
+      process.exitCode = result.ok ? CLI_EXIT.ok : CLI_EXIT.problem;
     });
 
   audit
@@ -225,7 +226,15 @@ export function registerAuditCommands(program: Command): void {
     .option('-o, --output <file>', 'write here instead of stdout')
     .action(async (options: { after?: string; stream?: string; output?: string }) => {
       const out = options.output ? createWriteStream(options.output) : process.stdout;
-      await withDatabase((d) => writeLines(out, exportLines(d.db, { ...(options.after ? { after: options.after } : {}), ...(options.stream ? { streamId: options.stream } : {}) })));
+      await withDatabase((d) =>
+        writeLines(
+          out,
+          exportLines(d.db, {
+            ...(options.after ? { after: options.after } : {}),
+            ...(options.stream ? { streamId: options.stream } : {}),
+          }),
+        ),
+      );
       if (options.output) await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
     });
 
@@ -236,14 +245,29 @@ export function registerAuditCommands(program: Command): void {
     .option('--digest <sealHash>', 'also require this digest to be a seal in the export')
     .option('--public-key <key>', 'an Ed25519 public key (base64url) whose seals you trust; repeatable (default: the configured keys)', collect)
     .option('--legacy-seals <n>', 'accept seals 1..n unsigned (written before seals were signed)')
-    .action(async (file: string, options: { digest?: string; publicKey?: string[]; legacySeals?: string }) => {
-      const trust = trustFrom(options);
-      const result = await checkExport(readLines(file), { ...trust, ...(options.digest ? { digest: options.digest } : {}) });
-      console.log(`${result.ok ? 'OK' : 'BROKEN'}: ${result.events} events, ${result.seals} seals${result.lastSealHash ? `, last seal ${result.lastSealHash}` : ''}`);
-      for (const p of result.problems.slice(0, 20)) console.log(`  line ${p.line}${p.position !== null ? `, position ${p.position}` : ''}: ${p.message}`);
-      if (result.problemCount > 20) console.log(`  … ${result.problemCount - 20} more`);
-      process.exitCode = result.ok ? 0 : 1;
-    });
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (
+        file: string,
+        options: {
+          digest?: string;
+          publicKey?: string[];
+          legacySeals?: string;
+          json?: boolean;
+        },
+      ) => {
+        const trust = trustFrom(options);
+        const result = await checkExport(readLines(file), {
+          ...trust,
+          ...(options.digest ? { digest: options.digest } : {}),
+        });
+        process.exitCode = result.ok ? CLI_EXIT.ok : CLI_EXIT.problem;
+        if (options.json) return printJson(result);
+        console.log(`${result.ok ? 'OK' : 'BROKEN'}: ${result.events} events, ${result.seals} seals${result.lastSealHash ? `, last seal ${result.lastSealHash}` : ''}`);
+        for (const p of result.problems.slice(0, 20)) console.log(`  line ${p.line}${p.position !== null ? `, position ${p.position}` : ''}: ${p.message}`);
+        if (result.problemCount > 20) console.log(`  … ${result.problemCount - 20} more`);
+      },
+    );
 
   audit
     .command('keygen')
@@ -261,13 +285,14 @@ export function registerAuditCommands(program: Command): void {
     .argument('<reportId>')
     .option('--position <n>', 'after the event at this global position (commit order)')
     .option('--at <time>', 'at this ISO 8601 instant')
+    .option('--json', 'accepted for symmetry: the answer is always one JSON document')
     .action(async (reportId: string, options: { position?: string; at?: string }) => {
       if (!!options.position === !!options.at) fail('give exactly one of --position and --at');
       const at = options.at ? new Date(options.at) : undefined;
       if (at && Number.isNaN(at.getTime())) fail('--at must be an ISO 8601 time');
       if (options.position && !/^\d{1,16}$/.test(options.position)) fail('--position must be a global position');
       const state = await withDatabase((d, config) => reportAt(d.db, configuredPersonalData(config), reportId, at ? { at } : { position: Number(options.position) }));
-      console.log(JSON.stringify(state, null, 2));
+      printJson(state);
     });
 }
 
@@ -277,15 +302,18 @@ export function registerProjectionCommands(program: Command): void {
     .command('rebuild')
     .description('replay the log into the projections; with --verify, into scratch tables, diffed with the live ones (nothing changes)')
     .option('--verify', 'rebuild into scratch tables and report every difference from the live tables; exit 1 if any')
-    .action(async (options: { verify?: boolean }) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { verify?: boolean; json?: boolean }) => {
       if (!options.verify) {
         const result = await withDatabase((d, config) => rebuildProjections(d.db, configuredPersonalData(config)));
-        console.log(`rebuilt ${result.reports} reports from ${result.events} events`);
+        if (options.json) printJson(result);
+        else console.log(`rebuilt ${result.reports} reports from ${result.events} events`);
         return;
       }
       const result = await withDatabase((d, config) => rebuildAndVerifyProjections(d.db, configuredPersonalData(config)));
+      process.exitCode = result.differenceCount === 0 ? CLI_EXIT.ok : CLI_EXIT.problem;
+      if (options.json) return printJson({ ok: result.differenceCount === 0, ...result });
       console.log(`${result.differenceCount === 0 ? 'OK' : 'DIFFERENT'}: rebuilt ${result.reports} reports from ${result.events} events; ${result.differenceCount} difference(s)`);
       for (const d of result.differences.slice(0, 20)) console.log(`  ${d.table} ${d.key}:\n    live:    ${JSON.stringify(d.live)}\n    rebuilt: ${JSON.stringify(d.rebuilt)}`);
-      process.exitCode = result.differenceCount === 0 ? 0 : 1;
     });
 }

@@ -1,30 +1,25 @@
 import type { Command } from 'commander';
 import { InvalidRevocationError } from '../auth/token-revocations.js';
-import { loadConfig } from '../config.js';
-import { startRuntime } from '../runtime.js';
+import { CLI_EXIT } from './exit-codes.js';
+import { withRuntime } from './open.js';
 
 async function revokeCommand(options: { jti?: string; subject?: string }): Promise<void> {
   if ((options.jti === undefined) === (options.subject === undefined)) {
     console.error('usage: quire token revoke --jti <id> | --subject <sub>');
-    process.exitCode = 2;
+    process.exitCode = CLI_EXIT.usage;
     return;
   }
-  const runtime = await startRuntime(loadConfig());
-  try {
-    const r = await runtime.revocations.revoke(options.jti !== undefined ? { jti: options.jti } : { subject: options.subject! }, 'cli:token');
-    console.log(
-      r.jti !== null
-        ? `revoked: the token ${r.jti}`
-        : `revoked: every token of ${r.subject} issued up to ${r.issuedBefore?.toISOString()} (tokens signed from the next second on are valid)`,
-    );
-    console.log(`running instances refuse it within TOKEN_REVOCATION_REFRESH_MS (${runtime.config.tokenRevocationRefreshMs} ms)`);
-  } catch (err) {
-    if (!(err instanceof InvalidRevocationError)) throw err;
-    console.error(`quire token revoke: ${err.message}`);
-    process.exitCode = 2;
-  } finally {
-    await runtime.close();
-  }
+  await withRuntime(async (runtime) => {
+    try {
+      const r = await runtime.revocations.revoke(options.jti !== undefined ? { jti: options.jti } : { subject: options.subject! }, 'cli:token');
+      console.log(r.jti !== null ? `revoked: the token ${r.jti}` : `revoked: every token of ${r.subject} issued up to ${r.issuedBefore?.toISOString()} (tokens signed from the next second on are valid)`);
+      console.log(`running instances refuse it within TOKEN_REVOCATION_REFRESH_MS (${runtime.config.tokenRevocationRefreshMs} ms)`);
+    } catch (err) {
+      if (!(err instanceof InvalidRevocationError)) throw err;
+      console.error(`quire token revoke: ${err.message}`);
+      process.exitCode = CLI_EXIT.usage;
+    }
+  });
 }
 
 /** `quire token revoke`: a subcommand of `quire token` (which signs tokens). */

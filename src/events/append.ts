@@ -19,6 +19,7 @@ import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
 import { EventMetadata, QuireEventSchema, SCHEMA_VERSIONS, type QuireEvent } from './types.js';
 import { currentTraceparent, inSpan, tracingEnabled } from '../telemetry/spans.js';
+import { ANY_CASE_UUID } from '../shared/report-input.js';
 
 /** An event to append. Give `eventId` to make a retried append idempotent. */
 export type NewEvent = QuireEvent & { eventId?: string };
@@ -54,7 +55,6 @@ export interface AppendContext {
 }
 
 const STREAM_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `any` appends retry a lost race on the next version this many times. */
 const ANY_RETRIES = 10;
 
@@ -165,7 +165,7 @@ function validate(events: readonly NewEvent[], metadata: AppendMetadata & { regi
   }
   events.forEach((raw, index) => {
     const { eventId = randomUUID(), ...candidate } = raw;
-    if (!UUID.test(eventId)) issues.push({ index, path: 'eventId', message: 'must be a UUID' });
+    if (!ANY_CASE_UUID.test(eventId)) issues.push({ index, path: 'eventId', message: 'must be a UUID' });
     const parsed = QuireEventSchema.safeParse(candidate);
     if (!parsed.success) {
       for (const i of parsed.error.issues) issues.push({ index, path: i.path.join('.'), message: i.message });

@@ -1,7 +1,7 @@
 import type { Checkpoint } from '../events/checkpoint.js';
 import { Poller } from '../events/poller.js';
 import type { Runtime } from '../runtime.js';
-import { scanVolume } from './scan-volume.js';
+import { scanVolume, type ScanResult } from './scan-volume.js';
 
 /**
  * Keeps this machine's volume scan current in the background: a full scan at start, then only the
@@ -9,6 +9,12 @@ import { scanVolume } from './scan-volume.js';
  * a full scan again every FULL_SCAN_EVERY rounds, for files restored to a volume later.
  */
 const FULL_SCAN_EVERY = 60;
+
+/** Scans this machine's volume (REPORTS_DIR) for imported files: all of them, or those imported after `after`. */
+export function scanThisVolume(runtime: Runtime, after?: Checkpoint): Promise<ScanResult> {
+  const { config, store, volume, log } = runtime;
+  return scanVolume({ store, volume, region: config.region, machine: config.machineId, pathPrefix: config.legacy.pathPrefix, log, ...(after ? { after } : {}) });
+}
 
 export class LegacyScanner {
   private checkpoint: Checkpoint | undefined;
@@ -38,17 +44,8 @@ export class LegacyScanner {
 
   /** One scan now: from where the last one got to, or of every import with `full`. */
   async scanOnce(options: { full?: boolean } = {}): Promise<void> {
-    const { config, store, volume, log } = this.runtime;
     const full = options.full || this.rounds++ % FULL_SCAN_EVERY === 0;
-    const result = await scanVolume({
-      store,
-      volume,
-      region: config.region,
-      machine: config.machineId,
-      pathPrefix: config.legacy.pathPrefix,
-      log,
-      ...(this.checkpoint && !full ? { after: this.checkpoint } : {}),
-    });
+    const result = await scanThisVolume(this.runtime, this.checkpoint && !full ? this.checkpoint : undefined);
     this.checkpoint = result.checkpoint;
   }
 

@@ -5,7 +5,7 @@ import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { decide } from '../reports/decide.js';
 import { foldReport } from '../reports/report-state.js';
-import { loadReportStates } from '../projections/report-queries.js';
+import { loadReportStates } from '../reports/load-report.js';
 import type { Volume } from '../storage/volume.js';
 import { volumeKeyFor } from './legacy-row.js';
 

@@ -4,7 +4,8 @@ import type { PersonalDataCipher } from '../events/event-store.js';
 import type { InlineProjection } from '../events/inline-projection.js';
 import { deleteDataKey } from '../reports/personal-data.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
-import { locationRow, loadReportState, statusRow } from './report-rows.js';
+import { locationRow, statusRow } from './report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } from '../reports/report-state.js';
 
 const sameLocation = (a: ReportLocation, b: ReportLocation) =>

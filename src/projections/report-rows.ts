@@ -1,9 +1,8 @@
-import type { CompiledQuery, Insertable, Kysely, Selectable } from 'kysely';
-import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { Database, ReportLocationsTable, ReportStatusTable, WebhookColumn } from '../database/schema.js';
+import type { Insertable, Selectable } from 'kysely';
+import type { ReportLocationsTable, ReportStatusTable, WebhookColumn } from '../database/schema.js';
 import { isFiledStatus, type ReportLocation, type ReportState, type ReportStatus, type ReportWebhook } from '../reports/report-state.js';
 
-/** Mapping between ReportState and its two projection tables. */
+/** Mapping between ReportState and its two projection tables (both ways); the reads are in src/reports/load-report.ts. */
 function webhookColumn(w: ReportWebhook): WebhookColumn {
   return { url: w.url, pending: w.pending.map((p) => ({ ...p, dueAt: p.dueAt.toISOString() })) };
 }
@@ -56,7 +55,7 @@ export function locationRow(reportId: string, l: ReportLocation): ReportLocation
 }
 
 /** A location row as selected directly, or from JSON (where timestamps are strings). */
-type LocationRow = Omit<Selectable<ReportLocationsTable>, 'stored_at' | 'verified_at'> & { stored_at: Date | string; verified_at: Date | string };
+export type LocationRow = Omit<Selectable<ReportLocationsTable>, 'stored_at' | 'verified_at'> & { stored_at: Date | string; verified_at: Date | string };
 
 export function toLocation(r: LocationRow): ReportLocation {
   return {
@@ -100,45 +99,4 @@ export function toReportState(r: Selectable<ReportStatusTable>, locations: Repor
   // The fold never writes a filed status without the file's hash and size: a row that does is damaged.
   if (r.sha256 === null || r.bytes === null) throw new Error(`report_status row of ${r.report_id} is ${status} without sha256 and bytes`);
   return { ...fields, status, sha256: r.sha256, bytes: Number(r.bytes) };
-}
-
-/** The report_status columns with the report's locations as a JSON array: one statement per read. */
-export function selectReportWithLocations(db: Kysely<Database>) {
-  return db
-    .selectFrom('report_status as s')
-    .selectAll('s')
-    .select((eb) =>
-      jsonArrayFrom(
-        eb
-          .selectFrom('report_locations as l')
-          .select(['l.report_id', 'l.kind', 'l.place', 'l.region', 'l.machine', 'l.key', 'l.sha256', 'l.bytes', 'l.stored_at', 'l.verified_at'])
-          .whereRef('l.report_id', '=', 's.report_id')
-          .orderBy('l.kind')
-          .orderBy('l.place'),
-      ).as('locations'),
-    );
-}
-
-type RowWithLocations = Selectable<ReportStatusTable> & { locations: LocationRow[] };
-
-export function toReportStateWithLocations(row: RowWithLocations): ReportState {
-  const { locations, ...status } = row;
-  return toReportState(status, locations.map(toLocation));
-}
-
-/**
- * The read path's one statement, built and compiled once per Kysely instance: building and
- * compiling it on every call was ~9% of a `report(id)` request's CPU (bench/README.md).
- */
-const compiledReportRead = new WeakMap<Kysely<Database>, CompiledQuery<RowWithLocations>>();
-
-/** The projected state of one report, or null. */
-export async function loadReportState(db: Kysely<Database>, reportId: string): Promise<ReportState | null> {
-  let query = compiledReportRead.get(db);
-  if (!query) {
-    query = selectReportWithLocations(db).where('s.report_id', '=', reportId).compile();
-    compiledReportRead.set(db, query);
-  }
-  const { rows } = await db.executeQuery<RowWithLocations>({ ...query, parameters: [reportId] });
-  return rows[0] ? toReportStateWithLocations(rows[0]) : null;
 }

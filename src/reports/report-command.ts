@@ -3,7 +3,7 @@ import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 import { InvalidParamsError } from '../errors.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import { decide, type ReportCommand } from './decide.js';
 import { readableReport } from './report-access.js';
 import type { ReportState } from './report-state.js';

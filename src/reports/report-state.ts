@@ -165,6 +165,9 @@ function withLocation(locations: ReportLocation[], location: ReportLocation): Re
   return [...others, location];
 }
 
+/** A step that succeeded (or a retry) clears the failure record. */
+const NO_FAILURE = { attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null } as const;
+
 /** The state a report's first event creates. */
 function newReport(
   event: RecordedEvent,
@@ -179,10 +182,7 @@ function newReport(
     sha256: null,
     bytes: null,
     pages: null,
-    attempts: 0,
-    lastError: null,
-    failedStage: null,
-    nextAttemptAt: null,
+    ...NO_FAILURE,
     updatedAt: event.recordedAt,
     version: event.streamVersion,
     locations: [],
@@ -253,10 +253,7 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
         sha256: event.data.sha256,
         bytes: event.data.bytes,
         pages: event.data.pages,
-        attempts: 0,
-        lastError: null,
-        failedStage: null,
-        nextAttemptAt: null,
+        ...NO_FAILURE,
       };
     case 'ReportStoredLocal': {
       const { region, machine, key, sha256, bytes } = event.data;
@@ -266,10 +263,7 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
         // A legacy file's hash is first known when a region finds it.
         sha256: state.sha256 ?? sha256,
         bytes: state.bytes ?? bytes,
-        attempts: 0,
-        lastError: null,
-        failedStage: null,
-        nextAttemptAt: null,
+        ...NO_FAILURE,
         locations: withLocation(state.locations, { kind: 'volume', place: machine ?? region, region, machine, key, sha256, bytes, storedAt: at, verifiedAt: at }),
       };
     }
@@ -281,10 +275,7 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
         status: 'REPLICATED',
         sha256: state.sha256 ?? sha256,
         bytes: state.bytes ?? bytes,
-        attempts: 0,
-        lastError: null,
-        failedStage: null,
-        nextAttemptAt: null,
+        ...NO_FAILURE,
         locations: withLocation(state.locations, { kind: 'object', place: bucket, region: null, machine: null, key, sha256, bytes, storedAt: at, verifiedAt: at }),
       };
     }
@@ -296,9 +287,9 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
       return terminal ? { ...next, ...failed, status: 'FAILED' } : { ...next, ...failed };
     }
     case 'ReportRetryRequested':
-      if (state.status === 'FAILED') return { ...next, status: 'REQUESTED', attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };
+      if (state.status === 'FAILED') return { ...next, ...NO_FAILURE, status: 'REQUESTED' };
       // A copy (replicate, migrate) that was given up on is tried again.
-      if (isStuckCopy(state)) return { ...next, attempts: 0, lastError: null, failedStage: null, nextAttemptAt: null };
+      if (isStuckCopy(state)) return { ...next, ...NO_FAILURE };
       return next;
     case 'ReportVolumeForgotten': {
       const { machine, reason } = event.data;

@@ -5,7 +5,7 @@ import { canonicalJson } from '../events/canonical-json.js';
 import { assertMayChange, type Actor } from '../actor.js';
 import type { EventStore } from '../events/event-store.js';
 import { storableJsonIssues } from '../events/storable-json.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from './load-report.js';
 import { reportStreamId } from './report-state.js';
 import { decide } from './decide.js';
 import { ConflictError, InvalidParamsError, type ParamIssue } from '../errors.js';

@@ -1,7 +1,7 @@
 import { assertMayChange, type Actor } from '../actor.js';
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from './load-report.js';
 import type { ReportState } from './report-state.js';
 import { decide } from './decide.js';
 import { NotRetryableError } from './errors.js';

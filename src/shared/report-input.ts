@@ -16,7 +16,7 @@ export const MAX_TITLE_LENGTH = 200;
 export const REPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A UUID in any case: names the same report as its lower-case form (RFC 9562 §4). */
-export const ANY_CASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const ANY_CASE_UUID = new RegExp(REPORT_ID.source, 'i');
 
 /**
  * The archival standards a report may be rendered to (requestReport's `pdfStandard`, or a

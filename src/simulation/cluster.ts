@@ -11,7 +11,7 @@ import { loadConfig, type StorageMode } from '../config.js';
 import type { DatabaseHandle } from '../database/connect.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import { RenderPool } from '../render/render-pool.js';
 import { isUuid } from '../reports/uuid.js';
 import { assembleRuntime, type Runtime } from '../runtime.js';

@@ -8,7 +8,7 @@ import type { DatabaseHandle } from '../database/connect.js';
 import { openScratchDatabase } from '../database/scratch-database.js';
 import { verifyLog } from '../audit/verify.js';
 import { generateSealKey } from '../audit/seal-key.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import { RenderPool } from '../render/render-pool.js';
 import { downloadQuire, downloadSeed, followStatus, requestReport, TypedFailure, type Attempt, type Client } from './client.js';
 import { diskStoreFaults, machineIdOf, REGIONS, SimMachine, simLog, tempWorkDir, type ObjectStoreFaults, type SimMode } from './cluster.js';

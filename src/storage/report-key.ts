@@ -1,4 +1,5 @@
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { REPORT_ID } from '../shared/report-input.js';
+
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
@@ -7,7 +8,13 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * that differ can never overwrite each other's file.
  */
 export function reportKey(reportId: string, sha256: string): string {
-  if (!UUID.test(reportId)) throw new TypeError(`not a report id: ${reportId}`);
+  if (!REPORT_ID.test(reportId)) throw new TypeError(`not a report id: ${reportId}`);
   if (!SHA256.test(sha256)) throw new TypeError(`not a sha256: ${sha256}`);
   return `reports/${reportId}/${sha256}.pdf`;
+}
+
+/** The report id a key made by reportKey names, or null for any other key. */
+export function reportIdOfKey(key: string): string | null {
+  const [top, reportId, file, ...rest] = key.split('/');
+  return top === 'reports' && reportId !== undefined && REPORT_ID.test(reportId) && file !== undefined && rest.length === 0 ? reportId : null;
 }

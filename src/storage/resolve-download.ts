@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Actor } from '../actor.js';
 import type { Database } from '../database/schema.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import { isGone, type ReportLocation, type ReportState } from '../reports/report-state.js';
 import { GoneError } from '../reports/errors.js';
 import { readableReport } from '../reports/report-access.js';

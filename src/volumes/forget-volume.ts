@@ -1,7 +1,7 @@
 import { WrongExpectedVersionError } from '../events/errors.js';
 import type { EventStore } from '../events/event-store.js';
 import { QuireError } from '../errors.js';
-import { loadReportState } from '../projections/report-rows.js';
+import { loadReportState } from '../reports/load-report.js';
 import { decide } from '../reports/decide.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 

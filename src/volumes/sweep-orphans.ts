@@ -5,10 +5,10 @@ import type { Logger } from 'pino';
 import type { EventStore } from '../events/event-store.js';
 import type { EventData } from '../events/types.js';
 import { reportStreamId } from '../reports/report-state.js';
+import { isUuid } from '../reports/uuid.js';
 import type { Volume } from '../storage/volume.js';
 import { volumeStreamId } from './forget-volume.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What quire itself writes under `reports/<report id>/` (report-key.ts, atomic-write.ts). */
 const RENDERED = /^([0-9a-f]{64})\.pdf$/;
 const TEMP = /^\.[0-9a-f-]{36}\.tmp$/;
@@ -57,7 +57,7 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
   const result: SweepResult = { checked: 0, removed: [] };
   let reportIds: string[];
   try {
-    reportIds = (await readdir(join(volume.dir, 'reports'))).filter((name) => UUID.test(name)).sort();
+    reportIds = (await readdir(join(volume.dir, 'reports'))).filter(isUuid).sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return result;
     throw err;

@@ -1,37 +1,30 @@
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
-import type { EventStore } from '../events/event-store.js';
 import { copyFor, type ReportCommand } from '../reports/decide.js';
 import { foldReport, LEGACY_TEMPLATE, type ReportState } from '../reports/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
-import type { Volume } from '../storage/volume.js';
 import { appendDecision, timingNow } from './append-decision.js';
 import { discardIfGone } from './discard-if-gone.js';
 import type { BackoffPolicy } from '../reports/backoff.js';
 import { inSpan } from '../telemetry/spans.js';
 import { claimDue, withLease, type Claim } from './leases.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
+import type { StageOptions } from './stage-options.js';
 
-export interface CopyStageOptions {
+/**
+ * Only files on this machine's volume are copied by this instance (and region-level copies of its
+ * region, if found here). `backoff.maxAttempts` is ignored for an unreachable store: the copy is
+ * retried until it is back.
+ */
+export interface CopyStageOptions extends StageOptions {
   /**
    * `replicate`: quire's own reports (mirror mode) → ReportReplicated. `migrate`: legacy reports
    * found on a volume → ReportMigrated. Same copy, same checks.
    */
   kind: 'replicate' | 'migrate';
-  store: EventStore;
-  volume: Volume;
   objectStore: ObjectStore;
-  /** Only files on this machine's volume are copied by this instance (and region-level copies of its region, if found here). */
-  region: string;
-  machine: string;
-  owner: string;
-  leaseMs: number;
-  /** maxAttempts is ignored for an unreachable store: the copy is retried until it is back. */
-  backoff: BackoffPolicy;
-  log: Logger;
   metrics?: ReplicationMetrics;
   /** At most this many files started per second (migrations of big volumes); unlimited when unset. */
   filesPerSecond?: number;

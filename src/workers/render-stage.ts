@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
 import type { StorageMode } from '../config.js';
 import type { NewEvent } from '../events/append.js';
-import type { EventStore } from '../events/event-store.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { ERASED, personalDataOf } from '../reports/personal-data.js';
 import { foldReport, reportStreamId } from '../reports/report-state.js';
@@ -12,28 +10,17 @@ import type { RenderJob, RenderPool } from '../render/render-pool.js';
 import type { HistoryEntry } from '../reports/templates/registry.js';
 import { ObjectStoreUnavailableError, type ObjectStore } from '../storage/object-store.js';
 import { reportKey } from '../storage/report-key.js';
-import type { Volume } from '../storage/volume.js';
 import { discardIfGone } from './discard-if-gone.js';
 import { appendDecision, timingNow } from './append-decision.js';
-import type { BackoffPolicy } from '../reports/backoff.js';
 import { claimDue, withLease, type Claim } from './leases.js';
 import { inSpan } from '../telemetry/spans.js';
+import type { StageOptions } from './stage-options.js';
 
-export interface RenderStageOptions {
-  store: EventStore;
+export interface RenderStageOptions extends StageOptions {
   pool: RenderPool;
-  volume: Volume;
   /** `object` renders straight to the object store; `volume` and `mirror` write the volume. */
   mode: StorageMode;
   objectStore?: ObjectStore;
-  /** This instance's region and machine: the volume the file lands on. */
-  region: string;
-  machine: string;
-  /** This instance's lease owner id. */
-  owner: string;
-  leaseMs: number;
-  backoff: BackoffPolicy;
-  log: Logger;
   /** The author written into every document (PDF_AUTHOR); default `quire`. */
   pdfAuthor?: string;
   /** Transient render progress (0..1); not a lifecycle event. */

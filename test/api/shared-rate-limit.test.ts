@@ -1,38 +1,20 @@
 import { sql } from 'kysely';
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { describe, expect, it } from 'vitest';
 import { SharedRateLimiter } from '../../src/api/shared-rate-limiter.js';
 import { gqlHttp } from '../graphql/client.js';
 import { RequestReportDocument } from '../graphql/gql/graphql.js';
-import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
-import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { backends } from '../support/databases.js';
+import { useTwoApiMachines } from '../support/instances.js';
+import { countEventsByType } from '../support/runtime.js';
 
 const input = (title: string) => ({ template: 'table', title, params: { columns: [{ label: 'Name', key: 'name' }], rows: [{ name: 'a' }] } });
 
 describe.each(backends)('requestReport rate limit shared by the fleet on %s', (kind) => {
-  let database: TestDatabase;
-  const machines: Array<{ runtime: TestRuntime; http: HttpServer }> = [];
-
-  beforeAll(async () => {
-    database = await openTestDatabase(kind);
-    for (const region of ['iad', 'lax']) {
-      // No workers: the reports stay REQUESTED, the test is about who may ask.
-      const runtime = await startTestRuntime(kind, { FLY_REGION: region, REQUESTS_PER_MINUTE: '3' }, { database });
-      machines.push({ runtime, http: await startHttpServer(runtime, 0, '127.0.0.1') });
-    }
-  });
-
-  afterAll(async () => {
-    for (const m of machines) {
-      await m.http.close();
-      await m.runtime.close();
-    }
-    await database?.close();
-  });
+  const fleet = useTwoApiMachines(kind, { REQUESTS_PER_MINUTE: '3' });
 
   it('one viewer’s budget is spent across both machines; another viewer keeps theirs; refused requests append nothing', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const { iad, lax } = fleet;
     const alice = await iad.runtime.userTokens.sign({ id: 'alice', role: 'user' }, 600);
     const bob = await lax.runtime.userTokens.sign({ id: 'bob', role: 'user' }, 600);
     const typename = async (url: string, token: string, title: string) => {
@@ -57,7 +39,7 @@ describe.each(backends)('requestReport rate limit shared by the fleet on %s', (k
 
     // Every report accounted for: four granted, four requested in the log, nothing else.
     expect(await countEventsByType(iad.runtime)).toEqual({ ReportRequested: 4 });
-    const owners = await database.db.selectFrom('report_status').select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner').execute();
+    const owners = await fleet.database.db.selectFrom('report_status').select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner').execute();
     expect(owners.map((o) => [o.owner, Number(o.n)])).toEqual([
       ['alice', 3],
       ['bob', 1],
@@ -65,8 +47,8 @@ describe.each(backends)('requestReport rate limit shared by the fleet on %s', (k
   });
 
   it('concurrent consumes from two instances never grant more than the limit (one atomic upsert)', async () => {
-    const a = new SharedRateLimiter(database.db, { keyPrefix: 'race', points: 5, durationSeconds: 60 });
-    const b = new SharedRateLimiter(database.db, { keyPrefix: 'race', points: 5, durationSeconds: 60 });
+    const a = new SharedRateLimiter(fleet.database.db, { keyPrefix: 'race', points: 5, durationSeconds: 60 });
+    const b = new SharedRateLimiter(fleet.database.db, { keyPrefix: 'race', points: 5, durationSeconds: 60 });
     const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).consume('carol')));
     const granted = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -76,7 +58,7 @@ describe.each(backends)('requestReport rate limit shared by the fleet on %s', (k
   });
 
   it('a window that has ended starts afresh, and the sweep deletes only ended windows', async () => {
-    const limiter = new SharedRateLimiter(database.db, { keyPrefix: 'window', points: 1, durationSeconds: 60 });
+    const limiter = new SharedRateLimiter(fleet.database.db, { keyPrefix: 'window', points: 1, durationSeconds: 60 });
     const first = await limiter.consume('dave');
     expect(first.isFirstInDuration).toBe(true);
     expect(first.remainingPoints).toBe(0);
@@ -84,9 +66,9 @@ describe.each(backends)('requestReport rate limit shared by the fleet on %s', (k
     await expect(limiter.consume('dave')).rejects.toBeInstanceOf(RateLimiterRes);
     await limiter.consume('erin');
     // End dave's window as the clock would (the database's clock decides, not this process's).
-    await sql`UPDATE rate_limits SET window_ends_at = now() - interval '1 second' WHERE key = 'window:dave'`.execute(database.db);
+    await sql`UPDATE rate_limits SET window_ends_at = now() - interval '1 second' WHERE key = 'window:dave'`.execute(fleet.database.db);
     await limiter.sweep();
-    const keys = (await database.db.selectFrom('rate_limits').select('key').where('key', 'like', 'window:%').orderBy('key').execute()).map((r) => r.key);
+    const keys = (await fleet.database.db.selectFrom('rate_limits').select('key').where('key', 'like', 'window:%').orderBy('key').execute()).map((r) => r.key);
     expect(keys).toEqual(['window:erin']);
     const again = await limiter.consume('dave');
     expect(again.isFirstInDuration).toBe(true);

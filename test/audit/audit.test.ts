@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkProof, eventProof, NotSealedError } from '../../src/audit/proof.js';
-import { rebuildAndVerifyProjections } from '../../src/audit/rebuild-verify.js';
+import { rebuildAndVerifyProjections } from '../../src/projections/rebuild-verify.js';
 import { reportAt } from '../../src/audit/report-at.js';
 import { latestSeal, sealPending } from '../../src/audit/seal.js';
 import { startSealer } from '../../src/audit/sealer.js';

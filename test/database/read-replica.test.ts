@@ -10,19 +10,18 @@ import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { loadConfig } from '../../src/config.js';
 import { InvalidLsnError, LSN_HEADER, MIN_LSN_HEADER, ReadRouter, compareLsn, parseLsnHeader } from '../../src/database/read-router.js';
 import type { Database } from '../../src/database/schema.js';
-import { START, type Checkpoint } from '../../src/events/checkpoint.js';
+import { START } from '../../src/events/checkpoint.js';
 import { EventStore } from '../../src/events/event-store.js';
-import type { InlineProjection } from '../../src/events/inline-projection.js';
 import { readAll } from '../../src/events/read.js';
-import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { subscribe } from '../../src/events/subscribe.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { closedWith, gqlHttp, gqlWs, subscribe as subscribeGql } from '../graphql/client.js';
 import { CreateDownloadUrlDocument, ReportDocument, ReportsDocument, ReportStatusDocument, RequestReportDocument } from '../graphql/gql/graphql.js';
 import { collect, waitFor } from '../support/collect.js';
 import { silentLog } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
+import { holdingProjection, readEverything } from '../support/log-reading.js';
 import { TEST_SECRET } from '../support/runtime.js';
 import { replicaUnavailableReason, startStreamingReplica, type StreamingReplica } from '../support/streaming-replica.js';
 
@@ -41,41 +40,6 @@ describe('LSN headers', () => {
     expect(compareLsn('A/10', 'a/10')).toBe(0);
   });
 });
-
-/** A projection that keeps one chosen stream's append transaction open after its INSERT. */
-function holdingProjection() {
-  let held: { streamId: string; entered: () => void; gate: Promise<void> } | undefined;
-  const projection: InlineProjection = {
-    name: 'holding',
-    async apply(_trx, events) {
-      if (!held || events[0]?.streamId !== held.streamId) return;
-      held.entered();
-      await held.gate;
-    },
-  };
-  return {
-    projection,
-    hold(streamId: string) {
-      let entered!: () => void;
-      let release!: () => void;
-      const inside = new Promise<void>((r) => (entered = r));
-      held = { streamId, entered, gate: new Promise<void>((r) => (release = r)) };
-      return { inside, release: () => release() };
-    },
-  };
-}
-
-/** Everything after `after` in the safe order, page by page. */
-async function readEverything(db: Kysely<Database>, after: Checkpoint, pageSize = 50): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  let checkpoint = after;
-  for (;;) {
-    const page = await readAll(db, checkpoint, pageSize);
-    if (page.events.length === 0) return out;
-    out.push(...page.events);
-    checkpoint = page.checkpoint;
-  }
-}
 
 describe.skipIf(unavailable !== undefined && !required)('a real streaming replica (DATABASE_READ_URL)', () => {
   let replica: StreamingReplica;
@@ -189,15 +153,15 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
       .execute();
     expect(naive.map((r) => r.stream_id)).toEqual([b.streamId]);
     // The safe read on the standby holds B back while A may still commit before it.
-    expect((await readEverything(reader, start)).map((e) => e.streamId)).not.toContain(b.streamId);
+    expect((await readEverything((after) => readAll(reader, after, 50), start)).map((e) => e.streamId)).not.toContain(b.streamId);
 
     hold.release();
     await appendingA;
     await replica.caughtUp();
-    const after = (await readEverything(reader, start)).filter((e) => e.streamId === a.streamId || e.streamId === b.streamId);
+    const after = (await readEverything((after) => readAll(reader, after, 50), start)).filter((e) => e.streamId === a.streamId || e.streamId === b.streamId);
     expect(after.map((e) => e.streamId)).toEqual([a.streamId, b.streamId]);
     // The same order the primary gives.
-    const onPrimary = (await readEverything(runtime.database.db, start)).filter((e) => e.streamId === a.streamId || e.streamId === b.streamId);
+    const onPrimary = (await readEverything((after) => readAll(runtime.database.db, after, 50), start)).filter((e) => e.streamId === a.streamId || e.streamId === b.streamId);
     expect(onPrimary.map((e) => e.eventId)).toEqual(after.map((e) => e.eventId));
   });
 
@@ -230,7 +194,7 @@ describe.skipIf(unavailable !== undefined && !required)('a real streaming replic
     await new Promise((r) => setTimeout(r, 200)); // room for a duplicate to show up
     await sub.stop();
 
-    const expected = await readEverything(runtime.database.db, start);
+    const expected = await readEverything((after) => readAll(runtime.database.db, after, 50), start);
     expect(expected).toHaveLength(writers * perWriter);
     expect(sub.events.map((e) => e.eventId)).toEqual(expected.map((e) => e.eventId));
   });

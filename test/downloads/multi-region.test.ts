@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
 import { createDownloadUrl } from '../../src/api/downloads.js';
 import { startMetricsServer } from '../../src/api/metrics-server.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { NotReadyError } from '../../src/storage/download-errors.js';

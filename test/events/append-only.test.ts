@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStore } from '../../src/events/event-store.js';
-import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
+import { backends, openTestDatabase, type TestDatabase, testStore } from '../support/databases.js';
 import { newReportStream, requested } from '../support/fixtures.js';
 
 describe.each(backends)('events table on %s is append-only', (kind) => {
@@ -9,7 +8,7 @@ describe.each(backends)('events table on %s is append-only', (kind) => {
 
   beforeAll(async () => {
     database = await openTestDatabase(kind);
-    const store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog });
+    const store = testStore(database);
     const { reportId, streamId } = newReportStream();
     await store.append(streamId, 'no_stream', [requested(reportId)]);
   });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdempotencyConflictError, InvalidEventError, WrongExpectedVersionError } from '../../src/events/errors.js';
-import { EventStore } from '../../src/events/event-store.js';
+import type { EventStore } from '../../src/events/event-store.js';
 import type { NewEvent } from '../../src/events/append.js';
-import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
+import { backends, openTestDatabase, type TestDatabase, testStore } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
 
 describe.each(backends)('append on %s', (kind) => {
@@ -12,7 +12,7 @@ describe.each(backends)('append on %s', (kind) => {
 
   beforeAll(async () => {
     database = await openTestDatabase(kind);
-    store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog });
+    store = testStore(database);
   });
   afterAll(() => database?.close());
 

@@ -5,7 +5,7 @@ import { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { reportProjection } from '../../src/projections/report-projection.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
 

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/events/canonical-json.js';
-import { EventStore } from '../../src/events/event-store.js';
+import type { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH, hashedBody } from '../../src/events/hash-chain.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { untilAllSafe } from '../audit/support.js';
-import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
+import { backends, openTestDatabase, type TestDatabase, testStore } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
 
 describe('canonical JSON', () => {
@@ -63,7 +63,7 @@ describe.each(backends)('hash chain on %s', (kind) => {
 
   beforeAll(async () => {
     database = await openTestDatabase(kind);
-    store = new EventStore({ db: database.db, notifier: database.notifier, region: 'syd', log: silentLog });
+    store = testStore(database, { region: 'syd' });
   });
   afterAll(() => database?.close());
 

@@ -1,37 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Checkpoint } from '../../src/events/checkpoint.js';
 import { EventStore } from '../../src/events/event-store.js';
-import type { InlineProjection } from '../../src/events/inline-projection.js';
 import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
 import { collect, waitFor } from '../support/collect.js';
 import { newReportStream, requested } from '../support/fixtures.js';
-
-/**
- * A projection that, for one chosen stream, keeps the append's transaction open after its INSERT
- * until released: the event has taken its global_position but is not committed.
- */
-function holdingProjection() {
-  let held: { streamId: string; entered: () => void; gate: Promise<void> } | undefined;
-  const projection: InlineProjection = {
-    name: 'holding',
-    async apply(_trx, events) {
-      if (!held || events[0]?.streamId !== held.streamId) return;
-      held.entered();
-      await held.gate;
-    },
-  };
-  return {
-    projection,
-    hold(streamId: string) {
-      let entered!: () => void;
-      let release!: () => void;
-      const inside = new Promise<void>((r) => (entered = r));
-      held = { streamId, entered, gate: new Promise<void>((r) => (release = r)) };
-      return { inside, release: () => release() };
-    },
-  };
-}
+import { holdingProjection, readEverything } from '../support/log-reading.js';
 
 describe.each(backends)('reading the global log on %s', (kind) => {
   let database: TestDatabase;
@@ -51,22 +24,11 @@ describe.each(backends)('reading the global log on %s', (kind) => {
   });
   afterAll(() => database?.close());
 
-  const readEverything = async (after: Checkpoint) => {
-    const out = [];
-    let checkpoint = after;
-    for (;;) {
-      const page = await store.readAll(checkpoint, 3);
-      if (page.events.length === 0) return out;
-      out.push(...page.events);
-      checkpoint = page.checkpoint;
-    }
-  };
-
   it('pages through the log in order with checkpoints', async () => {
     const start = await store.headCheckpoint();
     const streams = Array.from({ length: 4 }, newReportStream);
     for (const s of streams) await store.append(s.streamId, 'no_stream', [requested(s.reportId)]);
-    const events = await readEverything(start);
+    const events = await readEverything((after) => store.readAll(after, 3), start);
     expect(events.map((e) => e.streamId)).toEqual(streams.map((s) => s.streamId));
     expect(await store.headCheckpoint()).toEqual(events.at(-1)!.checkpoint);
   });
@@ -78,7 +40,7 @@ describe.each(backends)('reading the global log on %s', (kind) => {
       const s = newReportStream();
       appended.push((await store.append(s.streamId, 'no_stream', [requested(s.reportId)])).events[0]!);
     }
-    const read = await readEverything(start);
+    const read = await readEverything((after) => store.readAll(after, 3), start);
     expect(read.map((e) => e.eventId)).toEqual(appended.map((e) => e.eventId));
     const xids = read.map((e) => BigInt(e.checkpoint.transactionId));
     for (let i = 1; i < xids.length; i++) expect(xids[i]! > xids[i - 1]!).toBe(true);
@@ -122,7 +84,7 @@ describe.each(backends)('reading the global log on %s', (kind) => {
     const slowResult = await slowAppend;
     await Promise.all(fastAppends);
 
-    const all = await readEverything(start);
+    const all = await readEverything((after) => store.readAll(after, 3), start);
     expect(all[0]!.streamId).toBe(slow.streamId);
     expect(all.slice(1).map((e) => e.streamId).sort()).toEqual(fastIds);
     expect(slowResult.events[0]!.globalPosition).toBeLessThan(all[1]!.globalPosition);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentNesting } from '../../src/api/graphql/nesting-limit.js';
 import { InvalidEventError } from '../../src/events/errors.js';
-import { EventStore } from '../../src/events/event-store.js';
+import type { EventStore } from '../../src/events/event-store.js';
 import { MAX_JSON_DEPTH, storableJsonIssues } from '../../src/events/storable-json.js';
-import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
+import { backends, openTestDatabase, type TestDatabase, testStore } from '../support/databases.js';
 import { newReportStream } from '../support/fixtures.js';
 
 const nest = (depth: number): unknown => {
@@ -43,7 +43,7 @@ describe.each(backends)('append refuses what jsonb cannot store, on %s', (kind) 
 
   beforeAll(async () => {
     database = await openTestDatabase(kind);
-    store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog });
+    store = testStore(database);
   });
   afterAll(() => database?.close());
 

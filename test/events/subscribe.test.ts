@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresNotifier } from '../../src/database/notifier.js';
-import { EventStore } from '../../src/events/event-store.js';
-import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
+import type { EventStore } from '../../src/events/event-store.js';
+import { backends, openTestDatabase, type TestDatabase, testStore } from '../support/databases.js';
 import { collect, waitFor } from '../support/collect.js';
 import { newReportStream, requested } from '../support/fixtures.js';
 
@@ -14,7 +14,7 @@ describe.each(backends)('subscribe on %s', (kind) => {
   beforeAll(async () => {
     database = await openTestDatabase(kind);
     // A poll interval far beyond the test's waits: only NOTIFY (or a reconnect) can wake readers.
-    store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog, pollMs: 120_000 });
+    store = testStore(database, { pollMs: 120_000 });
   });
   afterAll(() => database?.close());
 

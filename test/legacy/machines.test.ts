@@ -10,7 +10,7 @@ import { legacyReportId } from '../../src/legacy/legacy-row.js';
 import type { SourceItem } from '../../src/legacy/legacy-source.js';
 import { migrationProgress } from '../../src/legacy/migration-progress.js';
 import { checkReadiness } from '../../src/legacy/readiness.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { waitFor } from '../support/collect.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';

@@ -10,7 +10,7 @@ import { legacyReportId } from '../../src/legacy/legacy-row.js';
 import { readLegacyFile, readLegacyTable } from '../../src/legacy/legacy-source.js';
 import { migrationProgress } from '../../src/legacy/migration-progress.js';
 import { checkReadiness } from '../../src/legacy/readiness.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { retryReport } from '../../src/reports/retry-report.js';
 import { S3ObjectStore } from '../../src/storage/s3-object-store.js';

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { InvalidParamsError } from '../../src/errors.js';
 import { NotRetryableError, ParamsTooLargeError, ReportNotFoundError, UnknownTemplateError } from '../../src/reports/errors.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { verifyLog } from '../../src/audit/verify.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { deleteReport } from '../../src/reports/delete-report.js';
 import { GoneError } from '../../src/reports/errors.js';

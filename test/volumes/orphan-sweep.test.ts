@@ -4,7 +4,7 @@ import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../../src/events/read.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { volumeStreamId } from '../../src/volumes/forget-volume.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../db/migrations/index.js';
 import { migrateToLatest } from '../../src/database/migrate.js';
 import { rebuildProjections } from '../../src/projections/rebuild.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { COPY_RETRY_MAX_MS } from '../../src/reports/decide.js';

@@ -8,7 +8,7 @@ import { openDatabase } from '../../src/database/connect.js';
 import { migrateToLatest } from '../../src/database/migrate.js';
 import type { EventStore } from '../../src/events/event-store.js';
 import { readStream } from '../../src/events/read.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { reportStreamId } from '../../src/reports/report-state.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';

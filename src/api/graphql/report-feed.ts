@@ -1,4 +1,4 @@
-import { loadReportStates } from '../../projections/report-queries.js';
+import { loadReportStates } from '../../reports/load-report.js';
 import { parseProgress } from '../../render/progress-signal.js';
 import { mayReadReport } from '../../reports/report-access.js';
 import { REPORT_STREAM_PREFIX, type ReportState } from '../../reports/report-state.js';

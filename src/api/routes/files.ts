@@ -9,7 +9,7 @@ import { InvalidFileTokenError, type FileClaims } from '../../storage/file-token
 import { sendError, sendJson } from '../http-errors.js';
 import { reportTraceparent } from '../../reports/report-trace.js';
 import { inSpan } from '../../telemetry/spans.js';
-import { loadReportState } from '../../projections/report-rows.js';
+import { loadReportState } from '../../reports/load-report.js';
 import { GoneError } from '../../reports/errors.js';
 import { isGone } from '../../reports/report-state.js';
 

@@ -1,32 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
-import { selectReportWithLocations, toLocation, toReportState, toReportStateWithLocations } from './report-rows.js';
-import type { ReportLocation, ReportState, ReportStatus } from '../reports/report-state.js';
-
-/** Report states for many ids in one statement (DataLoader batches); missing ids are absent. */
-export async function loadReportStates(db: Kysely<Database>, reportIds: readonly string[]): Promise<Map<string, ReportState>> {
-  const out = new Map<string, ReportState>();
-  if (reportIds.length === 0) return out;
-  const rows = await selectReportWithLocations(db).where('s.report_id', 'in', [...reportIds]).execute();
-  for (const row of rows) out.set(row.report_id, toReportStateWithLocations(row));
-  return out;
-}
-
-/** Locations of many reports in one statement. */
-export async function loadLocations(db: Kysely<Database>, reportIds: readonly string[]): Promise<Map<string, ReportLocation[]>> {
-  const out = new Map<string, ReportLocation[]>(reportIds.map((id) => [id, []]));
-  if (reportIds.length === 0) return out;
-  const rows = await db
-    .selectFrom('report_locations')
-    .selectAll()
-    .where('report_id', 'in', [...reportIds])
-    .orderBy('report_id')
-    .orderBy('kind')
-    .orderBy('place')
-    .execute();
-  for (const row of rows) out.get(row.report_id)?.push(toLocation(row));
-  return out;
-}
+import { toReportState } from '../projections/report-rows.js';
+import type { ReportState, ReportStatus } from './report-state.js';
 
 export interface ReportPageFilter {
   /** Only this owner's reports (users); undefined lists everyone's (auditors, admins). */

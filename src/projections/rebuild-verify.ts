@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
-import { replayReports } from '../projections/rebuild.js';
+import { replayReports } from './rebuild.js';
 
 export interface ProjectionDifference {
   table: 'report_status' | 'report_locations';
