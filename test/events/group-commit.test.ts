@@ -5,9 +5,15 @@ import { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { reportProjection } from '../../src/projections/report-projection.js';
+import { configuredPersonalData } from '../../src/reports/personal-data.js';
+import { TEST_DATA_ENCRYPTION_KEY } from '../support/runtime.js';
+
 import { loadReportState } from '../../src/reports/load-report.js';
 import { backends, openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
+
+/** The report projection decrypts requests: it needs the cipher the service is given. */
+const personalData = configuredPersonalData({ dataEncryptionKey: TEST_DATA_ENCRYPTION_KEY, dataDir: '' });
 
 /**
  * Group commit: appends with a known expected version to different streams share one transaction.
@@ -20,7 +26,7 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   beforeAll(async () => {
     database = await openTestDatabase(kind);
-    store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog, projections: [reportProjection], groupCommit: { maxInFlight: 1 } });
+    store = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog, projections: [reportProjection(personalData)], groupCommit: { maxInFlight: 1 } });
   });
   afterAll(() => database?.close());
 
@@ -130,7 +136,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   });
 
   it('many writers on distinct streams and one hot stream: every append lands once, chains intact', async () => {
-    const wide = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog, projections: [reportProjection] });
+    const wide = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log: silentLog, projections: [reportProjection(personalData)] });
     const streams = Array.from({ length: 40 }, () => newReportStream());
     const hot = newReportStream();
     await wide.append(hot.streamId, 'no_stream', [requested(hot.reportId)]);
