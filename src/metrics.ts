@@ -4,6 +4,8 @@ import type { ReplicationMetrics } from './workers/replication-metrics.js';
 export type DownloadPath = 'object' | 'local' | 'replay';
 export type DownloadOutcome = 'ok' | 'not_found' | 'not_ready' | 'failed' | 'unavailable' | 'forbidden' | 'invalid' | 'gone';
 
+export type WebhookDeliveryOutcome = 'delivered' | 'failed_attempt' | 'given_up';
+
 export type WorkStageName = 'render' | 'replicate' | 'migrate';
 
 /** What the scrape reads from the database (set once it is open). */
@@ -62,6 +64,13 @@ export class Metrics implements ReplicationMetrics {
   private readonly quarantinedEvents = new Counter({
     name: 'quire_events_quarantined_total',
     help: 'Rows of the event log this process could not read (bad row, or written by a newer version) and skipped',
+    registers: [this.registry],
+  });
+
+  private readonly webhookDeliveries = new Counter({
+    name: 'quire_webhook_deliveries_total',
+    help: 'Completion webhook attempts by outcome (delivered, failed_attempt: retried later, given_up: the last attempt failed, WebhookFailed)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
 
@@ -190,6 +199,11 @@ export class Metrics implements ReplicationMetrics {
 
   httpRequest(route: string, status: number, seconds: number): void {
     this.httpDuration.observe({ route, status: String(status) }, seconds);
+  }
+
+  /** A webhook attempt recorded: a given-up delivery counts once, as given_up (not also as failed_attempt). */
+  webhookDelivery(outcome: WebhookDeliveryOutcome): void {
+    this.webhookDeliveries.inc({ outcome });
   }
 
   eventQuarantined(): void {

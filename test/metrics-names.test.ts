@@ -28,6 +28,7 @@ const QUIRE_METRICS = {
   quire_seal_age_seconds: 'gauge',
   quire_database_reads_total: 'counter',
   quire_events_quarantined_total: 'counter',
+  quire_webhook_deliveries_total: 'counter',
 } as const;
 
 /** Node's defaults, under prom-client's standard (unprefixed) names. */

@@ -3,52 +3,72 @@ import { loadConfig } from '../config.js';
 import { QuireError } from '../errors.js';
 import { deleteReport } from '../reports/delete-report.js';
 import { eraseReport } from '../reports/erase-report.js';
+import type { ReportState } from '../reports/report-state.js';
 import { canonicalUuid } from '../reports/uuid.js';
-import { startRuntime } from '../runtime.js';
+import { startRuntime, type Runtime } from '../runtime.js';
 
 /** Operators act as an admin named for the command (the actor in the log). */
 const OPERATOR = { id: 'cli:reports', role: 'admin' } as const;
 
-async function deleteCommand(reportId: string, options: { reason?: string }): Promise<void> {
+/** `quire reports …` exits 0 when done, 2 on a usage error or a refusal (unknown id, held, gone, not erasable): nothing changed. */
+const REFUSED = 2;
+
+/**
+ * Runs one report command and answers: a line for people, or with `--json` one object on stdout
+ * for scripts ({reportId, status, copiesToPurge}, or {error: {code, message}} when refused).
+ */
+async function answer(name: string, json: boolean | undefined, command: (runtime: Runtime) => Promise<ReportState>, done: (state: ReportState) => string): Promise<void> {
   const runtime = await startRuntime(loadConfig());
   try {
-    const state = await deleteReport(runtime.store, canonicalUuid(reportId), OPERATOR, options.reason === undefined ? {} : { reason: options.reason });
-    console.log(`deleted: ${state.reportId} (${state.locations.length} copie(s) to purge; the workers' purge stage removes them)`);
+    const state = await command(runtime);
+    console.log(json ? JSON.stringify({ reportId: state.reportId, status: state.status, copiesToPurge: state.locations.length }) : done(state));
   } catch (err) {
     if (!(err instanceof QuireError)) throw err;
-    console.error(`quire reports delete: ${err.message}`);
-    process.exitCode = 2;
+    if (json) console.log(JSON.stringify({ error: { code: err.code, message: err.message } }));
+    else console.error(`quire reports ${name}: ${err.message}`);
+    process.exitCode = REFUSED;
   } finally {
     await runtime.close();
   }
 }
 
-async function eraseCommand(reportId: string, options: { reason: string }): Promise<void> {
-  const runtime = await startRuntime(loadConfig());
-  try {
-    const state = await eraseReport(runtime.store, canonicalUuid(reportId), options.reason, OPERATOR);
-    console.log(`erased: ${state.reportId} (its data key is deleted; ${state.locations.length} copie(s) to purge; the workers' purge stage removes them)`);
-  } catch (err) {
-    if (!(err instanceof QuireError)) throw err;
-    console.error(`quire reports erase: ${err.message}`);
-    process.exitCode = 2;
-  } finally {
-    await runtime.close();
-  }
+function deleteCommand(reportId: string, options: { reason?: string; json?: boolean }): Promise<void> {
+  return answer(
+    'delete',
+    options.json,
+    (runtime) => deleteReport(runtime.store, canonicalUuid(reportId), OPERATOR, options.reason === undefined ? {} : { reason: options.reason }),
+    (state) => `deleted: ${state.reportId} (${state.locations.length} copie(s) to purge; the workers' purge stage removes them)`,
+  );
 }
+
+function eraseCommand(reportId: string, options: { reason: string; json?: boolean }): Promise<void> {
+  return answer(
+    'erase',
+    options.json,
+    (runtime) => eraseReport(runtime.store, canonicalUuid(reportId), options.reason, OPERATOR),
+    (state) => `erased: ${state.reportId} (its data key is deleted; ${state.locations.length} copie(s) to purge; the workers' purge stage removes them)`,
+  );
+}
+
+const JSON_OPTION = 'answer with one JSON object on stdout: {reportId, status, copiesToPurge}, or {error: {code, message}} when refused';
 
 export function registerReportCommands(program: Command): void {
-  const reports = program.command('reports').description('reports, as an operator');
+  const reports = program.command('reports').description('reports, as an operator (exit codes: 0 done, 2 usage or refused: nothing changed)');
+  // A usage error (no --reason, an unknown option) exits 2 like a refusal, not commander's 1.
+  // Set before the subcommands are added: they inherit it.
+  reports.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : REFUSED));
   reports
     .command('delete')
     .argument('<id>', 'the report’s UUID')
     .description('delete a report (as an admin): GONE at once, every copy purged by the workers; refused while under legal hold')
     .option('--reason <text>', 'why (kept in the log, at most 500 characters)')
+    .option('--json', JSON_OPTION)
     .action(deleteCommand);
   reports
     .command('erase')
     .argument('<id>', 'the report’s UUID')
     .description('erase a report’s personal data (as an admin): its data key is deleted, ReportErased appended, every copy purged; the log still verifies; refused while under legal hold')
     .requiredOption('--reason <text>', 'why (kept in the log: no personal data; at most 500 characters)')
+    .option('--json', JSON_OPTION)
     .action(eraseCommand);
 }

@@ -14,7 +14,7 @@ import { describeAuthFailure, signOut, TOKEN_KEY } from './auth';
 import { loadAudit } from './auditor-log';
 import { markSignedIn, showObjectStore, startSocket } from './connection';
 import { followList, loadReports } from './report-list';
-import { deleteFollowed, download, follow, retry } from './report-timeline';
+import { deleteFollowed, download, eraseFollowed, follow, retry } from './report-timeline';
 import { loadTemplates, submitRequest, syncTemplate } from './request-form';
 import { call, isStaff, state } from './state';
 import { AuthError } from './transport';
@@ -78,6 +78,7 @@ function start(): void {
   $('download').addEventListener('click', () => void download());
   $('retry').addEventListener('click', () => void retry());
   $('delete').addEventListener('click', () => void deleteFollowed());
+  $('erase').addEventListener('click', () => void eraseFollowed());
   $('refresh-list').addEventListener('click', () => void loadReports(true));
   $('more').addEventListener('click', () => void loadReports(false));
   $('refresh-audit').addEventListener('click', () => void loadAudit(true));

@@ -1,7 +1,7 @@
 // The report being followed: its status and timeline live over graphql-ws (reportStatus, and
 // reportProgress while it waits to be rendered), its facts, the failure panel, download and retry.
 import { $, button, dateTimeFormat, el, fact, formatBytes, hashCode, show, timeEl, timeFormat } from './dom';
-import { UiCreateDownloadUrlDocument, UiDeleteReportDocument, UiReportProgressDocument, UiReportStatusDocument, UiRetryReportDocument } from './gql/graphql';
+import { UiCreateDownloadUrlDocument, UiDeleteReportDocument, UiEraseReportDocument, UiReportProgressDocument, UiReportStatusDocument, UiRetryReportDocument } from './gql/graphql';
 import { handleFailure, recheckToken } from './auth';
 import { socket, stopFollowing, stopProgress } from './connection';
 import { updateListRow } from './report-row-status';
@@ -25,6 +25,7 @@ export function follow(reportId: string): void {
   $('failure').hidden = true;
   button('download').disabled = true;
   $('delete').hidden = true;
+  $('erase').hidden = true;
   show('download-message', '', 'info');
   $('report-heading').focus();
 
@@ -78,6 +79,9 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 const GONE = ['EXPIRED', 'DELETED', 'ERASED'];
+
+/** How a gone report is named: "Expired", "Deleted", "Erased". */
+const GONE_WORD: Record<string, string> = { EXPIRED: 'Expired', DELETED: 'Deleted', ERASED: 'Erased' };
 
 const SOURCE_TEXT: Record<string, string> = {
   OBJECT_STORE: 'the object store',
@@ -158,6 +162,11 @@ function timelineEntry(event: HistoryEvent, report: Report, isLastFailure: boole
       status = 'DELETED';
       detail = by ? `deleted${by}` : 'deleted';
       break;
+    case 'ReportErased':
+      // Who and when; the reason stays in the log (auditors read it), never any of the erased data.
+      status = 'ERASED';
+      detail = `personal data erased${by}`;
+      break;
     case 'ReportHeld':
       status = 'HELD';
       detail = `legal hold${by}`;
@@ -232,7 +241,7 @@ function render(report: Report): void {
   if (report.bytes != null) fact(facts, 'Size', formatBytes(report.bytes));
   if (report.sha256) fact(facts, 'SHA-256', hashCode(report.sha256));
   const gone = GONE.includes(report.status);
-  if (gone && report.goneAt) fact(facts, report.status === 'EXPIRED' ? 'Expired' : 'Deleted', timeEl(report.goneAt, dateTimeFormat));
+  if (gone && report.goneAt) fact(facts, GONE_WORD[report.status]!, timeEl(report.goneAt, dateTimeFormat));
   else if (report.expiresAt) fact(facts, 'Expires', timeEl(report.expiresAt, dateTimeFormat));
   else fact(facts, 'Expires', 'never (kept until deleted)');
   if (report.held) fact(facts, 'Legal hold', 'yes: it neither expires nor can be deleted until an admin releases it');
@@ -245,8 +254,11 @@ function render(report: Report): void {
   // Its owner (or an admin) may delete it, unless it is held or gone already.
   const mayDelete = !!state.viewer && (state.viewer.role === 'ADMIN' || (state.viewer.role === 'USER' && state.viewer.id === report.owner));
   $('delete').hidden = !mayDelete || gone || report.held;
+  // Admins may erase its personal data, also once it is expired or deleted; not while held, nor twice.
+  $('erase').hidden = state.viewer?.role !== 'ADMIN' || report.status === 'ERASED' || report.held;
   if (gone) {
-    show('download-message', `${report.status === 'EXPIRED' ? 'Expired' : 'Deleted'}: this report can no longer be downloaded.`, 'info');
+    const erased = report.status === 'ERASED' ? ' Its title and params are erased for good.' : '';
+    show('download-message', `${GONE_WORD[report.status]}: this report can no longer be downloaded.${erased}`, 'info');
   } else if (d.available) {
     const where = SOURCE_TEXT[d.source ?? ''] ?? d.source;
     show('download-message', `Will be served from ${where}${d.region ? ` (${[d.region, d.machine].filter(Boolean).join(', ')})` : ''}.`, 'info');
@@ -296,7 +308,7 @@ export async function download(): Promise<void> {
     } else if (r.__typename === 'NotFoundError') {
       show('download-message', 'Not found: no such report, or it is not yours.');
     } else if (r.__typename === 'GoneError') {
-      show('download-message', `Gone: this report is ${r.status === 'EXPIRED' ? 'expired' : 'deleted'} and can no longer be downloaded.`);
+      show('download-message', `Gone: this report is ${(GONE_WORD[r.status] ?? 'deleted').toLowerCase()} and can no longer be downloaded.`);
     } else {
       show('download-message', `${r.code}: ${r.message}`);
     }
@@ -316,6 +328,27 @@ export async function deleteFollowed(): Promise<void> {
     const { deleteReport: r } = await call(UiDeleteReportDocument, { id: report.reportId });
     // The live status shows DELETED as soon as it is appended.
     if (r.__typename === 'MutationDeleteReportSuccess') show('download-message', 'Deleted: its copies are being removed.', 'ok');
+    else show('download-message', `${r.code}: ${r.message}`);
+  } catch (err) {
+    handleFailure(err, 'download-message');
+  } finally {
+    b.disabled = false;
+  }
+}
+
+/** Admins: erase the followed report's personal data, with the reason the log keeps (asked for, never guessed). */
+export async function eraseFollowed(): Promise<void> {
+  const report = state.report;
+  if (!report) return;
+  const reason = prompt(`Erase the personal data of “${report.title}” for good? Its title and params become unreadable and every copy of its file is deleted.\n\nWhy (kept in the log, so no personal data; e.g. the request it answers):`);
+  if (reason === null) return;
+  if (reason.trim() === '') return show('download-message', 'Nothing erased: say why (e.g. the erasure request it answers).');
+  const b = button('erase');
+  b.disabled = true;
+  try {
+    const { eraseReport: r } = await call(UiEraseReportDocument, { id: report.reportId, reason: reason.trim() });
+    // The live status shows ERASED and the title [erased] as soon as it is appended.
+    if (r.__typename === 'MutationEraseReportSuccess') show('download-message', 'Erased: its personal data is gone and its copies are being removed.', 'ok');
     else show('download-message', `${r.code}: ${r.message}`);
   } catch (err) {
     handleFailure(err, 'download-message');

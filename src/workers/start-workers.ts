@@ -136,6 +136,7 @@ export function createWorkers(runtime: Runtime, options: { owner?: string; pool?
             timeoutMs: config.webhooks.timeoutMs,
             downloadUrl: (reportId, reportOwner) => resolveDownload(downloadContext(runtime), reportId, { id: reportOwner, role: 'user' }, config.downloadTtlSeconds),
             log,
+            metrics,
           }),
         );
   const expire = loop('expire', 4, expiryStage({ store, owner, leaseMs: config.leaseMs, log, machine: config.machineId }));

@@ -23,6 +23,7 @@ export interface WebhookStageOptions {
   /** A fresh download link to the report's file, as its owner would get one (throws a QuireError when there is none). */
   downloadUrl(reportId: string, owner: string): Promise<{ url: string; expiresAt: Date }>;
   log: Logger;
+  metrics?: { webhookDelivery(outcome: 'delivered' | 'failed_attempt' | 'given_up'): void };
 }
 
 /** What a receiver gets: Standard Webhooks' {type, timestamp, data}. */
@@ -104,7 +105,13 @@ export function webhookStage(options: WebhookStageOptions) {
     const meta = { actor: `webhooks:${owner.split(':').slice(0, 2).join(':')}` };
     let current: ReportState | null = state;
     for (let i = 0; i < APPEND_TRIES && current?.webhook?.pending[0]?.deliveryId === head.deliveryId; i++) {
-      if (await appendDecision(store, current, command, meta)) break;
+      const appended = await appendDecision(store, current, command, meta);
+      if (appended) {
+        // Counted from what was recorded, so a given-up delivery is the one decide gave up on.
+        const gaveUp = appended.some((e) => e.type === 'WebhookFailed');
+        options.metrics?.webhookDelivery(outcome.delivered ? 'delivered' : gaveUp ? 'given_up' : 'failed_attempt');
+        break;
+      }
       // The report moved on meanwhile (a copy recorded, a retry requested): decide again on what it is now.
       current = foldReport(await store.readStream(claim.streamId));
     }

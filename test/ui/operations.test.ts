@@ -17,7 +17,7 @@ const names = (d: DefinitionNode) => ('name' in d && d.name ? d.name.value : '')
 describe('progress page operations', () => {
   it('has the operations the page sends', () => {
     const operations = sources.flatMap((s) => parse(s).definitions.filter((d) => d.kind === 'OperationDefinition').map(names));
-    expect(operations.sort()).toEqual(['UiCreateDownloadUrl', 'UiDeleteReport', 'UiEvents', 'UiLogDigest', 'UiMe', 'UiReportProgress', 'UiReportStatus', 'UiReports', 'UiRequestReport', 'UiRetryReport', 'UiTemplates', 'UiViewerReports']);
+    expect(operations.sort()).toEqual(['UiCreateDownloadUrl', 'UiDeleteReport', 'UiEraseReport', 'UiEvents', 'UiLogDigest', 'UiMe', 'UiReportProgress', 'UiReportStatus', 'UiReports', 'UiRequestReport', 'UiRetryReport', 'UiTemplates', 'UiViewerReports']);
   });
 
   it('every operation is valid against schema/schema.graphql (with the fragments)', () => {

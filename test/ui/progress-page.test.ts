@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import { RenderPool } from '../../src/render/render-pool.js';
+import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { gqlHttp } from '../graphql/client.js';
 import { startSealer } from '../../src/audit/sealer.js';
@@ -333,6 +334,57 @@ describe.skipIf(!haveChromium)('progress page in chromium', () => {
       await page.locator('#download-message', { hasText: 'can no longer be downloaded' }).waitFor(WAIT);
       expect(await page.locator('#delete').isHidden()).toBe(true);
       expect(await page.locator('#download').isDisabled()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('lets an admin erase a report’s personal data: ERASED, its title [erased] in the heading and the list, who erased it in the timeline', async () => {
+    const { context, page } = await newPage();
+    const prompts: string[] = [];
+    page.on('dialog', (d) => {
+      prompts.push(d.type());
+      void d.accept('erasure request 42');
+    });
+    try {
+      // Through requestReport, so its title and params are encrypted with a data key (erasable).
+      const { reportId } = await requestReport(runtime.store, { template: 'table', title: 'Jane Roe’s statement', params: { columns: [{ label: 'A', key: 'a' }], rows: [] } }, { id: 'bob', role: 'user' });
+      const root = await runtime.userTokens.sign({ id: 'root', role: 'admin' }, 600);
+      await signIn(page, root);
+      await page.getByText('Signed in as root').waitFor(WAIT);
+      await page.getByRole('button', { name: 'Jane Roe’s statement' }).click();
+      await page.getByRole('heading', { name: 'Jane Roe’s statement' }).waitFor(WAIT);
+      await page.getByRole('button', { name: 'Erase personal data' }).click();
+      await waitShown(page, '#status[data-status="ERASED"]', reportId);
+      expect(prompts).toEqual(['prompt']);
+      await page.getByRole('heading', { name: '[erased]' }).waitFor(WAIT);
+      await page.locator('#timeline li[data-status="ERASED"]', { hasText: 'erased by root' }).waitFor(WAIT);
+      await page.locator('#facts', { hasText: 'Erased' }).waitFor(WAIT);
+      await page.locator('#download-message', { hasText: 'can no longer be downloaded' }).waitFor(WAIT);
+      // The list's row follows: its badge and its title.
+      const row = page.locator(`#reports-body tr[data-report-id="${reportId}"]`);
+      await row.locator('.badge', { hasText: 'ERASED' }).waitFor(WAIT);
+      expect(await row.locator('button.link').textContent()).toBe('[erased]');
+      expect(await page.locator('#erase').isHidden()).toBe(true);
+      expect(await page.locator('#delete').isHidden()).toBe(true);
+      expect(await page.evaluate(() => document.body.innerText)).not.toContain('Jane Roe');
+      const events = await runtime.store.readStream(`report-${reportId}`);
+      expect(events.filter((e) => e.type === 'ReportErased').map((e) => e.data)).toEqual([{ by: 'root', reason: 'erasure request 42' }]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('offers no erase button to a report’s owner', async () => {
+    const { context, page } = await newPage();
+    try {
+      const { reportId } = await requestReport(runtime.store, { template: 'table', title: 'Mine to keep', params: { columns: [{ label: 'A', key: 'a' }], rows: [] } }, { id: 'alice', role: 'user' });
+      await signIn(page, alice);
+      await page.getByText('Signed in as alice').waitFor(WAIT);
+      await page.evaluate((id) => (location.hash = id), reportId);
+      await page.getByRole('heading', { name: 'Mine to keep' }).waitFor(WAIT);
+      await page.getByRole('button', { name: 'Delete report' }).waitFor(WAIT);
+      expect(await page.locator('#erase').isHidden()).toBe(true);
     } finally {
       await context.close();
     }

@@ -21,6 +21,7 @@ import { isPublicAddress } from '../../src/webhooks/callback-url.js';
 import { deliverWebhook, guardedLookup, MAX_RESPONSE_BYTES } from '../../src/webhooks/deliver.js';
 import { verifyWebhook, webhookSignature } from '../../src/webhooks/signature.js';
 import type { WebhookPayload } from '../../src/workers/webhook-stage.js';
+import { Metrics } from '../../src/metrics.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { waitFor } from '../support/collect.js';
 import { backends } from '../support/databases.js';
@@ -85,7 +86,7 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
       WEBHOOK_MAX_ATTEMPTS: '3',
       WEBHOOK_RETRY_BASE_MS: '100',
       WEBHOOK_TIMEOUT_MS: '2000',
-    });
+    }, { metrics: new Metrics({ defaultMetrics: false }) });
     pool = new RenderPool({ size: 1 });
     await pool.warmUp();
     workers = createWorkers(runtime, { pool, owner: 'worker-a' });
@@ -163,7 +164,14 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     const row = await runtime.store.db.selectFrom('report_status').select(['webhook_due_at', 'webhook']).where('report_id', '=', reportId).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ webhook_due_at: null, webhook: { url: receiver.url(), pending: [] } });
     expect((await rebuildAndVerifyProjections(runtime.store.db, runtime.store.personalData)).differenceCount).toBe(0);
+    expect(await deliveryCounts()).toEqual({ delivered: 2, failed_attempt: 2 });
   });
+
+  /** quire_webhook_deliveries_total by outcome, as the scrape shows it. */
+  async function deliveryCounts(): Promise<Record<string, number>> {
+    const metric = await runtime.metrics.registry.getSingleMetric('quire_webhook_deliveries_total')!.get();
+    return Object.fromEntries(metric.values.map((v) => [String(v.labels['outcome']), v.value]));
+  }
 
   it('gives up after WEBHOOK_MAX_ATTEMPTS with WebhookFailed, and sends nothing more', async () => {
     const { reportId, streamId } = await ask('Never answered', receiver.url('/down'));
@@ -183,6 +191,8 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
       ['WebhookFailed', { attempts: 3, status: 'STORED', error: 'answered 503: not now' }],
     ]);
     expect((await loadReportState(runtime.store.db, reportId))!).toMatchObject({ status: 'STORED', webhook: { pending: [] } });
+    // The last failed attempt counts as given_up only: attempts in all = delivered + failed_attempt + given_up.
+    expect(await deliveryCounts()).toEqual({ delivered: 2, failed_attempt: 4, given_up: 1 });
     receiver.script = [];
   });
 

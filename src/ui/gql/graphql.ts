@@ -85,6 +85,22 @@ export type UiDeleteReportMutation = { deleteReport:
     | { __typename: 'NotFoundError', code: string, message: string }
    };
 
+export type UiEraseReportMutationVariables = Exact<{
+  id: string | number;
+  reason: string;
+}>;
+
+
+export type UiEraseReportMutation = { eraseReport:
+    | { __typename: 'ConflictError', code: string, message: string }
+    | { __typename: 'ErasureUnsupportedError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
+    | { __typename: 'HeldError', code: string, message: string }
+    | { __typename: 'InvalidParamsError', code: string, message: string }
+    | { __typename: 'MutationEraseReportSuccess', data: { reportId: string, status: ReportStatus } }
+    | { __typename: 'NotFoundError', code: string, message: string }
+   };
+
 export type UiEventsQueryVariables = Exact<{
   first: number;
   after?: string | null | undefined;
@@ -281,6 +297,23 @@ export const UiDeleteReportDocument = new TypedDocumentString(`
   }
 }
     `, {"hash":"ed44a5ca877d35f429c10a815ff00e64ba68fa4705330b0bda0012dbfc0267ec"}) as unknown as TypedDocumentString<UiDeleteReportMutation, UiDeleteReportMutationVariables>;
+export const UiEraseReportDocument = new TypedDocumentString(`
+    mutation UiEraseReport($id: ID!, $reason: String!) {
+  eraseReport(id: $id, reason: $reason) {
+    __typename
+    ... on MutationEraseReportSuccess {
+      data {
+        reportId
+        status
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+  }
+}
+    `, {"hash":"7d92699071495d0f1803aae0b8d5ce6825733bb2eba3024c9269737d24f895bb"}) as unknown as TypedDocumentString<UiEraseReportMutation, UiEraseReportMutationVariables>;
 export const UiEventsDocument = new TypedDocumentString(`
     query UiEvents($first: Int!, $after: String) {
   events(first: $first, after: $after) {
