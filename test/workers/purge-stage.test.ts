@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { deleteReport } from '../../src/reports/delete-report.js';
 import { requestReport } from '../../src/reports/request-report.js';
