@@ -93,7 +93,9 @@ export function checkCallbackUrlShape(raw: string, policy: CallbackPolicy): URL 
   if (!hostAllowed(host, policy.allowedHosts)) {
     throw new CallbackUrlRefusedError(policy.allowedHosts.length === 0 ? 'callbacks are not enabled here (WEBHOOK_ALLOWED_HOSTS is empty)' : `host ${host} is not on the allow-list`);
   }
-  if (policy.production && (host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && !isPublicAddress(host)))) {
+  // `localhost.` is localhost too (a fully qualified name): the check does not rely on DNS to say so.
+  const name = host.replace(/\.$/, '');
+  if (policy.production && (name === 'localhost' || name.endsWith('.localhost') || (isIP(host) !== 0 && !isPublicAddress(host)))) {
     throw new CallbackUrlRefusedError(`host ${host} is not a public address`);
   }
   return url;
