@@ -129,7 +129,7 @@ describe('seal keys and database roles', () => {
 });
 
 describe('webhooks and idempotency', () => {
-  const prod = { NODE_ENV: 'production', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY };
+  const prod = { NODE_ENV: 'production', AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: TEST_SEAL_KEY, DATA_ENCRYPTION_KEY: 'k'.repeat(32) };
   const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
   it('callbacks are off until hosts are allowed; in production allowed hosts need WEBHOOK_SECRET, of the Standard Webhooks form', () => {
