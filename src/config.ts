@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { TEMPLATE_NAMES } from './reports/templates/names.js';
 import { DURATION_HINT, parseDurationSeconds } from './shared/duration.js';
 
 /** A machine id: Fly's are 14 hex digits; elsewhere any safe token (it goes into URLs and stream ids). */
@@ -419,6 +420,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const retention = retentionConfig(e);
+  for (const template of Object.keys(retention.byTemplate)) {
+    if (!(TEMPLATE_NAMES as readonly string[]).includes(template)) missing.push(`  RETENTION_DEFAULT: no template is called ${template} (templates: ${TEMPLATE_NAMES.join(', ')})`);
+  }
   for (const [template, seconds] of [['(every template)', retention.defaultSeconds] as const, ...Object.entries(retention.byTemplate)]) {
     if (seconds !== null && retention.maxSeconds !== null && seconds > retention.maxSeconds) {
       missing.push(`  RETENTION_DEFAULT: the default for ${template} is longer than RETENTION_MAX (${e.RETENTION_MAX})`);
