@@ -71,7 +71,6 @@ async function serve(): Promise<void> {
       url: http.url,
       node: process.version,
       database: runtime.database.kind,
-      region: config.region,
       storageMode: config.storageMode,
       objectStore: config.objectStore.kind,
       startupMs: { modules: Math.round(modulesLoadedMs), database: Math.round(databaseReadyMs - modulesLoadedMs), http: Math.round(performance.now() - databaseReadyMs) },

@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { TEMPLATE_NAMES } from './reports/templates/names.js';
 import { DURATION_HINT, parseDurationSeconds } from './shared/duration.js';
 
 /** A machine id: Fly's are 14 hex digits; elsewhere any safe token (it goes into URLs and stream ids). */
@@ -9,6 +10,15 @@ const MACHINE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SQL_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 /** Every environment variable quire reads, validated once at start-up. */
+/** The longest retention a setting may name (about a century): beyond some thousands of years an expiry is no date at all. */
+const LONGEST_RETENTION = 'P5200W';
+
+/** A retention setting in seconds, or null when it is not a duration or longer than LONGEST_RETENTION. */
+function retentionSeconds(text: string): number | null {
+  const seconds = parseDurationSeconds(text);
+  return seconds !== null && seconds <= parseDurationSeconds(LONGEST_RETENTION)! ? seconds : null;
+}
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
@@ -118,11 +128,11 @@ const EnvSchema = z.object({
   RETENTION_DEFAULT: z
     .string()
     .refine(
-      (v) => v.split(',').every((part) => parseDurationSeconds(part.includes('=') ? part.slice(part.indexOf('=') + 1) : part) !== null),
-      `a list of durations, each alone or as template=duration (${DURATION_HINT})`,
+      (v) => v.split(',').every((part) => retentionSeconds(part.includes('=') ? part.slice(part.indexOf('=') + 1) : part) !== null),
+      `a list of durations, each alone or as template=duration (${DURATION_HINT}; at most ${LONGEST_RETENTION})`,
     )
     .optional(),
-  RETENTION_MAX: z.string().refine((v) => parseDurationSeconds(v) !== null, DURATION_HINT).optional(),
+  RETENTION_MAX: z.string().refine((v) => retentionSeconds(v) !== null, `${DURATION_HINT}; at most ${LONGEST_RETENTION}`).optional(),
 });
 
 /** The columns of the legacy reports table, by meaning; defaults match the seed's schema. */
@@ -410,6 +420,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const retention = retentionConfig(e);
+  for (const template of Object.keys(retention.byTemplate)) {
+    if (!(TEMPLATE_NAMES as readonly string[]).includes(template)) missing.push(`  RETENTION_DEFAULT: no template is called ${template} (templates: ${TEMPLATE_NAMES.join(', ')})`);
+  }
   for (const [template, seconds] of [['(every template)', retention.defaultSeconds] as const, ...Object.entries(retention.byTemplate)]) {
     if (seconds !== null && retention.maxSeconds !== null && seconds > retention.maxSeconds) {
       missing.push(`  RETENTION_DEFAULT: the default for ${template} is longer than RETENTION_MAX (${e.RETENTION_MAX})`);

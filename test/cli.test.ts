@@ -42,6 +42,9 @@ describe('quire CLI', () => {
     const proc = run(['serve'], { PORT: String(port), HOST: '127.0.0.1', FLY_REGION: 'lax' });
     await waitFor(() => proc.output().includes('quire listening'), 120_000, 'the server to listen');
     expect(proc.output()).toContain('0002_events_append_only');
+    // One JSON key once: the logger's base already carries the region.
+    const listening = proc.output().split('\n').find((l) => l.includes('quire listening'))!;
+    expect(listening.match(/"region":/g)).toHaveLength(1);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', region: 'lax' });

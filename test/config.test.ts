@@ -30,6 +30,12 @@ describe('machine configuration', () => {
     });
     expect(() => loadConfig({ RETENTION_DEFAULT: 'P1Y' })).toThrow(/RETENTION_DEFAULT: a list of durations/);
     expect(() => loadConfig({ RETENTION_MAX: '3600' })).toThrow(/RETENTION_MAX: an ISO-8601 duration/);
+    // Every request would then expire past any date there is (a 500, or an event the log refuses).
+    expect(() => loadConfig({ RETENTION_DEFAULT: 'P99999999999D' })).toThrow(/RETENTION_DEFAULT: .*at most P5200W/);
+    expect(() => loadConfig({ RETENTION_MAX: 'P99999999999D' })).toThrow(/RETENTION_MAX: .*at most P5200W/);
+    expect(loadConfig({ RETENTION_DEFAULT: 'P5200W' }).retention.defaultSeconds).toBe(5200 * 7 * 86_400);
+    // A misspelt template would keep its reports forever without a word.
+    expect(() => loadConfig({ RETENTION_DEFAULT: 'P90D,sumary=PT12H' })).toThrow(/RETENTION_DEFAULT: no template is called sumary \(templates: table, summary, history\)/);
     expect(() => loadConfig({ RETENTION_DEFAULT: 'table=P60D', RETENTION_MAX: 'P30D' })).toThrow(/RETENTION_DEFAULT: the default for table is longer than RETENTION_MAX/);
   });
 

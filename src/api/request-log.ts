@@ -8,6 +8,20 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 /** An id a client or Fly's proxy sent is kept only if it is short and harmless to log. */
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/** A GraphQL operation name (its grammar), short enough for a log line and a span name. */
+const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
+
+/**
+ * The operation name a log line (and a span) shows: the document's, else the one the client sent
+ * if it is a name at all, else `invalid` — a client's operationName is free text until the
+ * document confirms it, and must not put 1 MB or a forged line into the log.
+ */
+export function operationLabel(documentName: string | undefined, clientName: string | null | undefined): string {
+  if (documentName !== undefined) return documentName;
+  if (clientName == null) return 'anonymous';
+  return OPERATION_NAME.test(clientName) ? clientName : 'invalid';
+}
+
 /** What one request's log line says, filled in as the request goes (the route, GraphQL, auth). */
 export interface RequestRecord {
   readonly id: string;

@@ -193,6 +193,9 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
       ids = keyedIds(keyed, generation);
       const existing = await loadReportState(store.db, ids.reportId);
       if (!existing) break;
+      // Someone else's: ids are names of (subject, key, window), and a subject may contain the
+      // separator; another viewer's report is never answered (nor its key's use revealed).
+      if (existing.owner !== actor.id) continue;
       if (Date.now() - existing.requestedAt.getTime() >= windowMs) continue;
       const first = (await store.readStream(existing.streamId, { limit: 1 }))[0];
       return answerRepeat(store, first, data(ids.reportId), key!.data!, { reportId: existing.reportId, streamId: existing.streamId });

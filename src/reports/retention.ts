@@ -5,6 +5,9 @@ import { DURATION_HINT, formatDuration, parseDurationSeconds } from '../shared/d
 /** How long a report may be kept: RETENTION_DEFAULT (per template) and RETENTION_MAX. */
 export type RetentionPolicy = Config['retention'];
 
+/** The last instant an expiry may name: beyond it a Date is invalid or its ISO form has six digits of year (neither the DateTime scalar nor the page read it). */
+const LAST_EXPIRY = Date.parse('9999-12-31T23:59:59.999Z');
+
 export const NO_RETENTION_LIMITS: RetentionPolicy = { defaultSeconds: null, byTemplate: {}, maxSeconds: null };
 
 export interface RetentionInput {
@@ -43,6 +46,7 @@ export function expiryFor(input: RetentionInput, template: string, policy: Reten
     // The defaults are checked against the maximum at start-up (config.ts).
     return seconds === null ? null : new Date(now.getTime() + seconds * 1000);
   }
+  if (!(at.getTime() <= LAST_EXPIRY)) throw new InvalidParamsError([{ path, message: 'must be before the year 10000' }]);
   if (policy.maxSeconds !== null && at.getTime() - now.getTime() > policy.maxSeconds * 1000) {
     throw new InvalidParamsError([{ path, message: `reports are kept at most ${formatDuration(policy.maxSeconds)} (RETENTION_MAX)` }]);
   }

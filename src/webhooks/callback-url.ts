@@ -29,6 +29,7 @@ for (const [net, prefix] of [
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
   ['198.51.100.0', 24],
@@ -39,13 +40,19 @@ for (const [net, prefix] of [
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d; then SIIT (::ffff:0:a.b.c.d), NAT64 (well-known and
+  // local-use), 6to4 and Teredo: each embeds an IPv4 address not checked here, so none counts as public.
+  ['::', 96],
+  ['::ffff:0:0:0', 96],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
   ['100::', 64],
+  ['2001::', 23],
   ['2001:db8::', 32],
+  ['2002::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const) {
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
@@ -86,7 +93,9 @@ export function checkCallbackUrlShape(raw: string, policy: CallbackPolicy): URL 
   if (!hostAllowed(host, policy.allowedHosts)) {
     throw new CallbackUrlRefusedError(policy.allowedHosts.length === 0 ? 'callbacks are not enabled here (WEBHOOK_ALLOWED_HOSTS is empty)' : `host ${host} is not on the allow-list`);
   }
-  if (policy.production && (host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && !isPublicAddress(host)))) {
+  // `localhost.` is localhost too (a fully qualified name): the check does not rely on DNS to say so.
+  const name = host.replace(/\.$/, '');
+  if (policy.production && (name === 'localhost' || name.endsWith('.localhost') || (isIP(host) !== 0 && !isPublicAddress(host)))) {
     throw new CallbackUrlRefusedError(`host ${host} is not a public address`);
   }
   return url;

@@ -53,6 +53,7 @@ const DOWNLOAD = `mutation($id: ID!, $ttl: Int) { createDownloadUrl(reportId: $i
 const RETRY = `mutation($id: ID!) { retryReport(id: $id) { __typename ... on Error { code } } }`;
 const DELETE = `mutation($id: ID!, $reason: String) { deleteReport(id: $id, reason: $reason) { __typename ... on Error { code } } }`;
 const HOLD = `mutation($id: ID!) { holdReport(id: $id) { __typename ... on Error { code } } }`;
+const ERASE = `mutation($id: ID!, $reason: String!) { eraseReport(id: $id, reason: $reason) { __typename ... on Error { code } } }`;
 const RELEASE = `mutation($id: ID!) { releaseReport(id: $id) { __typename ... on Error { code } } }`;
 const requestRetained = (retention: string) => () => `{"input":{"template":"table","title":"t","params":{"columns":[{"label":"N","key":"n"}],"rows":[]},${retention}}}`;
 const REPORTS = `query($after: String, $first: Int, $last: Int, $template: String) { reports(after: $after, first: $first, last: $last, template: $template) { edges { cursor } } }`;
@@ -103,8 +104,29 @@ const GRAPHQL_CASES: GraphQLCase[] = [
   { name: 'deleteReport: a reason over 500 characters', query: DELETE, variables: vars((f) => ({ id: f.reportId, reason: 'x'.repeat(501) })), expect: 'INVALID_PARAMS' },
   { name: 'holdReport: a user, on their own report', query: HOLD, variables: vars((f) => ({ id: f.reportId })), expect: 'FORBIDDEN' },
   { name: 'releaseReport: someone else’s report', query: RELEASE, variables: vars((f) => ({ id: f.reportId })), as: 'bob', expect: 'NOT_FOUND' },
+  { name: 'eraseReport: a user, on their own report', query: ERASE, variables: vars((f) => ({ id: f.reportId, reason: 'r' })), expect: 'FORBIDDEN' },
+  { name: 'eraseReport: someone else’s report', query: ERASE, variables: vars((f) => ({ id: f.reportId, reason: 'r' })), as: 'bob', expect: 'NOT_FOUND' },
+  { name: 'eraseReport: an auditor', query: ERASE, variables: vars((f) => ({ id: f.reportId, reason: 'r' })), as: 'auditor', expect: 'FORBIDDEN' },
+  { name: 'eraseReport: a blank reason', query: ERASE, variables: vars((f) => ({ id: f.reportId, reason: '  ' })), as: 'admin', expect: 'INVALID_PARAMS' },
+  { name: 'eraseReport: NUL in the reason', query: ERASE, variables: vars((f) => ({ id: f.reportId, reason: 'a\u0000' })), as: 'admin', expect: 'INVALID_PARAMS' },
+  { name: 'eraseReport: not a UUID', query: ERASE, variables: vars(() => ({ id: '../x', reason: 'r' })), as: 'admin', expect: 'NOT_FOUND' },
+  { name: 'eraseReport: no reason', query: ERASE, variables: vars((f) => ({ id: f.reportId })), as: 'admin', expect: REQUEST_ERROR },
+  { name: 'holdReport: an auditor', query: HOLD, variables: vars((f) => ({ id: f.reportId })), as: 'auditor', expect: 'FORBIDDEN' },
+  { name: 'releaseReport: a user, on their own report', query: RELEASE, variables: vars((f) => ({ id: f.reportId })), expect: 'FORBIDDEN' },
+  { name: 'releaseReport: an admin, a report not held', query: RELEASE, variables: vars((f) => ({ id: f.reportId })), as: 'admin', expect: 'NOT_HELD' },
+  { name: 'deleteReport: an auditor', query: DELETE, variables: vars((f) => ({ id: f.reportId })), as: 'auditor', expect: 'FORBIDDEN' },
+  { name: 'requestReport: an auditor', query: REQUEST, variables: requestRetained('"retainFor":"P1D"'), as: 'auditor', expect: 'FORBIDDEN' },
+  { name: 'requestReport: a callbackUrl to loopback (callbacks off here)', query: REQUEST, variables: requestRetained('"callbackUrl":"http://127.0.0.1:1/"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: a callbackUrl of 100 KB', query: REQUEST, variables: requestRetained(`"callbackUrl":"https://a.example.com/${'x'.repeat(100_000)}"`), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: an idempotencyKey with a newline', query: REQUEST, variables: requestRetained('"idempotencyKey":"a\\nb"'), expect: 'INVALID_PARAMS' },
   { name: 'requestReport: retainFor in years', query: REQUEST, variables: requestRetained('"retainFor":"P1Y"'), expect: 'INVALID_PARAMS' },
   { name: 'requestReport: retainFor of NUL', query: REQUEST, variables: requestRetained('"retainFor":"\\u0000"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor past the last date there is', query: REQUEST, variables: requestRetained('"retainFor":"P99999999999D"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor to the year 21000', query: REQUEST, variables: requestRetained('"retainFor":"P1000000W"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor of zero', query: REQUEST, variables: requestRetained('"retainFor":"PT0S"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor negative', query: REQUEST, variables: requestRetained('"retainFor":"-P1D"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor NaN', query: REQUEST, variables: requestRetained('"retainFor":"NaN"'), expect: 'INVALID_PARAMS' },
+  { name: 'requestReport: retainFor a number', query: REQUEST, variables: requestRetained('"retainFor":3600'), expect: REQUEST_ERROR },
   { name: 'requestReport: expiresAt that is not a date', query: REQUEST, variables: requestRetained('"expiresAt":"tomorrow"'), expect: REQUEST_ERROR },
   { name: 'requestReport: expiresAt in the year 1', query: REQUEST, variables: requestRetained('"expiresAt":"0001-01-01T00:00:00Z"'), expect: 'INVALID_PARAMS' },
   { name: 'reportAt: not a UUID', query: REPORT_AT, variables: vars(() => ({ id: 'nope', position: 1 })), as: 'auditor', expect: 'null' },
@@ -246,6 +268,13 @@ const HTTP_CASES: HttpCase[] = [
   { name: 'graphql: GET with extensions that are not JSON', target: () => `/graphql?query=${encodeURIComponent('{ me { id } }')}&extensions=%7B`, headers: bearer('alice'), status: 400, code: 'BAD_REQUEST' },
   { name: 'graphql: GET with malformed percent-encoding', target: () => '/graphql?query=%ZZ', headers: bearer('alice'), status: 200, code: 'GRAPHQL_PARSE_FAILED' },
   { name: 'graphql: a bearer of garbage', method: 'POST', target: () => '/graphql', headers: () => ({ ...json, authorization: 'Bearer \xff.\xfe.\xfd' }), body: '{"query":"{ me { id } }"}', status: 401, code: 'UNAUTHENTICATED' },
+  { name: 'graphql: a persisted hash that is a number', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":123}}}`, status: 200, code: 'BAD_REQUEST' },
+  { name: 'graphql: a persisted hash that is an object', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":{"a":1}}}}`, status: 200, code: 'BAD_REQUEST' },
+  { name: 'graphql: a persisted hash of 100 KB', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"${'f'.repeat(100_000)}"}}}`, status: 400, code: 'PERSISTED_DOCUMENT_NOT_FOUND' },
+  { name: 'graphql: a persisted hash with a newline and NUL', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"ab\\n\\u0000cd"}}}`, status: 400, code: 'PERSISTED_DOCUMENT_NOT_FOUND' },
+  { name: 'graphql: a persisted query of version 2', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"extensions":{"persistedQuery":{"version":2,"sha256Hash":"00"}}}`, status: 200, code: 'BAD_REQUEST' },
+  { name: 'graphql: a persisted query that is null', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t) }), body: `{"extensions":{"persistedQuery":null}}`, status: 200, code: 'BAD_REQUEST' },
+  { name: 'graphql: an x-request-id with a newline', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t), 'x-request-id': 'a\\nb' }), body: '{"query":"{ me { id } }"}', status: 200 },
   { name: 'graphql: an x-request-id of 10 KB', method: 'POST', target: () => '/graphql', headers: (f, t) => ({ ...json, ...bearer('alice')(f, t), 'x-request-id': 'r'.repeat(10_000) }), body: '{"query":"{ me { id } }"}', status: 200 },
 ];
 

@@ -138,6 +138,26 @@ describe.each(backends)('request logs on %s', (kind) => {
     expect(new Set(ws.map((l) => l.requestId)).size).toBe(3);
   });
 
+  it('an operationName the document does not have is never logged as sent (10 KB, a newline): HTTP and WebSocket alike', async () => {
+    const junk = `${'x'.repeat(10_000)}\n{"msg":"forged"}`;
+    const res = await fetch(`${http.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': 'opname-1' },
+      body: JSON.stringify({ query: '{ me { id } }', operationName: junk }),
+    });
+    expect(res.status).toBeLessThan(500);
+    // yoga refuses an unknown operation name before it executes: the line then names none.
+    expect([undefined, 'invalid']).toContain((await lineFor('opname-1')).operation);
+
+    const client = gqlWs(http.url, token);
+    await new Promise<void>((resolve) => client.subscribe({ query: 'query Me { me { id } }', operationName: junk }, { next: () => {}, error: () => resolve(), complete: () => resolve() }));
+    await client.dispose();
+    for (let i = 0; i < 100 && !requestLines().some((l) => l.method === 'WS' && l.operation === 'invalid'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(requestLines().filter((l) => l.method === 'WS' && l.operation === 'invalid')).toHaveLength(1);
+    expect(raw).not.toContain('x'.repeat(200));
+    expect(raw).not.toContain('forged');
+  });
+
   it('no line holds a token, an Authorization header or GraphQL variables, and every request has exactly one line', () => {
     expect(raw).not.toContain(token);
     expect(raw.toLowerCase()).not.toContain('bearer');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import type { Actor } from '../../src/actor.js';
 import { ConflictError, InvalidParamsError } from '../../src/errors.js';
+import { loadReportState } from '../../src/projections/report-rows.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { gqlHttp } from '../graphql/client.js';
 import { RequestReportDocument } from '../graphql/gql/graphql.js';
@@ -96,6 +97,24 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
     await expect(requestReport(iad.runtime.store, input('Windowed', 'k-window'), alice, { idempotencyWindowMs: windowMs })).rejects.toBeInstanceOf(ConflictError);
     expect(await countEventsByType(iad.runtime, first.streamId)).toEqual({ ReportRequested: 1 });
     expect(await countEventsByType(iad.runtime, later.streamId)).toEqual({ ReportRequested: 1 });
+  });
+
+  it('a subject that spells another viewer’s key and window (a newline in `sub`) neither learns of that key nor gets that report', async () => {
+    const [iad] = machines as [(typeof machines)[0]];
+    const windowMs = 1000;
+    await requestReport(iad.runtime.store, input('First window', 'k-spelt'), alice, { idempotencyWindowMs: windowMs });
+    await new Promise((r) => setTimeout(r, windowMs + 100));
+    const alices = await requestReport(iad.runtime.store, input('Second window', 'k-spelt'), alice, { idempotencyWindowMs: windowMs });
+    // alice's key in its second window, as another subject's first: `alice\nk-spelt` asking with key `1`.
+    const mallory: Actor = { id: 'alice\nk-spelt', role: 'user' };
+    const before = await countEventsByType(iad.runtime);
+    const theirs = await requestReport(iad.runtime.store, input('Second window', '1'), mallory, { idempotencyWindowMs: windowMs });
+    expect(theirs.reportId).not.toBe(alices.reportId);
+    expect((await loadReportState(iad.runtime.store.db, theirs.reportId))!.owner).toBe(mallory.id);
+    expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
+    // A different request with that key is not a conflict with alice's either: mallory's own report answers.
+    await expect(requestReport(iad.runtime.store, input('Other', '1'), mallory, { idempotencyWindowMs: windowMs })).rejects.toBeInstanceOf(ConflictError);
+    expect(await requestReport(iad.runtime.store, input('Second window', '1'), mallory, { idempotencyWindowMs: windowMs })).toEqual(theirs);
   });
 
   it('over GraphQL: a retried mutation with its key returns the same report; a reused key is a typed error', async () => {

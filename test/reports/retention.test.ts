@@ -26,6 +26,7 @@ import {
   DeleteReportDocument,
   HoldReportDocument,
   ReleaseReportDocument,
+  ReportProgressDocument,
   ReportStatusDocument,
   RequestReportDocument,
 } from '../graphql/gql/graphql.js';
@@ -200,6 +201,10 @@ describe.each(backends)('retention in mirror mode on %s', (kind) => {
       const sub = subscribe(ws, ReportStatusDocument, { id: state.reportId });
       expect(await sub.done()).toEqual({});
       expect(sub.data.map((d) => d.reportStatus.status)).toEqual(['DELETED']);
+      // Nothing will render it again: its progress stream ends at once too, rather than staying open until the token expires.
+      const progress = subscribe(ws, ReportProgressDocument, { id: state.reportId });
+      expect(await progress.done()).toEqual({});
+      expect(progress.data).toEqual([]);
     } finally {
       await ws.dispose();
     }

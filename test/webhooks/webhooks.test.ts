@@ -17,7 +17,7 @@ import { renderStage } from '../../src/workers/render-stage.js';
 import { WorkLoop } from '../../src/workers/work-loop.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isPublicAddress } from '../../src/webhooks/callback-url.js';
+import { CallbackUrlRefusedError, checkCallbackUrlShape, isPublicAddress } from '../../src/webhooks/callback-url.js';
 import { deliverWebhook, guardedLookup, MAX_RESPONSE_BYTES } from '../../src/webhooks/deliver.js';
 import { verifyWebhook, webhookSignature } from '../../src/webhooks/signature.js';
 import type { WebhookPayload } from '../../src/workers/webhook-stage.js';
@@ -305,10 +305,34 @@ describe('webhook delivery, one attempt', () => {
   });
 
   it('refuses addresses that are not public (mapped IPv4 too) and accepts public ones', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:7f00:1', '255.255.255.255',
+      // IPv4 inside IPv6 other than mapped (compatible, SIIT, 6to4, Teredo, local NAT64) and deprecated site-local: the embedded address is not checked, so none is public.
+      '::7f00:1', '::ffff:0:7f00:1', '2002:7f00:1::', '2001:0:4136:e378:8000:63bf:80ff:fffe', '64:ff9b:1::a00:1', 'fec0::1']) {
       expect(isPublicAddress(a), a).toBe(false);
     }
     for (const a of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(isPublicAddress(a), a).toBe(true);
+  });
+
+  it('in production, refuses loopback however it is spelled, without asking DNS, even when an operator allow-listed it', () => {
+    const policy = { allowedHosts: ['127.0.0.1', '::1', 'localhost', 'localhost.', 'a.localhost.', '::ffff:7f00:1', '::7f00:1', 'hooks.example.com'], production: true };
+    const refusal = (url: string) => {
+      try {
+        checkCallbackUrlShape(url, policy);
+        return 'accepted';
+      } catch (err) {
+        expect(err, url).toBeInstanceOf(CallbackUrlRefusedError);
+        return (err as Error).message;
+      }
+    };
+    for (const url of ['https://0x7f000001/', 'https://2130706433/', 'https://127.1/', 'https://[::1]/', 'https://[::ffff:127.0.0.1]/', 'https://[::7f00:1]/', 'https://localhost/', 'https://localhost./', 'https://a.localhost./']) {
+      expect(refusal(url), url).toMatch(/not a public address/);
+    }
+    expect(refusal('http://hooks.example.com/')).toMatch(/must be https/);
+    for (const url of ['file:///etc/passwd', 'gopher://hooks.example.com/', 'javascript:alert(1)', 'ws://hooks.example.com/']) expect(refusal(url), url).toMatch(/https|absolute/);
+    expect(refusal('https://me@hooks.example.com/')).toMatch(/credentials/);
+    expect(refusal(`https://hooks.example.com/${'a'.repeat(3000)}`)).toMatch(/2048/);
+    expect(refusal('https://hooks.example.com./')).toMatch(/allow-list/);
+    expect(refusal('https://hooks.example.com/ok')).toBe('accepted');
   });
 
   it('checks the address it connects to, not only the name: in production a name resolving to loopback is refused (DNS rebinding)', async () => {

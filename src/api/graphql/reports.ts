@@ -453,12 +453,14 @@ const ProgressRef = builder.objectRef<{ reportId: string; fraction: number }>('R
 builder.subscriptionField('reportProgress', (t) =>
   t.field({
     type: ProgressRef,
-    description: 'Transient render progress (0..1) while a worker renders the report; not part of its history.',
+    description: 'Transient render progress (0..1) while a worker renders the report; not part of its history. Completes at once for a report that is gone.',
     args: { id: t.arg.id() },
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
         const reportId = reportIdFrom(String(args.id));
-        readableReport(ctx.actor, reportId, isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null);
+        const state = readableReport(ctx.actor, reportId, isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null);
+        // A gone report is never rendered again: its progress ends at once (as reportStatus does after the final state).
+        if (isGone(state)) return;
         const updates = live.listen<number>((push) =>
           ctx.runtime.database.notifier.on('quire_progress', (payload) => {
             for (const step of parseProgress(payload)) if (step.reportId === reportId) push(step.fraction);

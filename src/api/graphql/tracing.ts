@@ -2,7 +2,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { inSpan, tracingEnabled } from '../../telemetry/spans.js';
-import { requestRecord } from '../request-log.js';
+import { operationLabel, requestRecord } from '../request-log.js';
 
 /**
  * Names the operation in the request's log line, and runs it in a span `graphql.<type> <name>`
@@ -13,7 +13,7 @@ import { requestRecord } from '../request-log.js';
 export function useOperationTracing(): Plugin {
   const describe = (document: DocumentNode, operationName: string | null | undefined, contextValue: unknown) => {
     const op = getOperationAST(document, operationName);
-    const name = op?.name?.value ?? operationName ?? 'anonymous';
+    const name = operationLabel(op?.name?.value, operationName);
     const record = requestRecord((contextValue as { req?: import('node:http').IncomingMessage } | undefined)?.req);
     if (record) record.operation = name;
     return { name, type: op?.operation ?? 'query' };

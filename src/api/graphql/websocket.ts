@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 import type { Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
-import { logOperation, REQUEST_ID_HEADER, requestIdFrom } from '../request-log.js';
+import { logOperation, operationLabel, REQUEST_ID_HEADER, requestIdFrom } from '../request-log.js';
 import { codedErrors } from './error-codes.js';
 import { socketDocument } from './persisted-documents.js';
 import type { QuireYoga } from './yoga.js';
@@ -79,7 +79,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         }
       },
       onSubscribe: async (ctx, id, payload) => {
-        const op: Operation = { startedAt: performance.now(), operation: payload.operationName ?? 'anonymous', errored: false, executing: false };
+        const op: Operation = { startedAt: performance.now(), operation: operationLabel(undefined, payload.operationName), errored: false, executing: false };
         if (!operations.has(ctx)) operations.set(ctx, new Map());
         operations.get(ctx)!.set(id, op);
         // ctx.subscriptions already holds this one (graphql-ws reserves its id first).
@@ -112,7 +112,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
         let document;
         try {
           document = parse(source.query);
-          op.operation = getOperationAST(document, payload.operationName)?.name?.value ?? op.operation;
+          op.operation = operationLabel(getOperationAST(document, payload.operationName)?.name?.value, payload.operationName);
           const errors = validate(schema, document);
           if (errors.length > 0) return codedErrors(errors);
         } catch (err) {

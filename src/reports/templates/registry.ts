@@ -1,4 +1,5 @@
 import { history } from './history.js';
+import type { TEMPLATE_NAMES } from './names.js';
 import { summary } from './summary.js';
 import { table } from './table.js';
 import type { ReportTemplate } from './template.js';
@@ -11,7 +12,7 @@ export type { HistoryEntry, ReportTemplate, TemplateContext } from './template.j
  */
 export const TEMPLATES_VERSION = 3;
 
-export const templates = { table, summary, history } as const;
+export const templates = { table, summary, history } as const satisfies Record<(typeof TEMPLATE_NAMES)[number], unknown>;
 
 export type TemplateName = keyof typeof templates;
 
