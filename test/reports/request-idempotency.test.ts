@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
 import type { Actor } from '../../src/actor.js';
 import { ConflictError, InvalidParamsError } from '../../src/errors.js';
-import { loadReportState } from '../../src/projections/report-rows.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { gqlHttp } from '../graphql/client.js';
 import { RequestReportDocument } from '../graphql/gql/graphql.js';
