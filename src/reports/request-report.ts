@@ -6,7 +6,7 @@ import { assertMayChange, type Actor } from '../actor.js';
 import type { EventStore } from '../events/event-store.js';
 import { storableJsonIssues } from '../events/storable-json.js';
 import { loadReportState } from './load-report.js';
-import { reportStreamId } from './report-state.js';
+import { isGone, reportStreamId } from './report-state.js';
 import { decide } from './decide.js';
 import { ConflictError, InvalidParamsError, type ParamIssue } from '../errors.js';
 import type { EventData } from '../events/types.js';
@@ -101,9 +101,9 @@ function keyReused(key: string): ConflictError {
 
 /** The answer to a request made again with its key: the first report if it asked the same, else a conflict. */
 async function answerRepeat(store: EventStore, first: RecordedEvent | undefined, asked: Requested, key: string, result: RequestReportResult): Promise<RequestReportResult> {
-  // Erased: what it asked cannot be compared any more (nor should it be): the report is gone.
+  // Gone (expired, deleted, erased): not answered as a success again (an erased one cannot even be compared).
   const state = await loadReportState(store.db, result.reportId);
-  if (state?.status === 'ERASED') throw new GoneError(result.reportId, state.status);
+  if (state && isGone(state)) throw new GoneError(result.reportId, state.status);
   const [revealed] = first ? await store.reveal([first]) : [];
   if (revealed?.type !== 'ReportRequested' || !sameRequest(revealed.data, asked)) throw keyReused(key);
   return result;

@@ -193,6 +193,16 @@ describe.each(backends)('retention in mirror mode on %s', (kind) => {
     expect(events.filter((e) => e.type === 'ReportPurged')).toHaveLength(2);
   });
 
+  it('a request repeated with its idempotency key after the report was deleted answers GONE, appends nothing', async () => {
+    const input = { template: 'table', title: 'Keyed', params: { columns: [{ label: 'A', key: 'a' }], rows: [{ a: 1 }] }, idempotencyKey: 'keyed-then-deleted' };
+    const { reportId } = await requestReport(a.store, input, alice);
+    expect((await requestReport(a.store, input, alice)).reportId).toBe(reportId);
+    await deleteReport(a.store, reportId, alice);
+    const before = (await a.store.readStream(`report-${reportId}`)).length;
+    await expect(requestReport(a.store, input, alice)).rejects.toBeInstanceOf(GoneError);
+    expect((await a.store.readStream(`report-${reportId}`)).length).toBe(before);
+  });
+
   it('a subscription to a report that is already gone sends its final state and completes', async () => {
     const state = await replicated(alice);
     await deleteReport(a.store, state.reportId, alice);
