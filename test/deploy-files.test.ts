@@ -166,7 +166,7 @@ describe('Dockerfile and fly.toml', () => {
     expect(['SIGTERM', 'SIGINT']).toContain(fly['']!.kill_signal);
     const killTimeout = /^(\d+)s?$/.exec(fly['']!.kill_timeout ?? '');
     expect(killTimeout, 'kill_timeout in seconds').not.toBeNull();
-    const drainMs = loadConfig({ ...fly['env'], AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: 'A'.repeat(43) }).shutdownDrainMs;
+    const drainMs = loadConfig({ ...fly['env'], AUTH_SECRET: 'x'.repeat(32), SEAL_SIGNING_KEY: 'A'.repeat(43), DATA_ENCRYPTION_KEY: 'k'.repeat(32) }).shutdownDrainMs;
     expect(fly['env']!.SHUTDOWN_DRAIN_MS).toBe(String(drainMs));
     expect(Number(killTimeout![1]) * 1000).toBeGreaterThan(drainMs + SHUTDOWN_MARGIN_MS);
     // Fly allows at most 300 s.
