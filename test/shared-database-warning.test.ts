@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.js';
 import { Metrics } from '../src/metrics.js';
 import { assembleRuntime } from '../src/runtime.js';
 import { backends, openTestDatabase } from './support/databases.js';
-import { TEST_SEAL_SIGNING_KEY, TEST_SECRET } from './support/runtime.js';
+import { TEST_DATA_ENCRYPTION_KEY, TEST_SEAL_SIGNING_KEY, TEST_SECRET } from './support/runtime.js';
 
 /**
  * Several instances on one PostgreSQL database with AUTH_SECRET, SEAL_SIGNING_KEY or the disk
@@ -47,7 +47,7 @@ describe.each(backends)('start-up warns about per-instance defaults on a shared 
   it('says nothing once they are set', async () => {
     const objects = mkdtempSync(join(tmpdir(), 'quire-objects-'));
     try {
-      expect(await warningsWith({ AUTH_SECRET: TEST_SECRET, SEAL_SIGNING_KEY: TEST_SEAL_SIGNING_KEY, OBJECTS_DIR: objects })).toEqual([]);
+      expect(await warningsWith({ AUTH_SECRET: TEST_SECRET, SEAL_SIGNING_KEY: TEST_SEAL_SIGNING_KEY, DATA_ENCRYPTION_KEY: TEST_DATA_ENCRYPTION_KEY, OBJECTS_DIR: objects })).toEqual([]);
     } finally {
       rmSync(objects, { recursive: true, force: true });
     }
