@@ -1,26 +1,18 @@
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import type { Logger } from 'pino';
-import type { EventStore } from '../events/event-store.js';
 import { nextAttemptAt, type BackoffPolicy } from '../reports/backoff.js';
 import { copiesToPurge, foldReport, type ReportLocation } from '../reports/report-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Volume } from '../storage/volume.js';
 import { appendDecision } from './append-decision.js';
 import { claimDue, withLease, type Claim } from './leases.js';
+import type { StageOptions } from './stage-options.js';
 
-export interface PurgeStageOptions {
-  store: EventStore;
+/** A stage's options; its `backoff` spaces the tries at a copy whose store fails (maxAttempts is ignored: a purge is never given up). */
+export interface PurgeStageOptions extends Omit<StageOptions, 'volume'> {
   /** This machine's volume: absent in object mode (no volume copies are written there). */
   volume: Volume | undefined;
   objectStore: ObjectStore;
-  region: string;
-  machine: string;
-  owner: string;
-  leaseMs: number;
-  /** Spacing of the tries at a copy whose store fails (its maxAttempts is ignored: a purge is never given up). */
-  backoff: BackoffPolicy;
-  log: Logger;
 }
 
 /** How long a machine leaves a region-level copy it did not find (as the copy stage does), and how many it remembers. */

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServer } from '../../src/api/http-server.js';
+import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/actor.js';
 import { ConflictError, InvalidParamsError } from '../../src/errors.js';
 import { loadReportState } from '../../src/reports/load-report.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { gqlHttp } from '../graphql/client.js';
 import { RequestReportDocument } from '../graphql/gql/graphql.js';
-import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
-import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { backends } from '../support/databases.js';
+import { useTwoApiMachines, type ApiMachine } from '../support/instances.js';
+import { countEventsByType } from '../support/runtime.js';
 
 const alice: Actor = { id: 'alice', role: 'user' };
 const bob: Actor = { id: 'bob', role: 'user' };
@@ -22,28 +22,12 @@ const input = (title: string, idempotencyKey?: string) => ({
 // append, a timeout under load) asked again and got a second report. With an idempotency key the
 // retry names the same report, on any machine.
 describe.each(backends)('requestReport with an idempotency key on %s', (kind) => {
-  let database: TestDatabase;
-  const machines: Array<{ runtime: TestRuntime; http: HttpServer }> = [];
-
-  beforeAll(async () => {
-    database = await openTestDatabase(kind);
-    for (const region of ['iad', 'lax']) {
-      // No workers: the reports stay REQUESTED; the test is about what gets appended.
-      const runtime = await startTestRuntime(kind, { FLY_REGION: region, REQUESTS_PER_MINUTE: '1000' }, { database });
-      machines.push({ runtime, http: await startHttpServer(runtime, 0, '127.0.0.1') });
-    }
-  });
-
-  afterAll(async () => {
-    for (const m of machines) {
-      await m.http.close();
-      await m.runtime.close();
-    }
-    await database?.close();
-  });
+  // No workers: the reports stay REQUESTED; the test is about what gets appended.
+  const fleet = useTwoApiMachines(kind, { REQUESTS_PER_MINUTE: '1000' });
+  const machines = (): [ApiMachine, ApiMachine] => [fleet.iad, fleet.lax];
 
   it('the same key from the same viewer is one report, whichever machine is asked and however often, even at once', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const [iad, lax] = machines();
     const first = await requestReport(iad.runtime.store, input('Q3', 'order-17'), alice);
     const again = await requestReport(lax.runtime.store, input('Q3', 'order-17'), alice);
     expect(again).toEqual(first);
@@ -51,10 +35,10 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
 
     // 20 identical requests at once, on both machines, with a key nobody used yet: exactly one report.
     const before = await countEventsByType(iad.runtime);
-    const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => requestReport(machines[i % 2]!.runtime.store, input('Q4', 'order-18'), alice)));
+    const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => requestReport(machines()[i % 2]!.runtime.store, input('Q4', 'order-18'), alice)));
     expect(new Set(concurrent.map((r) => r.reportId)).size).toBe(1);
     expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
-    const q4 = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'alice').where('title', '=', 'Q4').execute();
+    const q4 = await fleet.database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'alice').where('title', '=', 'Q4').execute();
     expect(q4.map((r) => r.report_id)).toEqual([concurrent[0]!.reportId]);
 
     // Another viewer's same key is their own report; no key is a new report every time.
@@ -65,14 +49,14 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
   });
 
   it('the same key for a different request is a CONFLICT, a malformed key INVALID_PARAMS; neither appends anything', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const [iad, lax] = machines();
     const before = await countEventsByType(iad.runtime);
     await requestReport(iad.runtime.store, input('Original', 'k-1'), alice);
     await expect(requestReport(lax.runtime.store, input('Something else', 'k-1'), alice)).rejects.toBeInstanceOf(ConflictError);
     await expect(requestReport(lax.runtime.store, { ...input('Original', 'k-1'), params: { columns: [{ label: 'Name', key: 'name' }], rows: [{ name: 'b' }] } }, alice)).rejects.toBeInstanceOf(ConflictError);
     // Different at once, from both machines: one wins, every other is a conflict (never a second report).
     const racing = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, i) => requestReport(machines[i % 2]!.runtime.store, input(`Racer ${i}`, 'k-race'), alice)),
+      Array.from({ length: 6 }, (_, i) => requestReport(machines()[i % 2]!.runtime.store, input(`Racer ${i}`, 'k-race'), alice)),
     );
     expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(racing.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
@@ -84,7 +68,7 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
   });
 
   it('within the window the key names its first report; once the window has passed, a new one', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const [iad, lax] = machines();
     const windowMs = 1500;
     const first = await requestReport(iad.runtime.store, input('Windowed', 'k-window'), alice, { idempotencyWindowMs: windowMs });
     const again = await requestReport(lax.runtime.store, input('Windowed', 'k-window'), alice, { idempotencyWindowMs: windowMs });
@@ -100,7 +84,7 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
   });
 
   it('a subject that spells another viewer’s key and window (a newline in `sub`) neither learns of that key nor gets that report', async () => {
-    const [iad] = machines as [(typeof machines)[0]];
+    const [iad] = machines();
     const windowMs = 1000;
     await requestReport(iad.runtime.store, input('First window', 'k-spelt'), alice, { idempotencyWindowMs: windowMs });
     await new Promise((r) => setTimeout(r, windowMs + 100));
@@ -118,7 +102,7 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
   });
 
   it('over GraphQL: a retried mutation with its key returns the same report; a reused key is a typed error', async () => {
-    const [iad, lax] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const [iad, lax] = machines();
     const token = await iad.runtime.userTokens.sign({ id: 'carol', role: 'user' }, 600);
     const ask = async (url: string, title: string, key: string) => {
       const res = await gqlHttp(url, RequestReportDocument, { input: input(title, key) }, token);
@@ -134,11 +118,11 @@ describe.each(backends)('requestReport with an idempotency key on %s', (kind) =>
 
     // 20 identical mutations at once, across both machines: one report, every answer names it.
     const before = await countEventsByType(iad.runtime);
-    const at = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(machines[i % 2]!.http.url, 'At once', 'gql-at-once')));
+    const at = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(machines()[i % 2]!.http.url, 'At once', 'gql-at-once')));
     const ids = new Set(at.map((r) => (r.__typename === 'MutationRequestReportSuccess' ? r.data.reportId : r.__typename)));
     expect(ids.size).toBe(1);
     expect(await countEventsByType(iad.runtime)).toEqual({ ...before, ReportRequested: (before['ReportRequested'] ?? 0) + 1 });
-    const carols = await database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').orderBy('requested_at').execute();
+    const carols = await fleet.database.db.selectFrom('report_status').select('report_id').where('owner', '=', 'carol').orderBy('requested_at').execute();
     expect(carols.map((r) => r.report_id)).toEqual([a.data.reportId, [...ids][0]]);
   });
 });
