@@ -136,8 +136,11 @@ describe('Dockerfile and fly.toml', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await waitFor(() => out.includes('quire listening'), 45_000, 'quire to listen');
+      // A start that fails ends the wait at once, with what quire printed.
+      const early = await Promise.race([waitFor(() => out.includes('quire listening'), 45_000, 'quire to listen').then(() => undefined), exited]);
+      expect(early, `quire exited before listening:\n${out}`).toBeUndefined();
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       // The built progress page (vitest's globalSetup built dist/ui), without a dev token.
       const page = await fetch(`http://127.0.0.1:${port}/`);
@@ -147,7 +150,7 @@ describe('Dockerfile and fly.toml', () => {
       expect(out).not.toContain('Dev token');
     } finally {
       child.kill('SIGTERM');
-      await new Promise((r) => child.on('exit', r));
+      await exited;
     }
   });
 

@@ -327,7 +327,7 @@ export async function deleteFollowed(): Promise<void> {
   try {
     const { deleteReport: r } = await call(UiDeleteReportDocument, { id: report.reportId });
     // The live status shows DELETED as soon as it is appended.
-    if (r.__typename === 'MutationDeleteReportSuccess') show('download-message', 'Deleted: its copies are being removed.', 'ok');
+    if (r.__typename === 'MutationDeleteReportSuccess') show('download-message', 'Deleted: this report can no longer be downloaded; its copies are being removed.', 'ok');
     else show('download-message', `${r.code}: ${r.message}`);
   } catch (err) {
     handleFailure(err, 'download-message');
