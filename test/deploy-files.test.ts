@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { SHUTDOWN_MARGIN_MS } from '../src/shutdown.js';
 import { waitFor } from './support/collect.js';
+import { freePort } from './support/instances.js';
 
 // No Docker engine runs here: check what `docker build` and the container's CMD depend on.
 const dockerfile = readFileSync('Dockerfile', 'utf8');
@@ -117,7 +118,8 @@ describe('Dockerfile and fly.toml', () => {
     expect(cmd).toEqual(['node', 'bin/quire.js', 'serve']);
     const dataDir = mkdtempSync(join(tmpdir(), 'quire-image-'));
     dirs.push(dataDir);
-    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    // A port the OS just handed out: a random one collided with another suite's server (quire exited, port in use).
+    const port = await freePort();
     const { DATABASE_URL: _, ...env } = process.env;
     const child = spawn(process.execPath, cmd.slice(1), {
       env: {
