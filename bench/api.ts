@@ -137,6 +137,8 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   AUTH_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
   NODE_ENV: 'production',
+  // Production refuses to start without it; a throwaway key, as every report's data is encrypted in production.
+  DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   // The sealer is not what this measures (and production would want its signing key).
   SEALER_ENABLED: 'false',
   // Every client of the bench comes from 127.0.0.1: no per-client connection cap.
