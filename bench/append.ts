@@ -1,6 +1,6 @@
 /**
  * npm run bench:append — events/s and latency through EventStore.append (group commit on and off) at 1, 8 and 32 concurrent writers
- * (distinct streams, and one hot stream), against a raw INSERT of the same row shape into a plain
+ * (distinct streams; the service's request path: data key + encrypted request + report projection; and one hot stream), against a raw INSERT of the same row shape into a plain
  * table on the same database in the same run. PostgreSQL from DATABASE_URL (a scratch database is
  * created beside it), and embedded PGlite.
  *
@@ -14,6 +14,8 @@ import type { DatabaseKind } from '../src/database/connect.js';
 import { openScratchDatabase } from '../src/database/scratch-database.js';
 import { EventStore } from '../src/events/event-store.js';
 import { createLogger } from '../src/log.js';
+import { reportProjection } from '../src/projections/report-projection.js';
+import { keyEncryptionKey, PersonalData } from '../src/reports/personal-data.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WRITERS = [1, 8, 32];
@@ -81,15 +83,20 @@ async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
     // Group commit (the default) and without it (each append its own statement/transaction).
     const grouped = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log });
     const single = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log, groupCommit: false });
+    // What requestReport writes: a data key row, then the encrypted request with the report projection in the same transaction.
+    const personalData = new PersonalData(keyEncryptionKey('bench-data-encryption-key-0123456789abcdef'));
+    const serviceOptions = { db: database.db, notifier: database.notifier, region: 'iad', log, personalData, projections: [reportProjection(personalData)] };
+    const servicePath = { grouped: new EventStore(serviceOptions), single: new EventStore({ ...serviceOptions, groupCommit: false }) };
     const rows: Row[] = [];
-    for (const mode of ['distinct', 'hot'] as const) {
+    for (const mode of ['distinct', 'service', 'hot'] as const) {
       for (const writers of WRITERS) {
         const appendWith = (store: EventStore) => {
           const hotStream = `report-${randomUUID()}`;
           return measure(writers, async () => {
             const reportId = randomUUID();
             const streamId = mode === 'hot' ? hotStream : `report-${reportId}`;
-            await store.append(streamId, mode === 'hot' ? 'any' : 'no_stream', [{ type: 'ReportRequested', data: payload(reportId) }]);
+            const data = mode === 'service' ? await store.personalData.encrypt(database.db, payload(reportId)) : payload(reportId);
+            await store.append(streamId, mode === 'hot' ? 'any' : 'no_stream', [{ type: 'ReportRequested', data }]);
           });
         };
         const rawInsert = (table: string) => async (w: number, i: number) => {
@@ -113,8 +120,8 @@ async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
         };
         // Raw first and last: the baseline brackets the two append figures in time.
         const rawBefore = await measure(writers, rawInsert('bench_raw'));
-        const g = await appendWith(grouped);
-        const one = await appendWith(single);
+        const g = await appendWith(mode === 'service' ? servicePath.grouped : grouped);
+        const one = await appendWith(mode === 'service' ? servicePath.single : single);
         const rawAfter = await measure(writers, rawInsert('bench_raw'));
         const indexed = await measure(writers, rawInsert('bench_raw_indexed'));
         const raw = { rate: (rawBefore.rate + rawAfter.rate) / 2, p50: (rawBefore.p50 + rawAfter.p50) / 2, p99: Math.max(rawBefore.p99, rawAfter.p99) };

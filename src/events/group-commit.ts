@@ -91,7 +91,8 @@ export class GroupCommit {
             trx,
             batch.map((w) => ({ streamId: w.streamId, version: w.expected === 'no_stream' ? 0 : w.expected, events: w.valid })),
           );
-          for (const result of out) for (const projection of ctx.projections) await projection.apply(trx, result.events);
+          const events = out.flatMap((result) => result.events);
+          for (const projection of ctx.projections) await projection.apply(trx, events);
           written = true;
           return out;
         });

@@ -19,25 +19,18 @@ const sameLocation = (a: ReportLocation, b: ReportLocation) =>
   a.storedAt.getTime() === b.storedAt.getTime() &&
   a.verifiedAt.getTime() === b.verifiedAt.getTime();
 
-/** Writes the difference between two states of one report. */
-export async function saveReportState(trx: Transaction<Database>, before: ReportState | null, after: ReportState): Promise<void> {
-  const row = statusRow(after);
-  if (before) {
-    const { report_id, ...changes } = row;
-    await trx.updateTable('report_status').set(changes).where('report_id', '=', report_id).execute();
-  } else {
-    await trx.insertInto('report_status').values(row).execute();
-  }
-  // A copy on a forgotten volume leaves the state: its row goes too.
-  const removed = (before?.locations ?? []).filter((b) => !after.locations.some((l) => l.kind === b.kind && l.place === b.place));
-  for (const l of removed) {
-    await trx.deleteFrom('report_locations').where('report_id', '=', after.reportId).where('kind', '=', l.kind).where('place', '=', l.place).execute();
-  }
-  const changed = after.locations.filter((l) => !before?.locations.some((b) => sameLocation(b, l)));
-  if (changed.length === 0) return;
+/** Writes new reports' states: one statement for their rows, one for their locations (a batch of requests is one round trip each). */
+async function insertReportStates(trx: Transaction<Database>, states: readonly ReportState[]): Promise<void> {
+  if (states.length === 0) return;
+  await trx.insertInto('report_status').values(states.map(statusRow)).execute();
+  await upsertLocations(trx, states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l))));
+}
+
+async function upsertLocations(trx: Transaction<Database>, rows: ReturnType<typeof locationRow>[]): Promise<void> {
+  if (rows.length === 0) return;
   await trx
     .insertInto('report_locations')
-    .values(changed.map((l) => locationRow(after.reportId, l)))
+    .values(rows)
     .onConflict((oc) =>
       oc.columns(['report_id', 'kind', 'place']).doUpdateSet((eb) => ({
         region: eb.ref('excluded.region'),
@@ -52,6 +45,31 @@ export async function saveReportState(trx: Transaction<Database>, before: Report
     .execute();
 }
 
+/** Writes the difference between two states of one report. */
+async function saveReportState(trx: Transaction<Database>, before: ReportState | null, after: ReportState): Promise<void> {
+  if (!before) return insertReportStates(trx, [after]);
+  const { report_id, ...changes } = statusRow(after);
+  await trx.updateTable('report_status').set(changes).where('report_id', '=', report_id).execute();
+  // A copy on a forgotten volume leaves the state: its row goes too.
+  const removed = before.locations.filter((b) => !after.locations.some((l) => l.kind === b.kind && l.place === b.place));
+  for (const l of removed) {
+    await trx.deleteFrom('report_locations').where('report_id', '=', after.reportId).where('kind', '=', l.kind).where('place', '=', l.place).execute();
+  }
+  const changed = after.locations.filter((l) => !before.locations.some((b) => sameLocation(b, l)));
+  await upsertLocations(trx, changed.map((l) => locationRow(after.reportId, l)));
+}
+
+/** The events of one or more appends grouped by stream, each stream's in order. */
+function byStream(events: readonly RecordedEvent[]): Map<string, RecordedEvent[]> {
+  const streams = new Map<string, RecordedEvent[]>();
+  for (const e of events) {
+    const list = streams.get(e.streamId);
+    if (list) list.push(e);
+    else streams.set(e.streamId, [e]);
+  }
+  return streams;
+}
+
 /**
  * report_status and report_locations, kept in step with the log inside every append. The title is
  * kept decrypted here (lists and filenames need it) until the report is erased; the erasure's
@@ -61,15 +79,23 @@ export function reportProjection(personalData: PersonalDataCipher): InlineProjec
   return {
     name: 'reports',
     async apply(trx, appended: readonly RecordedEvent[]) {
-      const first = appended[0];
-      // One append writes one stream.
-      if (!first?.streamId.startsWith(REPORT_STREAM_PREFIX)) return;
-      const reportId = first.streamId.slice(REPORT_STREAM_PREFIX.length);
-      const before = first.type === 'ReportRequested' && first.streamVersion === 1 ? null : await loadReportState(trx, reportId);
-      const events = await personalData.reveal(trx, appended);
-      const after = events.reduce(evolve, before);
-      if (after && after !== before) await saveReportState(trx, before, after);
-      if (events.some((e) => e.type === 'ReportErased')) await deleteDataKey(trx, reportId);
+      const reportEvents = appended.filter((e) => e.streamId.startsWith(REPORT_STREAM_PREFIX));
+      if (reportEvents.length === 0) return;
+      // One query decrypts the requests of the whole batch; new reports are inserted together.
+      const revealed = await personalData.reveal(trx, reportEvents);
+      const created: ReportState[] = [];
+      for (const [streamId, events] of byStream(revealed)) {
+        const reportId = streamId.slice(REPORT_STREAM_PREFIX.length);
+        const first = events[0]!;
+        const before = first.type === 'ReportRequested' && first.streamVersion === 1 ? null : await loadReportState(trx, reportId);
+        const after = events.reduce(evolve, before);
+        if (after && after !== before) {
+          if (before) await saveReportState(trx, before, after);
+          else created.push(after);
+        }
+        if (events.some((e) => e.type === 'ReportErased')) await deleteDataKey(trx, reportId);
+      }
+      await insertReportStates(trx, created);
     },
   };
 }

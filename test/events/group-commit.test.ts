@@ -74,6 +74,20 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect((await loadReportState(database.db, existing.reportId))?.attempts).toBe(2);
   });
 
+  it('encrypted requests of one batch: the projection decrypts every title and inserts every report', async () => {
+    const fresh = [newReportStream(), newReportStream(), newReportStream()];
+    const encrypted = await Promise.all(
+      fresh.map((s, i) => personalData.encrypt(database.db, { reportId: s.reportId, template: 'table', owner: 'user-1', title: `batch title ${i}`, params: { rows: 3 } })),
+    );
+    const results = await inOneBatch(fresh.map((s, i) => () => store.append(s.streamId, 'no_stream', [{ type: 'ReportRequested', data: encrypted[i]! }])));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(new Set(results.map(transactionOf)).size).toBe(1);
+    for (const [i, s] of fresh.entries()) {
+      const state = await loadReportState(database.db, s.reportId);
+      expect([state?.status, state?.title]).toEqual(['REQUESTED', `batch title ${i}`]);
+    }
+  });
+
   it('a failing append fails alone: a conflict, an idempotency mismatch and bad input; the rest of the batch commits', async () => {
     const taken = newReportStream();
     await store.append(taken.streamId, 'no_stream', [requested(taken.reportId)]);

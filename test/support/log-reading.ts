@@ -11,7 +11,7 @@ export function holdingProjection() {
   const projection: InlineProjection = {
     name: 'holding',
     async apply(_trx, events) {
-      if (!held || events[0]?.streamId !== held.streamId) return;
+      if (!held || !events.some((e) => e.streamId === held?.streamId)) return;
       held.entered();
       await held.gate;
     },
