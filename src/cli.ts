@@ -112,8 +112,10 @@ async function serve(): Promise<void> {
       { drainMs: config.shutdownDrainMs, log: runtime.log, exit: (code) => process.exit(code) },
     );
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: a second signal during the drain must not kill the process outright (Ctrl-C
+  // under `npm start` delivers SIGINT twice: from the terminal, and forwarded by npm).
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 async function dbMigrate(): Promise<void> {
