@@ -5,6 +5,7 @@ import { registerLegacyCommands } from './cli/legacy.js';
 import { registerTokenRevokeCommand } from './cli/tokens.js';
 import { registerVolumeCommands } from './cli/volumes.js';
 import { registerReportCommands } from './cli/reports.js';
+import { registerKeyCommands } from './cli/keys.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
 import { CLI_EXIT } from './cli/exit-codes.js';
 import { startSealer } from './audit/sealer.js';
@@ -198,6 +199,7 @@ export function buildCli(): Command {
   registerLegacyCommands(program);
   registerVolumeCommands(program);
   registerReportCommands(program);
+  registerKeyCommands(program);
   registerAuditCommands(program);
   registerProjectionCommands(program);
   const tokenCommand = program
