@@ -5,6 +5,7 @@ import { registerLegacyCommands } from './cli/legacy.js';
 import { registerTokenRevokeCommand } from './cli/tokens.js';
 import { registerVolumeCommands } from './cli/volumes.js';
 import { registerReportCommands } from './cli/reports.js';
+import { registerKeyCommands } from './cli/keys.js';
 import { registerAuditCommands, registerProjectionCommands } from './cli/audit.js';
 import { CLI_EXIT } from './cli/exit-codes.js';
 import { startSealer } from './audit/sealer.js';
@@ -112,8 +113,10 @@ async function serve(): Promise<void> {
       { drainMs: config.shutdownDrainMs, log: runtime.log, exit: (code) => process.exit(code) },
     );
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: a second signal during the drain must not kill the process outright (Ctrl-C
+  // under `npm start` delivers SIGINT twice: from the terminal, and forwarded by npm).
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 async function dbMigrate(): Promise<void> {
@@ -196,6 +199,7 @@ export function buildCli(): Command {
   registerLegacyCommands(program);
   registerVolumeCommands(program);
   registerReportCommands(program);
+  registerKeyCommands(program);
   registerAuditCommands(program);
   registerProjectionCommands(program);
   const tokenCommand = program

@@ -61,6 +61,7 @@ const EnvSchema = z.object({
   OBJECTS_DIR: z.string().optional(),
   AUTH_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   DATA_ENCRYPTION_KEY: z.string().min(32, 'at least 32 characters').optional(),
+  DATA_ENCRYPTION_KEY_PREVIOUS: z.string().min(32, 'at least 32 characters').optional(),
   AUTH_JWKS_URL: z.string().url().optional(),
   AUTH_ISSUER: z.string().optional(),
   AUTH_AUDIENCE: z.string().optional(),
@@ -200,6 +201,11 @@ export type Config = {
    * dataDir. Losing it loses every report's title and params: keep it like a database backup key.
    */
   dataEncryptionKey: string | undefined;
+  /**
+   * Another key-encryption key, only ever used to unwrap (never to wrap): during a rotation
+   * (`quire keys rotate`), the one the keys not yet re-wrapped were wrapped with.
+   */
+  dataEncryptionKeyPrevious: string | undefined;
   authJwksUrl: string | undefined;
   authIssuer: string | undefined;
   authAudience: string | undefined;
@@ -458,6 +464,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     objectStore: objectStoreConfig(e),
     authSecret: e.AUTH_SECRET,
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
+    dataEncryptionKeyPrevious: e.DATA_ENCRYPTION_KEY_PREVIOUS,
     authJwksUrl: e.AUTH_JWKS_URL,
     authIssuer: e.AUTH_ISSUER,
     authAudience: e.AUTH_AUDIENCE,

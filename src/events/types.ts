@@ -231,6 +231,16 @@ export const WebhookFailed = z.strictObject({
   error: z.string().max(1000),
 });
 
+/**
+ * A pending delivery that will never be attempted (again): the report was erased, so nothing more
+ * is said about it to anyone. Appended with the erasure, one per delivery still queued.
+ */
+export const WebhookCancelled = z.strictObject({
+  deliveryId: z.string().min(1).max(100),
+  status: WebhookStatus,
+  reason: z.enum(['erased']),
+});
+
 /** The expiry sweep found the report past its expiresAt (and not held): it is gone, its copies to purge. */
 export const ReportExpired = z.strictObject({
   /** The expiresAt that passed (the event's recordedAt says when the sweep saw it). */
@@ -283,6 +293,7 @@ export const QuireEventSchema = z.discriminatedUnion('type', [
   event('WebhookDelivered', WebhookDelivered),
   event('WebhookAttemptFailed', WebhookAttemptFailed),
   event('WebhookFailed', WebhookFailed),
+  event('WebhookCancelled', WebhookCancelled),
   event('ReportErased', ReportErased),
   event('ReportExpired', ReportExpired),
   event('ReportDeleted', ReportDeleted),
@@ -316,6 +327,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   WebhookDelivered: 1,
   WebhookAttemptFailed: 1,
   WebhookFailed: 1,
+  WebhookCancelled: 1,
   ReportErased: 1,
   ReportExpired: 1,
   ReportDeleted: 1,

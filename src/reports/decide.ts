@@ -72,7 +72,12 @@ export type ReportCommand =
   /** The purge stage deleted these copies' bytes (each named as the state lists it). */
   | { type: 'RecordPurge'; copies: Pick<ReportLocation, 'kind' | 'place'>[] }
   /** An admin erases the report's personal data (its data key goes with the event). */
-  | { type: 'EraseReport'; by: string; reason: string };
+  | { type: 'EraseReport'; by: string; reason: string }
+  /**
+   * The webhook stage found deliveries still queued on an erased report (erased before erasures
+   * cancelled them): they are cancelled instead of attempted.
+   */
+  | { type: 'CancelWebhooks' };
 
 /** What a command appends: the report's events, in order (nothing when there is nothing to do). */
 export type ReportDecision = ReportEvent[];
@@ -118,6 +123,14 @@ export function copyFor(state: ReportState, region: string, machine: string): Re
   return volumes.find((l) => l.machine === machine) ?? volumes.find((l) => l.machine === null && l.region === region);
 }
 
+/**
+ * An erased report says nothing more about itself to anyone: every delivery still queued is
+ * cancelled, in queue order (each event settles the head of the queue).
+ */
+function cancelledWebhooks(state: ReportState): ReportEvent[] {
+  return (state.webhook?.pending ?? []).map(({ deliveryId, status }) => ({ type: 'WebhookCancelled' as const, data: { deliveryId, status, reason: 'erased' as const } }));
+}
+
 /** A FAILED report goes back to the render queue; a copy that was given up on, back to the copy queue. */
 export function isRetryable(state: ReportState): boolean {
   return state.status === 'FAILED' || isStuckCopy(state);
@@ -149,9 +162,11 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
   if (!state) throw new ReportMovedOnError(command.type, null);
   const movedOn = () => new ReportMovedOnError(command.type, state.status);
   // Gone is terminal: only what happens to its copies is still recorded — purged, or lost with a
-  // forgotten volume (which no purge will ever reach) — and an erasure (a deleted or expired
-  // report's request is still in the log, encrypted, until its key goes).
-  if (isGone(state) && command.type !== 'RecordPurge' && command.type !== 'ForgetVolumeCopy' && command.type !== 'EraseReport') {
+  // forgotten volume (which no purge will ever reach) — an erasure (a deleted or expired report's
+  // request is still in the log, encrypted, until its key goes), and its webhooks: a delivery
+  // announces a transition made before it went (deleted, expired), unless it was erased.
+  const stillRecorded: ReportCommand['type'][] = ['RecordPurge', 'ForgetVolumeCopy', 'EraseReport', 'CancelWebhooks', 'RecordWebhookAttempt'];
+  if (isGone(state) && !stillRecorded.includes(command.type)) {
     // What a person asked for is answered GONE; a worker's stale command is just moved on.
     if (['ExpireReport', 'DeleteReport', 'HoldReport', 'ReleaseReport', 'RetryReport'].includes(command.type)) {
       throw new GoneError(state.reportId, state.status);
@@ -191,16 +206,22 @@ export function decide(command: ReportCommand, state: ReportState | null): Repor
       if (state.held) throw new ReportHeldError(state.reportId);
       // In clear in the append-only log: deleting a key would erase nothing, so say so.
       if (!state.encrypted) throw new ErasureUnsupportedError(state.reportId, state.template === LEGACY_TEMPLATE ? 'legacy' : 'plaintext');
-      return [{ type: 'ReportErased', data: { by: command.by, reason: command.reason } }];
+      // Its deliveries still queued end with it, in the same append: none is attempted after it.
+      return [{ type: 'ReportErased', data: { by: command.by, reason: command.reason } }, ...cancelledWebhooks(state)];
+    case 'CancelWebhooks':
+      if (state.status !== 'ERASED') throw movedOn();
+      return cancelledWebhooks(state);
     case 'ForgetVolumeCopy': {
       const copy = state.locations.find((l) => l.kind === 'volume' && l.machine === command.machine);
       if (!copy) return [];
       return [{ type: 'ReportVolumeForgotten', data: { machine: command.machine, region: copy.region!, reason: command.reason } }];
     }
     case 'RecordWebhookAttempt': {
-      // Whatever the report's status: a delivery announces a transition already made.
+      // Whatever the report's status (deleted and expired too): a delivery announces a transition
+      // already made. Not an erased report's: its queue was cancelled (an attempt that was in
+      // flight when it was erased is not recorded).
       const head = state.webhook?.pending[0];
-      if (!head || head.deliveryId !== command.deliveryId) throw movedOn();
+      if (state.status === 'ERASED' || !head || head.deliveryId !== command.deliveryId) throw movedOn();
       const { deliveryId, status } = head;
       const attempt = head.attempts + 1;
       const { outcome, timing } = command;

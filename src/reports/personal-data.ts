@@ -95,14 +95,53 @@ export async function deleteDataKey(db: Kysely<Database>, reportId: string): Pro
   await db.deleteFrom('report_data_keys').where('report_id', '=', reportId).execute();
 }
 
-/** The configured cipher: DATA_ENCRYPTION_KEY, or (development) the key kept under DATA_DIR. */
-export function configuredPersonalData(config: Pick<Config, 'dataEncryptionKey' | 'dataDir'>): PersonalData {
-  return new PersonalData(keyEncryptionKey(resolveSecret(config.dataEncryptionKey, config.dataDir, { file: 'data-encryption.key', generate: () => randomBytes(32).toString('base64url') })));
+/**
+ * The configured cipher: DATA_ENCRYPTION_KEY, or (development) the key kept under DATA_DIR; with
+ * DATA_ENCRYPTION_KEY_PREVIOUS, keys wrapped with that one are read too (a rotation under way).
+ */
+export function configuredPersonalData(config: Pick<Config, 'dataEncryptionKey' | 'dataDir'> & Partial<Pick<Config, 'dataEncryptionKeyPrevious'>>): PersonalData {
+  const current = keyEncryptionKey(resolveSecret(config.dataEncryptionKey, config.dataDir, { file: 'data-encryption.key', generate: () => randomBytes(32).toString('base64url') }));
+  return new PersonalData(current, config.dataEncryptionKeyPrevious === undefined ? [] : [keyEncryptionKey(config.dataEncryptionKeyPrevious)]);
+}
+
+/** A data key re-wrapped with the current key-encryption key: what `report_data_keys` gets instead of the old wrapping. */
+export interface Rewrapped {
+  kekId: string;
+  wrappedKey: string;
 }
 
 /** The data keys of reports: created on request, used to decrypt, deleted on erasure. */
 export class PersonalData {
-  constructor(private readonly kek: KeyEncryptionKey) {}
+  /** Every key-encryption key this instance can unwrap with, by id: the current one wraps, the others only unwrap. */
+  private readonly unwrapping: Map<string, KeyEncryptionKey>;
+
+  constructor(
+    private readonly kek: KeyEncryptionKey,
+    previous: readonly KeyEncryptionKey[] = [],
+  ) {
+    this.unwrapping = new Map([...previous, kek].map((k) => [k.id, k]));
+  }
+
+  /** The id of the key-encryption key new data keys are wrapped with (`report_data_keys.kek_id`). */
+  get kekId(): string {
+    return this.kek.id;
+  }
+
+  /** Whether a key wrapped with `kekId` can be unwrapped here. */
+  canUnwrap(kekId: string): boolean {
+    return this.unwrapping.has(kekId);
+  }
+
+  /**
+   * A report's data key, wrapped with `kekId`, wrapped again with the current key-encryption key;
+   * the new wrapping is opened once before it is returned, so a rotation never writes a key it
+   * could not read back. Throws DataKeyUnavailableError when the old wrapping does not open.
+   */
+  rewrap(reportId: string, kekId: string, wrappedKey: string): Rewrapped {
+    const wrapped = this.wrap(reportId, this.unwrap(reportId, kekId, wrappedKey));
+    this.unwrap(reportId, this.kek.id, wrapped);
+    return { kekId: this.kek.id, wrappedKey: wrapped };
+  }
 
   /**
    * The request's data with title and params encrypted under the report's data key, which is
@@ -156,10 +195,14 @@ export class PersonalData {
   }
 
   private unwrap(reportId: string, kekId: string, wrapped: string): Buffer {
-    if (kekId !== this.kek.id) throw new DataKeyUnavailableError(reportId, `it was wrapped with key-encryption key ${kekId}, this instance has ${this.kek.id} (DATA_ENCRYPTION_KEY differs)`);
+    const kek = this.unwrapping.get(kekId);
+    if (!kek) {
+      const have = [...this.unwrapping.keys()].join(', ');
+      throw new DataKeyUnavailableError(reportId, `it was wrapped with key-encryption key ${kekId}, this instance has ${have} (DATA_ENCRYPTION_KEY, DATA_ENCRYPTION_KEY_PREVIOUS differ)`);
+    }
     const [iv, ct, tag] = wrapped.split('.');
     try {
-      return open(this.kek.key, { iv: iv ?? '', ct: ct ?? '', tag: tag ?? '' }, keyAad(reportId));
+      return open(kek.key, { iv: iv ?? '', ct: ct ?? '', tag: tag ?? '' }, keyAad(reportId));
     } catch {
       throw new DataKeyUnavailableError(reportId, 'the wrapped key does not authenticate');
     }

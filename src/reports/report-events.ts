@@ -18,6 +18,7 @@ export const REPORT_EVENT_TYPES = [
   'WebhookDelivered',
   'WebhookAttemptFailed',
   'WebhookFailed',
+  'WebhookCancelled',
   'ReportErased',
   'ReportExpired',
   'ReportDeleted',

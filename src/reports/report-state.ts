@@ -312,6 +312,7 @@ function evolveReport(state: ReportState | null, event: RecordedEvent): ReportSt
     // Deliveries are not changes of the report: updatedAt stays.
     case 'WebhookDelivered':
     case 'WebhookFailed':
+    case 'WebhookCancelled':
       return state.webhook ? { ...state, version: event.streamVersion, webhook: settled(state.webhook, event.data.deliveryId) } : { ...state, version: event.streamVersion };
     case 'WebhookAttemptFailed': {
       const { deliveryId, attempt, retryAt } = event.data;

@@ -154,6 +154,10 @@ function timelineEntry(event: HistoryEvent, report: Report, isLastFailure: boole
       status = 'WEBHOOK';
       detail = 'given up on';
       break;
+    case 'WebhookCancelled':
+      status = 'WEBHOOK';
+      detail = 'cancelled: the report was erased';
+      break;
     case 'ReportExpired':
       status = 'EXPIRED';
       detail = 'its retention ended';

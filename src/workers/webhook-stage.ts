@@ -50,7 +50,8 @@ const APPEND_TRIES = 5;
  * delivery is due (report_status.webhook_due_at, like every stage: the work is derived from the
  * projection, leased, and retried with backoff), POSTs the signed payload, and records the attempt
  * (WebhookDelivered / WebhookAttemptFailed, then WebhookFailed after the last). Delivery is at least
- * once: a crash between the answer and the append sends the same webhook-id again.
+ * once: a crash between the answer and the append sends the same webhook-id again. An erased
+ * report's deliveries are cancelled with its erasure (WebhookCancelled): none is attempted after it.
  */
 export function webhookStage(options: WebhookStageOptions) {
   const { store, owner, leaseMs, log } = options;
@@ -89,6 +90,12 @@ export function webhookStage(options: WebhookStageOptions) {
   async function deliverOne(claim: Claim, signal: AbortSignal): Promise<void> {
     const events = await store.readStream(claim.streamId);
     const state = foldReport(events);
+    const meta = { actor: `webhooks:${owner.split(':').slice(0, 2).join(':')}` };
+    // Erased with deliveries still queued (erased before an erasure cancelled them): cancelled, not attempted.
+    if (state?.status === 'ERASED') {
+      await appendDecision(store, state, { type: 'CancelWebhooks' }, meta);
+      return;
+    }
     const head = state?.webhook?.pending[0];
     if (!state?.webhook || !head || head.dueAt.getTime() > Date.now()) return;
     let outcome: DeliveryOutcome;
@@ -102,7 +109,6 @@ export function webhookStage(options: WebhookStageOptions) {
     // Stopping or lease lost: the attempt did not finish; whoever claims next makes it again.
     if (signal.aborted && !outcome.delivered) return;
     const command = { type: 'RecordWebhookAttempt' as const, deliveryId: head.deliveryId, outcome, timing: timingNow(options.backoff) };
-    const meta = { actor: `webhooks:${owner.split(':').slice(0, 2).join(':')}` };
     let current: ReportState | null = state;
     for (let i = 0; i < APPEND_TRIES && current?.webhook?.pending[0]?.deliveryId === head.deliveryId; i++) {
       const appended = await appendDecision(store, current, command, meta);

@@ -12,6 +12,7 @@ import {
   PersonalData,
   personalDataOf,
 } from '../../src/reports/personal-data.js';
+import { rotateDataKeys } from '../../src/reports/rotate-data-keys.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const REPORT = '6f1c2a52-58a4-4a52-9a4f-1d2b3c4d5e6f';
@@ -80,6 +81,28 @@ describe.each(backends)('data keys on %s', (kind) => {
     const sealed = await personal.encrypt(database.db, { reportId, template: 'table', owner: 'alice', ...data });
     const other = new PersonalData(keyEncryptionKey('another-key-encryption-key-of-32-chars'));
     await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(DataKeyUnavailableError);
-    await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(/DATA_ENCRYPTION_KEY differs/);
+    await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(/DATA_ENCRYPTION_KEY, DATA_ENCRYPTION_KEY_PREVIOUS differ/);
+  });
+
+  it('rotation: the previous key still unwraps; each key is re-wrapped with the current one; a damaged key is left as it is and named', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const sealedA = await personal.encrypt(database.db, { reportId: a, template: 'table', owner: 'alice', ...data });
+    await personal.encrypt(database.db, { reportId: b, template: 'table', owner: 'alice', ...data });
+    await database.db.updateTable('report_data_keys').set({ wrapped_key: 'AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA' }).where('report_id', '=', b).execute();
+    const next = keyEncryptionKey('the-next-key-encryption-key-of-32-chars');
+    const rotating = new PersonalData(next, [keyEncryptionKey('a-key-encryption-key-of-32-chars-or-more')]);
+    expect((await rotating.reveal(database.db, [asEvent(sealedA)]))[0]!.data).toMatchObject(data);
+
+    const batches: number[] = [];
+    const result = await rotateDataKeys(database.db, rotating, { batchSize: 1, onBatch: (n) => batches.push(n) });
+    expect(result.kekId).toBe(next.id);
+    expect(result.complete).toBe(false);
+    expect(result.unrotated).toEqual([{ reportId: b, kekId: keyEncryptionKey('a-key-encryption-key-of-32-chars-or-more').id, why: expect.stringMatching(/does not authenticate/) }]);
+    expect(result.keysByKek).toEqual({ [next.id]: result.rotated, [result.unrotated[0]!.kekId]: 1 });
+    expect(batches).toEqual(Array.from({ length: result.rotated }, (_, i) => i + 1));
+    // The current key alone reads what was rotated.
+    expect((await new PersonalData(next).reveal(database.db, [asEvent(sealedA)]))[0]!.data).toMatchObject(data);
+    // Run again: nothing more to do, the damaged key still named.
+    expect(await rotateDataKeys(database.db, rotating, { batchSize: 10 })).toMatchObject({ rotated: 0, complete: false, unrotated: [{ reportId: b }] });
   });
 });

@@ -624,5 +624,54 @@ describe('completion webhooks', () => {
       expect(() => decide(attempt(id, answered500), given(...stored, delivered))).toThrow(ReportMovedOnError);
       expect(() => decide(attempt(id, answered500), given(requested, rendered, storedHere))).toThrow(ReportMovedOnError);
     });
+    it('a deleted or expired report: the attempt is still recorded (it announces a transition made before)', () => {
+      const deleted: ReportEvent = { type: 'ReportDeleted', data: { by: 'alice' } };
+      const expired: ReportEvent = { type: 'ReportExpired', data: { at: '2026-01-01T00:00:04.000Z' } };
+      for (const gone of [deleted, expired]) {
+        const { decided, then } = when([...stored, gone], attempt(id, { delivered: true, httpStatus: 200 }));
+        expect(decided).toEqual([{ type: 'WebhookDelivered', data: { deliveryId: id, status: 'STORED', attempt: 1, httpStatus: 200 } }]);
+        expect(then.webhook!.pending).toEqual([]);
+      }
+    });
+  });
+
+  describe('erased: nothing more is delivered', () => {
+    const requestedEncryptedWithHook: ReportEvent = { type: 'ReportRequested', data: { ...(requestedEncrypted.data as object), callbackUrl: HOOK } as never };
+    const id = `msg_${REPORT_ID}_3`;
+    const retrying: ReportEvent = {
+      type: 'WebhookAttemptFailed',
+      data: { deliveryId: id, status: 'STORED', attempt: 1, httpStatus: 500, error: 'answered 500', retryAt: '2026-01-01T00:00:10.000Z' },
+    };
+    const erase: ReportCommand = { type: 'EraseReport', by: 'admin-1', reason: 'GDPR request #42' };
+    const erasedOnly: ReportEvent = { type: 'ReportErased', data: { by: 'admin-1', reason: 'before erasures cancelled deliveries' } };
+
+    it('the erasure cancels every delivery still queued, in order, in the same append; the queue is empty after it', () => {
+      const { decided, then } = when([requestedEncryptedWithHook, rendered, storedHere, retrying, replicated], erase);
+      expect(decided).toEqual([
+        { type: 'ReportErased', data: { by: 'admin-1', reason: 'GDPR request #42' } },
+        { type: 'WebhookCancelled', data: { deliveryId: id, status: 'STORED', reason: 'erased' } },
+        { type: 'WebhookCancelled', data: { deliveryId: `msg_${REPORT_ID}_5`, status: 'REPLICATED', reason: 'erased' } },
+      ]);
+      expect(then).toMatchObject({ status: 'ERASED', webhook: { url: HOOK, pending: [] } });
+    });
+    it('nothing queued (delivered already, or no callbackUrl): the erasure alone', () => {
+      const delivered: ReportEvent = { type: 'WebhookDelivered', data: { deliveryId: id, status: 'STORED', attempt: 1, httpStatus: 200 } };
+      expect(decide(erase, given(requestedEncryptedWithHook, rendered, storedHere, delivered)).map((e) => e.type)).toEqual(['ReportErased']);
+      expect(decide(erase, given(requestedEncrypted, rendered, storedHere)).map((e) => e.type)).toEqual(['ReportErased']);
+    });
+    it('an attempt that was in flight when the report was erased is not recorded', () => {
+      const erasedNow = when([requestedEncryptedWithHook, rendered, storedHere, retrying], erase);
+      const events = [requestedEncryptedWithHook, rendered, storedHere, retrying, ...erasedNow.decided];
+      expect(() => decide(attempt(id, { delivered: true, httpStatus: 200 }), given(...events))).toThrow(ReportMovedOnError);
+      // Erased before erasures cancelled deliveries: still not recorded, whatever the queue says.
+      expect(() => decide(attempt(id, { delivered: true, httpStatus: 200 }), given(requestedEncryptedWithHook, rendered, storedHere, retrying, erasedOnly))).toThrow(ReportMovedOnError);
+    });
+    it('CancelWebhooks: an erased report whose deliveries are still queued has them cancelled; nothing on a live report', () => {
+      const { decided, then } = when([requestedEncryptedWithHook, rendered, storedHere, retrying, erasedOnly], { type: 'CancelWebhooks' });
+      expect(decided).toEqual([{ type: 'WebhookCancelled', data: { deliveryId: id, status: 'STORED', reason: 'erased' } }]);
+      expect(then.webhook!.pending).toEqual([]);
+      expect(decide({ type: 'CancelWebhooks' }, then)).toEqual([]);
+      expect(() => decide({ type: 'CancelWebhooks' }, given(requestedEncryptedWithHook, rendered, storedHere))).toThrow(ReportMovedOnError);
+    });
   });
 });

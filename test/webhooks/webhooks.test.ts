@@ -12,6 +12,9 @@ import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { retryReport } from '../../src/reports/retry-report.js';
+import { deleteReport } from '../../src/reports/delete-report.js';
+import { eraseReport } from '../../src/reports/erase-report.js';
+import { verifyLog } from '../../src/audit/verify.js';
 import { Volume } from '../../src/storage/volume.js';
 import { renderStage } from '../../src/workers/render-stage.js';
 import { WorkLoop } from '../../src/workers/work-loop.js';
@@ -28,6 +31,7 @@ import { backends } from '../support/databases.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 const alice: Actor = { id: 'alice', role: 'user' };
+const admin: Actor = { id: 'root', role: 'admin' };
 const SECRET = `whsec_${Buffer.from('quire-test-webhook-secret-0123456789').toString('base64')}`;
 const params = { columns: [{ label: 'Name', key: 'name' }], rows: [{ name: 'a' }] };
 
@@ -293,6 +297,105 @@ describe.each(backends)('completion webhooks on %s', (kind) => {
     // Without a policy (a caller that did not pass one), no callback is accepted.
     await expect(requestReport(runtime.store, { template: 'table', title: 'Refused', params, callbackUrl: receiver.url() }, alice)).rejects.toBeInstanceOf(InvalidParamsError);
     expect(await countEventsByType(runtime)).toEqual(afterGraphql);
+  });
+
+  /** The requests the receiver got for one report (its webhook-ids name it). */
+  const receivedFor = (reportId: string) => receiver.received.filter((r) => String(r.headers['webhook-id']).startsWith(`msg_${reportId}_`));
+
+  /** Waits until the retry the log scheduled for the delivery would be due, then drains the stage. */
+  async function drainAfterRetryDue(streamId: string): Promise<number> {
+    const retryAts = (await runtime.store.readStream(streamId)).flatMap((e) => (e.type === 'WebhookAttemptFailed' && e.data.retryAt ? [Date.parse(e.data.retryAt)] : []));
+    const wait = Math.max(0, ...retryAts) - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait + 50));
+    return workers.webhooks!.drain();
+  }
+
+  /** Renders, replicates and announces what earlier tests left, so that the stages' counts are this test's alone. */
+  async function quiet(): Promise<void> {
+    await workers.render.drain();
+    await workers.replicate!.drain();
+    await waitFor(async () => (await workers.webhooks!.drain()) === 0, 20_000, 'no webhook due');
+  }
+
+  async function checkLogAndProjections(): Promise<void> {
+    expect((await rebuildAndVerifyProjections(runtime.store.db, runtime.store.personalData)).differenceCount).toBe(0);
+    const verified = await verifyLog(runtime.store.db, { publicKeys: runtime.sealKeys.trusted });
+    expect(verified.problems).toEqual([]);
+    expect(verified.ok).toBe(true);
+  }
+
+  it('erased while a delivery is retrying and another is queued: both cancelled with the erasure; the receiver gets nothing more', async () => {
+    await quiet();
+    const { reportId, streamId } = await ask('To erase', receiver.url('/erased'));
+    expect(await workers.render.drain()).toBe(1);
+    receiver.script = [500];
+    await deliveries(1);
+    expect(await workers.replicate!.drain()).toBe(1);
+    expect((await loadReportState(runtime.store.db, reportId))!.webhook!.pending.map((p) => [p.status, p.attempts])).toEqual([
+      ['STORED', 1],
+      ['REPLICATED', 0],
+    ]);
+
+    await eraseReport(runtime.store, reportId, 'erasure request #7', admin);
+    expect(await drainAfterRetryDue(streamId)).toBe(0);
+    expect(await workers.webhooks!.drain()).toBe(0);
+    expect(receivedFor(reportId)).toHaveLength(1);
+
+    const events = await runtime.store.readStream(streamId);
+    const erasedAt = events.findIndex((e) => e.type === 'ReportErased');
+    // One append: the erasure and the cancellations, in queue order.
+    expect(events.slice(erasedAt).map((e) => [e.type, e.data])).toEqual([
+      ['ReportErased', { by: 'root', reason: 'erasure request #7' }],
+      ['WebhookCancelled', { deliveryId: `msg_${reportId}_3`, status: 'STORED', reason: 'erased' }],
+      ['WebhookCancelled', { deliveryId: `msg_${reportId}_5`, status: 'REPLICATED', reason: 'erased' }],
+    ]);
+    expect(new Set(events.slice(erasedAt).map((e) => e.checkpoint.transactionId)).size).toBe(1);
+    expect(await countEventsByType(runtime, streamId)).toEqual({
+      ReportRequested: 1,
+      ReportRendered: 1,
+      ReportStoredLocal: 1,
+      WebhookAttemptFailed: 1,
+      ReportReplicated: 1,
+      ReportErased: 1,
+      WebhookCancelled: 2,
+    });
+    const row = await runtime.store.db.selectFrom('report_status').select(['status', 'webhook_due_at', 'webhook']).where('report_id', '=', reportId).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'ERASED', webhook_due_at: null, webhook: { pending: [] } });
+    await checkLogAndProjections();
+  });
+
+  it('erased before erasures cancelled deliveries (ReportErased alone, a delivery still queued): the stage cancels it instead of attempting it', async () => {
+    await quiet();
+    const { reportId, streamId } = await ask('Erased the old way', receiver.url('/erased-old'));
+    expect(await workers.render.drain()).toBe(1);
+    const state = (await loadReportState(runtime.store.db, reportId))!;
+    // As an erasure recorded before this change left the log: no WebhookCancelled.
+    await runtime.store.append(streamId, state.version, [{ type: 'ReportErased', data: { by: 'root', reason: 'old erasure' } }], { actor: 'root' });
+    expect((await loadReportState(runtime.store.db, reportId))!.webhook!.pending).toHaveLength(1);
+
+    expect(await workers.webhooks!.drain()).toBe(1);
+    expect(await workers.webhooks!.drain()).toBe(0);
+    expect(receivedFor(reportId)).toHaveLength(0);
+    const events = await runtime.store.readStream(streamId);
+    expect(events.at(-1)).toMatchObject({ type: 'WebhookCancelled', data: { deliveryId: `msg_${reportId}_3`, status: 'STORED', reason: 'erased' } });
+    expect((await loadReportState(runtime.store.db, reportId))!.webhook!.pending).toEqual([]);
+    await checkLogAndProjections();
+  });
+
+  it('deleted while a delivery is retrying: the next attempt is made and recorded once (no link: GONE), then nothing more', async () => {
+    await quiet();
+    const { reportId, streamId } = await ask('To delete', receiver.url('/deleted'));
+    expect(await workers.render.drain()).toBe(1);
+    receiver.script = [500];
+    await deliveries(1);
+    await deleteReport(runtime.store, reportId, alice);
+    const [after] = await deliveries(1);
+    expect(JSON.parse(after!.body)).toMatchObject({ type: 'report.stored', data: { reportId, download: null, error: { code: 'GONE' } } });
+    expect(await drainAfterRetryDue(streamId)).toBe(0);
+    expect(receivedFor(reportId)).toHaveLength(2);
+    expect(await countEventsByType(runtime, streamId)).toMatchObject({ ReportDeleted: 1, WebhookAttemptFailed: 1, WebhookDelivered: 1 });
+    expect((await loadReportState(runtime.store.db, reportId))!.webhook!.pending).toEqual([]);
+    await checkLogAndProjections();
   });
 });
 

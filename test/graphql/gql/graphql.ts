@@ -29,6 +29,7 @@ export type EventType =
   | 'VolumeForgotten'
   | 'VolumeOrphansRemoved'
   | 'WebhookAttemptFailed'
+  | 'WebhookCancelled'
   | 'WebhookDelivered'
   | 'WebhookFailed';
 
