@@ -5,7 +5,7 @@ import type { InlineProjection } from '../events/inline-projection.js';
 import { deleteDataKey } from '../reports/personal-data.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { locationRow, statusRow } from './report-rows.js';
-import { loadReportState } from '../reports/load-report.js';
+import { loadReportStates } from '../reports/load-report.js';
 import { evolve, REPORT_STREAM_PREFIX, type ReportLocation, type ReportState } from '../reports/report-state.js';
 
 const sameLocation = (a: ReportLocation, b: ReportLocation) =>
@@ -81,13 +81,17 @@ export function reportProjection(personalData: PersonalDataCipher): InlineProjec
     async apply(trx, appended: readonly RecordedEvent[]) {
       const reportEvents = appended.filter((e) => e.streamId.startsWith(REPORT_STREAM_PREFIX));
       if (reportEvents.length === 0) return;
-      // One query decrypts the requests of the whole batch; new reports are inserted together.
-      const revealed = await personalData.reveal(trx, reportEvents);
+      // One query decrypts the batch's requests, one reads its reports' states, one inserts its new reports.
+      const streams = byStream(await personalData.reveal(trx, reportEvents));
+      const isNew = (events: RecordedEvent[]) => events[0]!.type === 'ReportRequested' && events[0]!.streamVersion === 1;
+      const existing = await loadReportStates(
+        trx,
+        [...streams].filter(([, events]) => !isNew(events)).map(([streamId]) => streamId.slice(REPORT_STREAM_PREFIX.length)),
+      );
       const created: ReportState[] = [];
-      for (const [streamId, events] of byStream(revealed)) {
+      for (const [streamId, events] of streams) {
         const reportId = streamId.slice(REPORT_STREAM_PREFIX.length);
-        const first = events[0]!;
-        const before = first.type === 'ReportRequested' && first.streamVersion === 1 ? null : await loadReportState(trx, reportId);
+        const before = isNew(events) ? null : (existing.get(reportId.toLowerCase()) ?? null);
         const after = events.reduce(evolve, before);
         if (after && after !== before) {
           if (before) await saveReportState(trx, before, after);
