@@ -19,7 +19,7 @@ import { loadConfig, ConfigError } from './config.js';
 import { openConfiguredDatabase } from './database/connect.js';
 import { migrateToLatest, MigrationError } from './database/migrate.js';
 import { applyServiceGrants, InvalidRoleError, migrateAsOwner, openOwnerConnection, serviceGrantStatements } from './database/roles.js';
-import { createLogger } from './log.js';
+import { createLogger, dropStdoutWhenClosed } from './log.js';
 import { startRuntime, type Runtime } from './runtime.js';
 import { explainStartupFailure, type StartupContext } from './startup-errors.js';
 import { probeObjectStore } from './storage/probe-object-store.js';
@@ -237,6 +237,7 @@ function failOperation(err: unknown, argv: string[]): never {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  dropStdoutWhenClosed();
   const program = buildCli();
   let command = '';
   program.hook('preAction', (_, action) => {

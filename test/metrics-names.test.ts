@@ -10,6 +10,7 @@ import { connected, gqlHttp, gqlWs } from './graphql/client.js';
 import { CreateDownloadUrlDocument, RequestReportDocument } from './graphql/gql/graphql.js';
 import { backends } from './support/databases.js';
 import { freePort } from './support/instances.js';
+import { untilAllSafe } from './support/safe-log.js';
 import { startTestRuntime, type TestRuntime } from './support/runtime.js';
 
 /** Every metric quire exports, with its type: what docs/grafana-dashboard.json may use. */
@@ -85,11 +86,10 @@ describe.each(backends)('metric names on %s', (kind) => {
     const { url } = (download.data!.createDownloadUrl as { data: { url: string } }).data;
     await (await fetch(url)).arrayBuffer();
     await workers.replicate!.drain();
-    // The safe part of a shared PostgreSQL may be held back by other tests' transactions: retry.
-    for (let i = 0; i < 100 && !(await latestSeal(runtime.database.db)); i++) {
-      await sealPending(runtime.database.db, { signer: runtime.sealKeys.signer, minAgeMs: 0 });
-      if (!(await latestSeal(runtime.database.db))) await new Promise((r) => setTimeout(r, 200));
-    }
+    // Seals cover safe events only, which other tests' transactions on a shared PostgreSQL hold back a while.
+    await untilAllSafe(runtime.database.db);
+    await sealPending(runtime.database.db, { signer: runtime.sealKeys.signer, minAgeMs: 0 });
+    expect(await latestSeal(runtime.database.db)).not.toBeNull();
     scrape = parse(await (await fetch(`${metricsServer.url}/metrics`)).text());
     await ws.dispose();
   }, 120_000);

@@ -17,6 +17,7 @@ import {
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+import { untilAllSafe } from '../support/safe-log.js';
 
 const tableInput = (title: string, rows = 5) => ({
   template: 'table',
@@ -161,6 +162,8 @@ describe.each(backends)('GraphQL API on %s', (kind) => {
     expect(audited.data!.report).toMatchObject({ reportId: id, owner: 'alice' });
     const asAuditor = (await gqlHttp(http.url, RequestReportDocument, { input: tableInput('nope') }, tokens.auditor)).data!.requestReport;
     expect(asAuditor).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
+    // The log is a safe read: Alice's request shows there once no older transaction runs.
+    await untilAllSafe(runtime.database.db);
     const events = await gqlHttp(http.url, EventsDocument, { first: 5, streamId: `report-${id}` }, tokens.auditor);
     expect(events.data!.events.edges[0]!.node).toMatchObject({ type: 'ReportRequested', streamVersion: 1 });
     // Users do not read the global log.

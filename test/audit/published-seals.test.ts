@@ -15,7 +15,8 @@ import { backends, openTestDatabase, type TestDatabase } from '../support/databa
 import { failed } from '../support/fixtures.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
-import { rewriteStreamDroppingSeals, rowsInCommitOrder, seedLog, tamper, untilAllSafe } from './support.js';
+import { rewriteStreamDroppingSeals, rowsInCommitOrder, seedLog, tamper } from './support.js';
+import { untilAllSafe } from '../support/safe-log.js';
 
 async function readText(store: ObjectStore, key: string): Promise<string | null> {
   const stream = await store.get(key);

@@ -21,20 +21,6 @@ export async function seedLog(database: TestDatabase, streams = 5, perStream = 4
 }
 
 /**
- * Waits until every event is below the cluster's oldest running transaction (a shared PostgreSQL
- * may have other databases' transactions open), so a seal covers them all.
- */
-export async function untilAllSafe(db: Kysely<Database>): Promise<void> {
-  const count = async (where: string) => Number((await sql<{ n: number }>`SELECT count(*) AS n FROM events WHERE ${sql.raw(where)}`.execute(db)).rows[0]!.n);
-  const total = await count('true');
-  const deadline = Date.now() + 60_000;
-  while ((await count('transaction_id < pg_snapshot_xmin(pg_current_snapshot())')) < total) {
-    if (Date.now() > deadline) throw new Error('events stayed above the oldest running transaction for 60 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/**
  * What the owner of the tables (or a superuser) can do: switch the append-only triggers off for a
  * moment. The service's own role cannot (test/database/roles.test.ts); the hash chain, signed seals
  * and published digests make it evident when someone who can does.

@@ -7,7 +7,8 @@ import type { EventStore } from '../../src/events/event-store.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { failed } from '../support/fixtures.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
-import { overwrite, rechain, rewriteStreamDroppingSeals, randomUUID, rowsInCommitOrder, seedLog, tamper, untilAllSafe, writeLegacySeals, type StoredRow } from './support.js';
+import { overwrite, rechain, rewriteStreamDroppingSeals, randomUUID, rowsInCommitOrder, seedLog, tamper, writeLegacySeals, type StoredRow } from './support.js';
+import { untilAllSafe } from '../support/safe-log.js';
 import { generateSealKey } from '../../src/audit/seal-key.js';
 import { decodeLeaves } from '../../src/audit/seal.js';
 

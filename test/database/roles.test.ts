@@ -21,7 +21,7 @@ import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { openTestDatabase, silentLog, type TestDatabase } from '../support/databases.js';
 import { TEST_DATA_ENCRYPTION_KEY, TEST_SECRET } from '../support/runtime.js';
-import { untilAllSafe } from '../audit/support.js';
+import { untilAllSafe } from '../support/safe-log.js';
 import { newReportStream, requested } from '../support/fixtures.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { reportProjection } from '../../src/projections/report-projection.js';

@@ -5,7 +5,7 @@ import { canonicalJson } from '../../src/events/canonical-json.js';
 import type { EventStore } from '../../src/events/event-store.js';
 import { chainHash, GENESIS_HASH, hashedBody } from '../../src/events/hash-chain.js';
 import { verifyLog } from '../../src/audit/verify.js';
-import { untilAllSafe } from '../audit/support.js';
+import { untilAllSafe } from '../support/safe-log.js';
 import { backends, openTestDatabase, type TestDatabase, testStore } from '../support/databases.js';
 import { failed, newReportStream, requested } from '../support/fixtures.js';
 

@@ -5,6 +5,7 @@ import { backends, openTestDatabase, silentLog, type TestDatabase } from '../sup
 import { collect, waitFor } from '../support/collect.js';
 import { newReportStream, requested } from '../support/fixtures.js';
 import { holdingProjection, readEverything } from '../support/log-reading.js';
+import { untilAllSafe } from '../support/safe-log.js';
 
 describe.each(backends)('reading the global log on %s', (kind) => {
   let database: TestDatabase;
@@ -28,6 +29,8 @@ describe.each(backends)('reading the global log on %s', (kind) => {
     const start = await store.headCheckpoint();
     const streams = Array.from({ length: 4 }, newReportStream);
     for (const s of streams) await store.append(s.streamId, 'no_stream', [requested(s.reportId)]);
+    // Other databases' transactions on a shared PostgreSQL hold fresh events back from a safe read a while.
+    await untilAllSafe(database.db);
     const events = await readEverything((after) => store.readAll(after, 3), start);
     expect(events.map((e) => e.streamId)).toEqual(streams.map((s) => s.streamId));
     expect(await store.headCheckpoint()).toEqual(events.at(-1)!.checkpoint);
@@ -40,6 +43,7 @@ describe.each(backends)('reading the global log on %s', (kind) => {
       const s = newReportStream();
       appended.push((await store.append(s.streamId, 'no_stream', [requested(s.reportId)])).events[0]!);
     }
+    await untilAllSafe(database.db);
     const read = await readEverything((after) => store.readAll(after, 3), start);
     expect(read.map((e) => e.eventId)).toEqual(appended.map((e) => e.eventId));
     const xids = read.map((e) => BigInt(e.checkpoint.transactionId));
@@ -84,6 +88,7 @@ describe.each(backends)('reading the global log on %s', (kind) => {
     const slowResult = await slowAppend;
     await Promise.all(fastAppends);
 
+    await untilAllSafe(database.db);
     const all = await readEverything((after) => store.readAll(after, 3), start);
     expect(all[0]!.streamId).toBe(slow.streamId);
     expect(all.slice(1).map((e) => e.streamId).sort()).toEqual(fastIds);

@@ -3,8 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { START } from '../../src/events/checkpoint.js';
-import { queryEvents } from '../../src/events/read.js';
 import { importLegacyRows } from '../../src/legacy/import-legacy.js';
 import { legacyReportId } from '../../src/legacy/legacy-row.js';
 import type { SourceItem } from '../../src/legacy/legacy-source.js';
@@ -12,11 +10,11 @@ import { migrationProgress } from '../../src/legacy/migration-progress.js';
 import { checkReadiness } from '../../src/legacy/readiness.js';
 import { loadReportState } from '../../src/reports/load-report.js';
 import { RenderPool } from '../../src/render/render-pool.js';
-import { waitFor } from '../support/collect.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { freePort, startInstance, type Instance } from '../support/instances.js';
 import { countEventsByType } from '../support/runtime.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+import { untilAllSafe } from '../support/safe-log.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -65,7 +63,7 @@ describe.each(backends)('legacy migration per machine on %s', (kind) => {
     expect((await importLegacyRows(machines[0]!.runtime.store, rows(7), { actor: 'import' })).imported).toBe(7);
     // The scan reads the log safely (below every running transaction of the cluster): on a
     // PostgreSQL shared with other test files, wait until the imports are readable.
-    await waitFor(async () => (await queryEvents(database.db, { after: START, limit: 10, types: ['LegacyReportImported'] })).length === 7, 30_000, 'the imports to be readable');
+    await untilAllSafe(database.db);
     for (const m of machines) await m.workers.legacyScanner!.scanOnce();
     for (const [id, file] of files) {
       const state = await loadReportState(database.db, legacyReportId(id));

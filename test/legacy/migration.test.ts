@@ -19,6 +19,7 @@ import { freePort, startInstance, type Instance } from '../support/instances.js'
 import { countEventsByType, TEST_SECRET } from '../support/runtime.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { waitFor } from '../support/collect.js';
+import { untilAllSafe } from '../support/safe-log.js';
 
 const REGIONS = ['iad', 'lax', 'syd'] as const;
 const COLUMNS = { id: 'id', owner: 'user_id', title: 'title', file_path: 'file_path', created_at: 'created_at' };
@@ -107,6 +108,9 @@ describe.each(backends)('legacy migration on %s', (kind) => {
   });
 
   it('each region finds its own files; a download works from any region before any upload', async () => {
+    // The scan reads the imports safely (below every running transaction of the cluster): on a
+    // PostgreSQL shared with other test files, they may be held back a while.
+    await untilAllSafe(database.db);
     for (const i of instances) await i.workers.legacyScanner!.scanOnce();
     for (const [id, file] of fixture.files) {
       const state = await stateOf(id);
@@ -182,6 +186,8 @@ describe.each(backends)('legacy migration on %s', (kind) => {
       await sql`INSERT INTO reports VALUES (12, 7, 'Big one', '/data/reports/big.pdf', now())`.execute(database.db);
       writeFileSync(join(fixture.volumes.iad, 'big.pdf'), bytes);
       await importLegacyRows(store(), readLegacyTable(store().db, 'reports', COLUMNS), { actor: 'import' });
+      // `legacy migrate` scans first: the import must be safe to read by then.
+      await untilAllSafe(database.db);
       const cli = (args: string[]) =>
         spawn(process.execPath, ['bin/quire.js', ...args], {
           env: {

@@ -24,6 +24,7 @@ import { requestReport } from '../../src/reports/request-report.js';
 import { createWorkers, type Workers } from '../../src/workers/start-workers.js';
 import { openPdf } from '../render/pdf.js';
 import { backends, type TestDatabase } from '../support/databases.js';
+import { untilAllSafe } from '../support/safe-log.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { countEventsByType, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -122,6 +123,8 @@ describe.each(backends)('erasure on %s', (kind) => {
       expect(places().flatMap((d) => filesHolding(d, marker)).length).toBeGreaterThanOrEqual(2);
       const [revealed] = await runtime.store.reveal(await runtime.store.readStream(streamId, { limit: 1 }));
       expect(revealed!.data).toMatchObject({ title: `Records of ${marker}`, params: paramsWith(marker) });
+      // Seals cover safe events only: wait until the request and the copies are.
+      await untilAllSafe(runtime.store.db);
       await sealPending(runtime.store.db, { signer: runtime.sealKeys.signer });
 
       // Only admins erase, with a reason; a report in clear is refused by name.
@@ -147,6 +150,7 @@ describe.each(backends)('erasure on %s', (kind) => {
       await workers.purge!.drain();
 
       // The log, its seals (one made before the erasure, one after) and an export still check.
+      await untilAllSafe(runtime.store.db);
       await sealPending(runtime.store.db, { signer: runtime.sealKeys.signer });
       const verified = await verifyLog(runtime.store.db, { publicKeys: runtime.sealKeys.trusted });
       expect(verified).toMatchObject({ ok: true, problemCount: 0 });
@@ -213,6 +217,8 @@ describe.each(backends)('erasure on %s', (kind) => {
         expect(JSON.stringify(report)).not.toContain(marker);
         const download = await gql(`mutation($id: ID!) { createDownloadUrl(reportId: $id) { __typename ... on Error { code } } }`, { id: reportId }, alice);
         expect(download.createDownloadUrl).toMatchObject({ __typename: 'GoneError', code: 'GONE' });
+        // The auditors' `events` is a safe read: the erasure shows there once no older transaction runs.
+        await untilAllSafe(runtime.store.db);
         const events = await gql(`query($s: String) { events(streamId: $s, first: 10) { edges { node { type data } } } }`, { s: reportStreamId(reportId) }, auditor);
         expect(events.events.edges[0].node).toMatchObject({ type: 'ReportRequested', data: { title: ERASED } });
 
