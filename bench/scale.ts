@@ -20,6 +20,8 @@
  * With BENCH_LOCK=<file> each timed phase (the latencies; verify; rebuild) holds `flock <file>`,
  * and generating does not, so other benchmarks wait only while this one measures.
  *
+ * BENCH_KEEP=1 keeps the scratch database; BENCH_SCALE_DB=<its url> grows it on in a later run.
+ *
  *   DATABASE_URL=… BENCH_SCALE_STEPS=1000000,10000000 BENCH_SCALE_VERIFY_AT=1000000,10000000 \
  *     BENCH_LOCK=/path/bench.lock npm run bench:scale
  */
@@ -28,8 +30,10 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import { verifyLog } from '../src/audit/verify.js';
-import { openScratchDatabase } from '../src/database/scratch-database.js';
+import { openDatabase } from '../src/database/connect.js';
+import { openScratchDatabase, type ScratchDatabase } from '../src/database/scratch-database.js';
 import type { Database } from '../src/database/schema.js';
 import { EventStore } from '../src/events/event-store.js';
 import { readAll } from '../src/events/read.js';
@@ -111,7 +115,27 @@ const CLAIM_CANDIDATES = {
 };
 const claimRender = (db: Kysely<Database>) => claimDue(db, { stage: 'render', owner: 'bench', limit: 10, leaseMs: 60_000, due: sql<boolean>`s.status = 'REQUESTED'` });
 
-const database = await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_scale', poolMax: 8, log });
+/**
+ * BENCH_SCALE_DB: the URL of a scratch database an earlier run left (BENCH_KEEP, or killed while it
+ * waited for the lock): the log grows on from the events it holds.
+ */
+async function continued(url: string): Promise<ScratchDatabase> {
+  const handle = await openDatabase({ kind: 'postgres', url, poolMax: 8, log });
+  const name = new URL(url).pathname.slice(1);
+  return {
+    ...handle,
+    url,
+    async drop() {
+      await handle.close();
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => admin.end());
+    },
+  };
+}
+
+const database = process.env.BENCH_SCALE_DB ? await continued(process.env.BENCH_SCALE_DB) : await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_scale', poolMax: 8, log });
+console.error(`${utc()} scratch database ${database.url}`);
 const db = database.db;
 const personalData = new PersonalData(keyEncryptionKey('bench: events in clear need no key'));
 const store = new EventStore({ db, notifier: database.notifier, region: 'iad', log, personalData, projections: [reportProjection(personalData)] });
@@ -119,8 +143,8 @@ const rows: string[] = [];
 const costs: string[] = [];
 const plans: string[] = [];
 try {
-  let total = 0;
-  for (const target of STEPS) {
+  let total = Number((await sql<{ n: string }>`SELECT count(*) AS n FROM events`.execute(db)).rows[0]!.n);
+  for (const target of STEPS.filter((n) => n > total)) {
     let t0 = performance.now();
     await generate(db, target - total, { url: database.url, projection: true, renderBacklogEvery: RENDER_BACKLOG_EVERY });
     const generateS = (performance.now() - t0) / 1000;
