@@ -12,6 +12,7 @@ import * as m0010 from './0010_worker_liveness.js';
 import * as m0011 from './0011_retention.js';
 import * as m0012 from './0012_report_data_keys.js';
 import * as m0013 from './0013_webhooks.js';
+import * as m0014 from './0014_report_status_claim_order.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0011_retention': m0011,
   '0012_report_data_keys': m0012,
   '0013_webhooks': m0013,
+  '0014_report_status_claim_order': m0014,
 };
