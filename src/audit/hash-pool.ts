@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import type { RowVerdicts, TextRow } from './row-checks.js';
+import { packRows, type RowVerdicts, type TextRow } from './row-checks.js';
 
-export type ToHashWorker = { id: number; rows: readonly TextRow[] };
+/** `rows` packed (row-checks.ts packRows). */
+export type ToHashWorker = { id: number; rows: unknown[] };
 export type FromHashWorker = { id: number; verdicts: RowVerdicts } | { id: number; error: string };
 
 export interface HashPoolOptions {
@@ -50,7 +51,7 @@ export class HashPool {
       const slot = this.slots[this.next++ % this.slots.length]!;
       const id = this.nextId++;
       slot.jobs.set(id, { resolve, reject });
-      const msg: ToHashWorker = { id, rows };
+      const msg: ToHashWorker = { id, rows: packRows(rows) };
       slot.worker.postMessage(msg);
     });
   }

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { checkRows, type TextRow } from './row-checks.js';
+import { checkRows, unpackRows } from './row-checks.js';
 import type { FromHashWorker, ToHashWorker } from './hash-pool.js';
 
 // A worker of the hash pool: checks each batch it is given, in the order given.
@@ -9,7 +9,7 @@ const port = parentPort;
 port.on('message', (msg: ToHashWorker) => {
   let reply: FromHashWorker;
   try {
-    const verdicts = checkRows(msg.rows as TextRow[]);
+    const verdicts = checkRows(unpackRows(msg.rows));
     reply = { id: msg.id, verdicts };
     port.postMessage(reply, [verdicts.leaves.buffer as ArrayBuffer]);
   } catch (err) {

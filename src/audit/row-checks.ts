@@ -42,6 +42,29 @@ export function toEventRow(row: TextRow): EventRow {
   return { ...row, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata), recorded_at: parseTimestamptz(row.recorded_at) };
 }
 
+const FIELDS = ['global_position', 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at', 'transaction_id', 'prev_hash', 'hash'] as const satisfies ReadonlyArray<keyof TextRow>;
+
+/**
+ * Rows as one flat array of their fields, to post to a worker: cloning it costs the reading
+ * thread about 2.5× less than cloning the row objects (whose keys are written again for each row).
+ */
+export function packRows(rows: readonly TextRow[]): unknown[] {
+  const out = new Array<unknown>(rows.length * FIELDS.length);
+  let at = 0;
+  for (const row of rows) for (const f of FIELDS) out[at++] = row[f];
+  return out;
+}
+
+export function unpackRows(packed: readonly unknown[]): TextRow[] {
+  const rows: TextRow[] = [];
+  for (let at = 0; at < packed.length; ) {
+    const row: Record<string, unknown> = {};
+    for (const f of FIELDS) row[f] = packed[at++];
+    rows.push(row as unknown as TextRow);
+  }
+  return rows;
+}
+
 /** What the per-event checks found in a batch, by index in the batch. */
 export interface RowVerdicts {
   /** Rows whose hash does not reproduce from their content, with the hash that does. */
