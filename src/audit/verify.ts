@@ -1,11 +1,13 @@
 import { sql, type Kysely } from 'kysely';
-import { readAllRows, unreadableReason } from '../events/read.js';
-import { checkpointOf, EVENT_COLUMNS, safeEvents } from '../events/safe-read.js';
-import type { EventRow } from '../events/recorded-event.js';
+import { availableParallelism } from 'node:os';
+import { ReadAhead } from '../shared/read-ahead.js';
+import { checkpointOf, safeEvents } from '../events/safe-read.js';
 import type { Database } from '../database/schema.js';
 import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '../events/checkpoint.js';
-import { checkEvent, checkSeal, checkSealRange, recomputedHash } from './log-checks.js';
+import { HashPool } from './hash-pool.js';
+import { checkEvent, checkSeal, checkSealRange } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
+import { checkRows, LEAF_BYTES, VERIFY_COLUMNS, type RowVerdicts, type TextRow } from './row-checks.js';
 import { decodeLeaves, SEAL_COLUMNS, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
 
 export const PROBLEM_KINDS = [
@@ -65,6 +67,14 @@ export interface VerifyOptions extends SealTrust {
    * it off on PGlite, where a transaction holds the only connection.
    */
   cursor?: boolean;
+  /**
+   * Worker threads that re-hash events while the next batch is read (row-checks.ts); 0 hashes on
+   * the reading thread. Default: one less than the cores, at least 1, and none for a log that fits
+   * in one batch (starting a thread costs more than hashing it).
+   */
+  workers?: number;
+  /** Another hash worker entry (tests: one that crashes). */
+  workerUrl?: URL;
 }
 
 export interface VerifyReport {
@@ -85,7 +95,7 @@ export interface VerifyReport {
   durationMs: number;
 }
 
-type Row = EventRow;
+type Row = TextRow;
 
 interface Head {
   version: number;
@@ -168,7 +178,7 @@ class SealCursor {
    * Accounts for one event in the seal its checkpoint falls in: closes the seals that end before
    * it, and names the first event of a seal that is not the event the seal covers.
    */
-  async place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string): Promise<void> {
+  async place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string, positionedLeaf: Buffer): Promise<void> {
     while (this.current && compareCheckpoints(at.checkpoint, this.current.last) > 0) {
       this.finish();
       await this.next();
@@ -181,7 +191,7 @@ class SealCursor {
     }
     this.sealedEvents++;
     const i = s.index++;
-    s.tree.addLeaf(sealLeaf(s.format, at.position, hash));
+    s.tree.addLeaf(s.format >= 2 ? positionedLeaf : sealLeaf(s.format, at.position, hash));
     if (s.reported || !s.leavesTrusted) return;
     if (i >= s.count) {
       s.reported = true;
@@ -241,9 +251,20 @@ class SealCursor {
   }
 }
 
+const batchSizeOf = (options: VerifyOptions) => options.batchSize ?? 2000;
+
 /**
- * Verifies the whole log in one pass in commit order, streaming (batched keyset reads) with
- * bounded memory: one batch, one seal's leaves (at most SEAL_EVERY_EVENTS), and a bounded cache
+ * Batches read but not yet checked, at most: each worker holds up to two (one hashing, one
+ * queued), so a worker never waits for the reader; hashing inline, one is read ahead. With the
+ * batch being checked and the one being fetched, memory holds at most this + 2 batches.
+ */
+export function verifyReadAhead(workers: number): number {
+  return workers > 0 ? 2 * workers : 1;
+}
+
+/**
+ * Verifies the whole log in one pass in commit order, streaming (a cursor, or keyset pages) with
+ * bounded memory: a few batches (verifyReadAhead), one seal's leaves (at most SEAL_EVERY_EVENTS), and a bounded cache
  * of stream heads. For every event: its hash reproduces from its content and prev_hash; prev_hash
  * is its stream's previous event's hash (or the genesis hash at version 1), and that event exists
  * and precedes it in commit order. For every seal: its hash reproduces from its fields, it links
@@ -252,11 +273,11 @@ class SealCursor {
  * `fromDigest`: that seal is in the verified chain and nothing at or before it is broken.
  */
 export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const batchSize = options.batchSize ?? 2000;
+  const batchSize = batchSizeOf(options);
   if (!options.cursor) {
     let after: Checkpoint = START;
     return verifyFrom(db, options, async () => {
-      const rows = await readAllRows(db, after, batchSize);
+      const rows = await safeEvents(db, { after }).select(VERIFY_COLUMNS).limit(batchSize).execute();
       const last = rows.at(-1);
       if (last) after = checkpointOf(last);
       return rows;
@@ -267,7 +288,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
-      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(EVENT_COLUMNS)}`.execute(trx);
+      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(VERIFY_COLUMNS)}`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
       return verifyFrom(trx, options, async () => (await fetch.execute(trx)).rows);
     });
@@ -303,50 +324,71 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
   let streams = 0;
   let after: Checkpoint = START;
 
-  let pending = nextBatch();
-  for (;;) {
-    const rows = await pending;
-    if (rows.length === 0) break;
-    const last = rows[rows.length - 1]!;
-    after = checkpointOf(last);
-    // Read ahead while this batch is hashed.
-    pending = nextBatch();
-    pending.catch(() => undefined);
+  // Per-event checks (content hash, readability, seal leaf) go to worker threads as batches
+  // arrive; this thread reads ahead and keeps the checks that need commit order.
+  const first = await nextBatch();
+  const workers = options.workers ?? (first.length < batchSizeOf(options) ? 0 : Math.max(1, availableParallelism() - 1));
+  const pool = workers > 0 ? new HashPool({ size: workers, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : null;
+  let firstBatch: Row[] | null = first;
+  const readAhead = new ReadAhead<{ rows: Row[]; verdicts: Promise<RowVerdicts> | null }>(async () => {
+    const rows = firstBatch ?? (await nextBatch());
+    firstBatch = null;
+    if (rows.length === 0) return null;
+    const verdicts = pool ? pool.check(rows) : null;
+    verdicts?.catch(() => undefined); // taken (and thrown) in order below
+    return { rows, verdicts };
+  }, verifyReadAhead(workers));
+  try {
+    for (;;) {
+      const batch = await readAhead.take();
+      if (!batch) break;
+      const { rows } = batch;
+      const verdicts = batch.verdicts ? await batch.verdicts : checkRows(rows);
+      after = checkpointOf(rows[rows.length - 1]!);
 
-    // Predecessors neither remembered nor earlier in this batch: one lookup for the batch.
-    const seen = new Map<string, number>();
-    const misses: Array<{ streamId: string; version: number }> = [];
-    for (const r of rows) {
-      const v = Number(r.stream_version);
-      if (v > 1 && heads.get(r.stream_id)?.version !== v - 1 && seen.get(r.stream_id) !== v - 1) misses.push({ streamId: r.stream_id, version: v - 1 });
-      seen.set(r.stream_id, v);
-    }
-    const looked = await lookupHeads(db, misses);
-
-    for (const r of rows) {
-      const position = Number(r.global_position);
-      const version = Number(r.stream_version);
-      const checkpoint = checkpointOf(r);
-      const at = { position, checkpoint, streamId: r.stream_id, streamVersion: version, sealSeq: null };
-      events++;
-      if (version === 1) streams++;
-
-      const unreadable = unreadableReason(r);
-      if (unreadable) report({ kind: 'UNREADABLE', ...at, message: `${unreadable}; readers skip it (quarantined)` });
-      const cached = heads.get(r.stream_id);
-      const pred = version === 1 ? undefined : cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
-      const event = { position, streamId: r.stream_id, version, prevHash: r.prev_hash, hash: r.hash, computedHash: recomputedHash(r), checkpoint };
-      for (const found of checkEvent(event, pred)) report({ ...found, ...at });
-      const head = heads.get(r.stream_id);
-      if (!head || head.version < version) {
-        heads.delete(r.stream_id);
-        heads.set(r.stream_id, { version, hash: r.hash, checkpoint });
-        if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
+      // Predecessors neither remembered nor earlier in this batch: one lookup for the batch.
+      const seen = new Map<string, number>();
+      const misses: Array<{ streamId: string; version: number }> = [];
+      for (const r of rows) {
+        const v = Number(r.stream_version);
+        if (v > 1 && heads.get(r.stream_id)?.version !== v - 1 && seen.get(r.stream_id) !== v - 1) misses.push({ streamId: r.stream_id, version: v - 1 });
+        seen.set(r.stream_id, v);
       }
+      const looked = await lookupHeads(db, misses);
+      const changed = new Map(verdicts.changed);
+      const unreadable = new Map(verdicts.unreadable);
 
-      await seals.place(at, r.hash);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        const position = Number(r.global_position);
+        const version = Number(r.stream_version);
+        const checkpoint = checkpointOf(r);
+        const at = { position, checkpoint, streamId: r.stream_id, streamVersion: version, sealSeq: null };
+        events++;
+        if (version === 1) streams++;
+
+        const why = unreadable.get(i);
+        if (why !== undefined) report({ kind: 'UNREADABLE', ...at, message: `${why}; readers skip it (quarantined)` });
+        const cached = heads.get(r.stream_id);
+        const pred = version === 1 ? undefined : cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
+        const event = { position, streamId: r.stream_id, version, prevHash: r.prev_hash, hash: r.hash, computedHash: changed.get(i) ?? r.hash, checkpoint };
+        for (const found of checkEvent(event, pred)) report({ ...found, ...at });
+        const head = heads.get(r.stream_id);
+        if (!head || head.version < version) {
+          heads.delete(r.stream_id);
+          heads.set(r.stream_id, { version, hash: r.hash, checkpoint });
+          if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
+        }
+
+        const leaf = Buffer.from(verdicts.leaves.buffer, verdicts.leaves.byteOffset + i * LEAF_BYTES, LEAF_BYTES);
+        await seals.place(at, r.hash, leaf);
+      }
+      options.onProgress?.(events);
     }
-    options.onProgress?.(events);
+  } finally {
+    // Stop reading (a fetch in flight finishes first: the transaction outlives it) and end the threads.
+    await readAhead.close();
+    await pool?.close();
   }
   // Whatever seals remain cover events that are gone.
   while (seals.current) {

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
 import { readStreams } from '../events/read.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
 import { locationRow, statusRow } from './report-rows.js';
 import { foldReport, REPORT_STREAM_PREFIX } from '../reports/report-state.js';
 
@@ -25,10 +26,10 @@ const LIVE: ProjectionTables = { status: 'report_status', locations: 'report_loc
 export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, personalData: PersonalDataCipher, pageSize: number): Promise<RebuildResult> {
   const result: RebuildResult = { reports: 0, events: 0 };
   const into = trx as unknown as Kysely<any>;
-  let after = REPORT_STREAM_PREFIX;
-  for (;;) {
-    // Each report stream starts at version 1: walk those through the (stream_id, version) index.
-    const streams = await trx
+  // Each report stream starts at version 1: walk those through the (stream_id, version) index,
+  // then read the page's streams in one statement (readStreams, not one per stream).
+  const readPage = (after: string) => {
+    const ids = trx
       .selectFrom('events')
       .select('stream_id')
       .where('stream_version', '=', 1)
@@ -36,11 +37,23 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
       .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
       .orderBy('stream_id')
       .limit(pageSize)
-      .execute();
-    if (streams.length === 0) return result;
-    // The page's streams in one statement, not one per stream (that was a round trip per report).
-    const byStream = await readStreams(trx, streams.map((s) => s.stream_id));
-    const read = streams.map((s) => byStream.get(s.stream_id)!);
+      .execute()
+      .then((rows) => rows.map((r) => r.stream_id));
+    const events = ids.then((ids) => (ids.length > 0 ? readStreams(trx, ids) : new Map<string, RecordedEvent[]>()));
+    // Awaited below, unless this page failed the replay first.
+    ids.catch(() => undefined);
+    events.catch(() => undefined);
+    return { ids, events };
+  };
+  let page = readPage(REPORT_STREAM_PREFIX);
+  for (;;) {
+    const ids = await page.ids;
+    if (ids.length === 0) return result;
+    const byStream = await page.events;
+    // The next page's reads go out now: the database runs them while this page is decrypted,
+    // folded and inserted (one connection: the statements queue; the work overlaps).
+    page = readPage(ids.at(-1)!);
+    const read = ids.map((id) => byStream.get(id)!);
     // Decrypted as the inline projection does (the same title, or ERASED once the key is gone): one key query a page.
     const revealed = await personalData.reveal(trx, read.flat());
     const states = [];
@@ -57,7 +70,6 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
       if (locations.length > 0) await into.insertInto(tables.locations).values(locations).execute();
     }
     result.reports += states.length;
-    after = streams.at(-1)!.stream_id;
   }
 }
 

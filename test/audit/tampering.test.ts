@@ -37,7 +37,14 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
   });
   afterEach(() => database?.close());
   // PostgreSQL verifies through a cursor in one snapshot (as the CLI does), PGlite by keyset pages.
-  const verify = (options: Parameters<typeof verifyLog>[1] = {}) => verifyLog(database.db, { cursor: kind === 'postgres', ...testTrust, ...options });
+  // Every case runs twice: hashing on the reading thread, and on a pool of two workers fed
+  // batches of 3 (several batches in flight): both must find exactly the same.
+  const verify = async (options: Parameters<typeof verifyLog>[1] = {}) => {
+    const inline = await verifyLog(database.db, { cursor: kind === 'postgres', ...testTrust, ...options, workers: 0 });
+    const pooled = await verifyLog(database.db, { cursor: kind === 'postgres', ...testTrust, batchSize: 3, ...options, workers: 2 });
+    expect({ ...pooled, durationMs: 0 }).toEqual({ ...inline, durationMs: 0 });
+    return inline;
+  };
 
   it('an untouched log verifies clean, extends its digest, and its export passes import-check', async () => {
     // More history after the digest: still an extension of it.

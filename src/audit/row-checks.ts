@@ -1,0 +1,94 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import { unreadableReason } from '../events/read.js';
+import type { EventRow } from '../events/recorded-event.js';
+import { TRANSACTION_ID } from '../events/safe-read.js';
+import { recomputedHash } from './log-checks.js';
+import { positionedLeafHash } from './merkle.js';
+
+/**
+ * The checks verify makes of each event on its own — its hash reproduces from its content, this
+ * code can read it, its seal leaf — which need no order, so they can run on worker threads
+ * (hash-pool.ts) while the main thread reads the next batch and keeps the ordered checks.
+ */
+
+/**
+ * Every column of `events`, with data, metadata and recorded_at as the database's text: the
+ * thread that reads does not parse them; the thread that hashes does (`toEventRow`).
+ */
+export const VERIFY_COLUMNS = [
+  'global_position',
+  'event_id',
+  'stream_id',
+  'stream_version',
+  'type',
+  'schema_version',
+  sql<string>`data::text`.as('data'),
+  sql<string>`metadata::text`.as('metadata'),
+  sql<string>`recorded_at::text`.as('recorded_at'),
+  TRANSACTION_ID,
+  'prev_hash',
+  'hash',
+] as const;
+
+/** A row as VERIFY_COLUMNS selects it. */
+export type TextRow = Omit<EventRow, 'data' | 'metadata' | 'recorded_at'> & { data: string; metadata: string; recorded_at: string };
+
+// pg's own timestamptz parser, on both backends: the Date the driver would have made of this text.
+const parseTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) => Date;
+
+/** The row as the driver would have returned it with the columns selected as stored. */
+export function toEventRow(row: TextRow): EventRow {
+  return { ...row, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata), recorded_at: parseTimestamptz(row.recorded_at) };
+}
+
+const FIELDS = ['global_position', 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at', 'transaction_id', 'prev_hash', 'hash'] as const satisfies ReadonlyArray<keyof TextRow>;
+
+/**
+ * Rows as one flat array of their fields, to post to a worker: cloning it costs the reading
+ * thread about 2.5× less than cloning the row objects (whose keys are written again for each row).
+ */
+export function packRows(rows: readonly TextRow[]): unknown[] {
+  const out = new Array<unknown>(rows.length * FIELDS.length);
+  let at = 0;
+  for (const row of rows) for (const f of FIELDS) out[at++] = row[f];
+  return out;
+}
+
+export function unpackRows(packed: readonly unknown[]): TextRow[] {
+  const rows: TextRow[] = [];
+  for (let at = 0; at < packed.length; ) {
+    const row: Record<string, unknown> = {};
+    for (const f of FIELDS) row[f] = packed[at++];
+    rows.push(row as unknown as TextRow);
+  }
+  return rows;
+}
+
+/** What the per-event checks found in a batch, by index in the batch. */
+export interface RowVerdicts {
+  /** Rows whose hash does not reproduce from their content, with the hash that does. */
+  changed: Array<[index: number, computedHash: string]>;
+  /** Rows this code cannot read (read.ts unreadableReason), with why. */
+  unreadable: Array<[index: number, reason: string]>;
+  /** Each row's leaf in a signed (format 2) seal, 32 bytes a row in batch order. */
+  leaves: Uint8Array;
+}
+
+export const LEAF_BYTES = 32;
+
+export function checkRows(rows: readonly TextRow[]): RowVerdicts {
+  const changed: RowVerdicts['changed'] = [];
+  const unreadable: RowVerdicts['unreadable'] = [];
+  const leaves = new Uint8Array(rows.length * LEAF_BYTES);
+  for (let i = 0; i < rows.length; i++) {
+    const text = rows[i]!;
+    const row = toEventRow(text);
+    const computed = recomputedHash(row);
+    if (computed !== row.hash) changed.push([i, computed]);
+    const reason = unreadableReason(row);
+    if (reason !== null) unreadable.push([i, reason]);
+    leaves.set(positionedLeafHash(Number(row.global_position), row.hash), i * LEAF_BYTES);
+  }
+  return { changed, unreadable, leaves };
+}
