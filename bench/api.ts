@@ -144,37 +144,42 @@ const bareUrl = await listen(bareServer);
 // The statement quire runs for report(id) (report_status row + locations as a JSON array), compiled
 // once by Kysely and sent as a named prepared statement through its own pg pool (same size as
 // quire's) on the same database; on PGlite, the compiled query through the same connection.
+// On PostgreSQL a second copy sends it unnamed (parsed and planned on every call, as quire did
+// before its hot read was prepared): what preparing is worth on this machine, in the same run.
 const reportSql = selectReportWithLocations(database.db).where('s.report_id', '=', '00000000-0000-0000-0000-000000000000').compile();
 const fairPool = database.url ? new pg.Pool({ connectionString: database.url, max: 20 }) : undefined;
-const readReportRow = async (id: string) => {
-  if (fairPool) return (await fairPool.query({ name: 'bench_report', text: reportSql.sql, values: [id] })).rows[0];
+const readReportRow = (named: boolean) => async (id: string) => {
+  if (fairPool) return (await fairPool.query(named ? { name: 'bench_report', text: reportSql.sql, values: [id] } : { text: reportSql.sql, values: [id] })).rows[0];
   return (await database.db.executeQuery({ ...reportSql, parameters: [id] })).rows[0];
 };
-const fairYoga = createYoga({
-  schema: createSchema({
-    typeDefs: 'type Query { report(id: ID!): Report } type Report { reportId: String! status: String! title: String! locations: [Location!]! } type Location { kind: String! }',
-    resolvers: {
-      Query: {
-        report: async (_: unknown, { id }: { id: string }) => {
-          const row = (await readReportRow(id)) as { report_id: string; status: string; title: string; locations: Array<{ kind: string }> } | undefined;
-          return row && { reportId: row.report_id, status: row.status, title: row.title, locations: row.locations };
+const rowYoga = (read: (id: string) => Promise<unknown>) =>
+  createYoga({
+    schema: createSchema({
+      typeDefs: 'type Query { report(id: ID!): Report } type Report { reportId: String! status: String! title: String! locations: [Location!]! } type Location { kind: String! }',
+      resolvers: {
+        Query: {
+          report: async (_: unknown, { id }: { id: string }) => {
+            const row = (await read(id)) as { report_id: string; status: string; title: string; locations: Array<{ kind: string }> } | undefined;
+            return row && { reportId: row.report_id, status: row.status, title: row.title, locations: row.locations };
+          },
         },
       },
-    },
-  }),
-  logging: false,
-  graphiql: false,
-});
-const fairServer = createServer(fairYoga);
+    }),
+    logging: false,
+    graphiql: false,
+  });
+const fairServer = createServer(rowYoga(readReportRow(true)));
 const fairUrl = await listen(fairServer);
+const unnamedServer = fairPool ? createServer(rowYoga(readReportRow(false))) : undefined;
+const unnamedUrl = unnamedServer && (await listen(unnamedServer));
 // The same row, mapped the way quire maps it, must come back: the baseline answers the same question.
-toReportStateWithLocations((await readReportRow(reports[0]!.reportId)) as never);
+toReportStateWithLocations((await readReportRow(true)(reports[0]!.reportId)) as never);
 
 // ─── 1. HTTP load ─────────────────────────────────────────────────────────────────────────────────
 const reportQuery = 'query Report($id: ID!) { report(id: $id) { reportId status title locations { kind } } }';
 const downloadMutation = 'mutation Download($id: ID!) { createDownloadUrl(reportId: $id, ttlSeconds: 300) { __typename ... on MutationCreateDownloadUrlSuccess { data { url expiresAt source } } } }';
 
-// Each case runs twice, in the order A B C D D C B A, and the two halves are merged: a load that
+// Each case runs twice, in the order A B C D E E D C B A, and the two halves are merged: a load that
 // drifts during the run (other work on the machine) then weighs on every case about equally.
 const results = new Map<string, LoadResult & { loads: string[] }>();
 const runCase = async (key: string, run: () => Promise<LoadResult>) => {
@@ -206,12 +211,14 @@ const downloadBodies = reports.map(({ reportId }) => JSON.stringify({ query: dow
 const cases: Array<[string, () => Promise<LoadResult>]> = [
   ['bare', () => load('bare yoga { hello }', bareUrl, [JSON.stringify({ query: '{ hello }' })], {}, '"world"', SECONDS / 2)],
   ['fair', () => load('bare yoga + pg report SQL', fairUrl, reportBodies, {}, '"STORED"', SECONDS / 2)],
+  ...(unnamedUrl ? [['unnamed', () => load('bare yoga + pg report SQL, unnamed', unnamedUrl, reportBodies, {}, '"STORED"', SECONDS / 2)] as [string, () => Promise<LoadResult>]] : []),
   ['report', () => load('quire report(id)', quireUrl, reportBodies, auth, '"STORED"', SECONDS / 2)],
   ['download', () => load('quire createDownloadUrl', quireUrl, downloadBodies, auth, 'MutationCreateDownloadUrlSuccess', SECONDS / 2)],
 ];
 for (const [key, run] of cases) await runCase(key, run);
 for (const [key, run] of [...cases].reverse()) await runCase(`${key}-2`, run);
-const [bare, fair, report, download] = [...results.values()] as unknown as [LoadResult, LoadResult, LoadResult, LoadResult];
+const result = (name: string) => results.get(name)!;
+const [bare, fair, report, download] = [result('bare yoga { hello }'), result('bare yoga + pg report SQL'), result('quire report(id)'), result('quire createDownloadUrl')];
 console.log('\n| case | requests | errors | req/s | p50 ms | p99 ms | vs constant yoga | vs yoga + pg | load avg |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of results.values()) {
@@ -297,6 +304,10 @@ if (FILE_MB > 0) {
 await client.close();
 await new Promise<void>((resolve) => fairServer.close(() => resolve()));
 fairServer.closeAllConnections();
+if (unnamedServer) {
+  await new Promise<void>((resolve) => unnamedServer.close(() => resolve()));
+  unnamedServer.closeAllConnections();
+}
 await fairPool?.end();
 await http.close();
 await new Promise<void>((resolve) => bareServer.close(() => resolve()));
