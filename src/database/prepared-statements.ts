@@ -47,14 +47,15 @@ export class PreparingClient extends pg.Client {
 
   // One signature for pg's overloads: everything but (text, values) of a hot statement passes through.
   override query(config: unknown, values?: unknown, callback?: unknown): never {
-    const name = typeof config === 'string' && Array.isArray(values) && callback === undefined ? preparedName(config) : undefined;
+    const text = typeof config === 'string' ? config : undefined;
+    const name = text !== undefined && Array.isArray(values) && callback === undefined ? preparedName(text) : undefined;
     // Inside a transaction ('I' is idle in pg's last ReadyForQuery) the statement goes unnamed: a
     // failed prepared plan there would abort the caller's transaction, and could not be retried.
     const idle = (this as unknown as { _txStatus: string | null })._txStatus === 'I';
-    if (!name || !idle) return (super.query as (...a: unknown[]) => never)(config, values, callback);
+    if (!name || !text || !idle) return (super.query as (...a: unknown[]) => never)(config, values, callback);
     const execute = () => {
       const generation = this.generations.get(name) ?? 0;
-      return (super.query as (q: pg.QueryConfig) => Promise<pg.QueryResult>)({ name: generation ? `${name}_${generation}` : name, text: config, values: values as unknown[] });
+      return (super.query as (q: pg.QueryConfig) => Promise<pg.QueryResult>)({ name: generation ? `${name}_${generation}` : name, text, values: values as unknown[] });
     };
     return execute().catch((err: { code?: string }) => {
       if (err?.code !== CACHED_PLAN_CHANGED) throw err;
