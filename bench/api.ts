@@ -181,7 +181,7 @@ const downloadMutation = 'mutation Download($id: ID!) { createDownloadUrl(report
 
 // Each case runs twice, in the order A B C D E E D C B A, and the two halves are merged: a load that
 // drifts during the run (other work on the machine) then weighs on every case about equally.
-const results = new Map<string, LoadResult & { loads: string[] }>();
+const results = new Map<string, LoadResult & { loads: string[]; halves: number[] }>();
 const runCase = async (key: string, run: () => Promise<LoadResult>) => {
   let r: LoadResult;
   if (!PROFILE_DIR) r = await run();
@@ -191,7 +191,7 @@ const runCase = async (key: string, run: () => Promise<LoadResult>) => {
     r = result;
   }
   const seen = results.get(r.name);
-  if (!seen) return void results.set(r.name, { ...r, loads: [loadavg()] });
+  if (!seen) return void results.set(r.name, { ...r, loads: [loadavg()], halves: [r.rps] });
   const latencies = [...seen.latencies, ...r.latencies].sort((a, b) => a - b);
   const seconds = seen.seconds + r.seconds;
   results.set(r.name, {
@@ -204,6 +204,7 @@ const runCase = async (key: string, run: () => Promise<LoadResult>) => {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     loads: [...seen.loads, loadavg()],
+    halves: [...seen.halves, r.rps],
   });
 };
 const reportBodies = reports.map(({ reportId }) => JSON.stringify({ query: reportQuery, variables: { id: reportId } }));
@@ -219,10 +220,10 @@ for (const [key, run] of cases) await runCase(key, run);
 for (const [key, run] of [...cases].reverse()) await runCase(`${key}-2`, run);
 const result = (name: string) => results.get(name)!;
 const [bare, fair, report, download] = [result('bare yoga { hello }'), result('bare yoga + pg report SQL'), result('quire report(id)'), result('quire createDownloadUrl')];
-console.log('\n| case | requests | errors | req/s | p50 ms | p99 ms | vs constant yoga | vs yoga + pg | load avg |');
+console.log('\n| case | requests | errors | req/s (1st, 2nd half) | p50 ms | p99 ms | vs constant yoga | vs yoga + pg | load avg |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of results.values()) {
-  console.log(`| ${r.name} | ${r.requests} | ${r.errors} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rps / bare.rps, 2)} | ${fmt(r.rps / fair.rps, 2)} | ${r.loads.join(' → ')} |`);
+  console.log(`| ${r.name} | ${r.requests} | ${r.errors} | ${fmt(r.rps, 0)} (${r.halves.map((h) => fmt(h, 0)).join(', ')}) | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rps / bare.rps, 2)} | ${fmt(r.rps / fair.rps, 2)} | ${r.loads.join(' → ')} |`);
 }
 const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 console.log(`report(id) / yoga+pg = ${fmt(report.rps / fair.rps, 2)} (target ≥ 0.8: ${verdict(report.rps / fair.rps >= 0.8)}); p99 ${fmt(report.p99)} ms (< 50: ${verdict(report.p99 < 50)})`);
