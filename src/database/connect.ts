@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteNotifier, PostgresNotifier, type Notifier } from './notifier.js';
+import { PreparingClient } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
@@ -36,6 +37,8 @@ const pgTypes = {
 
 function postgresPool(url: string, max: number, applicationName: string, log: Logger, connectTimeoutMs?: number): Kysely<Database> {
   const pool = new pg.Pool({
+    // The hot statements go out prepared (./prepared-statements.ts).
+    Client: PreparingClient,
     connectionString: url,
     max,
     types: pgTypes,

@@ -1,16 +1,30 @@
 import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import { prepared } from '../database/prepared-statements.js';
 import type { Database, ReportStatusTable } from '../database/schema.js';
 import { toLocation, toReportState, type LocationRow } from '../projections/report-rows.js';
 import type { ReportLocation, ReportState } from './report-state.js';
 
 // Reading a report's projected state: the "load" of load → decide → append, and what the API answers from.
 
+/**
+ * Every report_status column, named: the read below is a prepared statement on PostgreSQL, and a
+ * prepared `s.*` would change its result type (and fail) when a migration adds a column.
+ */
+const STATUS_COLUMNS = [
+  's.report_id', 's.stream_id', 's.owner', 's.title', 's.template', 's.status', 's.requested_region', 's.sha256', 's.bytes', 's.pages',
+  's.attempts', 's.last_error', 's.failed_stage', 's.next_attempt_at', 's.requested_at', 's.updated_at', 's.last_version', 's.webhook',
+  's.webhook_due_at', 's.encrypted', 's.expires_at', 's.held', 's.gone_at',
+] as const satisfies ReadonlyArray<`s.${keyof ReportStatusTable}`>;
+// A column added to ReportStatusTable but not to the list above fails to compile here.
+const allStatusColumns: Exclude<`s.${keyof ReportStatusTable}`, (typeof STATUS_COLUMNS)[number]> extends never ? true : never = true;
+void allStatusColumns;
+
 /** The report_status columns with the report's locations as a JSON array: one statement per read. */
 export function selectReportWithLocations(db: Kysely<Database>) {
   return db
     .selectFrom('report_status as s')
-    .selectAll('s')
+    .select(STATUS_COLUMNS)
     .select((eb) =>
       jsonArrayFrom(
         eb
@@ -31,8 +45,9 @@ export function toReportStateWithLocations(row: RowWithLocations): ReportState {
 }
 
 /**
- * The read path's one statement, built and compiled once per Kysely instance: building and
- * compiling it on every call was ~9% of a `report(id)` request's CPU (bench/README.md).
+ * The read path's one statement, built and compiled once per Kysely instance (building and
+ * compiling it on every call was ~9% of a `report(id)` request's CPU, bench/README.md), and
+ * prepared once per connection on PostgreSQL (../database/prepared-statements.ts).
  */
 const compiledReportRead = new WeakMap<Kysely<Database>, CompiledQuery<RowWithLocations>>();
 
@@ -40,7 +55,7 @@ const compiledReportRead = new WeakMap<Kysely<Database>, CompiledQuery<RowWithLo
 export async function loadReportState(db: Kysely<Database>, reportId: string): Promise<ReportState | null> {
   let query = compiledReportRead.get(db);
   if (!query) {
-    query = selectReportWithLocations(db).where('s.report_id', '=', reportId).compile();
+    query = prepared(selectReportWithLocations(db).where('s.report_id', '=', reportId).compile());
     compiledReportRead.set(db, query);
   }
   const { rows } = await db.executeQuery<RowWithLocations>({ ...query, parameters: [reportId] });

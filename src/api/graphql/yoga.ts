@@ -60,10 +60,13 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation === 'mutation' && !operation.selectionSet.selections.every(writesNothing)) args.contextValue.reads?.markWrite();
     },
-    async onResponse({ request, response }) {
+    // Not async: a read (most requests) returns at once, without a promise for yoga to wait on.
+    onResponse({ request, response }) {
       if (!scopes.get(request)?.wrote) return;
-      const lsn = await runtime.reads.commitLsn().catch(() => undefined);
-      if (lsn) response.headers.set(LSN_HEADER, lsn);
+      return runtime.reads.commitLsn().then(
+        (lsn) => void (lsn && response.headers.set(LSN_HEADER, lsn)),
+        () => undefined,
+      );
     },
   };
   const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
