@@ -40,12 +40,13 @@ import { requestReport } from '../src/reports/request-report.js';
 import { assembleRuntime } from '../src/runtime.js';
 import { printSelfTime, profiled } from './support/cpu-profile.js';
 import { SubscriberFleet, type Delivery } from './support/subscriber-fleet.js';
-import { now } from './support/subscriber-process.js';
+import { now, type Operation } from './support/subscriber-process.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 100);
 const USERS = Number(process.env.BENCH_USERS ?? 10);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 2);
+const OPERATION: Operation = process.env.BENCH_OPERATION === 'viewerReports' ? 'viewerReports' : 'reportStatus';
 const BURSTS = Number(process.env.BENCH_BURSTS ?? 3);
 /** Sockets (and subscriptions) each child opens at a time. */
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
@@ -99,7 +100,7 @@ const wsUrl = `${http.url.replace(/^http/, 'ws')}/graphql`;
 
 console.log(
   `bench:subscriptions — node ${process.version}, ${backend === 'postgres' ? 'PostgreSQL' : 'PGlite (in memory)'}, ` +
-    `${CLIENTS} graphql-ws clients (one socket + one reportStatus subscription each) in ${PROCESSES} child processes, ` +
+    `${CLIENTS} graphql-ws clients (one socket + one ${OPERATION} subscription each) in ${PROCESSES} child processes, ` +
     `${REPORTS} reports of ${USERS} users, ulimit -n ${fdLimit}, load ${loadavg()}`,
 );
 if (fdLimit < CLIENTS + 500) console.log(`warning: ulimit -n ${fdLimit} is below ${CLIENTS + 500}: sockets past it will fail`);
@@ -120,16 +121,19 @@ const specs = Array.from({ length: CLIENTS }, (_, i) => {
   const report = reports[i % REPORTS]!;
   return { reportId: report.reportId, token: tokens[report.owner]! };
 });
+const reportsOf = new Map(tokens.map((token, u) => [token, reports.filter((r) => r.owner === u).map((r) => r.reportId)]));
 
 // ─── 1. memory: before, sockets, subscriptions ───────────────────────────────────────────────────
-const fleet = new SubscriberFleet(specs, PROCESSES);
+const fleet = new SubscriberFleet(specs, PROCESSES, OPERATION, (spec) => (OPERATION === 'reportStatus' ? [spec.reportId] : reportsOf.get(spec.token)!));
 const m0 = memoryAfterGc();
 const connected = await fleet.connect(wsUrl, BATCH);
 const m1 = memoryAfterGc();
 console.log(`\n${connected.ok}/${CLIENTS} sockets connected in ${fmt(connected.ms / 1000)} s (${connected.failed} failed), load ${loadavg()}`);
 const subscribed = await fleet.subscribe(BATCH);
+// viewerReports sends nothing at once: subscribed once the server has opened every one.
+for (const until = Date.now() + 60_000; openLiveSubscriptions() < subscribed.ok && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 50));
 const m2 = memoryAfterGc();
-console.log(`${subscribed.ok}/${CLIENTS} subscriptions sent their first state in ${fmt(subscribed.ms / 1000)} s (${subscribed.failed} failed), load ${loadavg()}`);
+console.log(`${subscribed.ok}/${CLIENTS} subscriptions open${OPERATION === 'reportStatus' ? ' (first state received)' : ''} in ${fmt(subscribed.ms / 1000)} s (${subscribed.failed} failed), load ${loadavg()}`);
 console.log(`server: ${openLiveSubscriptions()} open live subscriptions, ${http.hub.listenerCount} event-hub listeners`);
 
 const row = (what: string, a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage, n: number) =>
@@ -138,7 +142,7 @@ console.log(`\nserver process memory (after forced GC), KiB per unit:`);
 console.log('| step | units | RSS | heapUsed | external | arrayBuffers |');
 console.log('|---|---:|---:|---:|---:|---:|');
 console.log(row('socket connected (graphql-ws acked)', m0, m1, connected.ok));
-console.log(row('+ reportStatus subscription', m1, m2, subscribed.ok));
+console.log(row(`+ ${OPERATION} subscription`, m1, m2, subscribed.ok));
 console.log(row('socket + subscription', m0, m2, subscribed.ok));
 console.log(`server RSS ${fmt(m0.rss / 2 ** 20, 0)} → ${fmt(m2.rss / 2 ** 20, 0)} MiB, heap ${fmt(m0.heapUsed / 2 ** 20, 0)} → ${fmt(m2.heapUsed / 2 ** 20, 0)} MiB`);
 
@@ -178,9 +182,11 @@ interface Summary {
   /** From the append call's return (committed) to each delivery: the fan-out's own share. */
   afterCommitP50: number;
   afterCommitP99: number;
+  /** This (the server's) process's CPU time (user + system) during the case, per delivery. */
+  cpuUsPerDelivery: number;
   load: string;
 }
-function summarize(name: string, appends: number, results: Array<Delivery & { appendMs: number }>): Summary {
+function summarize(name: string, appends: number, results: Array<Delivery & { appendMs: number }>, cpu: NodeJS.CpuUsage): Summary {
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const appendMs = results.map((r) => r.appendMs).sort((a, b) => a - b);
   const afterCommit = results.flatMap((r) => r.latencies.map((ms) => ms - r.appendMs)).sort((a, b) => a - b);
@@ -196,18 +202,21 @@ function summarize(name: string, appends: number, results: Array<Delivery & { ap
     appendP99: percentile(appendMs, 99),
     afterCommitP50: percentile(afterCommit, 50),
     afterCommitP99: percentile(afterCommit, 99),
+    cpuUsPerDelivery: (cpu.user + cpu.system) / latencies.length,
     load: loadavg(),
   };
 }
 
 const summaries: Summary[] = [];
+const perAppend = OPERATION === 'reportStatus' ? CLIENTS / REPORTS : CLIENTS / USERS;
 // Warm-up: every report once (code paths compiled), not counted.
 for (const { reportId } of reports) await appendAndDeliver(reportId);
 
 {
   const results: Array<Delivery & { appendMs: number }> = [];
+  const cpu = process.cpuUsage();
   for (const { reportId } of reports) results.push(await appendAndDeliver(reportId));
-  summaries.push(summarize(`one at a time (${CLIENTS / REPORTS} subscribers per append)`, reports.length, results));
+  summaries.push(summarize(`one at a time (${perAppend} subscribers per append)`, reports.length, results, process.cpuUsage(cpu)));
 }
 
 const bursts = async () => {
@@ -218,15 +227,16 @@ const bursts = async () => {
   }
   return results;
 };
+const burstCpu = process.cpuUsage();
 const burstResults = PROFILE_DIR
   ? await profiled(bursts, join(PROFILE_DIR, 'subscriptions-burst.cpuprofile')).then(({ result, profile }) => (printSelfTime('server process during the bursts', profile), result))
   : await bursts();
-summaries.push(summarize(`burst: ${REPORTS} appends at once, ${CLIENTS} deliveries (×${BURSTS})`, REPORTS * BURSTS, burstResults));
+summaries.push(summarize(`burst: ${REPORTS} appends at once, ${REPORTS * perAppend} deliveries (×${BURSTS})`, REPORTS * BURSTS, burstResults, process.cpuUsage(burstCpu)));
 
-console.log(`\n| case | appends | deliveries | missed | append → delivery p50 / p99 / max ms | append call alone p50 / p99 ms | its return → delivery p50 / p99 ms | load avg |`);
-console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+console.log(`\n| case | appends | deliveries | missed | append → delivery p50 / p99 / max ms | append call alone p50 / p99 ms | its return → delivery p50 / p99 ms | server CPU µs per delivery | load avg |`);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const s of summaries)
-  console.log(`| ${s.name} | ${s.appends} | ${s.deliveries} | ${s.missed} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${fmt(s.appendP50)} / ${fmt(s.appendP99)} | ${fmt(s.afterCommitP50)} / ${fmt(s.afterCommitP99)} | ${s.load} |`);
+  console.log(`| ${s.name} | ${s.appends} | ${s.deliveries} | ${s.missed} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${fmt(s.appendP50)} / ${fmt(s.appendP99)} | ${fmt(s.afterCommitP50)} / ${fmt(s.afterCommitP99)} | ${fmt(s.cpuUsPerDelivery, 0)} | ${s.load} |`);
 for (const s of summaries) console.log(`${s.name}: p99 ${fmt(s.p99)} ms (target < ${TARGET_P99_MS} ms at ${CLIENTS}: ${s.p99 < TARGET_P99_MS && s.missed === 0 ? 'met' : 'NOT met'})`);
 
 // ─── 3. let go: nothing left behind ──────────────────────────────────────────────────────────────

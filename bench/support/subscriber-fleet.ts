@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { deliveryKey, now, type ClientSpec, type FromChild, type ToChild } from './subscriber-process.js';
+import { deliveryKey, now, type ClientSpec, type FromChild, type Operation, type ToChild } from './subscriber-process.js';
 
 const RUN_TS = fileURLToPath(new URL('../../bin/run-ts.js', import.meta.url));
 const CHILD = fileURLToPath(new URL('./subscriber-process.ts', import.meta.url));
@@ -46,16 +46,21 @@ export class SubscriberFleet {
   /** Per child: reportId → how many of its clients subscribe to it. */
   private readonly counts: Array<Map<string, number>>;
 
-  /** Client i goes to child i % processes. */
+  /**
+   * Client i goes to child i % processes. `receivers(spec)`: the reports whose changes that
+   * client is sent (its own report for reportStatus, every report of its user for viewerReports).
+   */
   constructor(
     private readonly specs: ClientSpec[],
     processes: number,
+    private readonly operation: Operation,
+    receivers: (spec: ClientSpec) => string[],
   ) {
     this.children = Array.from({ length: processes }, () => new Child(fork(RUN_TS, [CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
     this.counts = this.children.map(() => new Map());
     specs.forEach((spec, i) => {
       const counts = this.counts[i % processes]!;
-      counts.set(spec.reportId, (counts.get(spec.reportId) ?? 0) + 1);
+      for (const reportId of receivers(spec)) counts.set(reportId, (counts.get(reportId) ?? 0) + 1);
     });
   }
 
@@ -74,7 +79,7 @@ export class SubscriberFleet {
 
   /** Subscribes every client; resolves once each has its first state (or failed). */
   async subscribe(batch: number): Promise<{ ok: number; failed: number; ms: number; versions: Map<string, number> }> {
-    const answers = await Promise.all(this.children.map((c) => c.ask({ type: 'subscribe', batch }, 'subscribed')));
+    const answers = await Promise.all(this.children.map((c) => c.ask({ type: 'subscribe', batch, operation: this.operation }, 'subscribed')));
     const versions = new Map<string, number>();
     for (const a of answers) for (const [id, v] of Object.entries(a.versions)) versions.set(id, Math.max(v, versions.get(id) ?? 0));
     return { ok: sum(answers.map((a) => a.ok)), failed: sum(answers.map((a) => a.failed)), ms: Math.max(...answers.map((a) => a.ms)), versions };

@@ -1,6 +1,6 @@
 /**
  * A child process of bench:subscriptions holding many graphql-ws clients (one socket, one
- * `reportStatus` subscription each), so the server's process holds only the server's side. It
+ * `reportStatus` or `viewerReports` subscription each), so the server's process holds only the server's side. It
  * stamps every delivery with `performance.timeOrigin + performance.now()` (the same clock as the
  * parent's, on the same host) and reports, per (report, version), the times of all its clients'
  * deliveries once the last one has arrived.
@@ -10,7 +10,14 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
+/**
+ * reportStatus: one report's state (sent at once, then after each change); viewerReports: every
+ * change of every report the viewer may read (nothing at once).
+ */
+export type Operation = 'reportStatus' | 'viewerReports';
+
 export interface ClientSpec {
+  /** The report subscribed to (reportStatus). */
   reportId: string;
   /** Bearer token of the report's owner (each client may only see its own reports). */
   token: string;
@@ -18,7 +25,7 @@ export interface ClientSpec {
 
 export type ToChild =
   | { type: 'connect'; url: string; clients: ClientSpec[]; batch: number }
-  | { type: 'subscribe'; batch: number }
+  | { type: 'subscribe'; batch: number; operation: Operation }
   | { type: 'ping'; t: number }
   /** The clients of `reportId` here will receive `version`: report their times when all have. */
   | { type: 'expect'; key: string; count: number }
@@ -42,7 +49,11 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 if (process.send) {
   const send = (message: FromChild) => process.send!(message);
-  const QUERY = 'subscription S($id: ID!) { reportStatus(id: $id) { reportId status version lastError } }';
+  const QUERIES: Record<Operation, string> = {
+    reportStatus: 'subscription S($id: ID!) { reportStatus(id: $id) { reportId status version lastError } }',
+    viewerReports: 'subscription V { viewerReports { reportId progress report { reportId status version lastError } } }',
+  };
+  type Data = { reportStatus?: { reportId: string; version: number }; viewerReports?: { reportId: string; report: { version: number } | null } };
   let specs: ClientSpec[] = [];
   let clients: Client[] = [];
   const unsubscribes: Array<() => void> = [];
@@ -113,21 +124,25 @@ if (process.send) {
           const result = await inBatches(specs.length, message.batch, (i) => {
             const { reportId } = specs[i]!;
             return new Promise<void>((resolve, reject) => {
-              let first = true;
+              // viewerReports sends nothing at once: it counts as subscribed when sent (the parent
+              // waits for the server to have opened it).
+              let first = message.operation === 'reportStatus';
+              if (!first) resolve();
               unsubscribes.push(
-                clients[i]!.subscribe<{ reportStatus: { version: number } }>(
-                  { query: QUERY, variables: { id: reportId } },
+                clients[i]!.subscribe<Data>(
+                  { query: QUERIES[message.operation], variables: message.operation === 'reportStatus' ? { id: reportId } : {} },
                   {
                     next(result) {
                       const at = now();
-                      const version = result.data?.reportStatus.version;
-                      if (version === undefined) return reject(new Error(JSON.stringify(result.errors)));
+                      const data = result.data?.reportStatus ?? result.data?.viewerReports;
+                      const version = data && ('version' in data ? data.version : data.report?.version);
+                      if (!data || version === undefined) return reject(new Error(JSON.stringify(result.errors)));
                       if (first) {
                         first = false;
                         versions[reportId] = version;
                         return resolve();
                       }
-                      const key = deliveryKey(reportId, version);
+                      const key = deliveryKey(data.reportId, version);
                       let times = arrived.get(key);
                       if (!times) arrived.set(key, (times = []));
                       times.push(at);
