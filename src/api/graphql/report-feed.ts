@@ -1,4 +1,4 @@
-import { loadReportStates } from '../../reports/load-report.js';
+import { loadReportStatesTogether } from '../../reports/load-report.js';
 import { parseProgress } from '../../render/progress-signal.js';
 import { mayReadReport } from '../../reports/report-access.js';
 import { REPORT_STREAM_PREFIX, type ReportState } from '../../reports/report-state.js';
@@ -56,7 +56,8 @@ builder.subscriptionField('viewerReports', (t) =>
         for await (const batch of signals) {
           const changed = [...new Set(batch.filter((s) => s.kind === 'event').map((s) => s.reportId))];
           const unknown = [...new Set(batch.filter((s) => s.kind === 'progress' && !owners.has(s.reportId)).map((s) => s.reportId))];
-          const states = await loadReportStates(ctx.runtime.store.db, [...new Set([...changed, ...unknown])]);
+          // One read shared by every feed this batch woke (each still checks what its viewer may read).
+          const states = await loadReportStatesTogether(ctx.runtime.store.db, [...new Set([...changed, ...unknown])]);
           if (owners.size > 10_000) owners.clear();
           for (const state of states.values()) owners.set(state.reportId, state.owner);
           for (const id of changed) {
