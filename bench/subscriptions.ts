@@ -27,7 +27,7 @@ import { execSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openLiveSubscriptions } from '../src/api/graphql/live-subscription.js';
 import { startHttpServer } from '../src/api/http-server.js';
@@ -51,6 +51,8 @@ const BURSTS = Number(process.env.BENCH_BURSTS ?? 3);
 /** Sockets (and subscriptions) each child opens at a time. */
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
 const PROFILE_DIR = process.env.BENCH_PROFILE;
+/** BENCH_HEAP_SNAPSHOT=dir: heap snapshots of the server process with the sockets only, then with the subscriptions. */
+const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MS ?? 10 * 60_000);
 const TARGET_P99_MS = 100;
 
@@ -128,12 +130,14 @@ const fleet = new SubscriberFleet(specs, PROCESSES, OPERATION, (spec) => (OPERAT
 const m0 = memoryAfterGc();
 const connected = await fleet.connect(wsUrl, BATCH);
 const m1 = memoryAfterGc();
-console.log(`\n${connected.ok}/${CLIENTS} sockets connected in ${fmt(connected.ms / 1000)} s (${connected.failed} failed), load ${loadavg()}`);
+if (SNAPSHOT_DIR) writeHeapSnapshot(join(SNAPSHOT_DIR, 'sockets.heapsnapshot'));
+console.log(`\n${connected.ok}/${CLIENTS} sockets connected in ${fmt(connected.ms / 1000)} s (${connected.failed} failed${connected.firstError ? `: ${connected.firstError}` : ''}), load ${loadavg()}`);
 const subscribed = await fleet.subscribe(BATCH);
 // viewerReports sends nothing at once: subscribed once the server has opened every one.
 for (const until = Date.now() + 60_000; openLiveSubscriptions() < subscribed.ok && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 50));
 const m2 = memoryAfterGc();
-console.log(`${subscribed.ok}/${CLIENTS} subscriptions open${OPERATION === 'reportStatus' ? ' (first state received)' : ''} in ${fmt(subscribed.ms / 1000)} s (${subscribed.failed} failed), load ${loadavg()}`);
+if (SNAPSHOT_DIR) writeHeapSnapshot(join(SNAPSHOT_DIR, 'subscriptions.heapsnapshot'));
+console.log(`${subscribed.ok}/${CLIENTS} subscriptions open${OPERATION === 'reportStatus' ? ' (first state received)' : ''} in ${fmt(subscribed.ms / 1000)} s (${subscribed.failed} failed${subscribed.firstError ? `: ${subscribed.firstError}` : ''}), load ${loadavg()}`);
 console.log(`server: ${openLiveSubscriptions()} open live subscriptions, ${http.hub.listenerCount} event-hub listeners`);
 
 const row = (what: string, a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage, n: number) =>

@@ -72,17 +72,17 @@ export class SubscriberFleet {
     return this.children.map((c) => c.process.pid!);
   }
 
-  async connect(url: string, batch: number): Promise<{ ok: number; failed: number; ms: number }> {
+  async connect(url: string, batch: number): Promise<{ ok: number; failed: number; firstError?: string; ms: number }> {
     const answers = await Promise.all(this.children.map((c, k) => c.ask({ type: 'connect', url, clients: this.share(k), batch }, 'connected')));
-    return { ok: sum(answers.map((a) => a.ok)), failed: sum(answers.map((a) => a.failed)), ms: Math.max(...answers.map((a) => a.ms)) };
+    return { ok: sum(answers.map((a) => a.ok)), failed: sum(answers.map((a) => a.failed)), ...firstError(answers), ms: Math.max(...answers.map((a) => a.ms)) };
   }
 
   /** Subscribes every client; resolves once each has its first state (or failed). */
-  async subscribe(batch: number): Promise<{ ok: number; failed: number; ms: number; versions: Map<string, number> }> {
+  async subscribe(batch: number): Promise<{ ok: number; failed: number; firstError?: string; ms: number; versions: Map<string, number> }> {
     const answers = await Promise.all(this.children.map((c) => c.ask({ type: 'subscribe', batch, operation: this.operation }, 'subscribed')));
     const versions = new Map<string, number>();
     for (const a of answers) for (const [id, v] of Object.entries(a.versions)) versions.set(id, Math.max(v, versions.get(id) ?? 0));
-    return { ok: sum(answers.map((a) => a.ok)), failed: sum(answers.map((a) => a.failed)), ms: Math.max(...answers.map((a) => a.ms)), versions };
+    return { ok: sum(answers.map((a) => a.ok)), failed: sum(answers.map((a) => a.failed)), ...firstError(answers), ms: Math.max(...answers.map((a) => a.ms)), versions };
   }
 
   /**
@@ -145,3 +145,7 @@ export class SubscriberFleet {
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const firstError = (answers: Array<{ firstError?: string }>) => {
+  const error = answers.find((a) => a.firstError !== undefined)?.firstError;
+  return error === undefined ? {} : { firstError: error };
+};

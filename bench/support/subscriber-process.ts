@@ -35,8 +35,8 @@ export type ToChild =
   | { type: 'exit' };
 
 export type FromChild =
-  | { type: 'connected'; ok: number; failed: number; ms: number }
-  | { type: 'subscribed'; ok: number; failed: number; ms: number; versions: Record<string, number> }
+  | { type: 'connected'; ok: number; failed: number; firstError?: string; ms: number }
+  | { type: 'subscribed'; ok: number; failed: number; firstError?: string; ms: number; versions: Record<string, number> }
   | { type: 'pong'; t: number; child: number }
   | { type: 'delivered'; key: string; times: number[]; complete: boolean }
   | { type: 'unsubscribed'; completedByServer: number }
@@ -73,21 +73,25 @@ if (process.send) {
   };
 
   /** Runs `start(i)` for every index, at most `batch` waiting at a time. */
-  const inBatches = async (n: number, batch: number, start: (i: number) => Promise<void>): Promise<{ ok: number; failed: number }> => {
+  const inBatches = async (n: number, batch: number, start: (i: number) => Promise<void>): Promise<{ ok: number; failed: number; firstError?: string }> => {
     let ok = 0;
     let failed = 0;
+    let firstError: string | undefined;
     let next = 0;
     const lane = async () => {
       while (next < n) {
         const i = next++;
         await start(i).then(
           () => ok++,
-          () => failed++,
+          (err: unknown) => {
+            failed++;
+            firstError ??= err instanceof Error ? err.message : String(err);
+          },
         );
       }
     };
     await Promise.all(Array.from({ length: batch }, lane));
-    return { ok, failed };
+    return { ok, failed, ...(firstError === undefined ? {} : { firstError }) };
   };
 
   process.on('message', async (message: ToChild) => {

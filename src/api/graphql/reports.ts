@@ -484,8 +484,9 @@ builder.subscriptionField('reportProgress', (t) =>
           for (const update of batch) {
             if ('fraction' in update) fraction = Math.max(fraction, update.fraction);
             else {
-              state = evolve(state, update.event) ?? state; // older than the read: skipped by version
-              furthest = -1;
+              const next = evolve(state, update.event) ?? state; // older than the read: skipped by version
+              if (next.version !== state.version) furthest = -1;
+              state = next;
             }
           }
           if (isGone(state)) return;
