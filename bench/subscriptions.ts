@@ -255,6 +255,7 @@ console.log(
 
 await fleet.exit();
 await http.close();
-await runtime.close();
+// runtime.close() would close the database that drop() closes (and, on PostgreSQL, drops).
+runtime.revocations.close();
 await database.drop();
 rmSync(dataDir, { recursive: true, force: true });
