@@ -71,35 +71,3 @@ export async function loadLocations(db: Kysely<Database>, reportIds: readonly st
   for (const row of rows) out.get(row.report_id)?.push(toLocation(row));
   return out;
 }
-
-/** The read gathering ids now, per database: it starts at the next turn of the event loop. */
-const gathering = new WeakMap<Kysely<Database>, { ids: Set<string>; states: Promise<Map<string, ReportState>> }>();
-
-/**
- * loadReportStates for many concurrent callers in one statement: every id asked for until the next
- * turn of the event loop is read together. The live subscribers one event wakes (thousands of
- * viewerReports feeds, each resumed in its own setImmediate) share one read instead of one each.
- * Nothing is cached past that read, and it starts after the last caller joined: a caller asking
- * after an event was dispatched gets the projection its transaction wrote.
- */
-export async function loadReportStatesTogether(db: Kysely<Database>, reportIds: readonly string[]): Promise<Map<string, ReportState>> {
-  if (reportIds.length === 0) return new Map();
-  let read = gathering.get(db);
-  if (!read) {
-    const ids = new Set<string>();
-    const states = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      gathering.delete(db);
-      return loadReportStates(db, [...ids]);
-    });
-    gathering.set(db, (read = { ids, states }));
-  }
-  for (const id of reportIds) read.ids.add(id);
-  const all = await read.states;
-  // Only what this caller asked for: the rest is other subscribers' business.
-  const out = new Map<string, ReportState>();
-  for (const id of reportIds) {
-    const state = all.get(id);
-    if (state) out.set(id, state);
-  }
-  return out;
-}
