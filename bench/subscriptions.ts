@@ -246,10 +246,12 @@ for (const s of summaries) console.log(`${s.name}: p99 ${fmt(s.p99)} ms (target 
 // ─── 3. let go: nothing left behind ──────────────────────────────────────────────────────────────
 const { completedByServer } = await fleet.unsubscribe();
 const settleBy = Date.now() + 30_000;
-while ((openLiveSubscriptions() > 0 || http.hub.listenerCount > 0) && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 100));
+const openSockets = () => new Promise<number>((resolve) => http.server.getConnections((_err, n) => resolve(n)));
+// Until the server has closed its side of every socket, not only ended every subscription.
+while ((openLiveSubscriptions() > 0 || http.hub.listenerCount > 0 || (await openSockets()) > 0) && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 100));
 const m3 = memoryAfterGc();
 console.log(
-  `\nafter every client let go: ${openLiveSubscriptions()} open live subscriptions, ${http.hub.listenerCount} event-hub listeners, ` +
+  `\nafter every client let go: ${openLiveSubscriptions()} open live subscriptions, ${http.hub.listenerCount} event-hub listeners, ${await openSockets()} sockets open, ` +
     `${completedByServer} completed by the server; server heap ${fmt(m3.heapUsed / 2 ** 20, 0)} MiB (${fmt(m0.heapUsed / 2 ** 20, 0)} before the clients), load ${loadavg()}`,
 );
 
