@@ -24,27 +24,6 @@ const DONE = Symbol('done');
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * `pending`, or DONE as soon as `signal` aborts (what `pending` becomes then is of no interest).
- * Not Promise.race against one long-lived promise: that would keep a reaction per event until the end.
- */
-function untilAborted<R>(pending: Promise<R>, signal: AbortSignal): Promise<R | typeof DONE> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(DONE);
-    signal.addEventListener('abort', onAbort, { once: true });
-    pending.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-/**
  * Builds every live subscription. The body runs on the first `next()` (nothing is registered for
  * a subscription that is never read); everything it registers is tied to one AbortSignal, aborted
  * whenever the subscription ends: the client unsubscribes (`return()` resolves at once, even while
@@ -74,6 +53,28 @@ export function liveSubscription<T>(ctx: GraphQLContext, body: (live: Live) => A
         signal.addEventListener('abort', done, { once: true });
       }),
   };
+
+  // What the pending next() waits on settles with DONE when the subscription ends: one abort
+  // listener for the subscription's life, not one added and removed per event (paid per delivery
+  // at fan-out), nor a Promise.race against one long-lived promise (that would keep a reaction per
+  // event until the end).
+  const waiting = new Set<(value: typeof DONE) => void>();
+  signal.addEventListener('abort', () => waiting.forEach((settle) => settle(DONE)), { once: true });
+  /** `pending`, or DONE as soon as the subscription ends (what `pending` becomes then is of no interest). */
+  const untilEnded = <R>(pending: Promise<R>): Promise<R | typeof DONE> =>
+    new Promise((resolve, reject) => {
+      waiting.add(resolve);
+      pending.then(
+        (value) => {
+          waiting.delete(resolve);
+          resolve(value);
+        },
+        (err) => {
+          waiting.delete(resolve);
+          reject(err);
+        },
+      );
+    });
 
   const end = (error?: Error) => {
     if (signal.aborted) return;
@@ -134,7 +135,7 @@ export function liveSubscription<T>(ctx: GraphQLContext, body: (live: Live) => A
       if (signal.aborted) return finish();
       let result: IteratorResult<T> | typeof DONE;
       try {
-        result = await untilAborted(source.next(), signal);
+        result = await untilEnded(source.next());
       } catch (err) {
         end();
         throw err;

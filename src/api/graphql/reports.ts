@@ -453,21 +453,49 @@ const ProgressRef = builder.objectRef<{ reportId: string; fraction: number }>('R
 builder.subscriptionField('reportProgress', (t) =>
   t.field({
     type: ProgressRef,
-    description: 'Transient render progress (0..1) while a worker renders the report; not part of its history. Completes at once for a report that is gone.',
+    description:
+      'Transient render progress (0..1) while a worker renders the report; not part of its history. ' +
+      'Completes once the report is gone (EXPIRED, DELETED, ERASED): at once for one already gone, else when it goes.',
     args: { id: t.arg.id() },
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
         const reportId = reportIdFrom(String(args.id));
-        const state = readableReport(ctx.actor, reportId, isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null);
-        // A gone report is never rendered again: its progress ends at once (as reportStatus does after the final state).
+        // The report's events too (not only progress): the one that makes it gone ends the stream.
+        // Listening starts before the read, so that event cannot fall between the two.
+        const updates = live.listen<{ event: RecordedEvent } | { fraction: number }>((push) => {
+          const offEvents = ctx.hub.onStream(reportStreamId(reportId), (event) => push({ event }));
+          const offProgress = ctx.runtime.database.notifier.on('quire_progress', (payload) => {
+            for (const step of parseProgress(payload)) if (step.reportId === reportId) push({ fraction: step.fraction });
+          });
+          return () => {
+            offEvents();
+            offProgress();
+          };
+        });
+        let state = readableReport(ctx.actor, reportId, isUuid(reportId) ? await loadReportState(ctx.runtime.store.db, reportId) : null);
+        // A gone report is never rendered again: its progress ends (as reportStatus does after the final state).
         if (isGone(state)) return;
-        const updates = live.listen<number>((push) =>
-          ctx.runtime.database.notifier.on('quire_progress', (payload) => {
-            for (const step of parseProgress(payload)) if (step.reportId === reportId) push(step.fraction);
-          }),
-        );
-        // Only the newest fraction of a burst matters.
-        for await (const fractions of updates) yield { reportId, fraction: fractions.at(-1)! };
+        // The furthest step sent of this render: this process hears its own progress twice on
+        // PostgreSQL (at once, and again from NOTIFY), and an older echo must not move the bar
+        // backwards. A state change (a retry renders again) starts over.
+        let furthest = -1;
+        for await (const batch of updates) {
+          let fraction = -1;
+          for (const update of batch) {
+            if ('fraction' in update) fraction = Math.max(fraction, update.fraction);
+            else {
+              const next = evolve(state, update.event) ?? state; // older than the read: skipped by version
+              if (next.version !== state.version) furthest = -1;
+              state = next;
+            }
+          }
+          if (isGone(state)) return;
+          // Only the furthest step of a burst matters.
+          if (fraction > furthest) {
+            furthest = fraction;
+            yield { reportId, fraction };
+          }
+        }
       }),
     resolve: (p) => p,
   }),
