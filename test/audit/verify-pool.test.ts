@@ -11,7 +11,8 @@ import { positionedLeafHash } from '../../src/audit/merkle.js';
 import { ReadAhead } from '../../src/shared/read-ahead.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
-import { seedLog, tamper, untilAllSafe } from './support.js';
+import { untilAllSafe } from '../support/safe-log.js';
+import { seedLog, tamper } from './support.js';
 
 const dying = new URL('../support/dying-hash-worker.js', import.meta.url);
 const throwing = new URL('../support/throwing-hash-worker.js', import.meta.url);
