@@ -83,7 +83,8 @@ async function npmStart(port: number) {
   let out = '';
   npm.stdout.on('data', (d) => (out += d));
   npm.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => npm.on('exit', (code, signal) => r({ code, signal })));
+  // 'close', not 'exit': the last lines ("shut down") may still be in the pipe when npm exits.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => npm.on('close', (code, signal) => r({ code, signal })));
   const early = await Promise.race([waitFor(() => out.includes('quire listening'), 100_000, 'quire to listen').then(() => undefined), exited]);
   expect(early, `npm start ended before quire listened:\n${out}`).toBeUndefined();
   // The node process itself, not a shell whose command line names it.
