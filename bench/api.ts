@@ -14,12 +14,11 @@
  * The HTTP load comes from a child process (bench/support/http-load.ts): the servers do not share
  * their event loop with the client, only the machine's CPUs. Subscriptions: bench:subscriptions.
  */
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { readFileSync } from 'node:fs';
@@ -27,13 +26,8 @@ import pg from 'pg';
 import { printSelfTime, profiled } from './support/cpu-profile.js';
 import { startLoadClient, type LoadResult as ClientResult } from './support/http-load.js';
 import { loadReportState, selectReportWithLocations, toReportStateWithLocations } from '../src/reports/load-report.js';
-import { startHttpServer } from '../src/api/http-server.js';
-import { loadConfig } from '../src/config.js';
-import { openScratchDatabase } from '../src/database/scratch-database.js';
-import { createLogger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
+import { startBenchQuire } from './support/bench-quire.js';
 import { requestReport } from '../src/reports/request-report.js';
-import { assembleRuntime } from '../src/runtime.js';
 import { createWorkers } from '../src/workers/start-workers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -87,26 +81,7 @@ async function listen(server: Server): Promise<string> {
 }
 
 // ─── quire on embedded PGlite, wired like `quire serve` ──────────────────────────────────────────
-const dataDir = mkdtempSync(join(tmpdir(), 'quire-bench-api-'));
-const log = createLogger('silent');
-const config = loadConfig({
-  DATA_DIR: dataDir,
-  FLY_REGION: 'iad',
-  LOG_LEVEL: 'silent',
-  AUTH_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
-  NODE_ENV: 'production',
-  // Production refuses to start without it; a throwaway key, as every report's data is encrypted in production.
-  DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-  // The sealer is not what this measures (and production would want its signing key).
-  SEALER_ENABLED: 'false',
-  // Every client of the bench comes from 127.0.0.1: no per-client connection cap.
-  MAX_CONNECTIONS_PER_CLIENT: '0',
-});
-// PostgreSQL when DATABASE_URL is set (a scratch database, dropped at the end), else embedded PGlite.
-const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
-const database = await openScratchDatabase(backend, { prefix: 'quire_bench' });
-const runtime = assembleRuntime(config, log, database, new Metrics({ defaultMetrics: false }));
-const http = await startHttpServer(runtime, 0, '127.0.0.1');
+const { dataDir, log, config, backend, database, runtime, http } = await startBenchQuire('api');
 const quireUrl = `${http.url}/graphql`;
 const token = await runtime.userTokens.sign({ id: 'bench-user', role: 'user' }, 3600);
 const auth = { authorization: `Bearer ${token}` };

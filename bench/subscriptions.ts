@@ -22,22 +22,15 @@
  * self time by place. The fd limit (`ulimit -n`) must exceed BENCH_CLIENTS + a few hundred in this
  * process and BENCH_CLIENTS / BENCH_PROCESSES in each child: it is checked and printed, not raised.
  */
-import { randomBytes } from 'node:crypto';
 import { execSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openLiveSubscriptions } from '../src/api/graphql/live-subscription.js';
-import { startHttpServer } from '../src/api/http-server.js';
-import { loadConfig } from '../src/config.js';
-import { openScratchDatabase } from '../src/database/scratch-database.js';
-import { createLogger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
+import { startBenchQuire } from './support/bench-quire.js';
 import { reportStreamId } from '../src/reports/report-state.js';
 import { requestReport } from '../src/reports/request-report.js';
-import { assembleRuntime } from '../src/runtime.js';
 import { printSelfTime, profiled } from './support/cpu-profile.js';
 import { SubscriberFleet, type Delivery } from './support/subscriber-fleet.js';
 import { now, type Operation } from './support/subscriber-process.js';
@@ -78,26 +71,10 @@ const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/sh' }).toString().tr
 const kib = (bytes: number) => fmt(bytes / 1024, 1);
 
 // ─── quire, wired like `quire serve` ─────────────────────────────────────────────────────────────
-const dataDir = mkdtempSync(join(tmpdir(), 'quire-bench-subscriptions-'));
-const log = createLogger('silent');
-const config = loadConfig({
-  DATA_DIR: dataDir,
-  FLY_REGION: 'iad',
-  LOG_LEVEL: 'silent',
-  AUTH_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
-  NODE_ENV: 'production',
-  // Production refuses to start without it; a throwaway key, as every report's data is encrypted in production.
-  DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-  // Neither the sealer nor the workers are what this measures; nothing may append behind the bench's back.
-  SEALER_ENABLED: 'false',
+const { dataDir, log, config, backend, database, runtime, http } = await startBenchQuire('subscriptions', {
+  // Nothing may append behind the bench's back.
   WORKERS_ENABLED: 'false',
-  // Every client of the bench comes from 127.0.0.1: no per-client connection cap.
-  MAX_CONNECTIONS_PER_CLIENT: '0',
 });
-const backend = process.env.DATABASE_URL ? 'postgres' : 'pglite';
-const database = await openScratchDatabase(backend, { prefix: 'quire_bench' });
-const runtime = assembleRuntime(config, log, database, new Metrics({ defaultMetrics: false }));
-const http = await startHttpServer(runtime, 0, '127.0.0.1');
 const wsUrl = `${http.url.replace(/^http/, 'ws')}/graphql`;
 
 console.log(
