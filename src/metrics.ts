@@ -16,6 +16,8 @@ export interface ScrapeSources {
   queueDepth(): Promise<Record<WorkStageName, number>>;
   /** When the newest seal was made (null: never). */
   lastSealAt(): Promise<Date | null>;
+  /** When the oldest event that safe reads cannot see yet was recorded (null: they see every committed event). */
+  oldestHeldBackEventAt(): Promise<Date | null>;
 }
 
 /**
@@ -110,6 +112,21 @@ export class Metrics implements ReplicationMetrics {
     },
   });
 
+  /**
+   * Safe reads (subscriptions, catch-up, seals, the auditors' events) see an event only once every
+   * transaction older than it has ended, cluster-wide: one long transaction anywhere on the
+   * PostgreSQL cluster (a pg_dump, a stuck session) holds live delivery back. This shows how long.
+   */
+  private readonly heldBack = new Gauge({
+    name: 'quire_events_held_back_seconds',
+    help: 'Age of the oldest committed event that safe reads (subscriptions, seals, audit) cannot see yet because an older transaction is still open on the database cluster; 0 when none is held back',
+    registers: [this.registry],
+    collect: async () => {
+      const oldest = this.sources ? await this.sources.oldestHeldBackEventAt() : null;
+      this.heldBack.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+    },
+  });
+
   private readonly renderDuration = new Histogram({
     name: 'quire_render_duration_seconds',
     help: 'Time to render one report on the worker pool, by outcome (ok, failed)',
@@ -159,7 +176,7 @@ export class Metrics implements ReplicationMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Where `quire_reports`, `quire_queue_depth` and `quire_seal_age_seconds` read from. */
+  /** Where `quire_reports`, `quire_queue_depth`, `quire_seal_age_seconds` and `quire_events_held_back_seconds` read from. */
   watchDatabase(sources: ScrapeSources): void {
     this.sources = sources;
   }

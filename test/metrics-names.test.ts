@@ -27,6 +27,7 @@ const QUIRE_METRICS = {
   quire_event_hub_listeners: 'gauge',
   quire_event_hub_lag_seconds: 'histogram',
   quire_seal_age_seconds: 'gauge',
+  quire_events_held_back_seconds: 'gauge',
   quire_database_reads_total: 'counter',
   quire_events_quarantined_total: 'counter',
   quire_webhook_deliveries_total: 'counter',

@@ -32,6 +32,17 @@ export interface SafeRange {
   newestFirst?: boolean;
 }
 
+/** The oldest transaction still running, cluster-wide: rows of transactions below it are final. */
+const HORIZON = sql`pg_snapshot_xmin(pg_current_snapshot())`;
+
+/**
+ * The committed rows a safe read does not show yet: their transaction is at or above the horizon
+ * (an older transaction is still open somewhere on the cluster). What /metrics watches.
+ */
+export function heldBackEvents(db: Kysely<Database>): SelectQueryBuilder<Database, 'events', {}> {
+  return db.selectFrom('events').where(sql<boolean>`transaction_id >= ${HORIZON}`);
+}
+
 /**
  * The safe read of the global log: the rows `range` names, in commit order (transaction id, then
  * global position), and only those of transactions below the oldest one still running. Those are
@@ -39,7 +50,7 @@ export interface SafeRange {
  * already handed out. Callers add the columns they need (EVENT_COLUMNS for whole rows) and a limit.
  */
 export function safeEvents(db: Kysely<Database>, range: SafeRange = {}): SelectQueryBuilder<Database, 'events', {}> {
-  let query = db.selectFrom('events').where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
+  let query = db.selectFrom('events').where(sql<boolean>`transaction_id < ${HORIZON}`);
   const { after, upTo, streamId } = range;
   if (after) query = query.where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)`);
   if (upTo) query = query.where(sql<boolean>`(transaction_id, global_position) <= (${upTo.transactionId}::xid8, ${upTo.globalPosition}::bigint)`);

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { heldBackEvents } from '../events/safe-read.js';
 import type { Database } from '../database/schema.js';
 import type { ScrapeSources } from '../metrics.js';
 import { LEGACY_TEMPLATE } from '../reports/report-state.js';
@@ -23,6 +24,11 @@ export function scrapeSources(db: Kysely<Database>): ScrapeSources {
     },
     async lastSealAt() {
       const row = await db.selectFrom('log_seals').select((eb) => eb.fn.max('sealed_at').as('at')).executeTakeFirst();
+      return row?.at ? new Date(row.at) : null;
+    },
+    async oldestHeldBackEventAt() {
+      // An index range scan on (transaction_id, global_position): the held-back rows are the newest.
+      const row = await heldBackEvents(db).select((eb) => eb.fn.min('recorded_at').as('at')).executeTakeFirst();
       return row?.at ? new Date(row.at) : null;
     },
   };
