@@ -58,6 +58,10 @@ interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU time of this (the servers') process, µs, while the case ran (its warm-up round included). */
+  cpuMicros: number;
+  /** Requests the case sent, its warm-up round included (what cpuMicros is divided by). */
+  served: number;
 }
 
 const client = await startLoadClient();
@@ -67,9 +71,22 @@ const client = await startLoadClient();
  * for `seconds`; every response must be 200 and contain `expect`, or it counts as an error.
  */
 async function load(name: string, url: string, bodies: string[], headers: Record<string, string>, expect: string, seconds = SECONDS): Promise<LoadResult> {
+  const cpu = process.cpuUsage();
   const r: ClientResult = await client.load({ name, method: 'POST', urls: [url], bodies, headers, expect, connections: CONNECTIONS, seconds });
+  const used = process.cpuUsage(cpu);
   if (r.firstError) console.error(`  ${name}: ${r.firstError}`);
-  return { name, latencies: r.latencies, seconds: r.seconds, requests: r.requests, errors: r.errors, rps: r.requests / r.seconds, p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99) };
+  return {
+    name,
+    latencies: r.latencies,
+    seconds: r.seconds,
+    requests: r.requests,
+    errors: r.errors,
+    rps: r.requests / r.seconds,
+    p50: percentile(r.latencies, 50),
+    p99: percentile(r.latencies, 99),
+    cpuMicros: used.user + used.system,
+    served: r.requests + CONNECTIONS,
+  };
 }
 
 async function listen(server: Server): Promise<string> {
@@ -123,12 +140,15 @@ const bareUrl = await listen(bareServer);
 // before its hot read was prepared): what preparing is worth on this machine, in the same run.
 const reportSql = selectReportWithLocations(database.db).where('s.report_id', '=', '00000000-0000-0000-0000-000000000000').compile();
 const fairPool = database.url ? new pg.Pool({ connectionString: database.url, max: 20 }) : undefined;
+// A connection ended by the server (another session's pg_terminate_backend, the drop at the end) must not end the run.
+fairPool?.on('error', (err) => console.error(`  yoga+pg pool: ${err.message}`));
 const readReportRow = (named: boolean) => async (id: string) => {
   if (fairPool) return (await fairPool.query(named ? { name: 'bench_report', text: reportSql.sql, values: [id] } : { text: reportSql.sql, values: [id] })).rows[0];
   return (await database.db.executeQuery({ ...reportSql, parameters: [id] })).rows[0];
 };
-const rowYoga = (read: (id: string) => Promise<unknown>) =>
+const rowYoga = (read: (id: string) => Promise<unknown>, options: { maxRequestBodySize?: false } = {}) =>
   createYoga({
+    ...options,
     schema: createSchema({
       typeDefs: 'type Query { report(id: ID!): Report } type Report { reportId: String! status: String! title: String! locations: [Location!]! } type Location { kind: String! }',
       resolvers: {
@@ -145,6 +165,10 @@ const rowYoga = (read: (id: string) => Promise<unknown>) =>
   });
 const fairServer = createServer(rowYoga(readReportRow(true)));
 const fairUrl = await listen(fairServer);
+// The same baseline with yoga's own body limit off, as quire runs it (its HTTP server holds the limit):
+// what that limit costs a bare yoga, in the same run.
+const unlimitedServer = createServer(rowYoga(readReportRow(true), { maxRequestBodySize: false }));
+const unlimitedUrl = await listen(unlimitedServer);
 const unnamedServer = fairPool ? createServer(rowYoga(readReportRow(false))) : undefined;
 const unnamedUrl = unnamedServer && (await listen(unnamedServer));
 // The same row, mapped the way quire maps it, must come back: the baseline answers the same question.
@@ -178,6 +202,8 @@ const runCase = async (key: string, run: () => Promise<LoadResult>) => {
     rps: latencies.length / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    cpuMicros: seen.cpuMicros + r.cpuMicros,
+    served: seen.served + r.served,
     loads: [...seen.loads, loadavg()],
     halves: [...seen.halves, r.rps],
   });
@@ -187,18 +213,26 @@ const downloadBodies = reports.map(({ reportId }) => JSON.stringify({ query: dow
 const cases: Array<[string, () => Promise<LoadResult>]> = [
   ['bare', () => load('bare yoga { hello }', bareUrl, [JSON.stringify({ query: '{ hello }' })], {}, '"world"', SECONDS / 2)],
   ['fair', () => load('bare yoga + pg report SQL', fairUrl, reportBodies, {}, '"STORED"', SECONDS / 2)],
+  ['unlimited', () => load('bare yoga + pg report SQL, no yoga body limit', unlimitedUrl, reportBodies, {}, '"STORED"', SECONDS / 2)],
   ...(unnamedUrl ? [['unnamed', () => load('bare yoga + pg report SQL, unnamed', unnamedUrl, reportBodies, {}, '"STORED"', SECONDS / 2)] as [string, () => Promise<LoadResult>]] : []),
   ['report', () => load('quire report(id)', quireUrl, reportBodies, auth, '"STORED"', SECONDS / 2)],
   ['download', () => load('quire createDownloadUrl', quireUrl, downloadBodies, auth, 'MutationCreateDownloadUrlSuccess', SECONDS / 2)],
 ];
-for (const [key, run] of cases) await runCase(key, run);
-for (const [key, run] of [...cases].reverse()) await runCase(`${key}-2`, run);
+// BENCH_CASES=fair,report runs only those cases (keys: bare, fair, unlimited, unnamed, report, download).
+const only = process.env.BENCH_CASES?.split(',');
+const chosen = only ? cases.filter(([key]) => only.includes(key)) : cases;
+// BENCH_ROUNDS=n repeats the A…E E…A sequence n times (default 1).
+for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 1); round++) {
+  for (const [key, run] of chosen) await runCase(round ? `${key}-${2 * round + 1}` : key, run);
+  for (const [key, run] of [...chosen].reverse()) await runCase(`${key}-${2 * round + 2}`, run);
+}
 const result = (name: string) => results.get(name)!;
-const [bare, fair, report, download] = [result('bare yoga { hello }'), result('bare yoga + pg report SQL'), result('quire report(id)'), result('quire createDownloadUrl')];
-console.log('\n| case | requests | errors | req/s (1st, 2nd half) | p50 ms | p99 ms | vs constant yoga | vs yoga + pg | load avg |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+const none = { rps: NaN, p99: NaN } as LoadResult;
+const [bare, fair, report, download] = [result('bare yoga { hello }') ?? none, result('bare yoga + pg report SQL') ?? none, result('quire report(id)') ?? none, result('quire createDownloadUrl') ?? none];
+console.log('\n| case | requests | errors | req/s (1st, 2nd half) | p50 ms | p99 ms | vs constant yoga | vs yoga + pg | server CPU µs/req | load avg |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of results.values()) {
-  console.log(`| ${r.name} | ${r.requests} | ${r.errors} | ${fmt(r.rps, 0)} (${r.halves.map((h) => fmt(h, 0)).join(', ')}) | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rps / bare.rps, 2)} | ${fmt(r.rps / fair.rps, 2)} | ${r.loads.join(' → ')} |`);
+  console.log(`| ${r.name} | ${r.requests} | ${r.errors} | ${fmt(r.rps, 0)} (${r.halves.map((h) => fmt(h, 0)).join(', ')}) | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rps / bare.rps, 2)} | ${fmt(r.rps / fair.rps, 2)} | ${fmt(r.cpuMicros / r.served, 0)} | ${r.loads.join(' → ')} |`);
 }
 const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 console.log(`report(id) / yoga+pg = ${fmt(report.rps / fair.rps, 2)} (target ≥ 0.8: ${verdict(report.rps / fair.rps >= 0.8)}); p99 ${fmt(report.p99)} ms (< 50: ${verdict(report.p99 < 50)})`);
@@ -278,8 +312,10 @@ if (FILE_MB > 0) {
 
 // ─── shut down ───────────────────────────────────────────────────────────────────────────────────
 await client.close();
-await new Promise<void>((resolve) => fairServer.close(() => resolve()));
-fairServer.closeAllConnections();
+for (const server of [fairServer, unlimitedServer]) {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+}
 if (unnamedServer) {
   await new Promise<void>((resolve) => unnamedServer.close(() => resolve()));
   unnamedServer.closeAllConnections();

@@ -43,6 +43,8 @@ export class TokenRevocations {
   private readonly subjects = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private loaded: Promise<void> | undefined;
+  /** The table was read at least once: a check needs no waiting (the request path's sync fast path). */
+  private readOnce = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -56,16 +58,24 @@ export class TokenRevocations {
   ready(): Promise<void> {
     if (!this.loaded) {
       // Fails closed (the caller refuses the token) and tries again on the next call.
-      this.loaded = this.refresh().catch((err) => {
-        this.loaded = undefined;
-        throw err;
-      });
+      this.loaded = this.refresh().then(
+        () => void (this.readOnce = true),
+        (err) => {
+          this.loaded = undefined;
+          throw err;
+        },
+      );
       if (!this.closed && !this.timer) {
         this.timer = setInterval(() => void this.refresh().catch((err) => this.log.warn({ err }, 'token revocations: refresh failed')), this.refreshMs);
         this.timer.unref();
       }
     }
     return this.loaded;
+  }
+
+  /** Whether ready() has resolved: isRevoked can then be answered without waiting. */
+  get isReady(): boolean {
+    return this.readOnce;
   }
 
   isRevoked(token: RevocableToken): boolean {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteNotifier, PostgresNotifier, type Notifier } from './notifier.js';
-import { PreparingClient } from './prepared-statements.js';
+import { PreparingClient, registerPool } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
@@ -50,7 +50,7 @@ function postgresPool(url: string, max: number, applicationName: string, log: Lo
   // sees, and emits 'error' on the client, which needs a listener too.
   pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
   pool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'database connection lost')));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return registerPool(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CompiledQuery } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import pg from 'pg';
 
 /**
@@ -35,6 +35,34 @@ export function preparedName(sql: string): string | undefined {
   return names.get(sql);
 }
 
+/** The pg pool under each PostgreSQL Kysely instance quire opens (./connect.ts). */
+const pools = new WeakMap<object, pg.Pool>();
+
+/** Records that `db` runs on `pool`, so a hot statement on `db` can skip Kysely's layers (executeHot). */
+export function registerPool<DB>(db: Kysely<DB>, pool: pg.Pool): Kysely<DB> {
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * Runs a compiled hot statement and returns its rows. On a PostgreSQL pool registered above it
+ * goes straight to the pool — connect, the prepared query, release — as a bare `pg` server does:
+ * Kysely's executor (connection provider, driver, result plugins: none here) wrapped each call
+ * in half a dozen promise hops, a few µs of every `report(id)` (bench/README.md). Anything else
+ * — PGlite, a transaction (its own Kysely instance, on its own connection), a Kysely derived
+ * with plugins — is not registered and runs through Kysely as before.
+ */
+export async function executeHot<DB, R>(db: Kysely<DB>, query: CompiledQuery<R>, parameters: readonly unknown[]): Promise<R[]> {
+  const pool = pools.get(db);
+  if (!pool) return (await db.executeQuery<R>({ ...query, parameters })).rows;
+  const client = await pool.connect();
+  try {
+    return (await client.query<R & pg.QueryResultRow>(query.sql, parameters as unknown[])).rows;
+  } finally {
+    client.release();
+  }
+}
+
 const CACHED_PLAN_CHANGED = '0A000';
 
 /**
@@ -53,14 +81,16 @@ export class PreparingClient extends pg.Client {
     // failed prepared plan there would abort the caller's transaction, and could not be retried.
     const idle = (this as unknown as { _txStatus: string | null })._txStatus === 'I';
     if (!name || !text || !idle) return (super.query as (...a: unknown[]) => never)(config, values, callback);
-    const execute = () => {
-      const generation = this.generations.get(name) ?? 0;
-      return (super.query as (q: pg.QueryConfig) => Promise<pg.QueryResult>)({ name: generation ? `${name}_${generation}` : name, text, values: values as unknown[] });
-    };
-    return execute().catch((err: { code?: string }) => {
+    return this.executePrepared(name, text, values as unknown[]).catch((err: { code?: string }) => {
       if (err?.code !== CACHED_PLAN_CHANGED) throw err;
       this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
-      return execute();
+      return this.executePrepared(name, text, values as unknown[]);
     }) as never;
+  }
+
+  // A method, not a closure made per call: the hot read runs through here on every request.
+  private executePrepared(name: string, text: string, values: unknown[]): Promise<pg.QueryResult> {
+    const generation = this.generations.get(name);
+    return (super.query as (q: pg.QueryConfig) => Promise<pg.QueryResult>)({ name: generation ? `${name}_${generation}` : name, text, values });
   }
 }

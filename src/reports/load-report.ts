@@ -1,6 +1,6 @@
 import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import { prepared } from '../database/prepared-statements.js';
+import { executeHot, prepared } from '../database/prepared-statements.js';
 import type { Database, ReportStatusTable } from '../database/schema.js';
 import { toLocation, toReportState, type LocationRow } from '../projections/report-rows.js';
 import type { ReportLocation, ReportState } from './report-state.js';
@@ -58,7 +58,7 @@ export async function loadReportState(db: Kysely<Database>, reportId: string): P
     query = prepared(selectReportWithLocations(db).where('s.report_id', '=', reportId).compile());
     compiledReportRead.set(db, query);
   }
-  const { rows } = await db.executeQuery<RowWithLocations>({ ...query, parameters: [reportId] });
+  const rows = await executeHot(db, query, [reportId]);
   return rows[0] ? toReportStateWithLocations(rows[0]) : null;
 }
 

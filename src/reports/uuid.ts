@@ -10,5 +10,7 @@ export function isUuid(value: string): boolean {
  * its lower-case form, which is how ids are stored. Anything else is returned unchanged.
  */
 export function canonicalUuid(value: string): string {
+  // Ids arrive lower-case nearly always: one case-sensitive test, no case-folding scan or copy.
+  if (REPORT_ID.test(value)) return value;
   return ANY_CASE_UUID.test(value) ? value.toLowerCase() : value;
 }

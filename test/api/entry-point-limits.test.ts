@@ -88,6 +88,34 @@ describe.each(backends)('limits on every entry point, on %s', (kind) => {
     expect(JSON.parse(longGet.body).error.code).toBe('HEADERS_TOO_LARGE');
   });
 
+  it('yoga never sees more than MAX_BODY_BYTES: its own body limit is off, the HTTP server and Node’s parser hold it', { timeout: 60_000 }, async () => {
+    const bearer = await token(runtime, 'sized');
+    const query = '{"query":"{ me { id } }"}';
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${bearer}` };
+    // Bytes past the declared length are not the body: the answer comes from the declared bytes,
+    // and the rest is the next request on the socket — here one over the limit, refused with 413.
+    const next = `POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${bearer}\r\ncontent-length: ${200 * 1024}\r\nconnection: close\r\n\r\n${'x'.repeat(200 * 1024)}`;
+    const overrun = await rawHttp(http.url, { method: 'POST', target: '/graphql', headers: { ...headers, connection: 'keep-alive', 'content-length': String(query.length) }, body: query + next });
+    expect(overrun.status).toBe(200);
+    expect(overrun.body).toContain('{"data":{"me":{"id":"sized"}}}');
+    expect(overrun.body).toMatch(/HTTP\/1\.1 413 /);
+    // Chunked, so no length to check up front: refused before yoga (411), even when small.
+    const chunked = await rawHttp(http.url, { method: 'POST', target: '/graphql', headers: { ...headers, 'transfer-encoding': 'chunked' }, body: `${query.length.toString(16)}\r\n${query}\r\n0\r\n\r\n` });
+    expect(chunked.status).toBe(411);
+    // Chunked with a small Content-Length beside it (a smuggling shape): Node's parser refuses it.
+    const both = await rawHttp(http.url, {
+      method: 'POST',
+      target: '/graphql',
+      headers: { ...headers, 'content-length': '10', 'transfer-encoding': 'chunked' },
+      body: `${(100 * 1024).toString(16)}\r\n${'x'.repeat(100 * 1024)}\r\n0\r\n\r\n`,
+    });
+    expect(both.status).toBe(400);
+    // Over the limit by its Content-Length, with the body actually sent: 413.
+    const big = JSON.stringify({ query: '{ me { id } }', variables: { pad: 'x'.repeat(100 * 1024) } });
+    expect((await rawHttp(http.url, { method: 'POST', target: '/graphql', headers, body: big })).status).toBe(413);
+    expect((await rawGraphQLHttp(http.url, query, bearer)).result).toEqual({ data: { me: { id: 'sized' } } });
+  });
+
   const ARMORED: Array<[string, string, RegExp]> = [
     ['too deep', `{ ${Array.from({ length: 20 }).reduce<string>((inner) => `reports(first: 1) { edges { node { ${inner} } } }`, 'reportId')} }`, /depth|cost/i],
     ['too many aliases', `{ ${Array.from({ length: 100 }, (_, i) => `a${i}: me { id }`).join(' ')} }`, /alias/i],

@@ -180,6 +180,25 @@ describe.each(backends)('tokens end, roles are checked at subscribe time, revoca
     }
   });
 
+  it('a token verified before is still checked for expiry and revocation on every HTTP request (the fast path without a promise)', async () => {
+    const token = await a.userTokens.sign({ id: 'erin', role: 'user' }, 2);
+    const header = `Bearer ${token}`;
+    // Not verified yet: the fast path does not answer, the full check does.
+    expect(a.userTokens.knownFromHeader(header)).toBeUndefined();
+    expect(await gqlHttp(httpA.url, MeDocument, {}, token)).toMatchObject({ status: 200, data: { me: { id: 'erin' } } });
+    expect(a.userTokens.knownFromHeader(header)?.actor).toEqual({ id: 'erin', role: 'user' });
+    expect(a.userTokens.knownFromHeader('Bearer not-a-token')).toBeUndefined();
+    await waitFor(() => a.userTokens.knownFromHeader(header) === undefined, 5_000, 'the cached token to expire');
+    expect(await gqlHttp(httpA.url, MeDocument, {}, token)).toMatchObject({ status: 401, errors: [{ message: 'the bearer token has expired', extensions: { code: 'UNAUTHENTICATED' } }] });
+
+    const revokedLater = await a.userTokens.sign({ id: 'erin', role: 'user' }, 600);
+    expect((await gqlHttp(httpA.url, MeDocument, {}, revokedLater)).status).toBe(200);
+    expect(a.userTokens.knownFromHeader(`Bearer ${revokedLater}`)).toBeDefined();
+    await gqlHttp(httpA.url, RevokeTokensDocument, { jti: decodeJwt(revokedLater).jti! }, admin);
+    expect(a.userTokens.knownFromHeader(`Bearer ${revokedLater}`)).toBeUndefined();
+    expect(await gqlHttp(httpA.url, MeDocument, {}, revokedLater)).toMatchObject({ status: 401, errors: [{ message: 'the bearer token has been revoked' }] });
+  });
+
   it('revoking a subject ends every token issued to it until now, not the ones signed afterwards', async () => {
     const before = [await a.userTokens.sign({ id: 'bob', role: 'user' }, 600), await b.userTokens.sign({ id: 'bob', role: 'auditor' }, 600)];
     const carol = await a.userTokens.sign({ id: 'carol', role: 'user' }, 600);

@@ -59,6 +59,21 @@ describe.each(backends)('the hot report read on %s, across schema changes', (kin
     expected = { reportId, status: 'REQUESTED', prepared: kind === 'postgres' ? 1 : 0 };
   });
 
+  it('straight on the pool (executeHot, no Kysely executor) it is the same prepared read; a transaction still reads on its own connection', async () => {
+    // More reads at once than connections: each connection prepares the statement once.
+    const states = await Promise.all(Array.from({ length: 10 }, () => loadReportState(database.db, reportId)));
+    expect(states.map((s) => s?.status)).toEqual(Array(10).fill('REQUESTED'));
+    expect(await onBothConnections(preparedOn)).toEqual([expected.prepared, expected.prepared]);
+    await database.db.transaction().execute(async (trx) => {
+      await trx.updateTable('report_status').set({ title: 'changed, not committed' }).where('report_id', '=', reportId).execute();
+      expect((await loadReportState(trx, reportId))?.title).toBe('changed, not committed');
+      // PGlite has one connection, held by the transaction: only PostgreSQL reads beside it.
+      if (kind === 'postgres') expect((await loadReportState(database.db, reportId))?.title).not.toBe('changed, not committed');
+      throw new Error('roll back');
+    }).catch((err: Error) => expect(err.message).toBe('roll back'));
+    expect((await loadReportState(database.db, reportId))?.title).not.toBe('changed, not committed');
+  });
+
   it('is prepared once per connection, and still reads after a migration adds a column to report_status', async () => {
     expect(await onBothConnections(readOn)).toEqual([expected, expected]);
     await sql`ALTER TABLE report_status ADD COLUMN added_live text NOT NULL DEFAULT 'added live'`.execute(database.db);

@@ -35,12 +35,17 @@ function coded<R extends ExecutionResult>(result: R): R {
   return { ...result, errors: codedErrors(errors) };
 }
 
+type DonePayload = Parameters<typeof handleStreamOrSingleExecutionResult>[0];
+
 /** Execution and subscription results on every transport (envelop), and parse/validation answers over HTTP (yoga). */
 export function useRequestErrorCodes(): Plugin {
-  const onResult = ({ result, setResult }: { result: ExecutionResult; setResult: (r: ExecutionResult) => void }) => {
+  function onResult({ result, setResult }: { result: ExecutionResult; setResult: (r: ExecutionResult) => void }): void {
     const next = coded(result);
     if (next !== result) setResult(next);
-  };
+  }
+  // Made once, not per operation: the hooks hold no per-request state.
+  const executeHooks = { onExecuteDone: (payload: DonePayload) => handleStreamOrSingleExecutionResult(payload, onResult) };
+  const subscribeHooks = { onSubscribeResult: (payload: DonePayload) => handleStreamOrSingleExecutionResult(payload, onResult) };
   return {
     // Yoga JSON.parses a GET's `variables` and `extensions` unguarded: malformed ones are the
     // request's fault (400), as a malformed POST body already is, not an INTERNAL_SERVER_ERROR.
@@ -55,8 +60,8 @@ export function useRequestErrorCodes(): Plugin {
         }
       });
     },
-    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) }),
-    onSubscribe: () => ({ onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) }),
+    onExecute: () => executeHooks,
+    onSubscribe: () => subscribeHooks,
     onResultProcess: ({ result, setResult }) => {
       if (isAsyncIterable(result)) return;
       setResult(Array.isArray(result) ? result.map(coded) : coded(result as ExecutionResult));

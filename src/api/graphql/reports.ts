@@ -30,7 +30,8 @@ import { parseProgress } from '../../render/progress-signal.js';
 
 /** Accepts a report's UUID (in any case) or its relay global ID. */
 export function reportIdFrom(id: string): string {
-  if (isUuid(canonicalUuid(id))) return canonicalUuid(id);
+  const uuid = canonicalUuid(id);
+  if (isUuid(uuid)) return uuid;
   try {
     const decoded = decodeGlobalID(id);
     return decoded.typename === 'Report' ? canonicalUuid(decoded.id) : id;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { getOperationAST, GraphQLError, Kind, type SelectionNode } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -69,6 +70,20 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       );
     },
   };
+  /** An HTTP request's context, once its bearer token checked out. */
+  const httpContext = (request: Request, req: IncomingMessage | undefined, credential: Credential): GraphQLContext => {
+    const record = requestRecord(req);
+    if (record) record.viewer = credential.actor.id;
+    let reads: ReadScope;
+    try {
+      reads = runtime.reads.scope(parseLsnHeader(request.headers.get(MIN_LSN_HEADER)));
+    } catch (err) {
+      if (!(err instanceof InvalidLsnError)) throw err;
+      throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 400 } } });
+    }
+    scopes.set(request, reads);
+    return { runtime, hub, actor: credential.actor, credential, requestId: record?.id ?? randomUUID(), requestLimiter, reads };
+  };
   const requestLimiter = new SharedRateLimiter(runtime.database.db, { keyPrefix: 'requestReport', points: config.requestsPerMinute, durationSeconds: 60 });
   return createYoga<Partial<WebSocketInitialContext>, GraphQLContext>({
     schema,
@@ -104,6 +119,12 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       },
     },
     logging: false,
+    // Off: the HTTP server (../http-server.ts) refuses a body without a Content-Length or over
+    // MAX_BODY_BYTES before yoga sees the request, and Node's parser never delivers more than the
+    // Content-Length (nor a body that is both chunked and sized); GET has no body, graphql-ws has
+    // its maxPayload. Yoga's own limit piped every body through a TransformStream (and an aborted
+    // pipeline's DOMException) per request. test/api/entry-point-limits.test.ts holds the limit.
+    maxRequestBodySize: false,
     // Yoga's default CORS (any origin), plus: browsers on another origin may read the commit LSN.
     cors: { exposedHeaders: [LSN_HEADER] },
     plugins: [
@@ -116,36 +137,27 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       useRequestErrorCodes(),
       useOperationTracing(),
     ],
-    context: async (initial): Promise<GraphQLContext> => {
-      let credential: Credential;
-      let requestId: string;
-      let reads: ReadScope;
+    // Not async: a token already verified (every request but a client's first) builds the context
+    // without waiting, and yoga goes on without a promise hop; otherwise the full check decides.
+    context: (initial): GraphQLContext | Promise<GraphQLContext> => {
       if (initial.wsCredential) {
-        credential = initial.wsCredential;
-        requestId = initial.wsRequestId ?? randomUUID();
-        reads = runtime.reads.scope(initial.wsMinLsn);
-      } else {
-        const request = (initial as { request: Request }).request;
-        const record = requestRecord((initial as { req?: import('node:http').IncomingMessage }).req);
-        try {
-          credential = await runtime.userTokens.fromHeader(request.headers.get('authorization'));
-        } catch (err) {
+        const credential = initial.wsCredential;
+        const reads = runtime.reads.scope(initial.wsMinLsn);
+        return { runtime, hub, actor: credential.actor, credential, requestId: initial.wsRequestId ?? randomUUID(), requestLimiter, reads };
+      }
+      const request = (initial as { request: Request }).request;
+      const header = request.headers.get('authorization');
+      const known = runtime.userTokens.knownFromHeader(header);
+      if (known) return httpContext(request, (initial as { req?: IncomingMessage }).req, known);
+      return runtime.userTokens.fromHeader(header).then(
+        (credential) => httpContext(request, (initial as { req?: IncomingMessage }).req, credential),
+        (err: unknown) => {
           const message = err instanceof UnauthenticatedError ? err.message : 'a valid bearer token is required';
           throw new GraphQLError(message, {
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
           });
-        }
-        if (record) record.viewer = credential.actor.id;
-        requestId = record?.id ?? randomUUID();
-        try {
-          reads = runtime.reads.scope(parseLsnHeader(request.headers.get(MIN_LSN_HEADER)));
-        } catch (err) {
-          if (!(err instanceof InvalidLsnError)) throw err;
-          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 400 } } });
-        }
-        scopes.set(request, reads);
-      }
-      return { runtime, hub, actor: credential.actor, credential, requestId, requestLimiter, reads };
+        },
+      );
     },
   });
 }
