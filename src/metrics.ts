@@ -16,7 +16,7 @@ export interface ScrapeSources {
   queueDepth(): Promise<Record<WorkStageName, number>>;
   /** When the newest seal was made (null: never). */
   lastSealAt(): Promise<Date | null>;
-  /** When the oldest event that safe reads cannot see yet was recorded (null: they see every committed event). */
+  /** When the first event (in commit order) that safe reads cannot see yet was recorded (null: they see every committed event). */
   oldestHeldBackEventAt(): Promise<Date | null>;
 }
 
@@ -119,7 +119,7 @@ export class Metrics implements ReplicationMetrics {
    */
   private readonly heldBack = new Gauge({
     name: 'quire_events_held_back_seconds',
-    help: 'Age of the oldest committed event that safe reads (subscriptions, seals, audit) cannot see yet because an older transaction is still open on the database cluster; 0 when none is held back',
+    help: 'Age of the first committed event (in commit order) that safe reads (subscriptions, seals, audit) cannot see yet because an older transaction is still open on the database cluster; 0 when none is held back',
     registers: [this.registry],
     collect: async () => {
       const oldest = this.sources ? await this.sources.oldestHeldBackEventAt() : null;

@@ -45,7 +45,8 @@ export interface UserTokenOptions {
   revocations?: TokenRevocations;
 }
 
-const BEARER = /^(?:Bearer\s+)?([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+// The scheme is case-insensitive (RFC 9110 §11.1): `bearer x` is the same credential as `Bearer x`.
+const BEARER = /^(?:Bearer\s+)?([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
 
 /** The JWT of an `Authorization: Bearer <jwt>` header (or a bare token), or undefined. */
 function bearerToken(header: string | undefined | null): string | undefined {

@@ -36,11 +36,14 @@ export interface SafeRange {
 const HORIZON = sql`pg_snapshot_xmin(pg_current_snapshot())`;
 
 /**
- * The committed rows a safe read does not show yet: their transaction is at or above the horizon
- * (an older transaction is still open somewhere on the cluster). What /metrics watches.
+ * The first committed row, in commit order, that a safe read does not show yet (its transaction is
+ * at or above the horizon: an older one is still open somewhere on the cluster) — the next row
+ * safe reads will deliver. What /metrics watches. One row off the commit-order index however many
+ * are held back: an aggregate over all of them (min(recorded_at)) read every row appended since
+ * the holding transaction began, on each scrape, growing exactly while something is wrong.
  */
-export function heldBackEvents(db: Kysely<Database>): SelectQueryBuilder<Database, 'events', {}> {
-  return db.selectFrom('events').where(sql<boolean>`transaction_id >= ${HORIZON}`);
+export function firstHeldBackEvent(db: Kysely<Database>): SelectQueryBuilder<Database, 'events', {}> {
+  return db.selectFrom('events').where(sql<boolean>`transaction_id >= ${HORIZON}`).orderBy('events.transaction_id').orderBy('global_position').limit(1);
 }
 
 /**

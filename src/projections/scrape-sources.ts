@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { heldBackEvents } from '../events/safe-read.js';
+import { firstHeldBackEvent } from '../events/safe-read.js';
 import type { Database } from '../database/schema.js';
 import type { ScrapeSources } from '../metrics.js';
 import { LEGACY_TEMPLATE } from '../reports/report-state.js';
@@ -27,9 +27,8 @@ export function scrapeSources(db: Kysely<Database>): ScrapeSources {
       return row?.at ? new Date(row.at) : null;
     },
     async oldestHeldBackEventAt() {
-      // An index range scan on (transaction_id, global_position): the held-back rows are the newest.
-      const row = await heldBackEvents(db).select((eb) => eb.fn.min('recorded_at').as('at')).executeTakeFirst();
-      return row?.at ? new Date(row.at) : null;
+      const row = await firstHeldBackEvent(db).select('recorded_at').executeTakeFirst();
+      return row ? new Date(row.recorded_at) : null;
     },
   };
 }

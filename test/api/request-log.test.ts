@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +104,31 @@ describe.each(backends)('request logs on %s', (kind) => {
     expect(await lineFor('rest-1')).toMatchObject({ path: `/reports/${reportId}/download`, status: 302, viewer: 'alice' });
     expect(raw).not.toContain(fileToken);
     expect(raw).not.toContain('somewhere-secret');
+  });
+
+  it('a download the client drops mid-body is an aborted request line, not a "request failed" error', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({ a: i }));
+    const asked = await gqlHttp(http.url, RequestReportDocument, { input: { template: 'table', title: 'Dropped', params: { columns: [{ label: 'A', key: 'a' }], rows } } }, token);
+    const { reportId } = (asked.data!.requestReport as { data: { reportId: string } }).data;
+    await createWorkers(runtime, { pool, owner: 'log-test-abort' }).render.drain();
+    const download = await gqlHttp(http.url, CreateDownloadUrlDocument, { reportId }, token);
+    const url = new URL((download.data?.createDownloadUrl as { data: { url: string } }).data.url);
+    // Gone after the first bytes: most attempts cut the ~130 KB body short (the rest races the reset).
+    const dropped = async (requestId: string) => {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname);
+        socket.on('error', () => {});
+        socket.once('data', () => socket.destroy());
+        socket.on('close', () => resolve());
+        socket.write(`GET ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nx-request-id: ${requestId}\r\n\r\n`);
+      });
+      return lineFor(requestId);
+    };
+    let aborted = 0;
+    for (let i = 0; i < 30 && aborted < 3; i++) if ((await dropped(`dropped-${i}`)).aborted) aborted++;
+    expect(aborted).toBe(3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lines.filter((l) => l.msg === 'request failed')).toEqual([]);
   });
 
   it('every WebSocket operation: one line with the socket’s id and the operation’s, its name, outcome and viewer', async () => {

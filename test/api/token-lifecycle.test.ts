@@ -199,6 +199,18 @@ describe.each(backends)('tokens end, roles are checked at subscribe time, revoca
     expect(await gqlHttp(httpA.url, MeDocument, {}, revokedLater)).toMatchObject({ status: 401, errors: [{ message: 'the bearer token has been revoked' }] });
   });
 
+  it('the Bearer scheme in any case and spacing (RFC 9110), the first time and from the cache; a revocation refuses every spelling', async () => {
+    const token = await a.userTokens.sign({ id: 'fran', role: 'user' }, 600);
+    const me = (authorization: string) =>
+      fetch(`${httpA.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: '{ me { id } }' }) }).then(async (r) => [r.status, await r.text()]);
+    const spellings = [`bearer ${token}`, `Bearer ${token}`, `BEARER  ${token}`, `bEaReR\t${token}`];
+    // The first (lower-case) goes through the full check, the others hit the cache.
+    for (const spelling of spellings) expect(await me(spelling)).toEqual([200, '{"data":{"me":{"id":"fran"}}}']);
+    for (const refused of [`Basic ${token}`, `Bearer ${token}, Bearer ${token}`, `Bearer${token}`]) expect((await me(refused))[0]).toBe(401);
+    await gqlHttp(httpA.url, RevokeTokensDocument, { jti: decodeJwt(token).jti! }, admin);
+    for (const spelling of spellings) expect((await me(spelling))[0]).toBe(401);
+  });
+
   it('revoking a subject ends every token issued to it until now, not the ones signed afterwards', async () => {
     const before = [await a.userTokens.sign({ id: 'bob', role: 'user' }, 600), await b.userTokens.sign({ id: 'bob', role: 'auditor' }, 600)];
     const carol = await a.userTokens.sign({ id: 'carol', role: 'user' }, 600);

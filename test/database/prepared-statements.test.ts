@@ -80,6 +80,8 @@ describe.each(backends)('the hot report read on %s, across schema changes', (kin
     // The same prepared statement on each connection (none added), with the same result.
     expect(await onBothConnections(readOn)).toEqual([expected, expected]);
     expect(await onBothConnections(readOn)).toEqual([expected, expected]);
+    // And straight on the pool (executeHot: the path report(id) takes), on every connection.
+    expect((await Promise.all(Array.from({ length: 10 }, () => loadReportState(database.db, reportId)))).map((s) => s?.status)).toEqual(Array(10).fill('REQUESTED'));
   });
 
   it('still reads after a migration changes a selected column’s type (the prepared plan’s result type changes)', async () => {
@@ -90,5 +92,14 @@ describe.each(backends)('the hot report read on %s, across schema changes', (kin
     const again = { ...expected, prepared: kind === 'postgres' ? 2 : 0 };
     expect(await onBothConnections(readOn)).toEqual([again, again]);
     expect(await onBothConnections(readOn)).toEqual([again, again]);
+  });
+
+  it('straight on the pool too, after the result type changed again: the stale plan is retried under a new name, not failed', async () => {
+    await sql`ALTER TABLE report_status ALTER COLUMN title TYPE text`.execute(database.db);
+    // The pool's connections still hold the plan prepared before this change: the reads below meet it.
+    const states = await Promise.all(Array.from({ length: 10 }, () => loadReportState(database.db, reportId)));
+    expect(states.map((s) => s?.status)).toEqual(Array(10).fill('REQUESTED'));
+    const thrice = { ...expected, prepared: kind === 'postgres' ? 3 : 0 };
+    expect(await onBothConnections(readOn)).toEqual([thrice, thrice]);
   });
 });

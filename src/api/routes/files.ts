@@ -122,5 +122,13 @@ async function serveClaimed(runtime: Runtime, req: IncomingMessage, res: ServerR
   const body =
     claims.location === 'volume' ? runtime.volume.createReadStream(claims.key, range) : await runtime.objectStore.get(claims.key, range);
   if (!body) return void res.destroy();
-  await pipeline(body, res);
+  try {
+    await pipeline(body, res);
+  } catch (err) {
+    // The client went away mid-body (a closed tab, a cancelled download, a player probing): its
+    // choice, logged as `aborted` on the request line — not a server error with a stack, one per
+    // aborted download. The source was destroyed by the pipeline all the same; its own failure still throws.
+    if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' && res.destroyed) return;
+    throw err;
+  }
 }
