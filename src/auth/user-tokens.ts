@@ -39,6 +39,11 @@ export interface UserTokenOptions {
   key: Uint8Array;
   /** When set, tokens are checked against this JWKS (RS256/ES256…) instead. */
   jwksUrl?: string;
+  /**
+   * With a JWKS: how long its keys, and a token verified with them, are trusted before the JWKS
+   * is asked again (default a minute) — a key the issuer removes stops working within about this.
+   */
+  jwksRefreshMs?: number;
   issuer?: string;
   audience?: string;
   /** Revoked tokens, checked on every verification (cached or not). Absent only in the CLI's signer. */
@@ -53,19 +58,27 @@ function bearerToken(header: string | undefined | null): string | undefined {
   return header ? BEARER.exec(header.trim())?.[1] : undefined;
 }
 
+const DEFAULT_JWKS_REFRESH_MS = 60_000;
+
 /**
  * Bearer tokens: JWTs with `sub`, `role`, `jti`, a required `exp` and an optional
  * `arbitrary_documents`, checked with jose. A token
- * that verified is remembered (by its exact text, until its own expiry): clients send the same
+ * that verified is remembered (by its exact text, until its own expiry; with a JWKS, until the keys are re-read): clients send the same
  * token with every request, and the signature check was a tenth of a request's CPU. Revocation is
  * checked after the cache, on every call.
  */
 export class UserTokens {
   private readonly jwks: JWTVerifyGetKey | undefined;
-  private readonly verified = new LRUCache<string, Credential>({ max: 10_000 });
+  private readonly verified: LRUCache<string, Credential>;
 
   constructor(private readonly options: UserTokenOptions) {
-    this.jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+    const refreshMs = options.jwksRefreshMs ?? DEFAULT_JWKS_REFRESH_MS;
+    this.jwks = options.jwksUrl
+      ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: refreshMs, cooldownDuration: Math.min(30_000, refreshMs) })
+      : undefined;
+    // HS256 tokens are remembered until their own expiry; JWKS ones only until the keys are asked
+    // again, so a key the issuer withdrew (compromised) is not honoured from this cache for hours.
+    this.verified = new LRUCache<string, Credential>({ max: 10_000, ...(this.jwks ? { ttl: refreshMs } : {}) });
   }
 
   async verify(token: string): Promise<Credential> {
