@@ -35,6 +35,18 @@ const pgTypes = {
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+// The pg pool under each Kysely opened here (postgresPoolOf).
+const pools = new WeakMap<Kysely<Database>, pg.Pool>();
+
+/**
+ * The pg pool under a PostgreSQL `db` opened by this module, for what Kysely cannot express: a
+ * second connection that shares a transaction's snapshot and streams COPY (audit/verify.ts).
+ * Undefined for PGlite and any other Kysely.
+ */
+export function postgresPoolOf(db: Kysely<Database>): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 function postgresPool(url: string, max: number, applicationName: string, log: Logger, connectTimeoutMs?: number): Kysely<Database> {
   const pool = new pg.Pool({
     // The hot statements go out prepared (./prepared-statements.ts).
@@ -50,7 +62,9 @@ function postgresPool(url: string, max: number, applicationName: string, log: Lo
   // sees, and emits 'error' on the client, which needs a listener too.
   pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
   pool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'database connection lost')));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
 }
 
 /**
