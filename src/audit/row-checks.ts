@@ -40,7 +40,21 @@ const parseTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) 
 
 /** The row as the driver would have returned it with the columns selected as stored. */
 export function toEventRow(row: TextRow): EventRow {
-  return { ...row, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata), recorded_at: parseTimestamptz(row.recorded_at) };
+  // A literal, not a spread: one shape for every row (this runs for each event verified).
+  return {
+    global_position: row.global_position,
+    event_id: row.event_id,
+    stream_id: row.stream_id,
+    stream_version: row.stream_version,
+    type: row.type,
+    schema_version: row.schema_version,
+    data: JSON.parse(row.data),
+    metadata: JSON.parse(row.metadata),
+    recorded_at: parseTimestamptz(row.recorded_at),
+    transaction_id: row.transaction_id,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 /** VERIFY_COLUMNS' names, in their order. */
@@ -122,23 +136,29 @@ export function checkRows(rows: readonly TextRow[]): RowVerdicts {
   return { changed, unreadable, leaves };
 }
 
-const INTEGER_FIELDS = new Set<string>(['global_position', 'stream_version', 'schema_version']);
-
 /**
  * COPY text (copy-text.ts) of VERIFY_COLUMNS, in that order, as the rows the driver returns for
  * them: the integers as numbers (connect.ts reads int8 as a number), every other column as text.
  */
 export function parseVerifyCopy(bytes: Uint8Array): TextRow[] {
-  return parseCopyText(bytes, VERIFY_FIELDS.length).map((fields) => {
-    const row: Record<string, unknown> = {};
-    for (let i = 0; i < VERIFY_FIELDS.length; i++) {
-      const name = VERIFY_FIELDS[i]!;
-      const value = fields[i];
-      // Every column of events is NOT NULL: a NULL means the text was misread.
-      if (value === null || value === undefined) throw new Error(`${name} is NULL in a COPY row of events`);
-      row[name] = INTEGER_FIELDS.has(name) ? Number(value) : value;
-    }
-    return row as unknown as TextRow;
+  return parseCopyText(bytes, VERIFY_FIELDS.length).map((f) => {
+    // Every column of events is NOT NULL: a NULL means the text was misread.
+    if (f.includes(null)) throw new Error(`${VERIFY_FIELDS[f.indexOf(null)]} is NULL in a COPY row of events`);
+    const text = f as string[];
+    return {
+      global_position: Number(text[0]),
+      event_id: text[1]!,
+      stream_id: text[2]!,
+      stream_version: Number(text[3]),
+      type: text[4]!,
+      schema_version: Number(text[5]),
+      data: text[6]!,
+      metadata: text[7]!,
+      recorded_at: text[8]!,
+      transaction_id: text[9]!,
+      prev_hash: text[10]!,
+      hash: text[11]!,
+    };
   });
 }
 

@@ -130,9 +130,39 @@ async function lookupHeads(db: Kysely<Database>, keys: Array<{ streamId: string;
   return out;
 }
 
+/**
+ * A seal's stored leaves only locate differences: they count only if they reproduce its root.
+ * Judged on first need — an intact seal's events all match its leaves, and its root is checked
+ * when it closes — so a clean verify does not hash every leaf twice.
+ */
+class StoredLeaves {
+  private judged: { trusted: boolean; indexOf: Map<number, number> } | null = null;
+  constructor(
+    private readonly seal: Seal,
+    private readonly leaves: SealLeaves,
+  ) {}
+  get trusted(): boolean {
+    return this.judge().trusted;
+  }
+  /** Index of each sealed position in the seal's order (empty when not trusted). */
+  get indexOf(): Map<number, number> {
+    return this.judge().indexOf;
+  }
+  private judge(): { trusted: boolean; indexOf: Map<number, number> } {
+    if (this.judged) return this.judged;
+    const { seal, leaves } = this;
+    const tree = new MerkleBuilder();
+    leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
+    const trusted = leaves.hashes.length === seal.count && leaves.positions.length === seal.count && tree.root() === seal.merkleRoot;
+    const indexOf = new Map<number, number>();
+    if (trusted) leaves.positions.forEach((p, i) => indexOf.set(p, i));
+    return (this.judged = { trusted, indexOf });
+  }
+}
+
 /** Seals one at a time, in seq order, checking the seal chain as it goes. */
 class SealCursor {
-  current: (Seal & SealLeaves & { leavesTrusted: boolean; index: number; indexOf: Map<number, number>; tree: MerkleBuilder; reported: boolean }) | null = null;
+  current: (Seal & SealLeaves & { trust: StoredLeaves; index: number; tree: MerkleBuilder; reported: boolean }) | null = null;
   private prev: Seal | null = null;
   seals = 0;
   get maxSeqChecked(): number {
@@ -171,13 +201,7 @@ class SealCursor {
     const at = { position: seal.first.globalPosition, checkpoint: seal.first, sealSeq: seal.seq };
     for (const found of checkSeal(seal, this.prev, this.sawSigned, this.trust)) this.report({ ...found, ...at });
     if (seal.format >= 2) this.sawSigned = true;
-    // The stored leaves only locate differences; they count only if they reproduce the root.
-    const tree = new MerkleBuilder();
-    leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
-    const leavesTrusted = leaves.hashes.length === seal.count && leaves.positions.length === seal.count && tree.root() === seal.merkleRoot;
-    const indexOf = new Map<number, number>();
-    if (leavesTrusted) leaves.positions.forEach((p, i) => indexOf.set(p, i));
-    this.current = { ...seal, ...leaves, leavesTrusted, index: 0, indexOf, tree: new MerkleBuilder(), reported: false };
+    this.current = { ...seal, ...leaves, trust: new StoredLeaves(seal, leaves), index: 0, tree: new MerkleBuilder(), reported: false };
     if (this.digest && seal.sealHash === this.digest) this.digestSeal = seal;
     this.prev = seal;
     this.seals++;
@@ -201,19 +225,22 @@ class SealCursor {
     this.sealedEvents++;
     const i = s.index++;
     s.tree.addLeaf(s.format >= 2 ? positionedLeaf : sealLeaf(s.format, at.position, hash));
-    if (s.reported || !s.leavesTrusted) return;
+    if (s.reported) return;
+    // The event the stored leaves name here: nothing to locate, whether they are trusted or not
+    // (the root, checked when the seal closes, judges the range).
+    if (i < s.count && s.positions[i] === at.position && s.hashes[i] === hash) return;
+    if (!s.trust.trusted) return;
     if (i >= s.count) {
       s.reported = true;
       this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
       return;
     }
     const sealedPosition = s.positions[i]!;
-    if (sealedPosition === at.position && s.hashes[i] === hash) return;
     s.reported = true;
     if (sealedPosition === at.position) {
       this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} (${at.streamId} v${at.streamVersion}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
     } else {
-      const j = s.indexOf.get(at.position);
+      const j = s.trust.indexOf.get(at.position);
       if (j === undefined) {
         this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
       } else if (j > i) {
@@ -239,7 +266,7 @@ class SealCursor {
     if (!s) return;
     if (!s.reported) {
       if (s.index < s.count) {
-        const missing = s.leavesTrusted ? s.positions[s.index]! : null;
+        const missing = s.trust.trusted ? s.positions[s.index]! : null;
         this.report({
           kind: 'SEALED_EVENT',
           position: missing,
@@ -252,8 +279,7 @@ class SealCursor {
         });
       } else {
         const found = checkSealRange(s, s.index, s.tree.root());
-        const altered = s.leavesTrusted ? '' : ' (and its stored leaves were altered too)';
-        if (found) this.report({ ...found, message: found.message + altered, position: s.first.globalPosition, checkpoint: s.first, sealSeq: s.seq });
+        if (found) this.report({ ...found, message: found.message + (s.trust.trusted ? '' : ' (and its stored leaves were altered too)'), position: s.first.globalPosition, checkpoint: s.first, sealSeq: s.seq });
       }
     }
     this.current = null;
