@@ -73,7 +73,8 @@ export interface VerifyOptions extends SealTrust {
   /**
    * With `cursor` on PostgreSQL (a db opened by connect.ts): stream the rows with COPY on a second
    * connection in the same snapshot instead of FETCHing them (default). The reading thread then
-   * parses nothing: the hash workers parse the COPY text. `false`: FETCH through the cursor.
+   * parses nothing: the hash workers parse the COPY text. `false`, or a pool of one connection:
+   * FETCH through the cursor.
    */
   copy?: boolean;
   /**
@@ -337,13 +338,15 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
       },
     });
   }
+  // COPY needs a second connection beside the transaction's: a pool of one would wait forever.
   const pool = options.copy === false ? undefined : postgresPoolOf(db);
+  const copyPool = pool && pool.options.max >= 2 ? pool : undefined;
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
-      if (pool) return verifyByCopy(trx, pool, options);
+      if (copyPool) return verifyByCopy(trx, copyPool, options);
       await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(VERIFY_COLUMNS)}`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
       return verifyFrom(trx, options, { kind: 'rows', next: async () => (await fetch.execute(trx)).rows });

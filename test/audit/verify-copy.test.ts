@@ -104,6 +104,21 @@ describe.each(backends.filter((k) => k === 'postgres'))('verify by COPY on %s', 
     expect({ ...copied, durationMs: 0 }).toEqual({ ...fetched, durationMs: 0 });
   });
 
+  it('with a pool of one connection it verifies by FETCH: COPY would wait for a second connection', async () => {
+    const single = await openTestDatabase(kind, { poolMax: 1 });
+    try {
+      await seedLog(single, 2, 2);
+      await untilAllSafe(single.db);
+      const report = await Promise.race([
+        verifyLog(single.db, { cursor: true, ...testTrust }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('verify waited for a second connection')), 10_000)),
+      ]);
+      expect(report).toMatchObject({ ok: true, events: 4 });
+    } finally {
+      await single.close();
+    }
+  });
+
   it('a COPY that fails mid-way throws from the next batch, after whole rows only', async () => {
     const client = await pool().connect();
     let batches = 0;
