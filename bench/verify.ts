@@ -11,6 +11,7 @@
  *
  *   BENCH_EVENTS=1000000 npm run bench:verify     events (default 1,000,000)
  *   BENCH_KEEP=1                                  keep the scratch database
+ *   BENCH_VERIFY_WORKERS=2                        hash workers of both verifies (default: verifyLog's)
  */
 import { sql, type Kysely } from 'kysely';
 import { sealPending } from '../src/audit/seal.js';
@@ -30,6 +31,7 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
 const { signer } = generateSealKey();
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const workers = process.env.BENCH_VERIFY_WORKERS ? { workers: Number(process.env.BENCH_VERIFY_WORKERS) } : {};
 const log = createLogger('silent');
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) {
@@ -72,12 +74,12 @@ try {
   const rawMs = performance.now() - t0;
 
   t0 = performance.now();
-  const report = await verifyLog(database.db, { cursor: true, publicKeys: [signer] });
+  const report = await verifyLog(database.db, { cursor: true, publicKeys: [signer], ...workers });
   const verifyMs = performance.now() - t0;
   const verifyLoad = loadavg();
   // The same verify with its rows FETCHed through the cursor (session 5's path), same run.
   t0 = performance.now();
-  const fetched = await verifyLog(database.db, { cursor: true, copy: false, publicKeys: [signer] });
+  const fetched = await verifyLog(database.db, { cursor: true, copy: false, publicKeys: [signer], ...workers });
   const fetchMs = performance.now() - t0;
   const fetchLoad = loadavg();
   t0 = performance.now();
