@@ -6,10 +6,12 @@
  * The log is generated quickly: hashes computed in JS with the real chainHash, rows inserted
  * 10,000 per statement (unnest), 20,000 report streams at a time each taken through 10 events
  * (ReportRequested, then failures/renders), so a stream's previous event is ~20,000 events back in
- * commit order. Then the log is sealed (10,000 events a seal) and verified.
+ * commit order. Then the log is sealed (10,000 events a seal) and verified: by COPY (the default on
+ * PostgreSQL), then by FETCH through the cursor (the path before COPY) for comparison.
  *
  *   BENCH_EVENTS=1000000 npm run bench:verify     events (default 1,000,000)
  *   BENCH_KEEP=1                                  keep the scratch database
+ *   BENCH_VERIFY_WORKERS=2                        hash workers of both verifies (default: verifyLog's)
  */
 import { sql, type Kysely } from 'kysely';
 import { sealPending } from '../src/audit/seal.js';
@@ -29,6 +31,7 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
 const { signer } = generateSealKey();
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const workers = process.env.BENCH_VERIFY_WORKERS ? { workers: Number(process.env.BENCH_VERIFY_WORKERS) } : {};
 const log = createLogger('silent');
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) {
@@ -71,16 +74,21 @@ try {
   const rawMs = performance.now() - t0;
 
   t0 = performance.now();
-  const report = await verifyLog(database.db, { cursor: true, publicKeys: [signer] });
+  const report = await verifyLog(database.db, { cursor: true, publicKeys: [signer], ...workers });
   const verifyMs = performance.now() - t0;
   const verifyLoad = loadavg();
+  // The same verify with its rows FETCHed through the cursor (session 5's path), same run.
+  t0 = performance.now();
+  const fetched = await verifyLog(database.db, { cursor: true, copy: false, publicKeys: [signer], ...workers });
+  const fetchMs = performance.now() - t0;
+  const fetchLoad = loadavg();
   t0 = performance.now();
   const rebuilt = await rebuildProjections(database.db, new PersonalData(keyEncryptionKey("bench: events in clear need no key")));
   const rebuildMs = performance.now() - t0;
   const rss = process.memoryUsage().rss;
 
-  if (!report.ok || report.events !== EVENTS || rawRows !== EVENTS) {
-    console.error('verify did not come out clean:', JSON.stringify({ ok: report.ok, events: report.events, rawRows, first: report.firstProblem }));
+  if (!report.ok || report.events !== EVENTS || rawRows !== EVENTS || !fetched.ok || fetched.events !== EVENTS) {
+    console.error('verify did not come out clean:', JSON.stringify({ ok: report.ok, events: report.events, rawRows, first: report.firstProblem ?? fetched.firstProblem }));
     process.exitCode = 1;
   }
   const ratio = rawMs / verifyMs;
@@ -91,6 +99,7 @@ try {
     `raw cursor read:   ${(rawMs / 1000).toFixed(2)} s (${formatRate(rawRows, rawMs)})`,
     `verify:            ${(verifyMs / 1000).toFixed(2)} s (${formatRate(report.events, verifyMs)}), ${report.seals} seals, ok=${report.ok}`,
     `verify / raw rate: ${ratio.toFixed(2)} (target ≥ 0.6), load average ${verifyLoad}`,
+    `verify by FETCH:   ${(fetchMs / 1000).toFixed(2)} s (${formatRate(fetched.events, fetchMs)}); / raw rate ${(rawMs / fetchMs).toFixed(2)}, load average ${fetchLoad}`,
     `rebuild:           ${(rebuildMs / 1000).toFixed(2)} s (${formatRate(rebuilt.events, rebuildMs)}), ${rebuilt.reports.toLocaleString('en-US')} reports; rebuild / raw rate ${(rawMs / rebuildMs).toFixed(2)}, load average ${loadavg()}`,
     `process RSS after: ${Math.round(rss / 2 ** 20)} MiB`,
   ];

@@ -1,9 +1,16 @@
 import { Worker } from 'node:worker_threads';
-import { packRows, type RowVerdicts, type TextRow } from './row-checks.js';
+import { packRows, unpackOrderRows, type OrderRow, type RowVerdicts, type TextRow } from './row-checks.js';
 
-/** `rows` packed (row-checks.ts packRows). */
-export type ToHashWorker = { id: number; rows: unknown[] };
-export type FromHashWorker = { id: number; verdicts: RowVerdicts } | { id: number; error: string };
+/** `rows` packed (row-checks.ts packRows), or `copy`: whole rows of COPY text (copy-text.ts), transferred. */
+export type ToHashWorker = { id: number; rows: unknown[] } | { id: number; copy: Uint8Array };
+/** `order`: for a `copy` batch, the rows' ORDER_FIELDS packed (packOrderRows). */
+export type FromHashWorker = { id: number; verdicts: RowVerdicts; order?: unknown[] } | { id: number; error: string };
+
+/** A batch of COPY text checked: the rows the ordered checks need, and the verdicts. */
+export interface CheckedCopy {
+  rows: OrderRow[];
+  verdicts: RowVerdicts;
+}
 
 export interface HashPoolOptions {
   /** Worker threads (≥ 1). */
@@ -13,7 +20,7 @@ export interface HashPoolOptions {
 }
 
 interface Job {
-  resolve(verdicts: RowVerdicts): void;
+  resolve(reply: { verdicts: RowVerdicts; order?: unknown[] }): void;
   reject(error: Error): void;
 }
 
@@ -44,15 +51,27 @@ export class HashPool {
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn(options.workerUrl ?? DEFAULT_WORKER));
   }
 
-  check(rows: readonly TextRow[]): Promise<RowVerdicts> {
+  async check(rows: readonly TextRow[]): Promise<RowVerdicts> {
+    return (await this.send((id) => ({ id, rows: packRows(rows) }))).verdicts;
+  }
+
+  /**
+   * Parses and checks whole rows of COPY text of VERIFY_COLUMNS. `copy`'s buffer is transferred
+   * (not copied): the caller must not use it afterwards.
+   */
+  async checkCopy(copy: Uint8Array): Promise<CheckedCopy> {
+    const reply = await this.send((id) => ({ id, copy }), [copy.buffer as ArrayBuffer]);
+    return { rows: unpackOrderRows(reply.order ?? []), verdicts: reply.verdicts };
+  }
+
+  private send(message: (id: number) => ToHashWorker, transfer: ArrayBuffer[] = []): Promise<{ verdicts: RowVerdicts; order?: unknown[] }> {
     return new Promise((resolve, reject) => {
       if (this.broken) return reject(this.broken);
       if (this.closed) return reject(new Error('the hash pool is closed'));
       const slot = this.slots[this.next++ % this.slots.length]!;
       const id = this.nextId++;
       slot.jobs.set(id, { resolve, reject });
-      const msg: ToHashWorker = { id, rows: packRows(rows) };
-      slot.worker.postMessage(msg);
+      slot.worker.postMessage(message(id), transfer);
     });
   }
 
@@ -70,7 +89,7 @@ export class HashPool {
       if (!job) return;
       slot.jobs.delete(msg.id);
       if ('error' in msg) job.reject(new Error(`hash worker failed: ${msg.error}`));
-      else job.resolve(msg.verdicts);
+      else job.resolve(msg);
     });
     slot.worker.on('error', (err) => {
       slot.error = err instanceof Error ? err : new Error(String(err));

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { checkRows, unpackRows } from './row-checks.js';
+import { checkCopy, checkRows, unpackRows } from './row-checks.js';
 import type { FromHashWorker, ToHashWorker } from './hash-pool.js';
 
 // A worker of the hash pool: checks each batch it is given, in the order given.
@@ -9,9 +9,9 @@ const port = parentPort;
 port.on('message', (msg: ToHashWorker) => {
   let reply: FromHashWorker;
   try {
-    const verdicts = checkRows(unpackRows(msg.rows));
-    reply = { id: msg.id, verdicts };
-    port.postMessage(reply, [verdicts.leaves.buffer as ArrayBuffer]);
+    const checked = 'copy' in msg ? checkCopy(msg.copy) : { verdicts: checkRows(unpackRows(msg.rows)) };
+    reply = { id: msg.id, ...checked };
+    port.postMessage(reply, [checked.verdicts.leaves.buffer as ArrayBuffer]);
   } catch (err) {
     // Not swallowed: the pool fails the verify with it.
     reply = { id: msg.id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };

@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type pg from 'pg';
 import { availableParallelism } from 'node:os';
 import { ReadAhead } from '../shared/read-ahead.js';
 import { checkpointOf, safeEvents } from '../events/safe-read.js';
@@ -7,7 +8,9 @@ import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '..
 import { HashPool } from './hash-pool.js';
 import { checkEvent, checkSeal, checkSealRange } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
-import { checkRows, LEAF_BYTES, VERIFY_COLUMNS, type RowVerdicts, type TextRow } from './row-checks.js';
+import { checkCopy, checkRows, LEAF_BYTES, unpackOrderRows, VERIFY_COLUMNS, type OrderRow, type RowVerdicts, type TextRow } from './row-checks.js';
+import { copyOutBatches } from '../database/copy-out.js';
+import { postgresPoolOf } from '../database/pool-of.js';
 import { decodeLeaves, SEAL_COLUMNS, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
 
 export const PROBLEM_KINDS = [
@@ -68,6 +71,13 @@ export interface VerifyOptions extends SealTrust {
    */
   cursor?: boolean;
   /**
+   * With `cursor` on PostgreSQL (a db opened by connect.ts): stream the rows with COPY on a second
+   * connection in the same snapshot instead of FETCHing them (default). The reading thread then
+   * parses nothing: the hash workers parse the COPY text. `false`, or a pool of one connection:
+   * FETCH through the cursor.
+   */
+  copy?: boolean;
+  /**
    * Worker threads that re-hash events while the next batch is read (row-checks.ts); 0 hashes on
    * the reading thread. Default: one less than the cores, at least 1, and none for a log that fits
    * in one batch (starting a thread costs more than hashing it).
@@ -121,9 +131,39 @@ async function lookupHeads(db: Kysely<Database>, keys: Array<{ streamId: string;
   return out;
 }
 
+/**
+ * A seal's stored leaves only locate differences: they count only if they reproduce its root.
+ * Judged on first need — an intact seal's events all match its leaves, and its root is checked
+ * when it closes — so a clean verify does not hash every leaf twice.
+ */
+class StoredLeaves {
+  private judged: { trusted: boolean; indexOf: Map<number, number> } | null = null;
+  constructor(
+    private readonly seal: Seal,
+    private readonly leaves: SealLeaves,
+  ) {}
+  get trusted(): boolean {
+    return this.judge().trusted;
+  }
+  /** Index of each sealed position in the seal's order (empty when not trusted). */
+  get indexOf(): Map<number, number> {
+    return this.judge().indexOf;
+  }
+  private judge(): { trusted: boolean; indexOf: Map<number, number> } {
+    if (this.judged) return this.judged;
+    const { seal, leaves } = this;
+    const tree = new MerkleBuilder();
+    leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
+    const trusted = leaves.hashes.length === seal.count && leaves.positions.length === seal.count && tree.root() === seal.merkleRoot;
+    const indexOf = new Map<number, number>();
+    if (trusted) leaves.positions.forEach((p, i) => indexOf.set(p, i));
+    return (this.judged = { trusted, indexOf });
+  }
+}
+
 /** Seals one at a time, in seq order, checking the seal chain as it goes. */
 class SealCursor {
-  current: (Seal & SealLeaves & { leavesTrusted: boolean; index: number; indexOf: Map<number, number>; tree: MerkleBuilder; reported: boolean }) | null = null;
+  current: (Seal & SealLeaves & { trust: StoredLeaves; index: number; tree: MerkleBuilder; reported: boolean }) | null = null;
   private prev: Seal | null = null;
   seals = 0;
   get maxSeqChecked(): number {
@@ -162,13 +202,7 @@ class SealCursor {
     const at = { position: seal.first.globalPosition, checkpoint: seal.first, sealSeq: seal.seq };
     for (const found of checkSeal(seal, this.prev, this.sawSigned, this.trust)) this.report({ ...found, ...at });
     if (seal.format >= 2) this.sawSigned = true;
-    // The stored leaves only locate differences; they count only if they reproduce the root.
-    const tree = new MerkleBuilder();
-    leaves.hashes.forEach((h, i) => tree.addLeaf(sealLeaf(seal.format, leaves.positions[i] ?? 0, h)));
-    const leavesTrusted = leaves.hashes.length === seal.count && leaves.positions.length === seal.count && tree.root() === seal.merkleRoot;
-    const indexOf = new Map<number, number>();
-    if (leavesTrusted) leaves.positions.forEach((p, i) => indexOf.set(p, i));
-    this.current = { ...seal, ...leaves, leavesTrusted, index: 0, indexOf, tree: new MerkleBuilder(), reported: false };
+    this.current = { ...seal, ...leaves, trust: new StoredLeaves(seal, leaves), index: 0, tree: new MerkleBuilder(), reported: false };
     if (this.digest && seal.sealHash === this.digest) this.digestSeal = seal;
     this.prev = seal;
     this.seals++;
@@ -192,19 +226,22 @@ class SealCursor {
     this.sealedEvents++;
     const i = s.index++;
     s.tree.addLeaf(s.format >= 2 ? positionedLeaf : sealLeaf(s.format, at.position, hash));
-    if (s.reported || !s.leavesTrusted) return;
+    if (s.reported) return;
+    // The event the stored leaves name here: nothing to locate, whether they are trusted or not
+    // (the root, checked when the seal closes, judges the range).
+    if (i < s.count && s.positions[i] === at.position && s.hashes[i] === hash) return;
+    if (!s.trust.trusted) return;
     if (i >= s.count) {
       s.reported = true;
       this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq} (which covers ${s.count} events): it was inserted after sealing` });
       return;
     }
     const sealedPosition = s.positions[i]!;
-    if (sealedPosition === at.position && s.hashes[i] === hash) return;
     s.reported = true;
     if (sealedPosition === at.position) {
       this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} (${at.streamId} v${at.streamVersion}) is not the event seal ${s.seq} covers: its hash differs from the sealed ${s.hashes[i]}` });
     } else {
-      const j = s.indexOf.get(at.position);
+      const j = s.trust.indexOf.get(at.position);
       if (j === undefined) {
         this.report({ ...at, kind: 'SEALED_EVENT', sealSeq: s.seq, message: `event at position ${at.position} was not sealed in seal ${s.seq}: it was inserted after sealing` });
       } else if (j > i) {
@@ -230,7 +267,7 @@ class SealCursor {
     if (!s) return;
     if (!s.reported) {
       if (s.index < s.count) {
-        const missing = s.leavesTrusted ? s.positions[s.index]! : null;
+        const missing = s.trust.trusted ? s.positions[s.index]! : null;
         this.report({
           kind: 'SEALED_EVENT',
           position: missing,
@@ -243,8 +280,7 @@ class SealCursor {
         });
       } else {
         const found = checkSealRange(s, s.index, s.tree.root());
-        const altered = s.leavesTrusted ? '' : ' (and its stored leaves were altered too)';
-        if (found) this.report({ ...found, message: found.message + altered, position: s.first.globalPosition, checkpoint: s.first, sealSeq: s.seq });
+        if (found) this.report({ ...found, message: found.message + (s.trust.trusted ? '' : ' (and its stored leaves were altered too)'), position: s.first.globalPosition, checkpoint: s.first, sealSeq: s.seq });
       }
     }
     this.current = null;
@@ -252,6 +288,13 @@ class SealCursor {
 }
 
 const batchSizeOf = (options: VerifyOptions) => options.batchSize ?? 2000;
+
+/**
+ * Bytes of COPY text a batch holds at least (copyOutBatches), for `batchSize` rows: an event's row
+ * is at least ~250 bytes of text (two hashes, an id, a stream id, a timestamp…), so a batch holds
+ * about as many rows as a fetched one, or fewer.
+ */
+export const copyBatchBytes = (batchSize: number) => batchSize * 256;
 
 /**
  * Batches read but not yet checked, at most: each worker holds up to two (one hashing, one
@@ -262,9 +305,18 @@ export function verifyReadAhead(workers: number): number {
   return workers > 0 ? 2 * workers : 1;
 }
 
+/** Where verifyFrom's batches come from: rows the driver parsed, or whole rows of COPY text. */
+type Source = { kind: 'rows'; next: () => Promise<Row[]> } | { kind: 'copy'; next: () => Promise<Uint8Array | null> };
+
+/** A batch with the per-event verdicts, the rows as the ordered checks need them. */
+interface CheckedBatch {
+  rows: OrderRow[];
+  verdicts: RowVerdicts;
+}
+
 /**
- * Verifies the whole log in one pass in commit order, streaming (a cursor, or keyset pages) with
- * bounded memory: a few batches (verifyReadAhead), one seal's leaves (at most SEAL_EVERY_EVENTS), and a bounded cache
+ * Verifies the whole log in one pass in commit order, streaming (COPY or a cursor, or keyset
+ * pages) with bounded memory: a few batches (verifyReadAhead), one seal's leaves (at most SEAL_EVERY_EVENTS), and a bounded cache
  * of stream heads. For every event: its hash reproduces from its content and prev_hash; prev_hash
  * is its stream's previous event's hash (or the genesis hash at version 1), and that event exists
  * and precedes it in commit order. For every seal: its hash reproduces from its fields, it links
@@ -276,25 +328,68 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
   const batchSize = batchSizeOf(options);
   if (!options.cursor) {
     let after: Checkpoint = START;
-    return verifyFrom(db, options, async () => {
-      const rows = await safeEvents(db, { after }).select(VERIFY_COLUMNS).limit(batchSize).execute();
-      const last = rows.at(-1);
-      if (last) after = checkpointOf(last);
-      return rows;
+    return verifyFrom(db, options, {
+      kind: 'rows',
+      next: async () => {
+        const rows = await safeEvents(db, { after }).select(VERIFY_COLUMNS).limit(batchSize).execute();
+        const last = rows.at(-1);
+        if (last) after = checkpointOf(last);
+        return rows;
+      },
     });
   }
+  // COPY needs a second connection beside the transaction's: a pool of one would wait forever.
+  const pool = options.copy === false ? undefined : postgresPoolOf(db);
+  const copyPool = pool && pool.options.max >= 2 ? pool : undefined;
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
+      if (copyPool) return verifyByCopy(trx, copyPool, options);
       await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(VERIFY_COLUMNS)}`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
-      return verifyFrom(trx, options, async () => (await fetch.execute(trx)).rows);
+      return verifyFrom(trx, options, { kind: 'rows', next: async () => (await fetch.execute(trx)).rows });
     });
 }
 
-async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatch: () => Promise<Row[]>): Promise<VerifyReport> {
+/**
+ * The safe rows streamed by COPY on a second connection that imports `trx`'s snapshot, so the
+ * rows, the head lookups and the seals are read as of one moment, as with the cursor. The reading
+ * thread then only cuts the stream into batches at row ends; the hash workers parse the text.
+ */
+async function verifyByCopy(trx: Transaction<Database>, pool: pg.Pool, options: VerifyOptions): Promise<VerifyReport> {
+  const { rows } = await sql<{ snapshot: string }>`SELECT pg_export_snapshot() AS snapshot`.execute(trx);
+  const snapshot = rows[0]!.snapshot;
+  if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`unexpected snapshot id ${snapshot}`);
+  // The one definition of the safe rows; it takes no parameters (COPY accepts none).
+  const query = safeEvents(trx).select(VERIFY_COLUMNS).compile();
+  if (query.parameters.length > 0) throw new Error('the safe read of the whole log has parameters: COPY cannot take them');
+  const client = await pool.connect();
+  let clean = false;
+  let batches: AsyncGenerator<Uint8Array> | null = null;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+    const copied = (batches = copyOutBatches(client, query.sql, copyBatchBytes(batchSizeOf(options))));
+    const report = await verifyFrom(trx, options, {
+      kind: 'copy',
+      next: async () => {
+        const next = await copied.next();
+        return next.done ? null : next.value;
+      },
+    });
+    await client.query('COMMIT');
+    clean = true;
+    return report;
+  } finally {
+    // A COPY that failed or was left mid-way leaves the connection unusable: destroy it.
+    if (!clean) await batches?.return(undefined).catch(() => undefined);
+    client.release(!clean);
+  }
+}
+
+async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: Source): Promise<VerifyReport> {
   const started = performance.now();
   const maxProblems = options.maxProblems ?? 100;
   const headCacheSize = options.headCacheSize ?? 100_000;
@@ -326,24 +421,30 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
 
   // Per-event checks (content hash, readability, seal leaf) go to worker threads as batches
   // arrive; this thread reads ahead and keeps the checks that need commit order.
-  const first = await nextBatch();
-  const workers = options.workers ?? (first.length < batchSizeOf(options) ? 0 : Math.max(1, availableParallelism() - 1));
+  const first = await source.next();
+  const batchSize = batchSizeOf(options);
+  const small = source.kind === 'rows' ? (first as Row[]).length < batchSize : first === null || first.length < copyBatchBytes(batchSize);
+  const workers = options.workers ?? (small ? 0 : Math.max(1, availableParallelism() - 1));
   const pool = workers > 0 ? new HashPool({ size: workers, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : null;
-  let firstBatch: Row[] | null = first;
-  const readAhead = new ReadAhead<{ rows: Row[]; verdicts: Promise<RowVerdicts> | null }>(async () => {
-    const rows = firstBatch ?? (await nextBatch());
+  let firstBatch: Row[] | Uint8Array | null = first;
+  // Each batch as it is read: its checks under way on a worker, or (inline) to run when taken.
+  // (Wrapped in an object: a promise returned from the async read would be awaited there.)
+  const readAhead = new ReadAhead<{ checked: Promise<CheckedBatch> | (() => CheckedBatch) }>(async () => {
+    const batch = firstBatch ?? (await source.next());
     firstBatch = null;
-    if (rows.length === 0) return null;
-    const verdicts = pool ? pool.check(rows) : null;
-    verdicts?.catch(() => undefined); // taken (and thrown) in order below
-    return { rows, verdicts };
+    if (batch === null || batch.length === 0) return null;
+    let checked: Promise<CheckedBatch> | (() => CheckedBatch);
+    if (batch instanceof Uint8Array) checked = pool ? pool.checkCopy(batch) : () => unpackedCopy(checkCopy(batch));
+    else checked = pool ? pool.check(batch).then((verdicts) => ({ rows: batch, verdicts })) : () => ({ rows: batch, verdicts: checkRows(batch) });
+    if (typeof checked !== 'function') checked.catch(() => undefined); // taken (and thrown) in order below
+    return { checked };
   }, verifyReadAhead(workers));
   try {
     for (;;) {
       const batch = await readAhead.take();
       if (!batch) break;
-      const { rows } = batch;
-      const verdicts = batch.verdicts ? await batch.verdicts : checkRows(rows);
+      const { rows, verdicts } = typeof batch.checked === 'function' ? batch.checked() : await batch.checked;
+      if (rows.length === 0) continue;
       after = checkpointOf(rows[rows.length - 1]!);
 
       // Predecessors neither remembered nor earlier in this batch: one lookup for the batch.
@@ -432,6 +533,10 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, nextBatc
     problemCount,
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+function unpackedCopy(checked: { verdicts: RowVerdicts; order: unknown[] }): CheckedBatch {
+  return { rows: unpackOrderRows(checked.order), verdicts: checked.verdicts };
 }
 
 export function describeProblem(p: Problem): string {

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteNotifier, PostgresNotifier, type Notifier } from './notifier.js';
-import { PreparingClient, registerPool } from './prepared-statements.js';
+import { registerPool } from './pool-of.js';
+import { PreparingClient } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';

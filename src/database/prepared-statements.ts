@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CompiledQuery, Kysely } from 'kysely';
 import pg from 'pg';
+import { postgresPoolOf } from './pool-of.js';
 
 /**
  * The few hot statements PostgreSQL keeps prepared: Kysely's pg driver sends every statement
@@ -35,17 +36,8 @@ export function preparedName(sql: string): string | undefined {
   return names.get(sql);
 }
 
-/** The pg pool under each PostgreSQL Kysely instance quire opens (./connect.ts). */
-const pools = new WeakMap<object, pg.Pool>();
-
-/** Records that `db` runs on `pool`, so a hot statement on `db` can skip Kysely's layers (executeHot). */
-export function registerPool<DB>(db: Kysely<DB>, pool: pg.Pool): Kysely<DB> {
-  pools.set(db, pool);
-  return db;
-}
-
 /**
- * Runs a compiled hot statement and returns its rows. On a PostgreSQL pool registered above it
+ * Runs a compiled hot statement and returns its rows. On a PostgreSQL pool (./pool-of.ts) it
  * goes straight to the pool — connect, the prepared query, release — as a bare `pg` server does:
  * Kysely's executor (connection provider, driver, result plugins: none here) wrapped each call
  * in half a dozen promise hops, a few µs of every `report(id)` (bench/README.md). Anything else
@@ -53,7 +45,7 @@ export function registerPool<DB>(db: Kysely<DB>, pool: pg.Pool): Kysely<DB> {
  * with plugins — is not registered and runs through Kysely as before.
  */
 export async function executeHot<DB, R>(db: Kysely<DB>, query: CompiledQuery<R>, parameters: readonly unknown[]): Promise<R[]> {
-  const pool = pools.get(db);
+  const pool = postgresPoolOf(db);
   if (!pool) return (await db.executeQuery<R>({ ...query, parameters })).rows;
   const client = await pool.connect();
   try {

@@ -1,0 +1,54 @@
+/**
+ * PostgreSQL's COPY text format (`COPY … TO STDOUT`, the default format) read back into rows: one
+ * row a line, fields separated by tabs, NULL as `\N`, and in a value a backslash, tab, newline,
+ * carriage return, backspace, form feed or vertical tab written as a backslash escape. So a real
+ * newline only ever ends a row and a real tab only ever ends a field, whatever the values hold.
+ *
+ * The server writes no other escape (CopyAttributeOutText): the octal and hex forms COPY FROM
+ * accepts stand for bytes, not characters, and are refused here rather than guessed at — a verify
+ * that cannot read a row fails, it never judges a row it misread.
+ */
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+const ESCAPES: Record<string, string> = { '\\': '\\', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** One field's value: `\N` is NULL, escapes undone. */
+export function copyTextValue(field: string): string | null {
+  if (field.indexOf('\\') === -1) return field;
+  if (field === '\\N') return null;
+  return field.replace(/\\(.?)/gs, (_, c: string) => {
+    const out = ESCAPES[c];
+    if (out === undefined) throw new Error(`unexpected escape \\${c} in COPY text output`);
+    return out;
+  });
+}
+
+/**
+ * The lines of `bytes` (whole rows, each ending in a newline, UTF-8) split into their fields,
+ * `width` a row; a row of another width throws.
+ */
+export function parseCopyText(bytes: Uint8Array, width: number): Array<Array<string | null>> {
+  const text = decoder.decode(bytes);
+  const rows: Array<Array<string | null>> = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    if (end === -1) throw new Error('COPY text does not end with a whole row');
+    const row = new Array<string | null>(width);
+    let field = 0;
+    let from = at;
+    for (;;) {
+      let tab = text.indexOf('\t', from);
+      if (tab === -1 || tab > end) tab = end;
+      if (field === width) throw new Error(`a COPY row has more than ${width} fields`);
+      row[field++] = copyTextValue(text.slice(from, tab));
+      if (tab === end) break;
+      from = tab + 1;
+    }
+    if (field !== width) throw new Error(`a COPY row has ${field} fields, expected ${width}`);
+    rows.push(row);
+    at = end + 1;
+  }
+  return rows;
+}
