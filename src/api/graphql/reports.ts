@@ -22,6 +22,7 @@ import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js
 import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
+import { reportChangesOf, type ReportChange } from './report-changes.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
 import { asResult, ConflictError, ErrorInterface, textArg } from './errors.js';
@@ -406,8 +407,12 @@ builder.subscriptionField('reportStatus', (t) =>
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
         const reportId = reportIdFrom(String(args.id));
-        // Listening starts before the read: nothing between the two is missed; older events are skipped by version.
-        const batches = live.listen<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
+        // Listening starts before the read: nothing between the two is missed; older states are skipped by version.
+        // The report's states are folded once for all its subscribers in this process (ReportChanges).
+        const changes = live.listen<ReportChange>(
+          (push) => reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log).watchReport(reportId, push),
+          { untilNextMacrotask: false },
+        );
         const db = await ctx.reads.db();
         const primary = ctx.runtime.store.db;
         let state = readableReport(
@@ -428,17 +433,18 @@ builder.subscriptionField('reportStatus', (t) =>
           }
           if (isGone(state)) return;
         }
-        for await (const events of batches) {
-          // One state per transaction: the events of one append are one change.
-          for (const [i, event] of events.entries()) {
-            state = evolve(state, event) ?? state;
-            const last = i === events.length - 1 || events[i + 1]!.checkpoint.transactionId !== event.checkpoint.transactionId;
-            if (last && state.version !== lastSent) {
-              lastSent = state.version;
-              yield state;
-              // The final state: nothing but purges follows.
-              if (isGone(state)) return;
-            }
+        for await (const batch of changes) {
+          // One state per transaction (the events of one append are one change), shared by every
+          // subscriber of the report: only what is newer than what this one was sent goes out.
+          for (const change of batch) {
+            if (change.kind === 'failed') throw change.error;
+            if (change.kind !== 'state' || change.state.version <= lastSent) continue;
+            // The owner never changes, nor does the viewer: checked again all the same, as a feed does.
+            state = readableReport(ctx.actor, reportId, change.state);
+            lastSent = state.version;
+            yield state;
+            // The final state: nothing but purges follows.
+            if (isGone(state)) return;
           }
         }
       }),
