@@ -75,6 +75,16 @@ export class ReportChanges {
     return this.add(mine, push, () => mine.size === 0 && this.byReport.delete(reportId));
   }
 
+  /**
+   * A state a reportStatus subscription read (at the head of the log as far as it knows): the base
+   * its report's next events are folded into when none is known here — no read for the first
+   * change, and every transaction's state goes out. A known state is never replaced (its events
+   * may still be on their way to the watchers that have older states).
+   */
+  seed(state: ReportState): void {
+    if (this.byReport.has(state.reportId) && !this.known.has(state.reportId)) this.known.set(state.reportId, state);
+  }
+
   private add(set: Set<Push>, push: Push, dropIfEmpty: () => unknown): () => void {
     set.add(push);
     if (this.watching++ === 0) this.listen();
@@ -98,6 +108,8 @@ export class ReportChanges {
   }
 
   private listen(): void {
+    // Nothing was followed while nobody watched: what was known then may be stale.
+    this.known.clear();
     const offEvents = this.hub.onAny((event) => {
       if (!event.streamId.startsWith(REPORT_STREAM_PREFIX)) return;
       this.events.push(event);
@@ -132,8 +144,12 @@ export class ReportChanges {
     const feeds = this.feeds;
     for (const event of events) {
       const id = event.streamId.slice(REPORT_STREAM_PREFIX.length);
-      // Only reportStatus subscriptions watch: the other reports' changes go nowhere (nor are read).
-      if (!feeds && !this.byReport.has(id)) continue;
+      // Only reportStatus subscriptions watch: the other reports' changes go nowhere (nor are
+      // read), and what was known of them is no longer the state to fold into.
+      if (!feeds && !this.byReport.has(id)) {
+        this.known.delete(id);
+        continue;
+      }
       let list = byReport.get(id);
       if (!list) byReport.set(id, (list = []));
       list.push(event);
@@ -161,15 +177,21 @@ export class ReportChanges {
       if (!state) continue;
       // The projection read may be ahead of these events (they are then skipped by version): its state is the change.
       let sent = fresh && fresh.version > (before?.version ?? 0) ? undefined : state.version;
+      let sentAny = false;
       for (const [i, event] of list.entries()) {
         state = evolve(state, event) ?? state;
         const lastOfTransaction = i === list.length - 1 || list[i + 1]!.checkpoint.transactionId !== event.checkpoint.transactionId;
         if (lastOfTransaction && state.version !== sent) {
           sent = state.version;
+          sentAny = true;
           this.send(state.owner, { kind: 'state', state }, id);
         }
       }
       if (sent === undefined) this.send(state.owner, { kind: 'state', state }, id);
+      // Every event already in the known state (a subscriber's seed, or a read, was ahead of
+      // them): a subscription that was sent an older state still gets this one (each skips what
+      // it already has; the feeds had it when it became known).
+      else if (!sentAny) for (const push of this.byReport.get(id) ?? []) push({ kind: 'state', state });
       this.known.set(id, state);
     }
     for (const [id, state] of read) if (!byReport.has(id)) this.known.set(id, state);

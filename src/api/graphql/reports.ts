@@ -409,10 +409,8 @@ builder.subscriptionField('reportStatus', (t) =>
         const reportId = reportIdFrom(String(args.id));
         // Listening starts before the read: nothing between the two is missed; older states are skipped by version.
         // The report's states are folded once for all its subscribers in this process (ReportChanges).
-        const changes = live.listen<ReportChange>(
-          (push) => reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log).watchReport(reportId, push),
-          { untilNextMacrotask: false },
-        );
+        const shared = reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log);
+        const changes = live.listen<ReportChange>((push) => shared.watchReport(reportId, push), { untilNextMacrotask: false });
         const db = await ctx.reads.db();
         const primary = ctx.runtime.store.db;
         let state = readableReport(
@@ -433,6 +431,8 @@ builder.subscriptionField('reportStatus', (t) =>
           }
           if (isGone(state)) return;
         }
+        // What this subscription read is where the report's next events are folded from, if this process knows no state of it yet.
+        shared.seed(state);
         for await (const batch of changes) {
           // One state per transaction (the events of one append are one change), shared by every
           // subscriber of the report: only what is newer than what this one was sent goes out.
