@@ -270,7 +270,8 @@ for (const s of summaries)
   console.log(`| ${s.server} | ${s.name} | ${s.appends} | ${s.deliveries} | ${s.missed} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${fmt(s.appendP50)} / ${fmt(s.appendP99)} | ${fmt(s.afterCommitP50)} / ${fmt(s.afterCommitP99)} | ${fmt(s.cpuUsPerDelivery, 0)} | ${s.load} |`);
 if (floorMemory.length > 0) {
   console.log(`\nserver memory per socket + subscription (after forced GC), KiB: quire RSS ${kib((m2.rss - m0.rss) / subscribed.ok)} / heap ${kib((m2.heapUsed - m0.heapUsed) / subscribed.ok)}` +
-    floorMemory.map((f) => `; floor ${f.kind} RSS ${kib(f.perSocket.rss)} / heap ${kib(f.perSocket.heapUsed)}`).join(''));
+    floorMemory.map((f) => `; floor ${f.kind} heap ${kib(f.perSocket.heapUsed)}`).join('') +
+    (floorMemory.length > 0 ? ' (the floors after quire: RSS does not shrink back, so only their heap is a figure)' : ''));
 }
 for (const s of summaries.filter((x) => x.server === 'quire'))
   console.log(`quire, ${s.name}: p99 ${fmt(s.p99)} ms (target < ${TARGET_P99_MS} ms at ${CLIENTS}: ${s.p99 < TARGET_P99_MS && s.missed === 0 ? 'met' : 'NOT met'})`);
