@@ -14,7 +14,11 @@
  *     (a) one at a time: a ReportFailed is appended to each report in turn, and the next append
  *         waits until every subscriber of the last one received it;
  *     (b) burst: one append to every report at once (every subscriber gets one delivery);
- *  3. after every client let go: the hub's listeners and open live subscriptions are back to zero.
+ *  3. after every client let go: the hub's listeners and open live subscriptions are back to zero;
+ *  4. the transport floor (BENCH_FLOORS, reportStatus only): the same clients reconnect to a bare
+ *     `ws` server writing the same frames, then to a bare graphql-ws server over a graphql-js
+ *     schema (bench/support/transport-floor.ts), and the same cases run against each, so quire's
+ *     p99 and CPU per delivery stand beside what writing the frames alone costs, same run.
  *
  *   BENCH_CLIENTS=10000 BENCH_REPORTS=100 BENCH_PROCESSES=2 BENCH_BURSTS=3 npm run bench:subscriptions
  *
@@ -34,6 +38,7 @@ import { requestReport } from '../src/reports/request-report.js';
 import { printSelfTime, profiled } from './support/cpu-profile.js';
 import { SubscriberFleet, type Delivery } from './support/subscriber-fleet.js';
 import { now, type Operation } from './support/subscriber-process.js';
+import { startTransportFloor, type FloorKind } from './support/transport-floor.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 100);
@@ -48,6 +53,8 @@ const PROFILE_DIR = process.env.BENCH_PROFILE;
 const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MS ?? 10 * 60_000);
 const TARGET_P99_MS = 100;
+/** BENCH_FLOORS=ws,graphql-ws (default; empty: none): the baselines run after quire with the same clients (reportStatus only). */
+const FLOORS = (process.env.BENCH_FLOORS ?? 'ws,graphql-ws').split(',').filter((k): k is FloorKind => k === 'ws' || k === 'graphql-ws');
 
 const deadline = setTimeout(() => {
   console.error(`bench:subscriptions: still running after ${DEADLINE_MS} ms, giving up`);
@@ -134,22 +141,8 @@ console.log(
 );
 
 // ─── 2. append → delivery ────────────────────────────────────────────────────────────────────────
-const versions = new Map(reports.map((r) => [r.reportId, subscribed.versions.get(r.reportId) ?? 1]));
-/** Appends one ReportFailed to `reportId` (a state change every subscriber is sent) and times its deliveries. */
-async function appendAndDeliver(reportId: string): Promise<Delivery & { appendMs: number }> {
-  const version = versions.get(reportId)!;
-  let t0 = NaN;
-  const delivered = fleet.expect(reportId, version + 1, () => t0);
-  t0 = now();
-  await runtime.store.append(reportStreamId(reportId), version, [
-    { type: 'ReportFailed', data: { stage: 'replicate', error: 'bench', attempt: 1, retryAt: new Date(Date.now() + 3600e3).toISOString() } },
-  ] as never);
-  const appendMs = now() - t0;
-  versions.set(reportId, version + 1);
-  return { ...(await delivered), appendMs };
-}
-
 interface Summary {
+  server: string;
   name: string;
   appends: number;
   deliveries: number;
@@ -167,11 +160,12 @@ interface Summary {
   cpuUsPerDelivery: number;
   load: string;
 }
-function summarize(name: string, appends: number, results: Array<Delivery & { appendMs: number }>, cpu: NodeJS.CpuUsage): Summary {
+function summarize(server: string, name: string, appends: number, results: Array<Delivery & { appendMs: number }>, cpu: NodeJS.CpuUsage): Summary {
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const appendMs = results.map((r) => r.appendMs).sort((a, b) => a - b);
   const afterCommit = results.flatMap((r) => r.latencies.map((ms) => ms - r.appendMs)).sort((a, b) => a - b);
   return {
+    server,
     name,
     appends,
     deliveries: latencies.length,
@@ -190,35 +184,56 @@ function summarize(name: string, appends: number, results: Array<Delivery & { ap
 
 const summaries: Summary[] = [];
 const perAppend = OPERATION === 'reportStatus' ? CLIENTS / REPORTS : CLIENTS / USERS;
-// Warm-up: every report once (code paths compiled), not counted.
-for (const { reportId } of reports) await appendAndDeliver(reportId);
+const ONE_AT_A_TIME = `one at a time (${perAppend} subscribers per append)`;
+const BURST = `burst: ${REPORTS} appends at once, ${REPORTS * perAppend} deliveries (×${BURSTS})`;
 
-{
-  const results: Array<Delivery & { appendMs: number }> = [];
-  const cpu = process.cpuUsage();
-  for (const { reportId } of reports) results.push(await appendAndDeliver(reportId));
-  summaries.push(summarize(`one at a time (${perAppend} subscribers per append)`, reports.length, results, process.cpuUsage(cpu)));
+/**
+ * The same cases against any server: `publish(reportId)` makes the next version of the report
+ * (quire: appends a ReportFailed) and resolves once it is made (quire: committed); every
+ * subscriber of that report is expected to receive it.
+ */
+async function measureDeliveries(server: string, startVersions: Map<string, number>, publish: (reportId: string, version: number) => Promise<void>): Promise<void> {
+  const versions = new Map(startVersions);
+  const appendAndDeliver = async (reportId: string): Promise<Delivery & { appendMs: number }> => {
+    const version = versions.get(reportId)!;
+    let t0 = NaN;
+    const delivered = fleet.expect(reportId, version + 1, () => t0);
+    t0 = now();
+    await publish(reportId, version);
+    const appendMs = now() - t0;
+    versions.set(reportId, version + 1);
+    return { ...(await delivered), appendMs };
+  };
+  // Warm-up: every report once (code paths compiled), not counted.
+  for (const { reportId } of reports) await appendAndDeliver(reportId);
+  {
+    const results: Array<Delivery & { appendMs: number }> = [];
+    const cpu = process.cpuUsage();
+    for (const { reportId } of reports) results.push(await appendAndDeliver(reportId));
+    summaries.push(summarize(server, ONE_AT_A_TIME, reports.length, results, process.cpuUsage(cpu)));
+  }
+  const bursts = async () => {
+    const results: Array<Delivery & { appendMs: number }> = [];
+    for (let b = 0; b < BURSTS; b++) {
+      results.push(...(await Promise.all(reports.map((r) => appendAndDeliver(r.reportId)))));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return results;
+  };
+  const burstCpu = process.cpuUsage();
+  const burstResults = PROFILE_DIR
+    ? await profiled(bursts, join(PROFILE_DIR, `subscriptions-burst-${server.replace(/[^a-z0-9-]+/gi, '_')}.cpuprofile`)).then(
+        ({ result, profile }) => (printSelfTime(`${server}: server process during the bursts`, profile), result),
+      )
+    : await bursts();
+  summaries.push(summarize(server, BURST, REPORTS * BURSTS, burstResults, process.cpuUsage(burstCpu)));
 }
 
-const bursts = async () => {
-  const results: Array<Delivery & { appendMs: number }> = [];
-  for (let b = 0; b < BURSTS; b++) {
-    results.push(...(await Promise.all(reports.map((r) => appendAndDeliver(r.reportId)))));
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return results;
-};
-const burstCpu = process.cpuUsage();
-const burstResults = PROFILE_DIR
-  ? await profiled(bursts, join(PROFILE_DIR, 'subscriptions-burst.cpuprofile')).then(({ result, profile }) => (printSelfTime('server process during the bursts', profile), result))
-  : await bursts();
-summaries.push(summarize(`burst: ${REPORTS} appends at once, ${REPORTS * perAppend} deliveries (×${BURSTS})`, REPORTS * BURSTS, burstResults, process.cpuUsage(burstCpu)));
-
-console.log(`\n| case | appends | deliveries | missed | append → delivery p50 / p99 / max ms | append call alone p50 / p99 ms | its return → delivery p50 / p99 ms | server CPU µs per delivery | load avg |`);
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
-for (const s of summaries)
-  console.log(`| ${s.name} | ${s.appends} | ${s.deliveries} | ${s.missed} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${fmt(s.appendP50)} / ${fmt(s.appendP99)} | ${fmt(s.afterCommitP50)} / ${fmt(s.afterCommitP99)} | ${fmt(s.cpuUsPerDelivery, 0)} | ${s.load} |`);
-for (const s of summaries) console.log(`${s.name}: p99 ${fmt(s.p99)} ms (target < ${TARGET_P99_MS} ms at ${CLIENTS}: ${s.p99 < TARGET_P99_MS && s.missed === 0 ? 'met' : 'NOT met'})`);
+await measureDeliveries('quire', new Map(reports.map((r) => [r.reportId, subscribed.versions.get(r.reportId) ?? 1])), async (reportId, version) => {
+  await runtime.store.append(reportStreamId(reportId), version, [
+    { type: 'ReportFailed', data: { stage: 'replicate', error: 'bench', attempt: 1, retryAt: new Date(Date.now() + 3600e3).toISOString() } },
+  ] as never);
+});
 
 // ─── 3. let go: nothing left behind ──────────────────────────────────────────────────────────────
 const { completedByServer } = await fleet.unsubscribe();
@@ -231,6 +246,39 @@ console.log(
   `\nafter every client let go: ${openLiveSubscriptions()} open live subscriptions, ${http.hub.listenerCount} event-hub listeners, ${await openSockets()} sockets open, ` +
     `${completedByServer} completed by the server; server heap ${fmt(m3.heapUsed / 2 ** 20, 0)} MiB (${fmt(m0.heapUsed / 2 ** 20, 0)} before the clients), load ${loadavg()}`,
 );
+
+// ─── 4. the transport floor: the same clients, the same frames, no quire ─────────────────────────
+const floorMemory: Array<{ kind: FloorKind; perSocket: NodeJS.MemoryUsage; n: number }> = [];
+for (const kind of OPERATION === 'reportStatus' ? FLOORS : []) {
+  const floor = await startTransportFloor(kind);
+  const f0 = memoryAfterGc();
+  const c = await fleet.connect(floor.url, BATCH);
+  const s = await fleet.subscribe(BATCH);
+  for (const until = Date.now() + 30_000; floor.subscriptions() < s.ok && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 50));
+  const f1 = memoryAfterGc();
+  const n = Math.max(1, s.ok);
+  floorMemory.push({ kind, n, perSocket: { rss: (f1.rss - f0.rss) / n, heapUsed: (f1.heapUsed - f0.heapUsed) / n } as NodeJS.MemoryUsage });
+  console.log(`\nfloor ${kind}: ${c.ok}/${CLIENTS} sockets, ${s.ok} subscriptions (${c.failed + s.failed} failed${c.firstError ?? s.firstError ? `: ${c.firstError ?? s.firstError}` : ''}), load ${loadavg()}`);
+  await measureDeliveries(`floor: ${kind}`, new Map(reports.map((r) => [r.reportId, 1])), async (reportId) => floor.publish(reportId));
+  await fleet.unsubscribe();
+  await floor.close();
+}
+
+console.log(`\n| server | case | appends | deliveries | missed | append → delivery p50 / p99 / max ms | append call alone p50 / p99 ms | its return → delivery p50 / p99 ms | server CPU µs per delivery | load avg |`);
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+for (const s of summaries)
+  console.log(`| ${s.server} | ${s.name} | ${s.appends} | ${s.deliveries} | ${s.missed} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${fmt(s.appendP50)} / ${fmt(s.appendP99)} | ${fmt(s.afterCommitP50)} / ${fmt(s.afterCommitP99)} | ${fmt(s.cpuUsPerDelivery, 0)} | ${s.load} |`);
+if (floorMemory.length > 0) {
+  console.log(`\nserver memory per socket + subscription (after forced GC), KiB: quire RSS ${kib((m2.rss - m0.rss) / subscribed.ok)} / heap ${kib((m2.heapUsed - m0.heapUsed) / subscribed.ok)}` +
+    floorMemory.map((f) => `; floor ${f.kind} heap ${kib(f.perSocket.heapUsed)}`).join('') +
+    (floorMemory.length > 0 ? ' (the floors after quire: RSS does not shrink back, so only their heap is a figure)' : ''));
+}
+for (const s of summaries.filter((x) => x.server === 'quire'))
+  console.log(`quire, ${s.name}: p99 ${fmt(s.p99)} ms (target < ${TARGET_P99_MS} ms at ${CLIENTS}: ${s.p99 < TARGET_P99_MS && s.missed === 0 ? 'met' : 'NOT met'})`);
+for (const s of summaries.filter((x) => x.server !== 'quire')) {
+  const q = summaries.find((x) => x.server === 'quire' && x.name === s.name)!;
+  console.log(`quire / ${s.server}, ${s.name}: p99 ${fmt(q.p99 / s.p99, 2)}×, p50 ${fmt(q.p50 / s.p50, 2)}×, CPU per delivery ${fmt(q.cpuUsPerDelivery / s.cpuUsPerDelivery, 2)}× (${s.server}: p99 ${fmt(s.p99)} ms, ${fmt(s.cpuUsPerDelivery, 0)} µs)`);
+}
 
 await fleet.exit();
 await http.close();

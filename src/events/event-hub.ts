@@ -82,8 +82,17 @@ export class EventHub {
  * state between them. `register` runs at once; its unregister function runs when `signal` aborts
  * (which also ends the iteration, even one waiting for a push that never comes) or the iteration
  * ends, whichever is first — and even if the iterable is never iterated at all.
+ *
+ * `untilNextMacrotask: false` (for a source that already pushes whole changes, such as
+ * ReportChanges): a batch is what was pushed by the time the consumer resumes, without waiting a
+ * macrotask — a setImmediate per subscriber per change, which is most of what a fan-out to
+ * thousands would otherwise schedule.
  */
-export function listenerBatches<T>(register: (push: (value: T) => void) => () => void, signal: AbortSignal): AsyncIterable<T[]> {
+export function listenerBatches<T>(
+  register: (push: (value: T) => void) => () => void,
+  signal: AbortSignal,
+  { untilNextMacrotask = true }: { untilNextMacrotask?: boolean } = {},
+): AsyncIterable<T[]> {
   let queue: T[] = [];
   let wake: (() => void) | undefined;
   let unregister: (() => void) | undefined;
@@ -109,7 +118,7 @@ export function listenerBatches<T>(register: (push: (value: T) => void) => () =>
             wake = undefined;
             if (signal.aborted) return;
           }
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (untilNextMacrotask) await new Promise<void>((resolve) => setImmediate(resolve));
           const batch = queue;
           queue = [];
           yield batch;

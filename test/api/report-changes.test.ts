@@ -10,6 +10,7 @@ import type { Actor } from '../../src/actor.js';
 import { ReportChanges, type ReportChange } from '../../src/api/graphql/report-changes.js';
 import { EventHub } from '../../src/events/event-hub.js';
 import { formatProgress } from '../../src/render/progress-signal.js';
+import { loadReportState } from '../../src/reports/load-report.js';
 import { requestReport } from '../../src/reports/request-report.js';
 import { waitFor } from '../support/collect.js';
 import { backends } from '../support/databases.js';
@@ -82,5 +83,54 @@ describe.each(backends)('ReportChanges (%s)', (kind) => {
     feeds[0]!.unwatch(); // twice: harmless
     expect(hub.listenerCount).toBe(0);
     expect(runtime.database.notifier.listenerCount('quire_progress')).toBe(progressListeners);
+  });
+
+  it('reportStatus: every subscriber of a report is handed the same state, folded once per transaction; other reports are neither read nor sent', async () => {
+    const own = await requestReport(runtime.store, input('Watched'), alice);
+    const unwatched = await requestReport(runtime.store, input('Not watched'), bob);
+    let statements = 0;
+    const counter: KyselyPlugin = { transformQuery: (args) => (statements++, args.node), transformResult: async (args) => args.result };
+    const changes = new ReportChanges(hub, runtime.store.db.withPlugin(counter), runtime.database.notifier, runtime.log);
+    const subscribers = Array.from({ length: 3 }, () => {
+      const got: ReportChange[] = [];
+      return { got, unwatch: changes.watchReport(own.reportId, (change) => got.push(change)) };
+    });
+    expect(hub.listenerCount).toBe(1);
+    const states = (s: (typeof subscribers)[number]) => s.got.flatMap((c) => (c.kind === 'state' ? [c.state] : []));
+    // What a subscription read (reportStatus seeds it): the next events are folded into it, nothing is read.
+    changes.seed((await loadReportState(runtime.store.db, own.reportId))!);
+
+    await runtime.store.append(`report-${own.reportId}`, 1, [{ type: 'ReportFailed', data: { stage: 'render', error: 'jam 1', attempt: 1, retryAt: null } }]);
+    // Another report's change: nobody subscribed to it and no viewer feed, so nothing is read for it.
+    await runtime.store.append(`report-${unwatched.reportId}`, 1, [{ type: 'ReportFailed', data: { stage: 'render', error: 'x', attempt: 1, retryAt: null } }]);
+    // Two events in one transaction: one state.
+    await runtime.store.append(`report-${own.reportId}`, 2, [
+      { type: 'ReportFailed', data: { stage: 'render', error: 'jam 2', attempt: 2, retryAt: null } },
+      { type: 'ReportFailed', data: { stage: 'render', error: 'jam 3', attempt: 3, retryAt: null } },
+    ]);
+    await waitFor(() => subscribers.every((s) => states(s).at(-1)?.version === 4), 10_000, 'both changes');
+    expect(statements).toBe(0);
+    for (const s of subscribers) {
+      expect(states(s).map((x) => [x.reportId, x.version, x.lastError])).toEqual([
+        [own.reportId, 2, 'jam 1'],
+        [own.reportId, 4, 'jam 3'],
+      ]);
+      // The same objects: folded once, not once per subscriber.
+      states(s).forEach((state, i) => expect(state).toBe(states(subscribers[0]!)[i]));
+    }
+
+    // A report no subscription seeded: read once, for all its subscribers.
+    const late = Array.from({ length: 2 }, () => {
+      const got: ReportChange[] = [];
+      return { got, unwatch: changes.watchReport(unwatched.reportId, (change) => got.push(change)) };
+    });
+    await runtime.store.append(`report-${unwatched.reportId}`, 2, [{ type: 'ReportFailed', data: { stage: 'render', error: 'y', attempt: 2, retryAt: null } }]);
+    await waitFor(() => late.every((s) => states(s).at(-1)?.version === 3), 10_000, 'the unseeded report’s change');
+    expect(statements).toBe(1);
+    expect(states(late[0]!)[0]).toBe(states(late[1]!)[0]);
+    expect(subscribers[0]!.got.every((c) => c.kind === 'state' && c.state.reportId === own.reportId)).toBe(true);
+
+    for (const s of [...subscribers, ...late]) s.unwatch();
+    expect(hub.listenerCount).toBe(0);
   });
 });

@@ -7,8 +7,12 @@ import type { GraphQLContext } from './context.js';
 export interface Live {
   /** Aborted when the subscription ends, for whatever reason. */
   readonly signal: AbortSignal;
-  /** Batches of what `register`'s push receives; registered now, unregistered when the subscription ends. */
-  listen<T>(register: (push: (value: T) => void) => () => void): AsyncIterable<T[]>;
+  /**
+   * Batches of what `register`'s push receives; registered now, unregistered when the subscription
+   * ends. A batch is everything pushed before the next macrotask, or (`untilNextMacrotask: false`,
+   * for sources that push whole changes) before the body resumes (listenerBatches).
+   */
+  listen<T>(register: (push: (value: T) => void) => () => void, options?: { untilNextMacrotask?: boolean }): AsyncIterable<T[]>;
   /** Resolves after `ms`, or at once when the subscription ends. */
   sleep(ms: number): Promise<void>;
 }
@@ -40,7 +44,7 @@ export function liveSubscription<T>(ctx: GraphQLContext, body: (live: Live) => A
 
   const live: Live = {
     signal,
-    listen: (register) => listenerBatches(register, signal),
+    listen: (register, options) => listenerBatches(register, signal, options),
     sleep: (ms) =>
       new Promise<void>((resolve) => {
         if (signal.aborted) return resolve();

@@ -19,17 +19,21 @@ export type ReportChange =
 type Push = (change: ReportChange) => void;
 
 /**
- * The report changes of this process, worked out once for every viewerReports feed: a report's
- * new state is its last known state with the new events folded in, one state per transaction
- * (the projection is read, in one statement per batch, only for a report not known yet or whose
- * events did not follow on), and each state goes only to the feeds of its owner and of those who
- * read every report. Ten thousand feeds cost no more reads than one, and an append wakes only the
- * feeds it concerns — not every feed, each to read and filter. Each feed still checks what its
+ * The report changes of this process, worked out once for every viewerReports feed and every
+ * reportStatus subscription: a report's new state is its last known state with the new events
+ * folded in, one state per transaction (the projection is read, in one statement per batch, only
+ * for a report not known yet or whose events did not follow on), and each state goes only to the
+ * feeds of its owner and of those who read every report, and to the subscriptions of that report.
+ * Ten thousand feeds cost no more reads than one, an append wakes only the feeds it concerns — not
+ * every feed, each to read and filter — and the hundred subscribers of one report are handed the
+ * same state object (folded once, not once each). Each feed and subscription still checks what its
  * viewer may read (this index is not the rule).
  */
 export class ReportChanges {
   private readonly byOwner = new Map<string, Set<Push>>();
   private readonly everyReport = new Set<Push>();
+  /** reportStatus: report id → its subscriptions. */
+  private readonly byReport = new Map<string, Set<Push>>();
   private watching = 0;
   private stopListening: (() => void) | undefined;
   /** Report events since the last pass, in commit order. */
@@ -56,6 +60,32 @@ export class ReportChanges {
       set = this.byOwner.get(actor.id) ?? new Set();
       this.byOwner.set(actor.id, set);
     }
+    return this.add(set, push, () => set !== this.everyReport && set.size === 0 && this.byOwner.delete(actor.id));
+  }
+
+  /**
+   * Calls `push` with every new state of one report (kind 'state', one per transaction, the same
+   * object for every subscription of it) or with the read failing; returns the unwatch function.
+   * Whoever watches checks that its viewer may read the report.
+   */
+  watchReport(reportId: string, push: Push): () => void {
+    let set = this.byReport.get(reportId);
+    if (!set) this.byReport.set(reportId, (set = new Set()));
+    const mine = set;
+    return this.add(mine, push, () => mine.size === 0 && this.byReport.delete(reportId));
+  }
+
+  /**
+   * A state a reportStatus subscription read (at the head of the log as far as it knows): the base
+   * its report's next events are folded into when none is known here — no read for the first
+   * change, and every transaction's state goes out. A known state is never replaced (its events
+   * may still be on their way to the watchers that have older states).
+   */
+  seed(state: ReportState): void {
+    if (this.byReport.has(state.reportId) && !this.known.has(state.reportId)) this.known.set(state.reportId, state);
+  }
+
+  private add(set: Set<Push>, push: Push, dropIfEmpty: () => unknown): () => void {
     set.add(push);
     if (this.watching++ === 0) this.listen();
     let watched = true;
@@ -63,8 +93,8 @@ export class ReportChanges {
       if (!watched) return;
       watched = false;
       set.delete(push);
-      if (set !== this.everyReport && set.size === 0) this.byOwner.delete(actor.id);
-      // The last feed gone: nothing of this stays registered on the hub or the notifier.
+      dropIfEmpty();
+      // The last watcher gone: nothing of this stays registered on the hub or the notifier.
       if (--this.watching === 0) {
         this.stopListening?.();
         this.stopListening = undefined;
@@ -72,7 +102,14 @@ export class ReportChanges {
     };
   }
 
+  /** Feeds of whole viewers (viewerReports) watching: then every report's changes matter, not only those subscribed to. */
+  private get feeds(): boolean {
+    return this.everyReport.size > 0 || this.byOwner.size > 0;
+  }
+
   private listen(): void {
+    // Nothing was followed while nobody watched: what was known then may be stale.
+    this.known.clear();
     const offEvents = this.hub.onAny((event) => {
       if (!event.streamId.startsWith(REPORT_STREAM_PREFIX)) return;
       this.events.push(event);
@@ -104,14 +141,21 @@ export class ReportChanges {
     this.events = [];
     this.progress = new Map();
     const byReport = new Map<string, RecordedEvent[]>();
+    const feeds = this.feeds;
     for (const event of events) {
       const id = event.streamId.slice(REPORT_STREAM_PREFIX.length);
+      // Only reportStatus subscriptions watch: the other reports' changes go nowhere (nor are
+      // read), and what was known of them is no longer the state to fold into.
+      if (!feeds && !this.byReport.has(id)) {
+        this.known.delete(id);
+        continue;
+      }
       let list = byReport.get(id);
       if (!list) byReport.set(id, (list = []));
       list.push(event);
     }
     // Read only what cannot be folded: a report not known here, or whose events do not follow on.
-    const unknown = new Set([...progress.keys()].filter((id) => !this.known.has(id)));
+    const unknown = new Set(feeds ? [...progress.keys()].filter((id) => !this.known.has(id)) : []);
     for (const [id, list] of byReport) {
       const state = this.known.get(id);
       if (!state || list[0]!.streamVersion > state.version + 1) unknown.add(id);
@@ -122,7 +166,7 @@ export class ReportChanges {
     } catch (error) {
       // Each feed ends with the error, as it would have had it read alone.
       this.log.warn({ err: error }, 'reading changed reports for viewerReports failed');
-      for (const set of [this.everyReport, ...this.byOwner.values()]) for (const push of set) push({ kind: 'failed', error });
+      for (const set of [this.everyReport, ...this.byOwner.values(), ...this.byReport.values()]) for (const push of set) push({ kind: 'failed', error });
       return;
     }
     if (this.known.size > 10_000) this.known.clear();
@@ -133,15 +177,21 @@ export class ReportChanges {
       if (!state) continue;
       // The projection read may be ahead of these events (they are then skipped by version): its state is the change.
       let sent = fresh && fresh.version > (before?.version ?? 0) ? undefined : state.version;
+      let sentAny = false;
       for (const [i, event] of list.entries()) {
         state = evolve(state, event) ?? state;
         const lastOfTransaction = i === list.length - 1 || list[i + 1]!.checkpoint.transactionId !== event.checkpoint.transactionId;
         if (lastOfTransaction && state.version !== sent) {
           sent = state.version;
-          this.send(state.owner, { kind: 'state', state });
+          sentAny = true;
+          this.send(state.owner, { kind: 'state', state }, id);
         }
       }
-      if (sent === undefined) this.send(state.owner, { kind: 'state', state });
+      if (sent === undefined) this.send(state.owner, { kind: 'state', state }, id);
+      // Every event already in the known state (a subscriber's seed, or a read, was ahead of
+      // them): a subscription that was sent an older state still gets this one (each skips what
+      // it already has; the feeds had it when it became known).
+      else if (!sentAny) for (const push of this.byReport.get(id) ?? []) push({ kind: 'state', state });
       this.known.set(id, state);
     }
     for (const [id, state] of read) if (!byReport.has(id)) this.known.set(id, state);
@@ -151,9 +201,10 @@ export class ReportChanges {
     }
   }
 
-  private send(owner: string, change: ReportChange): void {
+  private send(owner: string, change: ReportChange, reportId?: string): void {
     for (const push of this.byOwner.get(owner) ?? []) push(change);
     for (const push of this.everyReport) push(change);
+    if (reportId !== undefined) for (const push of this.byReport.get(reportId) ?? []) push(change);
   }
 }
 

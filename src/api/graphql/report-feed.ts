@@ -39,6 +39,8 @@ builder.subscriptionField('viewerReports', (t) =>
         // Read once for every feed, and only this viewer's reports come here (report-changes.ts).
         const changes = live.listen<ReportChange>((push) =>
           reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log).watch(ctx.actor, push),
+          // ReportChanges pushes whole changes (one per transaction), all of one pass at once.
+          { untilNextMacrotask: false },
         );
         for await (const batch of changes) {
           for (const change of batch) {

@@ -22,6 +22,7 @@ import { chooseRoute, type DownloadUrl } from '../../storage/resolve-download.js
 import { createDownloadUrl, downloadContext } from '../downloads.js';
 import { builder } from './builder.js';
 import { liveSubscription } from './live-subscription.js';
+import { reportChangesOf, type ReportChange } from './report-changes.js';
 import { forwardConnection, pageSize } from './connection.js';
 import { DOWNLOAD_SOURCE, LOCATION_KIND, REPORT_STATUS } from './enums.js';
 import { asResult, ConflictError, ErrorInterface, textArg } from './errors.js';
@@ -407,8 +408,10 @@ builder.subscriptionField('reportStatus', (t) =>
     subscribe: (_, args, ctx) =>
       liveSubscription(ctx, async function* (live) {
         const reportId = reportIdFrom(String(args.id));
-        // Listening starts before the read: nothing between the two is missed; older events are skipped by version.
-        const batches = live.listen<RecordedEvent>((push) => ctx.hub.onStream(reportStreamId(reportId), push));
+        // Listening starts before the read: nothing between the two is missed; older states are skipped by version.
+        // The report's states are folded once for all its subscribers in this process (ReportChanges).
+        const shared = reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log);
+        const changes = live.listen<ReportChange>((push) => shared.watchReport(reportId, push), { untilNextMacrotask: false });
         const db = await ctx.reads.db();
         const primary = ctx.runtime.store.db;
         let state = readableReport(
@@ -429,17 +432,20 @@ builder.subscriptionField('reportStatus', (t) =>
           }
           if (isGone(state)) return;
         }
-        for await (const events of batches) {
-          // One state per transaction: the events of one append are one change.
-          for (const [i, event] of events.entries()) {
-            state = evolve(state, event) ?? state;
-            const last = i === events.length - 1 || events[i + 1]!.checkpoint.transactionId !== event.checkpoint.transactionId;
-            if (last && state.version !== lastSent) {
-              lastSent = state.version;
-              yield state;
-              // The final state: nothing but purges follows.
-              if (isGone(state)) return;
-            }
+        // What this subscription read is where the report's next events are folded from, if this process knows no state of it yet.
+        shared.seed(state);
+        for await (const batch of changes) {
+          // One state per transaction (the events of one append are one change), shared by every
+          // subscriber of the report: only what is newer than what this one was sent goes out.
+          for (const change of batch) {
+            if (change.kind === 'failed') throw change.error;
+            if (change.kind !== 'state' || change.state.version <= lastSent) continue;
+            // The owner never changes, nor does the viewer: checked again all the same, as a feed does.
+            state = readableReport(ctx.actor, reportId, change.state);
+            lastSent = state.version;
+            yield state;
+            // The final state: nothing but purges follows.
+            if (isGone(state)) return;
           }
         }
       }),

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { WriteBatch } from './write-batch.js';
 import type { Credential } from '../../auth/user-tokens.js';
 import { InvalidLsnError, parseLsnHeader } from '../../database/read-router.js';
 import type { Runtime } from '../../runtime.js';
@@ -52,6 +53,7 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
   };
   wss.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${socketId(request)}`));
   const operations = new WeakMap<object, Map<string, Operation>>();
+  const writes = new WriteBatch();
   const finish = (ctx: { extra: { request: import('node:http').IncomingMessage } }, id: string, status: 'ok' | 'error') => {
     const op = operations.get(ctx)?.get(id);
     if (!op) return;
@@ -135,6 +137,9 @@ export function attachWebSocketServer(server: Server, yoga: QuireYoga, runtime: 
       onNext: (ctx, id, _payload, _args, result) => {
         const op = operations.get(ctx)?.get(id);
         if (op && 'errors' in result && result.errors?.length) op.errored = true;
+        // graphql-ws writes the frame right after this returns: it waits, with every other frame
+        // of this turn of the event loop, to be written in one go (see WriteBatch).
+        writes.hold(ctx.extra.request.socket);
       },
       onError: (ctx, id) => {
         const op = operations.get(ctx)?.get(id);

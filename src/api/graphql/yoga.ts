@@ -16,6 +16,7 @@ import { requestRecord } from '../request-log.js';
 import { useOperationTracing } from './tracing.js';
 import type { GraphQLContext } from './context.js';
 import { useRequestErrorCodes } from './error-codes.js';
+import { useSharedEventResults } from './shared-event-results.js';
 import { useNoIntrospection } from './introspection.js';
 import { useDocumentNestingLimit } from './nesting-limit.js';
 import { usePersistedDocuments } from './persisted-documents.js';
@@ -134,6 +135,8 @@ export function createGraphQLServer(runtime: Runtime, hub: EventHub, options: { 
       useDocumentNestingLimit(),
       ...(config.introspection ? [] : [useNoIntrospection()]),
       readYourWrites,
+      // Before tracing, which wraps the subscribe it is handed.
+      useSharedEventResults(),
       useRequestErrorCodes(),
       useOperationTracing(),
     ],
