@@ -1,16 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { packRows, unpackOrderRows, type OrderRow, type RowVerdicts, type TextRow } from './row-checks.js';
+import { packRows, unpackOrderRows, type CheckedBatch, type RowVerdicts, type TextRow } from './row-checks.js';
 
 /** `rows` packed (row-checks.ts packRows), or `copy`: whole rows of COPY text (copy-text.ts), transferred. */
 export type ToHashWorker = { id: number; rows: unknown[] } | { id: number; copy: Uint8Array };
 /** `order`: for a `copy` batch, the rows' ORDER_FIELDS packed (packOrderRows). */
 export type FromHashWorker = { id: number; verdicts: RowVerdicts; order?: unknown[] } | { id: number; error: string };
-
-/** A batch of COPY text checked: the rows the ordered checks need, and the verdicts. */
-export interface CheckedCopy {
-  rows: OrderRow[];
-  verdicts: RowVerdicts;
-}
 
 export interface HashPoolOptions {
   /** Worker threads (≥ 1). */
@@ -59,7 +53,7 @@ export class HashPool {
    * Parses and checks whole rows of COPY text of VERIFY_COLUMNS. `copy`'s buffer is transferred
    * (not copied): the caller must not use it afterwards.
    */
-  async checkCopy(copy: Uint8Array): Promise<CheckedCopy> {
+  async checkCopy(copy: Uint8Array): Promise<CheckedBatch> {
     const reply = await this.send((id) => ({ id, copy }), [copy.buffer as ArrayBuffer]);
     return { rows: unpackOrderRows(reply.order ?? []), verdicts: reply.verdicts };
   }

@@ -102,6 +102,12 @@ export const LEAF_BYTES = 32;
 export const ORDER_FIELDS = ['global_position', 'stream_id', 'stream_version', 'transaction_id', 'prev_hash', 'hash'] as const satisfies ReadonlyArray<keyof TextRow>;
 export type OrderRow = Pick<TextRow, (typeof ORDER_FIELDS)[number]>;
 
+/** A batch checked: its rows as the ordered checks need them, and the per-event verdicts. */
+export interface CheckedBatch {
+  rows: OrderRow[];
+  verdicts: RowVerdicts;
+}
+
 /** The rows' ORDER_FIELDS as one flat array (cheap to clone, as packRows). */
 export function packOrderRows(rows: readonly TextRow[]): unknown[] {
   return packFields(rows, ORDER_FIELDS);

@@ -8,7 +8,7 @@ import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '..
 import { HashPool } from './hash-pool.js';
 import { checkEvent, checkSeal, checkSealRange } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
-import { checkCopy, checkRows, LEAF_BYTES, unpackOrderRows, VERIFY_COLUMNS, type OrderRow, type RowVerdicts, type TextRow } from './row-checks.js';
+import { checkRows, LEAF_BYTES, parseVerifyCopy, VERIFY_COLUMNS, type CheckedBatch, type TextRow } from './row-checks.js';
 import { copyOutBatches } from '../database/copy-out.js';
 import { postgresPoolOf } from '../database/pool-of.js';
 import { decodeLeaves, SEAL_COLUMNS, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
@@ -308,12 +308,6 @@ export function verifyReadAhead(workers: number): number {
 /** Where verifyFrom's batches come from: rows the driver parsed, or whole rows of COPY text. */
 type Source = { kind: 'rows'; next: () => Promise<Row[]> } | { kind: 'copy'; next: () => Promise<Uint8Array | null> };
 
-/** A batch with the per-event verdicts, the rows as the ordered checks need them. */
-interface CheckedBatch {
-  rows: OrderRow[];
-  verdicts: RowVerdicts;
-}
-
 /**
  * Verifies the whole log in one pass in commit order, streaming (COPY or a cursor, or keyset
  * pages) with bounded memory: a few batches (verifyReadAhead), one seal's leaves (at most SEAL_EVERY_EVENTS), and a bounded cache
@@ -434,8 +428,9 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: 
     firstBatch = null;
     if (batch === null || batch.length === 0) return null;
     let checked: Promise<CheckedBatch> | (() => CheckedBatch);
-    if (batch instanceof Uint8Array) checked = pool ? pool.checkCopy(batch) : () => unpackedCopy(checkCopy(batch));
-    else checked = pool ? pool.check(batch).then((verdicts) => ({ rows: batch, verdicts })) : () => ({ rows: batch, verdicts: checkRows(batch) });
+    const checkedHere = (rows: TextRow[]): CheckedBatch => ({ rows, verdicts: checkRows(rows) });
+    if (batch instanceof Uint8Array) checked = pool ? pool.checkCopy(batch) : () => checkedHere(parseVerifyCopy(batch));
+    else checked = pool ? pool.check(batch).then((verdicts) => ({ rows: batch, verdicts })) : () => checkedHere(batch);
     if (typeof checked !== 'function') checked.catch(() => undefined); // taken (and thrown) in order below
     return { checked };
   }, verifyReadAhead(workers));
@@ -533,10 +528,6 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: 
     problemCount,
     durationMs: Math.round(performance.now() - started),
   };
-}
-
-function unpackedCopy(checked: { verdicts: RowVerdicts; order: unknown[] }): CheckedBatch {
-  return { rows: unpackOrderRows(checked.order), verdicts: checked.verdicts };
 }
 
 export function describeProblem(p: Problem): string {
