@@ -9,6 +9,7 @@ import { parseProgress } from '../../render/progress-signal.js';
 import { loadReportStates } from '../../reports/load-report.js';
 import { readsEveryReport } from '../../reports/report-access.js';
 import { evolve, REPORT_STREAM_PREFIX, type ReportState } from '../../reports/report-state.js';
+import type { GraphQLContext } from './context.js';
 
 /** One change to one report, for the feeds that may see it: its state after the change, a render step, or the read failing. */
 export type ReportChange =
@@ -210,9 +211,9 @@ export class ReportChanges {
 
 const perHub = new WeakMap<EventHub, ReportChanges>();
 
-/** The one ReportChanges of the process's hub. */
-export function reportChangesOf(hub: EventHub, db: Kysely<Database>, notifier: Notifier, log: Logger): ReportChanges {
+/** The one ReportChanges of the process's hub, reading through the primary (the log's own order). */
+export function reportChangesOf({ hub, runtime }: Pick<GraphQLContext, 'hub' | 'runtime'>): ReportChanges {
   let changes = perHub.get(hub);
-  if (!changes) perHub.set(hub, (changes = new ReportChanges(hub, db, notifier, log)));
+  if (!changes) perHub.set(hub, (changes = new ReportChanges(hub, runtime.store.db, runtime.database.notifier, runtime.log)));
   return changes;
 }

@@ -37,11 +37,8 @@ builder.subscriptionField('viewerReports', (t) =>
         // (at once, and again from NOTIFY), and an older echo must not move a bar backwards.
         const furthest = new Map<string, number>();
         // Read once for every feed, and only this viewer's reports come here (report-changes.ts).
-        const changes = live.listen<ReportChange>((push) =>
-          reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log).watch(ctx.actor, push),
-          // ReportChanges pushes whole changes (one per transaction), all of one pass at once.
-          { untilNextMacrotask: false },
-        );
+        // ReportChanges pushes whole changes (one per transaction), all of one pass at once.
+        const changes = live.listen<ReportChange>((push) => reportChangesOf(ctx).watch(ctx.actor, push), { untilNextMacrotask: false });
         for await (const batch of changes) {
           for (const change of batch) {
             if (change.kind === 'failed') throw change.error;

@@ -410,7 +410,7 @@ builder.subscriptionField('reportStatus', (t) =>
         const reportId = reportIdFrom(String(args.id));
         // Listening starts before the read: nothing between the two is missed; older states are skipped by version.
         // The report's states are folded once for all its subscribers in this process (ReportChanges).
-        const shared = reportChangesOf(ctx.hub, ctx.runtime.store.db, ctx.runtime.database.notifier, ctx.runtime.log);
+        const shared = reportChangesOf(ctx);
         const changes = live.listen<ReportChange>((push) => shared.watchReport(reportId, push), { untilNextMacrotask: false });
         const db = await ctx.reads.db();
         const primary = ctx.runtime.store.db;
