@@ -62,8 +62,8 @@ const DEFAULT_JWKS_REFRESH_MS = 60_000;
 
 /**
  * Bearer tokens: JWTs with `sub`, `role`, `jti`, a required `exp` and an optional
- * `arbitrary_documents`, checked with jose. A token
- * that verified is remembered (by its exact text, until its own expiry; with a JWKS, until the keys are re-read): clients send the same
+ * `arbitrary_documents`, checked with jose. A token that verified is remembered (by its exact
+ * text, until its own expiry; with a JWKS, until the keys are re-read): clients send the same
  * token with every request, and the signature check was a tenth of a request's CPU. Revocation is
  * checked after the cache, on every call.
  */
