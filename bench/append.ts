@@ -6,6 +6,7 @@
  *
  *   BENCH_SECONDS=3 npm run bench:append        seconds per case (default 3)
  *   BENCH_BACKENDS=postgres,pglite               which backends (default: both when DATABASE_URL is set)
+ *   BENCH_STREAMS=service                        which cases (default: distinct,service,hot)
  */
 import { randomUUID, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,9 @@ const WRITERS = [1, 8, 32];
 const log = createLogger('silent');
 const adminUrl = process.env.DATABASE_URL;
 const kinds = (process.env.BENCH_BACKENDS?.split(',') ?? (adminUrl ? ['postgres', 'pglite'] : ['pglite'])) as DatabaseKind[];
+const MODES = ['distinct', 'service', 'hot'] as const;
+const modes = (process.env.BENCH_STREAMS?.split(',') ?? MODES) as (typeof MODES)[number][];
+for (const m of modes) if (!MODES.includes(m)) throw new Error(`BENCH_STREAMS: unknown case ${m} (${MODES.join(', ')})`);
 
 const payload = (reportId: string) => ({
   reportId,
@@ -88,7 +92,7 @@ async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
     const serviceOptions = { db: database.db, notifier: database.notifier, region: 'iad', log, personalData, projections: [reportProjection(personalData)] };
     const servicePath = { grouped: new EventStore(serviceOptions), single: new EventStore({ ...serviceOptions, groupCommit: false }) };
     const rows: Row[] = [];
-    for (const mode of ['distinct', 'service', 'hot'] as const) {
+    for (const mode of modes) {
       for (const writers of WRITERS) {
         const appendWith = (store: EventStore) => {
           const hotStream = `report-${randomUUID()}`;
