@@ -87,7 +87,7 @@ async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
     // Group commit (the default) and without it (each append its own statement/transaction).
     const grouped = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log });
     const single = new EventStore({ db: database.db, notifier: database.notifier, region: 'iad', log, groupCommit: false });
-    // What requestReport writes: a data key row, then the encrypted request with the report projection in the same transaction.
+    // What requestReport writes: the encrypted request, its data key's row and the report projection in one transaction.
     const personalData = new PersonalData(keyEncryptionKey('bench-data-encryption-key-0123456789abcdef'));
     const serviceOptions = { db: database.db, notifier: database.notifier, region: 'iad', log, personalData, projections: [reportProjection(personalData)] };
     const servicePath = { grouped: new EventStore(serviceOptions), single: new EventStore({ ...serviceOptions, groupCommit: false }) };
@@ -99,8 +99,13 @@ async function benchBackend(kind: DatabaseKind): Promise<Row[]> {
           return measure(writers, async () => {
             const reportId = randomUUID();
             const streamId = mode === 'hot' ? hotStream : `report-${reportId}`;
-            const data = mode === 'service' ? await store.personalData.encrypt(database.db, payload(reportId)) : payload(reportId);
-            await store.append(streamId, mode === 'hot' ? 'any' : 'no_stream', [{ type: 'ReportRequested', data }]);
+            if (mode === 'service') {
+              // As requestReport writes it: the data key alongside the encrypted request, one transaction.
+              const { data, dataKey } = store.personalData.encrypt(payload(reportId));
+              await store.append(streamId, 'no_stream', [{ type: 'ReportRequested', data }], {}, { alongside: [dataKey] });
+            } else {
+              await store.append(streamId, mode === 'hot' ? 'any' : 'no_stream', [{ type: 'ReportRequested', data: payload(reportId) }]);
+            }
           });
         };
         const rawInsert = (table: string) => async (w: number, i: number) => {

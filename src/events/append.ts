@@ -14,6 +14,7 @@ import { satisfies, type ExpectedVersion } from './expected-version.js';
 import { storableJsonIssues } from './storable-json.js';
 import { chainHashOfBody, GENESIS_HASH, hashedBody, type HashedFields } from './hash-chain.js';
 import type { InlineProjection } from './inline-projection.js';
+import { writeAlongside, type Alongside } from './alongside.js';
 import type { GroupCommit } from './group-commit.js';
 import { readStream } from './read.js';
 import type { RecordedEvent } from './recorded-event.js';
@@ -32,6 +33,11 @@ export interface AppendMetadata {
   requestId?: string;
   /** Defaults to the active span's (src/telemetry/spans.ts): absent while tracing is off. */
   traceparent?: string;
+}
+
+export interface AppendOptions {
+  /** Rows written in the append's transaction, or not at all (./alongside.ts). */
+  alongside?: readonly Alongside[];
 }
 
 export interface AppendResult {
@@ -62,7 +68,8 @@ export const EVENTS_CHANNEL = 'quire_events' satisfies Channel;
 
 /**
  * Appends `events` to `streamId` if the stream is at `expected`, hash-chained, with this
- * instance's region and the caller's metadata; inline projections run in the same transaction.
+ * instance's region and the caller's metadata; the rows given alongside and the inline projections
+ * are written in the same transaction.
  * Throws InvalidEventError (nothing written), WrongExpectedVersionError, IdempotencyConflictError.
  */
 export async function append(
@@ -71,6 +78,7 @@ export async function append(
   expected: ExpectedVersion,
   events: readonly NewEvent[],
   meta: AppendMetadata = {},
+  options: AppendOptions = {},
 ): Promise<AppendResult> {
   if (!STREAM_ID.test(streamId)) throw new InvalidStreamIdError(streamId);
   if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
@@ -82,13 +90,14 @@ export async function append(
     const metadata = { ...meta, ...(traceparent ? { traceparent } : {}), region: ctx.region, ...(ctx.machine ? { machine: ctx.machine } : {}) };
     const valid = validate(events, metadata);
     const callerIds = events.some((e) => e.eventId !== undefined);
+    const alongside = options.alongside ?? [];
 
     // A known version needs no lock and no read: such appends to different streams can share a
     // transaction. `any` / `stream_exists` (a hot stream's path) stay one transaction each.
     const batchable = ctx.groupCommit && (expected === 'no_stream' || typeof expected === 'number');
     const result = batchable
-      ? await ctx.groupCommit!.submit({ ctx, streamId, expected: expected as number | 'no_stream', valid, callerIds })
-      : await appendWithRetries(ctx, streamId, expected, valid, callerIds);
+      ? await ctx.groupCommit!.submit({ ctx, streamId, expected: expected as number | 'no_stream', valid, callerIds, alongside })
+      : await appendWithRetries(ctx, streamId, expected, valid, callerIds, alongside);
     if (!result.idempotent) ctx.notifier.notify(EVENTS_CHANNEL, streamId);
     return result;
   });
@@ -100,17 +109,19 @@ export async function appendWithRetries(
   expected: ExpectedVersion,
   valid: ValidEvent[],
   callerIds: boolean,
+  alongside: readonly Alongside[],
 ): Promise<AppendResult> {
   const knownVersion = expected === 'no_stream' ? 0 : typeof expected === 'number' ? expected : undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      // Fast path: a known version and nothing to project is one autocommitted statement.
-      if (knownVersion !== undefined && ctx.projections.length === 0) {
+      // Fast path: a known version and nothing to project or write beside is one autocommitted statement.
+      if (knownVersion !== undefined && ctx.projections.length === 0 && alongside.length === 0) {
         return await insertEvents(ctx.db, streamId, knownVersion, valid);
       }
       return await ctx.db.transaction().execute(async (trx) => {
         const version = knownVersion ?? (await lockedStreamVersion(trx, streamId, expected));
         const result = await insertEvents(trx, streamId, version, valid);
+        await writeAlongside(trx, alongside);
         for (const projection of ctx.projections) await projection.apply(trx, result.events);
         return result;
       });

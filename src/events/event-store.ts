@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Notifier } from '../database/notifier.js';
 import type { Database } from '../database/schema.js';
-import { append, type AppendMetadata, type AppendResult, type NewEvent } from './append.js';
+import type { Alongside } from './alongside.js';
+import { append, type AppendMetadata, type AppendOptions, type AppendResult, type NewEvent } from './append.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ExpectedVersion } from './expected-version.js';
 import type { InlineProjection } from './inline-projection.js';
@@ -21,7 +22,8 @@ type RequestedEncrypted = Extract<EventData<'ReportRequested'>, { personal: unkn
  * ciphertext, and its hashes cover that.
  */
 export interface PersonalDataCipher {
-  encrypt(db: Kysely<Database>, data: RequestedInClear): Promise<RequestedEncrypted>;
+  /** The request encrypted under a new data key, and that key's row: append it alongside the request, so that both or neither are written. */
+  encrypt(data: RequestedInClear): { data: RequestedEncrypted; dataKey: Alongside };
   /** The events with their personal fields decrypted (or shown as erased when the key is gone). */
   reveal<E extends RecordedEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]>;
 }
@@ -83,7 +85,7 @@ export class EventStore {
     return this.personalData.reveal(db, events);
   }
 
-  append(streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], meta?: AppendMetadata): Promise<AppendResult> {
+  append(streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], meta?: AppendMetadata, options?: AppendOptions): Promise<AppendResult> {
     return append(
       {
         db: this.db,
@@ -97,6 +99,7 @@ export class EventStore {
       expected,
       events,
       meta,
+      options,
     );
   }
 

@@ -1,3 +1,4 @@
+import { writeAlongside, type Alongside } from './alongside.js';
 import { appendWithRetries, BatchMismatch, insertBatch, type AppendContext, type AppendResult, type ValidEvent } from './append.js';
 
 /** An append waiting for its batch: validated, with a known expected version. */
@@ -7,6 +8,7 @@ export interface PendingAppend {
   expected: number | 'no_stream';
   valid: ValidEvent[];
   callerIds: boolean;
+  alongside: readonly Alongside[];
 }
 
 export interface GroupCommitOptions {
@@ -24,7 +26,7 @@ interface Waiting extends PendingAppend {
 /**
  * Group commit for appends with a known expected version: appends to different streams that
  * arrive while the batches in flight are busy are written by the next batch, one INSERT and one
- * commit for all of them (and their inline projections in the same transaction).
+ * commit for all of them (and their rows alongside and inline projections in the same transaction).
  *
  * Each append's own checks still hold — the expected version through its stream's head row and
  * the (stream_id, stream_version) key, its hash chained from its own stream's head, its event ids
@@ -91,6 +93,7 @@ export class GroupCommit {
             trx,
             batch.map((w) => ({ streamId: w.streamId, version: w.expected === 'no_stream' ? 0 : w.expected, events: w.valid })),
           );
+          await writeAlongside(trx, batch.flatMap((w) => w.alongside));
           const events = out.flatMap((result) => result.events);
           for (const projection of ctx.projections) await projection.apply(trx, events);
           written = true;
@@ -107,7 +110,7 @@ export class GroupCommit {
       }
     }
     await Promise.all(
-      batch.map((w) => appendWithRetries(w.ctx, w.streamId, w.expected, w.valid, w.callerIds).then(w.resolve, w.reject)),
+      batch.map((w) => appendWithRetries(w.ctx, w.streamId, w.expected, w.valid, w.callerIds, w.alongside).then(w.resolve, w.reject)),
     );
   }
 }

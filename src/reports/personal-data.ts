@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { resolveSecret } from '../auth/secret.js';
 import type { Config } from '../config.js';
-import type { Database } from '../database/schema.js';
+import type { Database, ReportDataKeysTable } from '../database/schema.js';
+import type { Alongside, AlongsideWriter } from '../events/alongside.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { PersonalDataEnvelope, RequestedPersonalData, type EventData } from '../events/types.js';
 import { DataKeyUnavailableError } from './errors.js';
@@ -104,6 +105,24 @@ export function configuredPersonalData(config: Pick<Config, 'dataEncryptionKey' 
   return new PersonalData(current, config.dataEncryptionKeyPrevious === undefined ? [] : [keyEncryptionKey(config.dataEncryptionKeyPrevious)]);
 }
 
+type NewDataKey = Insertable<ReportDataKeysTable>;
+
+/**
+ * Writes new reports' data keys, in the transaction of their ReportRequested appends. A row already
+ * there belongs to no request — were its ReportRequested in the log, this append (to a new stream)
+ * would fail and take this write with it — but is a key left by a failed append of an earlier
+ * version, which wrote the key first, on its own: the new key replaces it.
+ */
+const newDataKeys: AlongsideWriter<NewDataKey> = {
+  async write(trx, rows) {
+    await trx
+      .insertInto('report_data_keys')
+      .values([...rows])
+      .onConflict((oc) => oc.column('report_id').doUpdateSet((eb) => ({ kek_id: eb.ref('excluded.kek_id'), wrapped_key: eb.ref('excluded.wrapped_key') })))
+      .execute();
+  },
+};
+
 /** A data key re-wrapped with the current key-encryption key: what `report_data_keys` gets instead of the old wrapping. */
 export interface Rewrapped {
   kekId: string;
@@ -144,23 +163,19 @@ export class PersonalData {
   }
 
   /**
-   * The request's data with title and params encrypted under the report's data key, which is
-   * created when the report has none yet (a retried request reuses it).
+   * The request's data with title and params encrypted under a new data key, and the key's row for
+   * `report_data_keys`. The row is appended alongside the request (request-report.ts): the key
+   * exists exactly when its ReportRequested does, and a request whose append fails (a conflict, a
+   * concurrent twin that won) leaves no key behind.
    */
-  async encrypt(db: Kysely<Database>, data: InClear): Promise<Encrypted> {
+  encrypt(data: InClear): { data: Encrypted; dataKey: Alongside<NewDataKey> } {
     const { title, params, ...rest } = data;
     const { reportId } = data;
-    const fresh = randomBytes(32);
-    const created = await db
-      .insertInto('report_data_keys')
-      .values({ report_id: reportId, kek_id: this.kek.id, wrapped_key: this.wrap(reportId, fresh) })
-      .onConflict((oc) => oc.column('report_id').doNothing())
-      .returning('report_id')
-      .executeTakeFirst();
-    // Nothing returned: the report has a key already (a retried request), which its ciphertext must use.
-    const key = created ? fresh : (await this.keys(db, [reportId])).get(reportId.toLowerCase());
-    if (!key) throw new DataKeyUnavailableError(reportId, 'deleted while the request was being written');
-    return { ...rest, personal: encryptWith(key, reportId, { title, params }) };
+    const key = randomBytes(32);
+    return {
+      data: { ...rest, personal: encryptWith(key, reportId, { title, params }) },
+      dataKey: { writer: newDataKeys, row: { report_id: reportId, kek_id: this.kek.id, wrapped_key: this.wrap(reportId, key) } },
+    };
   }
 
   /**

@@ -204,15 +204,18 @@ async function request(store: EventStore, input: RequestReportInput, actor: Acto
   const reportId = ids.reportId;
   const streamId = reportStreamId(reportId);
   // A new stream: 'no_stream' below is the load (nothing there yet).
-  // Title and params go into the log encrypted with the report's new data key (personal-data.ts).
-  const encrypted = await store.personalData.encrypt(store.db, data(reportId));
+  // Title and params go into the log encrypted with the report's new data key (personal-data.ts),
+  // whose row is written in the append's transaction: one commit, and no key without its request.
+  const { data: encrypted, dataKey } = store.personalData.encrypt(data(reportId));
   const events = decide({ type: 'RequestReport', data: encrypted }, null);
   const appended = await store.append(
     streamId,
     'no_stream',
-    // With a key, a concurrent twin's append is recognised by its event id and answered as the first one was.
+    // With a key, a concurrent twin's append is recognised by its event id and answered as the first
+    // one was (with the first one's data key: the twin's is rolled back with its append).
     events.map((e) => (ids.eventId ? { ...e, eventId: ids.eventId } : e)),
     { actor: actor.id, ...(options.requestId ? { requestId: options.requestId } : {}) },
+    { alongside: [dataKey] },
   );
   const first = appended.events[0];
   if (appended.idempotent) return answerRepeat(store, first, data(reportId), key!.data!, { reportId, streamId });

@@ -231,8 +231,8 @@ describe.each(backends)('GraphQL API on %s', (kind) => {
     for (let i = existing; i < 50; i++) {
       const reportId = crypto.randomUUID();
       // Encrypted, as requestReport writes them: every page decrypts its requests (one data-key query).
-      const data = await runtime.store.personalData.encrypt(runtime.store.db, { reportId, template: 'table', title: `bulk ${i}`, params: {}, owner: 'bulk' });
-      await runtime.store.append(`report-${reportId}`, 'no_stream', [{ type: 'ReportRequested', data }]);
+      const { data, dataKey } = runtime.store.personalData.encrypt({ reportId, template: 'table', title: `bulk ${i}`, params: {}, owner: 'bulk' });
+      await runtime.store.append(`report-${reportId}`, 'no_stream', [{ type: 'ReportRequested', data }], {}, { alongside: [dataKey] });
     }
     await workers.stop();
     // Let the event hub catch up with the appends above, so that only the request's statements count.

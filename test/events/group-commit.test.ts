@@ -74,18 +74,38 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect((await loadReportState(database.db, existing.reportId))?.attempts).toBe(2);
   });
 
-  it('encrypted requests of one batch: the projection decrypts every title and inserts every report', async () => {
+  it('encrypted requests of one batch: their data keys written alongside, the projection decrypts every title and inserts every report', async () => {
     const fresh = [newReportStream(), newReportStream(), newReportStream()];
-    const encrypted = await Promise.all(
-      fresh.map((s, i) => personalData.encrypt(database.db, { reportId: s.reportId, template: 'table', owner: 'user-1', title: `batch title ${i}`, params: { rows: 3 } })),
+    const encrypted = fresh.map((s, i) => personalData.encrypt({ reportId: s.reportId, template: 'table', owner: 'user-1', title: `batch title ${i}`, params: { rows: 3 } }));
+    const results = await inOneBatch(
+      fresh.map((s, i) => () => store.append(s.streamId, 'no_stream', [{ type: 'ReportRequested', data: encrypted[i]!.data }], {}, { alongside: [encrypted[i]!.dataKey] })),
     );
-    const results = await inOneBatch(fresh.map((s, i) => () => store.append(s.streamId, 'no_stream', [{ type: 'ReportRequested', data: encrypted[i]! }])));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     expect(new Set(results.map(transactionOf)).size).toBe(1);
     for (const [i, s] of fresh.entries()) {
       const state = await loadReportState(database.db, s.reportId);
       expect([state?.status, state?.title]).toEqual(['REQUESTED', `batch title ${i}`]);
     }
+  });
+
+  it('rows alongside commit with their append: one that fails writes neither its event nor its row, the others of the batch write both', async () => {
+    const taken = newReportStream();
+    await store.append(taken.streamId, 'no_stream', [requested(taken.reportId)]);
+    const good = [newReportStream(), newReportStream()];
+    const request = (s: { reportId: string }, title: string) => personalData.encrypt({ reportId: s.reportId, template: 'table', owner: 'user-1', title, params: { rows: 3 } });
+    const [a, late, b] = [request(good[0]!, 'kept 0'), request(taken, 'too late'), request(good[1]!, 'kept 1')];
+    const results = await inOneBatch<unknown>([
+      () => store.append(good[0]!.streamId, 'no_stream', [{ type: 'ReportRequested', data: a.data }], {}, { alongside: [a.dataKey] }),
+      () => store.append(taken.streamId, 'no_stream', [{ type: 'ReportRequested', data: late.data }], {}, { alongside: [late.dataKey] }), // the stream exists
+      () => store.append(good[1]!.streamId, 'no_stream', [{ type: 'ReportRequested', data: b.data }], {}, { alongside: [b.dataKey] }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+
+    const keys = await database.db.selectFrom('report_data_keys').select('report_id').where('report_id', 'in', [good[0]!.reportId, taken.reportId, good[1]!.reportId]).execute();
+    expect(keys.map((k) => k.report_id).sort()).toEqual([good[0]!.reportId, good[1]!.reportId].sort());
+    for (const [i, s] of good.entries()) expect((await loadReportState(database.db, s.reportId))?.title).toBe(`kept ${i}`);
+    expect((await loadReportState(database.db, taken.reportId))?.title).toBe('Quarterly revenue');
   });
 
   it('a failing append fails alone: a conflict, an idempotency mismatch and bad input; the rest of the batch commits', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAlongside } from '../../src/events/alongside.js';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { PersonalDataEnvelope } from '../../src/events/types.js';
 import { DataKeyUnavailableError } from '../../src/reports/errors.js';
@@ -59,26 +60,42 @@ describe.each(backends)('data keys on %s', (kind) => {
     await database?.close();
   });
 
-  it('one wrapped key per report, reused by a retried request; decrypted on read, ERASED once deleted', async () => {
+  /** What an append does with the key's row (requestReport appends it alongside the request). */
+  const encrypted = async (request: Parameters<PersonalData['encrypt']>[0]) => {
+    const { data: sealed, dataKey } = personal.encrypt(request);
+    await database.db.transaction().execute((trx) => writeAlongside(trx, [dataKey]));
+    return sealed;
+  };
+  const keyRows = (reportId: string) => database.db.selectFrom('report_data_keys').selectAll().where('report_id', '=', reportId).execute();
+
+  it('a new key per request, written only alongside it (encrypting writes nothing); decrypted on read, ERASED once deleted', async () => {
     const reportId = randomUUID();
-    const request = { reportId, template: 'table', owner: 'alice', ...data };
-    const first = await personal.encrypt(database.db, request);
-    const again = await personal.encrypt(database.db, request);
-    const rows = await database.db.selectFrom('report_data_keys').selectAll().where('report_id', '=', reportId).execute();
+    const { data: sealed, dataKey } = personal.encrypt({ reportId, template: 'table', owner: 'alice', ...data });
+    expect(await keyRows(reportId)).toEqual([]);
+    await database.db.transaction().execute((trx) => writeAlongside(trx, [dataKey]));
+    const rows = await keyRows(reportId);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.wrapped_key).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    const [a, b] = await personal.reveal(database.db, [asEvent(first), asEvent(again)]);
-    expect(a!.data).toMatchObject(data);
-    expect(b!.data).toMatchObject(data);
+    const [revealed] = await personal.reveal(database.db, [asEvent(sealed)]);
+    expect(revealed!.data).toMatchObject(data);
 
     await database.db.deleteFrom('report_data_keys').where('report_id', '=', reportId).execute();
-    const [erased] = await personal.reveal(database.db, [asEvent(first)]);
+    const [erased] = await personal.reveal(database.db, [asEvent(sealed)]);
     expect(erased!.data).toMatchObject({ title: ERASED, params: {} });
+  });
+
+  it('a key already there without its request (left by an earlier version whose append failed) is replaced by the one written with the request', async () => {
+    const reportId = randomUUID();
+    const orphan = await encrypted({ reportId, template: 'table', owner: 'alice', title: 'never appended', params: {} });
+    const sealed = await encrypted({ reportId, template: 'table', owner: 'alice', ...data });
+    expect(await keyRows(reportId)).toHaveLength(1);
+    expect((await personal.reveal(database.db, [asEvent(sealed)]))[0]!.data).toMatchObject(data);
+    await expect(personal.reveal(database.db, [asEvent(orphan)])).rejects.toThrow();
   });
 
   it('a changed DATA_ENCRYPTION_KEY is named, never decrypted into garbage', async () => {
     const reportId = randomUUID();
-    const sealed = await personal.encrypt(database.db, { reportId, template: 'table', owner: 'alice', ...data });
+    const sealed = await encrypted({ reportId, template: 'table', owner: 'alice', ...data });
     const other = new PersonalData(keyEncryptionKey('another-key-encryption-key-of-32-chars'));
     await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(DataKeyUnavailableError);
     await expect(other.reveal(database.db, [asEvent(sealed)])).rejects.toThrow(/DATA_ENCRYPTION_KEY, DATA_ENCRYPTION_KEY_PREVIOUS differ/);
@@ -86,8 +103,8 @@ describe.each(backends)('data keys on %s', (kind) => {
 
   it('rotation: the previous key still unwraps; each key is re-wrapped with the current one; a damaged key is left as it is and named', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
-    const sealedA = await personal.encrypt(database.db, { reportId: a, template: 'table', owner: 'alice', ...data });
-    await personal.encrypt(database.db, { reportId: b, template: 'table', owner: 'alice', ...data });
+    const sealedA = await encrypted({ reportId: a, template: 'table', owner: 'alice', ...data });
+    await encrypted({ reportId: b, template: 'table', owner: 'alice', ...data });
     await database.db.updateTable('report_data_keys').set({ wrapped_key: 'AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA' }).where('report_id', '=', b).execute();
     const next = keyEncryptionKey('the-next-key-encryption-key-of-32-chars');
     const rotating = new PersonalData(next, [keyEncryptionKey('a-key-encryption-key-of-32-chars-or-more')]);
