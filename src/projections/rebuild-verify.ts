@@ -45,7 +45,7 @@ export async function rebuildAndVerifyProjections(
     .execute(async (trx) => {
       await sql`CREATE TEMPORARY TABLE scratch_report_status (LIKE report_status INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
       await sql`CREATE TEMPORARY TABLE scratch_report_locations (LIKE report_locations INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
-      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, personalData, pageSize, postgresPoolOf(db));
+      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, personalData, { pageSize, pool: postgresPoolOf(db) });
       const result: RebuildVerifyResult = { ...replayed, differences: [], differenceCount: 0 };
       const diff = async (table: ProjectionDifference['table'], columns: string, key: (r: Record<string, unknown>) => string) => {
         const { rows } = await sql<{ side: 'live' | 'rebuilt'; row: Record<string, unknown> }>`

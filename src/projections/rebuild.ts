@@ -1,10 +1,9 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type pg from 'pg';
 import { postgresPoolOf } from '../database/pool-of.js';
 import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
 import { locationRow, statusRecord } from './report-rows.js';
-import { reportStreams } from './report-streams.js';
+import { reportStreams, type ReportStreamsOptions } from './report-streams.js';
 import { foldReport } from '../reports/report-state.js';
 
 export interface RebuildResult {
@@ -40,43 +39,43 @@ function insertJsonRows(trx: Transaction<Database>, table: string, rows: readonl
 /**
  * Folds every report stream with the projection's own fold and inserts the states into `tables`
  * (the live rebuild and `rebuild --verify` both use it): the streams come whole, in batches of
- * about `pageSize` (report-streams.ts; by COPY when `pool` is PostgreSQL's), and each batch's
+ * about `read.pageSize` (report-streams.ts; by COPY when `read.pool` is PostgreSQL's), and each batch's
  * rows are written while the next batch is read and folded. A write that fails fails the replay.
  */
-export async function replayReports(
-  trx: Transaction<Database>,
-  tables: ProjectionTables,
-  personalData: PersonalDataCipher,
-  pageSize: number,
-  pool?: pg.Pool,
-): Promise<RebuildResult> {
+export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, personalData: PersonalDataCipher, read: ReportStreamsOptions): Promise<RebuildResult> {
   const result: RebuildResult = { reports: 0, events: 0 };
   const writes: Promise<unknown>[] = [];
+  // The first write that failed: what the replay throws, not the "transaction is aborted" of a
+  // statement sent after it on the same connection.
+  let failed: { error: unknown } | null = null;
   const write = async (w: Promise<unknown>) => {
-    // Awaited in order below (or the replay failed first and the transaction rolls back).
-    w.catch(() => undefined);
+    w.catch((error: unknown) => (failed ??= { error }));
     writes.push(w);
     while (writes.length > WRITES_IN_FLIGHT) await writes.shift();
   };
-  for await (const streams of reportStreams(trx, pageSize, pool)) {
-    // Decrypted as the inline projection does (the same title, or ERASED once the key is gone): one key query a batch.
-    const revealed = await personalData.reveal(trx, streams.flat());
-    const states = [];
-    let at = 0;
-    for (const events of streams) {
-      const state = foldReport(revealed.slice(at, at + events.length));
-      at += events.length;
-      result.events += events.length;
-      if (state) states.push(state);
+  try {
+    for await (const streams of reportStreams(trx, read)) {
+      // Decrypted as the inline projection does (the same title, or ERASED once the key is gone): one key query a batch.
+      const revealed = await personalData.reveal(trx, streams.flat());
+      const states = [];
+      let at = 0;
+      for (const events of streams) {
+        const state = foldReport(revealed.slice(at, at + events.length));
+        at += events.length;
+        result.events += events.length;
+        if (state) states.push(state);
+      }
+      if (states.length > 0) {
+        await write(insertJsonRows(trx, tables.status, states.map(statusRecord)));
+        const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
+        if (locations.length > 0) await write(insertJsonRows(trx, tables.locations, locations));
+      }
+      result.reports += states.length;
     }
-    if (states.length > 0) {
-      await write(insertJsonRows(trx, tables.status, states.map(statusRecord)));
-      const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
-      if (locations.length > 0) await write(insertJsonRows(trx, tables.locations, locations));
-    }
-    result.reports += states.length;
+    while (writes.length > 0) await writes.shift();
+  } catch (error) {
+    throw failed ? (failed as { error: unknown }).error : error;
   }
-  while (writes.length > 0) await writes.shift();
   return result;
 }
 
@@ -90,6 +89,6 @@ export async function rebuildProjections(db: Kysely<Database>, personalData: Per
     await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
     await trx.deleteFrom('report_locations').execute();
     await trx.deleteFrom('report_status').execute();
-    return replayReports(trx, LIVE, personalData, pageSize, postgresPoolOf(db));
+    return replayReports(trx, LIVE, personalData, { pageSize, pool: postgresPoolOf(db) });
   });
 }

@@ -10,11 +10,17 @@ import { REPORT_STREAM_PREFIX } from '../reports/report-state.js';
 /** One report stream's events, in version order. */
 export type ReportStream = RecordedEvent[];
 
-/**
- * Bytes of COPY text taken at a time: about 1,000 events (a row is ~400–600 bytes of text), so
- * memory holds a few hundred KB of text and the streams of about one such batch.
- */
-const COPY_BATCH_BYTES = 512 * 1024;
+export interface ReportStreamsOptions {
+  /** Streams a batch holds (about: a COPY batch of text is taken whole). */
+  pageSize: number;
+  /** PostgreSQL's pool under the transaction: read by COPY on a second connection of it. */
+  pool?: pg.Pool;
+  /**
+   * Bytes of COPY text decoded at a time (default 512 KiB: about 1,000 events, a row being
+   * ~400–600 bytes of text); tests make it tiny so streams straddle batches.
+   */
+  copyBatchBytes?: number;
+}
 
 /**
  * Every report stream, stream after stream, each whole and in version order, in batches of at
@@ -24,15 +30,16 @@ const COPY_BATCH_BYTES = 512 * 1024;
  * (stream_id, stream_version) index, streamed by COPY on a second connection that imports `trx`'s
  * snapshot (it sees exactly the log `trx` sees), each row decoded as the driver would have
  * (audit/row-checks.ts) and then upcast and validated as every read is (toRecordedEvent). A stream
- * is handed on when the next one's first row arrives. Otherwise (PGlite): pages of `pageSize`
+ * is handed on when the next one's first row arrives. Otherwise (PGlite, a pool of one): pages of `pageSize`
  * stream ids, each page's events in one statement (readStreams) on `trx`.
  */
-export function reportStreams(trx: Transaction<Database>, pageSize: number, pool?: pg.Pool): AsyncGenerator<ReportStream[]> {
+export function reportStreams(trx: Transaction<Database>, options: ReportStreamsOptions): AsyncGenerator<ReportStream[]> {
+  const { pool, pageSize } = options;
   // COPY needs a connection beside the transaction's: a pool of one would wait forever.
-  return pool && pool.options.max >= 2 ? copiedStreams(trx, pool, pageSize) : pagedStreams(trx, pageSize);
+  return pool && pool.options.max >= 2 ? copiedStreams(trx, pool, pageSize, options.copyBatchBytes ?? 512 * 1024) : pagedStreams(trx, pageSize);
 }
 
-async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSize: number): AsyncGenerator<ReportStream[]> {
+async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSize: number, batchBytes: number): AsyncGenerator<ReportStream[]> {
   const { rows } = await sql<{ snapshot: string }>`SELECT pg_export_snapshot() AS snapshot`.execute(trx);
   const snapshot = rows[0]!.snapshot;
   if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`unexpected snapshot id ${snapshot}`);
@@ -51,7 +58,7 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
-    batches = copyOutBatches(client, query.sql, COPY_BATCH_BYTES);
+    batches = copyOutBatches(client, query.sql, batchBytes);
     let streams: ReportStream[] = [];
     let current: ReportStream = [];
     for await (const batch of batches) {
