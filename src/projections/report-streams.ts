@@ -6,6 +6,10 @@ import type { Database } from '../database/schema.js';
 import { readStreams, toRecordedEvent } from '../events/read.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { REPORT_STREAM_PREFIX } from '../reports/report-state.js';
+import { ReadAhead } from '../shared/read-ahead.js';
+
+/** Batches of COPY text read ahead of the one being decoded. */
+const COPY_READ_AHEAD = 2;
 
 /** One report stream's events, in version order. */
 export type ReportStream = RecordedEvent[];
@@ -55,13 +59,20 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
   const client = await pool.connect();
   let clean = false;
   let batches: AsyncGenerator<Uint8Array> | null = null;
+  let ahead: ReadAhead<Uint8Array> | null = null;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
-    batches = copyOutBatches(client, query.sql, batchBytes);
+    const copied = (batches = copyOutBatches(client, query.sql, batchBytes));
+    // The socket is drained a batch or two ahead while this thread decodes and folds: the server
+    // never waits for the process to ask (the batches are bytes: memory stays bounded).
+    ahead = new ReadAhead(async () => {
+      const next = await copied.next();
+      return next.done ? null : next.value;
+    }, COPY_READ_AHEAD);
     let streams: ReportStream[] = [];
     let current: ReportStream = [];
-    for await (const batch of batches) {
+    for (let batch = await ahead.take(); batch; batch = await ahead.take()) {
       for (const row of parseVerifyCopy(batch)) {
         const event = toRecordedEvent(toEventRow(row));
         if (current.length > 0 && current[0]!.streamId !== event.streamId) {
@@ -80,8 +91,12 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
     await client.query('COMMIT');
     clean = true;
   } finally {
-    // A COPY that failed or was left mid-way (the replay failed) leaves the connection unusable: destroy it.
-    if (!clean) await batches?.return(undefined).catch(() => undefined);
+    // A COPY that failed or was left mid-way (the replay failed) leaves the connection unusable:
+    // stop reading ahead, end the COPY's generator, destroy the connection.
+    if (!clean) {
+      await ahead?.close();
+      await batches?.return(undefined).catch(() => undefined);
+    }
     client.release(!clean);
   }
 }
