@@ -3,6 +3,7 @@ import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
 import { postgresPoolOf } from '../database/pool-of.js';
 import { replayReports } from './rebuild.js';
+import { REPLAY_PAGE_SIZE } from './report-streams.js';
 
 export interface ProjectionDifference {
   table: 'report_status' | 'report_locations';
@@ -37,7 +38,7 @@ export async function rebuildAndVerifyProjections(
   personalData: PersonalDataCipher,
   options: { pageSize?: number; maxDifferences?: number } = {},
 ): Promise<RebuildVerifyResult> {
-  const pageSize = options.pageSize ?? 500;
+  const pageSize = options.pageSize ?? REPLAY_PAGE_SIZE;
   const maxDifferences = options.maxDifferences ?? 100;
   return db
     .transaction()

@@ -3,7 +3,7 @@ import { postgresPoolOf } from '../database/pool-of.js';
 import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
 import { locationRow, statusRecord } from './report-rows.js';
-import { reportStreams, type ReportStreamsOptions } from './report-streams.js';
+import { REPLAY_PAGE_SIZE, reportStreams, type ReportStreamsOptions } from './report-streams.js';
 import { foldReport } from '../reports/report-state.js';
 
 export interface RebuildResult {
@@ -84,7 +84,7 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
  * old tables or the new ones. The tables are locked for writing meanwhile, so appends wait and
  * then fold their events onto the rebuilt rows.
  */
-export async function rebuildProjections(db: Kysely<Database>, personalData: PersonalDataCipher, pageSize = 500): Promise<RebuildResult> {
+export async function rebuildProjections(db: Kysely<Database>, personalData: PersonalDataCipher, pageSize = REPLAY_PAGE_SIZE): Promise<RebuildResult> {
   return db.transaction().execute(async (trx) => {
     await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
     await trx.deleteFrom('report_locations').execute();

