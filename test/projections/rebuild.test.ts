@@ -5,6 +5,7 @@ import { postgresPoolOf } from '../../src/database/pool-of.js';
 import type { Database } from '../../src/database/schema.js';
 import { CorruptEventError } from '../../src/events/read.js';
 import type { NewEvent } from '../../src/events/append.js';
+import type { Alongside } from '../../src/events/alongside.js';
 import { rebuildProjections, replayReports } from '../../src/projections/rebuild.js';
 import { rebuildAndVerifyProjections } from '../../src/projections/rebuild-verify.js';
 import type { ReportStreamsOptions } from '../../src/projections/report-streams.js';
@@ -47,11 +48,17 @@ describe.each(backends)('projections rebuild on %s', (kind) => {
   const ids = { stored: randomUUID(), failed: randomUUID(), deleted: randomUUID(), erased: randomUUID(), clear: randomUUID(), v1: randomUUID() };
   const stream = (id: string) => `report-${id}`;
 
-  const request = async (reportId: string, extra: { callbackUrl?: string; expiresAt?: string } = {}): Promise<NewEvent> => ({
-    type: 'ReportRequested',
-    data: await runtime.store.personalData.encrypt(runtime.store.db, { reportId, template: 'table', title: `${AWKWARD} ${reportId.slice(0, 4)}`, params: { note: AWKWARD }, owner: 'alice', ...extra }),
-  });
-  const append = (reportId: string, version: number, events: NewEvent[]) => runtime.store.append(stream(reportId), version === 0 ? 'no_stream' : version, events, { actor: 'alice' });
+  /** Each encrypted request's data key, written alongside its append (as requestReport does). */
+  const dataKeys = new Map<string, Alongside>();
+  const request = async (reportId: string, extra: { callbackUrl?: string; expiresAt?: string } = {}): Promise<NewEvent> => {
+    const { data, dataKey } = runtime.store.personalData.encrypt({ reportId, template: 'table', title: `${AWKWARD} ${reportId.slice(0, 4)}`, params: { note: AWKWARD }, owner: 'alice', ...extra });
+    dataKeys.set(reportId, dataKey);
+    return { type: 'ReportRequested', data };
+  };
+  const append = (reportId: string, version: number, events: NewEvent[]) => {
+    const dataKey = version === 0 ? dataKeys.get(reportId) : undefined;
+    return runtime.store.append(stream(reportId), version === 0 ? 'no_stream' : version, events, { actor: 'alice' }, { alongside: dataKey ? [dataKey] : [] });
+  };
   const rendered: NewEvent = { type: 'ReportRendered', data: { sha256: SHA, bytes: 1234, pages: 2, renderMs: 5, rendererVersion: 'test' } };
   const storedOn = (machine: string): NewEvent => ({ type: 'ReportStoredLocal', data: { region: 'iad', machine, key: `reports/${machine}.pdf`, sha256: SHA, bytes: 1234 } });
 
