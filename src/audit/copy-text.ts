@@ -9,7 +9,20 @@
  * that cannot read a row fails, it never judges a row it misread.
  */
 
+import { Buffer, isUtf8 } from 'node:buffer';
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * `decoder.decode(bytes)`, faster: Node 20's fatal TextDecoder decodes through ICU (~3 µs an event
+ * of verify), while isUtf8 and Buffer's decoding are simdutf. Same text for valid UTF-8, the same
+ * refusal of invalid; a leading BOM (which the decoder drops) takes the decoder.
+ */
+function decodeUtf8(bytes: Uint8Array): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return decoder.decode(bytes);
+  if (!isUtf8(bytes)) throw new TypeError('The encoded data was not valid for encoding utf-8');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
 
 const ESCAPES: Record<string, string> = { '\\': '\\', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 
@@ -29,7 +42,7 @@ export function copyTextValue(field: string): string | null {
  * `width` a row; a row of another width throws.
  */
 export function parseCopyText(bytes: Uint8Array, width: number): Array<Array<string | null>> {
-  const text = decoder.decode(bytes);
+  const text = decodeUtf8(bytes);
   const rows: Array<Array<string | null>> = [];
   let at = 0;
   while (at < text.length) {
