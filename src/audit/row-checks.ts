@@ -15,7 +15,7 @@ import { parseTimestamptz, recordedAtIso } from './recorded-at.js';
 
 /**
  * Every column of `events`, with data, metadata and recorded_at as the database's text: the
- * thread that reads does not parse them; the thread that hashes does (`toEventRow`).
+ * thread that reads does not parse them; the thread that hashes does (`checkRows`).
  */
 export const VERIFY_COLUMNS = [
   'global_position',
@@ -35,7 +35,7 @@ export const VERIFY_COLUMNS = [
 /** A row as VERIFY_COLUMNS selects it. */
 export type TextRow = Omit<EventRow, 'data' | 'metadata' | 'recorded_at'> & { data: string; metadata: string; recorded_at: string };
 
-/** The row as the driver would have returned it with the columns selected as stored. */
+/** The row as the driver would have returned it with the columns selected as stored (what checkRows must judge alike: the tests compare them). */
 export function toEventRow(row: TextRow): EventRow {
   // A literal, not a spread: one shape for every row (this runs for each event verified).
   return {
