@@ -61,31 +61,36 @@ export interface Predecessor {
   checkpoint?: Checkpoint;
 }
 
+function eventDescription(e: ChainedEvent): string {
+  return `event at position ${e.position} (${e.streamId} v${e.version})`;
+}
+
 /**
  * One event against its content and its stream's previous event. `pred` undefined: none is known;
  * that is a deleted event unless `predecessorMayBeAbsent` (an export that starts mid-log).
  */
 export function checkEvent(e: ChainedEvent, pred: Predecessor | undefined, predecessorMayBeAbsent = false): Finding[] {
   const found: Finding[] = [];
-  const what = `event at position ${e.position} (${e.streamId} v${e.version})`;
-  if (e.computedHash !== e.hash) found.push({ kind: 'CONTENT', message: `${what}: hash does not match its content — the event was changed after it was written` });
+  // The description is written only when something is found: verify checks every event, and most
+  // have nothing to say (and a closure per call costs as much: the TS loader wraps each in __name).
+  if (e.computedHash !== e.hash) found.push({ kind: 'CONTENT', message: `${eventDescription(e)}: hash does not match its content — the event was changed after it was written` });
   if (pred) {
     if (pred.version !== e.version - 1) {
-      found.push({ kind: 'VERSION_GAP', message: `${what}: the stream jumps from v${pred.version} to v${e.version} — an event was deleted or moved` });
+      found.push({ kind: 'VERSION_GAP', message: `${eventDescription(e)}: the stream jumps from v${pred.version} to v${e.version} — an event was deleted or moved` });
     } else if (pred.hash !== e.prevHash) {
       const where = pred.checkpoint ? ` (position ${pred.checkpoint.globalPosition})` : '';
-      found.push({ kind: 'CHAIN', message: `${what}: prev_hash is not the hash of v${pred.version}${where}` });
+      found.push({ kind: 'CHAIN', message: `${eventDescription(e)}: prev_hash is not the hash of v${pred.version}${where}` });
     }
     if (pred.checkpoint && e.checkpoint && compareCheckpoints(pred.checkpoint, e.checkpoint) > 0) {
       found.push({
         kind: 'ORDER',
-        message: `${what} precedes its stream's v${pred.version} (position ${pred.checkpoint.globalPosition}) in commit order — events were inserted or moved`,
+        message: `${eventDescription(e)} precedes its stream's v${pred.version} (position ${pred.checkpoint.globalPosition}) in commit order — events were inserted or moved`,
       });
     }
   } else if (e.version === 1) {
-    if (e.prevHash !== GENESIS_HASH) found.push({ kind: 'CHAIN', message: `${what}: prev_hash is not the genesis hash` });
+    if (e.prevHash !== GENESIS_HASH) found.push({ kind: 'CHAIN', message: `${eventDescription(e)}: prev_hash is not the genesis hash` });
   } else if (!predecessorMayBeAbsent) {
-    found.push({ kind: 'VERSION_GAP', message: `${what}: version ${e.version - 1} of the stream is missing — an event was deleted` });
+    found.push({ kind: 'VERSION_GAP', message: `${eventDescription(e)}: version ${e.version - 1} of the stream is missing — an event was deleted` });
   }
   return found;
 }

@@ -1,11 +1,11 @@
 import { sql } from 'kysely';
-import pg from 'pg';
 import { unreadableReason } from '../events/read.js';
 import type { EventRow } from '../events/recorded-event.js';
 import { TRANSACTION_ID } from '../events/safe-read.js';
 import { parseCopyText } from './copy-text.js';
-import { recomputedHash } from './log-checks.js';
+import { chainHashOfBody, hashedBodyAt, unstampedFieldsOfRow } from '../events/hash-chain.js';
 import { positionedLeafHash } from './merkle.js';
+import { parseTimestamptz, recordedAtIso } from './recorded-at.js';
 
 /**
  * The checks verify makes of each event on its own — its hash reproduces from its content, this
@@ -15,7 +15,7 @@ import { positionedLeafHash } from './merkle.js';
 
 /**
  * Every column of `events`, with data, metadata and recorded_at as the database's text: the
- * thread that reads does not parse them; the thread that hashes does (`toEventRow`).
+ * thread that reads does not parse them; the thread that hashes does (`checkRows`).
  */
 export const VERIFY_COLUMNS = [
   'global_position',
@@ -35,10 +35,7 @@ export const VERIFY_COLUMNS = [
 /** A row as VERIFY_COLUMNS selects it. */
 export type TextRow = Omit<EventRow, 'data' | 'metadata' | 'recorded_at'> & { data: string; metadata: string; recorded_at: string };
 
-// pg's own timestamptz parser, on both backends: the Date the driver would have made of this text.
-const parseTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) => Date;
-
-/** The row as the driver would have returned it with the columns selected as stored. */
+/** The row as the driver would have returned it with the columns selected as stored (what checkRows must judge alike: the tests compare them). */
 export function toEventRow(row: TextRow): EventRow {
   // A literal, not a spread: one shape for every row (this runs for each event verified).
   return {
@@ -134,12 +131,23 @@ export function checkRows(rows: readonly TextRow[]): RowVerdicts {
   const leaves = new Uint8Array(rows.length * LEAF_BYTES);
   for (let i = 0; i < rows.length; i++) {
     const text = rows[i]!;
-    const row = toEventRow(text);
-    const computed = recomputedHash(row);
-    if (computed !== row.hash) changed.push([i, computed]);
+    // What toEventRow and recomputedHash judge, without the Date: recorded_at goes from its text
+    // straight to the ISO string the hash covers (test/audit/verify-pool.test.ts compares them).
+    const row = {
+      global_position: text.global_position,
+      event_id: text.event_id,
+      stream_id: text.stream_id,
+      stream_version: text.stream_version,
+      type: text.type,
+      schema_version: text.schema_version,
+      data: JSON.parse(text.data) as unknown,
+      metadata: JSON.parse(text.metadata) as unknown,
+    };
+    const computed = chainHashOfBody(text.prev_hash, hashedBodyAt(unstampedFieldsOfRow(row), recordedAtIso(text.recorded_at)));
+    if (computed !== text.hash) changed.push([i, computed]);
     const reason = unreadableReason(row);
     if (reason !== null) unreadable.push([i, reason]);
-    leaves.set(positionedLeafHash(Number(row.global_position), row.hash), i * LEAF_BYTES);
+    leaves.set(positionedLeafHash(Number(text.global_position), text.hash), i * LEAF_BYTES);
   }
   return { changed, unreadable, leaves };
 }

@@ -208,15 +208,20 @@ class SealCursor {
     this.seals++;
   }
 
-  /**
-   * Accounts for one event in the seal its checkpoint falls in: closes the seals that end before
-   * it, and names the first event of a seal that is not the event the seal covers.
-   */
-  async place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string, positionedLeaf: Buffer): Promise<void> {
-    while (this.current && compareCheckpoints(at.checkpoint, this.current.last) > 0) {
+  /** Closes the seals that end before `checkpoint` (before placing an event there). */
+  async reach(checkpoint: Checkpoint): Promise<void> {
+    while (this.current && compareCheckpoints(checkpoint, this.current.last) > 0) {
       this.finish();
       await this.next();
     }
+  }
+
+  /**
+   * Accounts for one event in the seal its checkpoint falls in (after `reach`), and names the
+   * first event of a seal that is not the event the seal covers. Not async: it runs for every
+   * event, and awaiting each cost the reading thread a microtask an event.
+   */
+  place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string, positionedLeaf: Buffer): void {
     const s = this.current;
     if (!s) return;
     if (compareCheckpoints(at.checkpoint, s.first) < 0) {
@@ -477,7 +482,8 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: 
         }
 
         const leaf = Buffer.from(verdicts.leaves.buffer, verdicts.leaves.byteOffset + i * LEAF_BYTES, LEAF_BYTES);
-        await seals.place(at, r.hash, leaf);
+        if (seals.current && compareCheckpoints(checkpoint, seals.current.last) > 0) await seals.reach(checkpoint);
+        seals.place(at, r.hash, leaf);
       }
       options.onProgress?.(events);
     }

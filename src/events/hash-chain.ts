@@ -19,6 +19,11 @@ export interface HashedFields {
 
 /** The fields a stored row's hash covers, as stored (not upcast). */
 export function hashedFieldsOfRow(row: EventRow): HashedFields {
+  return { ...unstampedFieldsOfRow(row), recordedAt: new Date(row.recorded_at) };
+}
+
+/** The same but recorded_at (verify takes it from the column's text: audit/recorded-at.ts). */
+export function unstampedFieldsOfRow(row: Pick<EventRow, 'event_id' | 'stream_id' | 'stream_version' | 'type' | 'schema_version' | 'data' | 'metadata'>): Omit<HashedFields, 'recordedAt'> {
   return {
     eventId: row.event_id,
     streamId: row.stream_id,
@@ -27,7 +32,6 @@ export function hashedFieldsOfRow(row: EventRow): HashedFields {
     schemaVersion: row.schema_version,
     data: row.data,
     metadata: row.metadata,
-    recordedAt: new Date(row.recorded_at),
   };
 }
 
@@ -36,9 +40,14 @@ export function hashedFieldsOfRow(row: EventRow): HashedFields {
  * keys are written in their sorted (JCS) order directly; only data and metadata need sorting.
  */
 export function hashedBody(event: HashedFields): string {
+  return hashedBodyAt(event, event.recordedAt.toISOString());
+}
+
+/** hashedBody with recordedAt given as its ISO string. */
+export function hashedBodyAt(event: Omit<HashedFields, 'recordedAt'>, recordedAtIso: string): string {
   return (
     `{"data":${canonicalJson(event.data)},"eventId":${JSON.stringify(event.eventId)},` +
-    `"metadata":${canonicalJson(event.metadata)},"recordedAt":${JSON.stringify(event.recordedAt.toISOString())},` +
+    `"metadata":${canonicalJson(event.metadata)},"recordedAt":${JSON.stringify(recordedAtIso)},` +
     `"schemaVersion":${canonicalJson(event.schemaVersion)},"streamId":${JSON.stringify(event.streamId)},` +
     `"streamVersion":${canonicalJson(event.streamVersion)},"type":${JSON.stringify(event.type)}}`
   );

@@ -33,7 +33,7 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
 }
 
 /** The row's payload upcast and checked against its type's schema, and its metadata checked; or CorruptEventError. */
-function validated(row: EventRow): { event: QuireEvent; metadata: EventMetadata } {
+function validated(row: ReadabilityFields): { event: QuireEvent; metadata: EventMetadata } {
   let data: unknown;
   try {
     data = upcast(row.type as EventType, row.schema_version, row.data);
@@ -65,8 +65,11 @@ export interface QuarantinedEvent {
 
 export type QuarantineHandler = (event: QuarantinedEvent) => void;
 
+/** The columns that decide whether a row can be read (verify passes no more: row-checks.ts). */
+export type ReadabilityFields = Pick<EventRow, 'global_position' | 'stream_id' | 'stream_version' | 'type' | 'schema_version' | 'data' | 'metadata'>;
+
 /** Why `row` cannot be read by this code, or null when it can. */
-export function unreadableReason(row: EventRow): string | null {
+export function unreadableReason(row: ReadabilityFields): string | null {
   try {
     // The checks alone: verify asks this of every event and needs no event built.
     validated(row);

@@ -39,6 +39,35 @@ describe('COPY text format', () => {
     // Not UTF-8: refused, never replaced by U+FFFD and hashed.
     expect(() => parseCopyText(new Uint8Array([0x31, 0x09, 0xff, 0x09, 0x32, 0x0a]), 3)).toThrow();
   });
+
+  it('reads a batch of many pieces (decoded 64 KB at a time) exactly as decoding it whole would', () => {
+    // The reference: the whole batch through the fatal decoder, split where the real newlines and tabs are.
+    const whole = (bytes: Uint8Array) =>
+      new TextDecoder('utf-8', { fatal: true })
+        .decode(bytes)
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => line.split('\t').map(copyTextValue));
+    const escaped = AWKWARD.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    // Rows of varied lengths, so that multi-byte characters fall on every side of the 64 KB marks,
+    // and a row longer than a piece.
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) lines.push(`${i}\t${'😀é中'.repeat(i % 37)}${escaped}\t${i % 500 === 7 ? 'x'.repeat(70_000) : '\\N'}\n`);
+    const bytes = new TextEncoder().encode(lines.join(''));
+    expect(bytes.length).toBeGreaterThan(4 * 64 * 1024);
+    const rows = parseCopyText(bytes, 3);
+    expect(rows.length).toBe(3000);
+    expect(rows).toEqual(whole(bytes));
+    expect(rows[1]![1]).toBe(`😀é中${AWKWARD}`);
+    // Bad bytes anywhere, not only in the first piece, are refused; so is a last row cut short.
+    const bad = bytes.slice();
+    bad[bad.length - 10] = 0xff;
+    expect(() => parseCopyText(bad, 3)).toThrow(/not valid for encoding utf-8/);
+    expect(() => parseCopyText(bytes.subarray(0, bytes.length - 1), 3)).toThrow(/whole row/);
+    // A leading byte order mark is dropped, as the decoder drops it.
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('1\ta\tb\n')]);
+    expect(parseCopyText(bom, 3)).toEqual([['1', 'a', 'b']]);
+  });
 });
 
 describe.each(backends.filter((k) => k === 'postgres'))('verify by COPY on %s', (kind) => {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sealPending } from '../../src/audit/seal.js';
-import { checkRows, packRows, toEventRow, unpackRows, VERIFY_COLUMNS } from '../../src/audit/row-checks.js';
+import { checkRows, packRows, toEventRow, unpackRows, VERIFY_COLUMNS, type TextRow } from '../../src/audit/row-checks.js';
 import { verifyLog, verifyReadAhead } from '../../src/audit/verify.js';
 import { EVENT_COLUMNS, safeEvents } from '../../src/events/safe-read.js';
 import { recomputedHash } from '../../src/audit/log-checks.js';
@@ -41,6 +41,35 @@ describe.each(backends)('verify on a worker pool, on %s', (kind) => {
     expect(verdicts.changed).toEqual(changed);
     expect(verdicts.unreadable).toEqual(parsed.flatMap((r, i) => (unreadableReason(r) === null ? [] : [[i, unreadableReason(r)]])));
     expect(Buffer.from(verdicts.leaves)).toEqual(Buffer.concat(parsed.map((r) => positionedLeafHash(r.global_position, r.hash))));
+  });
+
+  it('judges rows as the driver\'s Date of their text did, whatever the recorded_at text and the session time zone', async () => {
+    // recorded_at goes from text to ISO without a Date on the fast path (recorded-at.ts): years
+    // before 1000 and BC, microseconds, and a session not in UTC take the parser; all must agree.
+    await tamper(database.db, async () => {
+      await sql`UPDATE events SET recorded_at = timestamptz '0500-03-01 01:02:03.456+00' WHERE stream_version = 2`.execute(database.db);
+      await sql`UPDATE events SET recorded_at = timestamptz '0044-03-15 12:00:00+00 BC' WHERE stream_version = 3 AND global_position % 2 = 0`.execute(database.db);
+      await sql`UPDATE events SET recorded_at = recorded_at + interval '1.000999 seconds' WHERE stream_version = 4`.execute(database.db);
+    });
+    // The path before: the driver's Date of the text (toEventRow), then the row checks of read.ts and log-checks.ts.
+    const before = (text: TextRow[]) => {
+      const rows = text.map(toEventRow);
+      return {
+        changed: rows.flatMap((r, i) => (recomputedHash(r) === r.hash ? [] : [[i, recomputedHash(r)]])),
+        unreadable: rows.flatMap((r, i) => (unreadableReason(r) === null ? [] : [[i, unreadableReason(r)]])),
+        leaves: new Uint8Array(Buffer.concat(rows.map((r) => positionedLeafHash(r.global_position, r.hash)))),
+      };
+    };
+    for (const zone of [sql`'UTC'`, sql`INTERVAL '+05:30' HOUR TO MINUTE`, sql`INTERVAL '-08:00' HOUR TO MINUTE`]) {
+      const text = await database.db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL TIME ZONE ${zone}`.execute(trx);
+        return safeEvents(trx).select(VERIFY_COLUMNS).execute();
+      });
+      const reference = before(text);
+      const tampered = text.flatMap((r, i) => (r.stream_version === 2 || r.stream_version === 4 || (r.stream_version === 3 && r.global_position % 2 === 0) ? [i] : []));
+      expect(reference.changed.map(([i]) => i)).toEqual(tampered);
+      expect(checkRows(text)).toEqual(reference);
+    }
   });
 
   it('a worker that dies fails the verify loudly, whether it exits or throws', async () => {
