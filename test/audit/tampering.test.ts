@@ -54,9 +54,13 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
 
   it('an untouched log verifies clean, extends its digest, and its export passes import-check', async () => {
     // More history after the digest: still an extension of it.
+    // Each append waited out of the safe-read horizon (another test's open transaction on the
+    // cluster can hold it back): the seal and the verifies must all see it.
     await store.append(streamIds[0]!, 4, [failed(4)]);
+    await untilAllSafe(database.db);
     await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     await store.append(streamIds[1]!, 4, [failed(4)]); // unsealed tail
+    await untilAllSafe(database.db);
     for (const cursor of [false, kind === 'postgres']) {
       const report = await verify({ fromDigest: digest, batchSize: 7, cursor });
       expect(report.problems).toEqual([]);
@@ -217,9 +221,11 @@ describe.each(backends)('the tampering matrix on %s', (kind) => {
     expect(await verify({ legacySeals: 4 })).toMatchObject({ ok: true, seals: 4, sealedEvents: 20 });
     // Signed seals follow; an unsigned one after them is a forgery whatever the count says.
     await store.append(streamIds[0]!, 4, [failed(4)]);
+    await untilAllSafe(database.db);
     await sealPending(database.db, { signer: testSigner, maxEvents: 6 });
     expect(await verify({ legacySeals: 4 })).toMatchObject({ ok: true, seals: 5 });
     await store.append(streamIds[1]!, 4, [failed(4)]);
+    await untilAllSafe(database.db);
     await writeLegacySeals(database.db, 6);
     const downgraded = await verify({ legacySeals: 100 });
     expect(downgraded.problems).toEqual([expect.objectContaining({ kind: 'SIGNATURE', sealSeq: 6, message: expect.stringMatching(/follows signed seals/) })]);
