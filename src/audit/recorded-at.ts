@@ -1,7 +1,4 @@
-import pg from 'pg';
-
-// pg's own timestamptz parser, on both backends: the Date the driver would have made of this text.
-export const parseTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) => Date;
+import { parseTimestamptz } from '../events/copy-rows.js';
 
 /**
  * recorded_at as an event's hash covers it (toISOString of the Date the driver makes of the

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { parseTimestamptz, recordedAtIso } from '../../src/audit/recorded-at.js';
+import { recordedAtIso } from '../../src/audit/recorded-at.js';
+import { parseTimestamptz } from '../../src/events/copy-rows.js';
 import { backends, openTestDatabase } from '../support/databases.js';
 
 // The path verify took before the fast one: the driver's Date, then toISOString (which throws for
