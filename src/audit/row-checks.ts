@@ -2,7 +2,7 @@ import { unreadableReason } from '../events/read.js';
 import { EVENT_COPY_FIELDS, parseTextRows, type TextRow } from '../events/copy-rows.js';
 import { chainHashOfBody, hashedBodyAt, unstampedFieldsOfRow } from '../events/hash-chain.js';
 import { positionedLeafHash } from './merkle.js';
-import { recordedAtIso } from './recorded-at.js';
+import { recordedAtIso } from '../events/recorded-at.js';
 
 /**
  * The checks verify makes of each event on its own — its hash reproduces from its content, this

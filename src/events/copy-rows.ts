@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import pg from 'pg';
 import { copyRows, type CopyFields } from './copy-text.js';
+import { parseTimestamptz, recordedAtDate } from './recorded-at.js';
 import type { EventRow } from './recorded-event.js';
 import { TRANSACTION_ID } from './safe-read.js';
 
@@ -33,9 +33,6 @@ export const EVENT_COPY_FIELDS = ['global_position', 'event_id', 'stream_id', 's
 
 /** A row as EVENT_COPY_COLUMNS selects it. */
 export type TextRow = Omit<EventRow, 'data' | 'metadata' | 'recorded_at'> & { data: string; metadata: string; recorded_at: string };
-
-// pg's own timestamptz parser, on both backends: the Date the driver would have made of this text.
-export const parseTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) => Date;
 
 /** The row as the driver would have returned it with the columns selected as stored (EVENT_COLUMNS). */
 export function toEventRow(row: TextRow): EventRow {
@@ -99,7 +96,7 @@ export function parseEventRows(bytes: Uint8Array): EventRow[] {
     schema_version: Number(text(f, 'schema_version')),
     data: JSON.parse(text(f, 'data')) as unknown,
     metadata: JSON.parse(text(f, 'metadata')) as unknown,
-    recorded_at: parseTimestamptz(text(f, 'recorded_at')),
+    recorded_at: recordedAtDate(text(f, 'recorded_at')),
     transaction_id: text(f, 'transaction_id'),
     prev_hash: text(f, 'prev_hash'),
     hash: text(f, 'hash'),

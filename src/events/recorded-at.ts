@@ -1,4 +1,7 @@
-import { parseTimestamptz } from '../events/copy-rows.js';
+import pg from 'pg';
+
+// pg's own timestamptz parser, on both backends: the Date the driver would have made of this text.
+export const parseTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) => Date;
 
 /**
  * recorded_at as an event's hash covers it (toISOString of the Date the driver makes of the
@@ -10,6 +13,15 @@ import { parseTimestamptz } from '../events/copy-rows.js';
  */
 export function recordedAtIso(text: string): string {
   return utcTextAsIso(text) ?? new Date(parseTimestamptz(text)).toISOString();
+}
+
+/**
+ * The Date the driver makes of recorded_at's text (parseTimestamptz), by the same fast path: V8
+ * reads an ISO string several times faster than the driver's regular expression reads the text.
+ */
+export function recordedAtDate(text: string): Date {
+  const iso = utcTextAsIso(text);
+  return iso === null ? parseTimestamptz(text) : new Date(iso);
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
