@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { packRows, unpackOrderRows, type CheckedBatch, type RowVerdicts, type TextRow } from './row-checks.js';
+import type { TextRow } from '../events/copy-rows.js';
+import { packRows, unpackOrderRows, type CheckedBatch, type RowVerdicts } from './row-checks.js';
 
-/** `rows` packed (row-checks.ts packRows), or `copy`: whole rows of COPY text (copy-text.ts), transferred. */
+/** `rows` packed (row-checks.ts packRows), or `copy`: whole rows of COPY text (events/copy-text.ts), transferred. */
 export type ToHashWorker = { id: number; rows: unknown[] } | { id: number; copy: Uint8Array };
 /** `order`: for a `copy` batch, the rows' ORDER_FIELDS packed (packOrderRows). */
 export type FromHashWorker = { id: number; verdicts: RowVerdicts; order?: unknown[] } | { id: number; error: string };
@@ -57,7 +58,7 @@ export class HashPool {
   }
 
   /**
-   * Parses and checks whole rows of COPY text of VERIFY_COLUMNS. `copy`'s buffer is transferred
+   * Parses and checks whole rows of COPY text of EVENT_COPY_COLUMNS. `copy`'s buffer is transferred
    * (not copied): the caller must not use it afterwards.
    */
   async checkCopy(copy: Uint8Array): Promise<CheckedBatch> {

@@ -1,11 +1,8 @@
-import { sql } from 'kysely';
 import { unreadableReason } from '../events/read.js';
-import type { EventRow } from '../events/recorded-event.js';
-import { TRANSACTION_ID } from '../events/safe-read.js';
-import { parseCopyText } from './copy-text.js';
+import { EVENT_COPY_FIELDS, parseTextRows, type TextRow } from '../events/copy-rows.js';
 import { chainHashOfBody, hashedBodyAt, unstampedFieldsOfRow } from '../events/hash-chain.js';
 import { positionedLeafHash } from './merkle.js';
-import { parseTimestamptz, recordedAtIso } from './recorded-at.js';
+import { recordedAtIso } from '../events/recorded-at.js';
 
 /**
  * The checks verify makes of each event on its own — its hash reproduces from its content, this
@@ -14,55 +11,11 @@ import { parseTimestamptz, recordedAtIso } from './recorded-at.js';
  */
 
 /**
- * Every column of `events`, with data, metadata and recorded_at as the database's text: the
- * thread that reads does not parse them; the thread that hashes does (`checkRows`).
- */
-export const VERIFY_COLUMNS = [
-  'global_position',
-  'event_id',
-  'stream_id',
-  'stream_version',
-  'type',
-  'schema_version',
-  sql<string>`data::text`.as('data'),
-  sql<string>`metadata::text`.as('metadata'),
-  sql<string>`recorded_at::text`.as('recorded_at'),
-  TRANSACTION_ID,
-  'prev_hash',
-  'hash',
-] as const;
-
-/** A row as VERIFY_COLUMNS selects it. */
-export type TextRow = Omit<EventRow, 'data' | 'metadata' | 'recorded_at'> & { data: string; metadata: string; recorded_at: string };
-
-/** The row as the driver would have returned it with the columns selected as stored (what checkRows must judge alike: the tests compare them). */
-export function toEventRow(row: TextRow): EventRow {
-  // A literal, not a spread: one shape for every row (this runs for each event verified).
-  return {
-    global_position: row.global_position,
-    event_id: row.event_id,
-    stream_id: row.stream_id,
-    stream_version: row.stream_version,
-    type: row.type,
-    schema_version: row.schema_version,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    recorded_at: parseTimestamptz(row.recorded_at),
-    transaction_id: row.transaction_id,
-    prev_hash: row.prev_hash,
-    hash: row.hash,
-  };
-}
-
-/** VERIFY_COLUMNS' names, in their order. */
-export const VERIFY_FIELDS = ['global_position', 'event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at', 'transaction_id', 'prev_hash', 'hash'] as const satisfies ReadonlyArray<keyof TextRow>;
-
-/**
  * Rows as one flat array of their fields, to post to a worker: cloning it costs the reading
  * thread about 2.5× less than cloning the row objects (whose keys are written again for each row).
  */
 export function packRows(rows: readonly TextRow[]): unknown[] {
-  return packFields(rows, VERIFY_FIELDS);
+  return packFields(rows, EVENT_COPY_FIELDS);
 }
 
 /** `fields` of every row, row after row, in one flat array. */
@@ -77,7 +30,7 @@ export function unpackRows(packed: readonly unknown[]): TextRow[] {
   const rows: TextRow[] = [];
   for (let at = 0; at < packed.length; ) {
     const row: Record<string, unknown> = {};
-    for (const f of VERIFY_FIELDS) row[f] = packed[at++];
+    for (const f of EVENT_COPY_FIELDS) row[f] = packed[at++];
     rows.push(row as unknown as TextRow);
   }
   return rows;
@@ -152,34 +105,8 @@ export function checkRows(rows: readonly TextRow[]): RowVerdicts {
   return { changed, unreadable, leaves };
 }
 
-/**
- * COPY text (copy-text.ts) of VERIFY_COLUMNS, in that order, as the rows the driver returns for
- * them: the integers as numbers (connect.ts reads int8 as a number), every other column as text.
- */
-export function parseVerifyCopy(bytes: Uint8Array): TextRow[] {
-  return parseCopyText(bytes, VERIFY_FIELDS.length).map((f) => {
-    // Every column of events is NOT NULL: a NULL means the text was misread.
-    if (f.includes(null)) throw new Error(`${VERIFY_FIELDS[f.indexOf(null)]} is NULL in a COPY row of events`);
-    const text = f as string[];
-    return {
-      global_position: Number(text[0]),
-      event_id: text[1]!,
-      stream_id: text[2]!,
-      stream_version: Number(text[3]),
-      type: text[4]!,
-      schema_version: Number(text[5]),
-      data: text[6]!,
-      metadata: text[7]!,
-      recorded_at: text[8]!,
-      transaction_id: text[9]!,
-      prev_hash: text[10]!,
-      hash: text[11]!,
-    };
-  });
-}
-
 /** checkRows of a batch of COPY text, with what the ordered checks need of its rows (packOrderRows). */
 export function checkCopy(bytes: Uint8Array): { verdicts: RowVerdicts; order: unknown[] } {
-  const rows = parseVerifyCopy(bytes);
+  const rows = parseTextRows(bytes);
   return { verdicts: checkRows(rows), order: packOrderRows(rows) };
 }

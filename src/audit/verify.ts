@@ -8,7 +8,8 @@ import { encodeCheckpoint, START, type Checkpoint, compareCheckpoints } from '..
 import { HashPool } from './hash-pool.js';
 import { checkEvent, checkSeal, checkSealRange } from './log-checks.js';
 import { MerkleBuilder, sealLeaf } from './merkle.js';
-import { checkRows, LEAF_BYTES, parseVerifyCopy, VERIFY_COLUMNS, type CheckedBatch, type TextRow } from './row-checks.js';
+import { EVENT_COPY_COLUMNS, parseTextRows, type TextRow } from '../events/copy-rows.js';
+import { checkRows, LEAF_BYTES, type CheckedBatch } from './row-checks.js';
 import { copyOutBatches } from '../database/copy-out.js';
 import { postgresPoolOf } from '../database/pool-of.js';
 import { decodeLeaves, SEAL_COLUMNS, toSeal, type Seal, type SealLeaves, type SealTrust } from './seal.js';
@@ -330,7 +331,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     return verifyFrom(db, options, {
       kind: 'rows',
       next: async () => {
-        const rows = await safeEvents(db, { after }).select(VERIFY_COLUMNS).limit(batchSize).execute();
+        const rows = await safeEvents(db, { after }).select(EVENT_COPY_COLUMNS).limit(batchSize).execute();
         const last = rows.at(-1);
         if (last) after = checkpointOf(last);
         return rows;
@@ -346,7 +347,7 @@ export async function verifyLog(db: Kysely<Database>, options: VerifyOptions = {
     .setAccessMode('read only')
     .execute(async (trx) => {
       if (copyPool) return verifyByCopy(trx, copyPool, options);
-      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(VERIFY_COLUMNS)}`.execute(trx);
+      await sql`DECLARE quire_verify NO SCROLL CURSOR FOR ${safeEvents(trx).select(EVENT_COPY_COLUMNS)}`.execute(trx);
       const fetch = sql<Row>`FETCH ${sql.raw(String(batchSize))} FROM quire_verify`;
       return verifyFrom(trx, options, { kind: 'rows', next: async () => (await fetch.execute(trx)).rows });
     });
@@ -362,7 +363,7 @@ async function verifyByCopy(trx: Transaction<Database>, pool: pg.Pool, options: 
   const snapshot = rows[0]!.snapshot;
   if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`unexpected snapshot id ${snapshot}`);
   // The one definition of the safe rows; it takes no parameters (COPY accepts none).
-  const query = safeEvents(trx).select(VERIFY_COLUMNS).compile();
+  const query = safeEvents(trx).select(EVENT_COPY_COLUMNS).compile();
   if (query.parameters.length > 0) throw new Error('the safe read of the whole log has parameters: COPY cannot take them');
   const client = await pool.connect();
   let clean = false;
@@ -434,7 +435,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: 
     if (batch === null || batch.length === 0) return null;
     let checked: Promise<CheckedBatch> | (() => CheckedBatch);
     const checkedHere = (rows: TextRow[]): CheckedBatch => ({ rows, verdicts: checkRows(rows) });
-    if (batch instanceof Uint8Array) checked = pool ? pool.checkCopy(batch) : () => checkedHere(parseVerifyCopy(batch));
+    if (batch instanceof Uint8Array) checked = pool ? pool.checkCopy(batch) : () => checkedHere(parseTextRows(batch));
     else checked = pool ? pool.check(batch).then((verdicts) => ({ rows: batch, verdicts })) : () => checkedHere(batch);
     if (typeof checked !== 'function') checked.catch(() => undefined); // taken (and thrown) in order below
     return { checked };

@@ -22,7 +22,7 @@ export function hashedFieldsOfRow(row: EventRow): HashedFields {
   return { ...unstampedFieldsOfRow(row), recordedAt: new Date(row.recorded_at) };
 }
 
-/** The same but recorded_at (verify takes it from the column's text: audit/recorded-at.ts). */
+/** The same but recorded_at (verify takes it from the column's text: recorded-at.ts). */
 export function unstampedFieldsOfRow(row: Pick<EventRow, 'event_id' | 'stream_id' | 'stream_version' | 'type' | 'schema_version' | 'data' | 'metadata'>): Omit<HashedFields, 'recordedAt'> {
   return {
     eventId: row.event_id,

@@ -1,8 +1,8 @@
 import { sql, type Transaction } from 'kysely';
 import type pg from 'pg';
-import { parseVerifyCopy, toEventRow, VERIFY_COLUMNS } from '../audit/row-checks.js';
 import { copyOutBatches } from '../database/copy-out.js';
 import type { Database } from '../database/schema.js';
+import { EVENT_COPY_COLUMNS, parseEventRows } from '../events/copy-rows.js';
 import { readStreams, toRecordedEvent } from '../events/read.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { REPORT_STREAM_PREFIX } from '../reports/report-state.js';
@@ -39,7 +39,7 @@ export interface ReportStreamsOptions {
  * On PostgreSQL with a pool of two or more (`pool`): one ordered read over the
  * (stream_id, stream_version) index, streamed by COPY on a second connection that imports `trx`'s
  * snapshot (it sees exactly the log `trx` sees), each row decoded as the driver would have
- * (audit/row-checks.ts) and then upcast and validated as every read is (toRecordedEvent). A stream
+ * (events/copy-rows.ts) and then upcast and validated as every read is (toRecordedEvent). A stream
  * is handed on when the next one's first row arrives. Otherwise (PGlite, a pool of one): pages of `pageSize`
  * stream ids, each page's events in one statement (readStreams) on `trx`.
  */
@@ -56,7 +56,7 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
   // COPY takes no parameters: the prefix is a literal.
   const query = trx
     .selectFrom('events')
-    .select(VERIFY_COLUMNS)
+    .select(EVENT_COPY_COLUMNS)
     .where('stream_id', 'like', sql.lit(`${REPORT_STREAM_PREFIX}%`))
     .orderBy('stream_id')
     .orderBy('stream_version')
@@ -79,8 +79,8 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
     let streams: ReportStream[] = [];
     let current: ReportStream = [];
     for (let batch = await ahead.take(); batch; batch = await ahead.take()) {
-      for (const row of parseVerifyCopy(batch)) {
-        const event = toRecordedEvent(toEventRow(row));
+      for (const row of parseEventRows(batch)) {
+        const event = toRecordedEvent(row);
         if (current.length > 0 && current[0]!.streamId !== event.streamId) {
           streams.push(current);
           current = [];

@@ -1,12 +1,13 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { copyTextValue, parseCopyText } from '../../src/audit/copy-text.js';
-import { checkCopy, checkRows, parseVerifyCopy, unpackOrderRows, VERIFY_COLUMNS, ORDER_FIELDS } from '../../src/audit/row-checks.js';
+import { copyTextValue, parseCopyText } from '../../src/events/copy-text.js';
+import { EVENT_COPY_COLUMNS, parseEventRows, parseTextRows } from '../../src/events/copy-rows.js';
+import { checkCopy, checkRows, unpackOrderRows, ORDER_FIELDS } from '../../src/audit/row-checks.js';
 import { sealPending } from '../../src/audit/seal.js';
 import { verifyLog } from '../../src/audit/verify.js';
 import { postgresPoolOf } from '../../src/database/pool-of.js';
 import { copyOutBatches } from '../../src/database/copy-out.js';
-import { safeEvents } from '../../src/events/safe-read.js';
+import { EVENT_COLUMNS, safeEvents } from '../../src/events/safe-read.js';
 import { backends, openTestDatabase, type TestDatabase } from '../support/databases.js';
 import { untilAllSafe } from '../support/safe-log.js';
 import { testSigner, testTrust } from '../support/seal-key.js';
@@ -38,6 +39,18 @@ describe('COPY text format', () => {
     expect(() => parseCopyText(new TextEncoder().encode('1\ta\tb\tc\n'), 3)).toThrow(/more than 3 fields/);
     // Not UTF-8: refused, never replaced by U+FFFD and hashed.
     expect(() => parseCopyText(new Uint8Array([0x31, 0x09, 0xff, 0x09, 0x32, 0x0a]), 3)).toThrow();
+  });
+
+  it('reads a row of events only whole and without NULLs, in column order', () => {
+    const line = (fields: string[]) => new TextEncoder().encode(`${fields.join('\t')}\n`);
+    const row = ['7', 'e-1', 'report-1', '2', 'ReportFailed', '1', '{"a": "t\\\\tb"}', '{}', '2026-12-03 16:00:00.123456+00', '42', 'p', 'h'];
+    expect(parseEventRows(line(row))).toEqual([
+      { global_position: 7, event_id: 'e-1', stream_id: 'report-1', stream_version: 2, type: 'ReportFailed', schema_version: 1, data: { a: 't\tb' }, metadata: {}, recorded_at: new Date('2026-12-03T16:00:00.123Z'), transaction_id: '42', prev_hash: 'p', hash: 'h' },
+    ]);
+    expect(parseTextRows(line(row))[0]).toMatchObject({ data: '{"a": "t\\tb"}', recorded_at: '2026-12-03 16:00:00.123456+00' });
+    expect(() => parseEventRows(line(row.map((f, i) => (i === 7 ? '\\N' : f))))).toThrow(/metadata is NULL/);
+    expect(() => parseTextRows(line(row.slice(0, 11)))).toThrow(/11 fields, expected 12/);
+    expect(() => parseEventRows(line([...row, 'x']))).toThrow(/more than 12 fields/);
   });
 
   it('reads a batch of many pieces (decoded 64 KB at a time) exactly as decoding it whole would', () => {
@@ -83,7 +96,7 @@ describe.each(backends.filter((k) => k === 'postgres'))('verify by COPY on %s', 
     const client = await pool().connect();
     try {
       const parts: Uint8Array[] = [];
-      for await (const batch of copyOutBatches(client, safeEvents(database.db).select(VERIFY_COLUMNS).compile().sql, 1 << 20)) parts.push(batch);
+      for await (const batch of copyOutBatches(client, safeEvents(database.db).select(EVENT_COPY_COLUMNS).compile().sql, 1 << 20)) parts.push(batch);
       return new Uint8Array(Buffer.concat(parts));
     } finally {
       client.release();
@@ -104,10 +117,12 @@ describe.each(backends.filter((k) => k === 'postgres'))('verify by COPY on %s', 
         await sql`UPDATE events SET data = ${JSON.stringify(r.data)}::jsonb, metadata = ${JSON.stringify(r.metadata)}::jsonb, prev_hash = ${r.prev_hash}, hash = ${r.hash} WHERE global_position = ${r.global_position}`.execute(database.db);
       }
     });
-    const driver = await safeEvents(database.db).select(VERIFY_COLUMNS).execute();
+    const driver = await safeEvents(database.db).select(EVENT_COPY_COLUMNS).execute();
     expect(driver.some((r) => r.data.includes('\\t') && r.metadata.includes('😀'))).toBe(true);
-    const copied = parseVerifyCopy(await copyText());
+    const copied = parseTextRows(await copyText());
     expect(copied).toEqual(driver);
+    // In one pass, the rows the driver returns for the columns as stored (what the rebuild folds).
+    expect(parseEventRows(await copyText())).toEqual(await safeEvents(database.db).select(EVENT_COLUMNS).execute());
     const { verdicts, order } = checkCopy(await copyText());
     expect(verdicts).toEqual(checkRows(driver));
     expect(unpackOrderRows(order)).toEqual(driver.map((r) => Object.fromEntries(ORDER_FIELDS.map((f) => [f, r[f]]))));

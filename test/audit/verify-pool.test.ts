@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sealPending } from '../../src/audit/seal.js';
-import { checkRows, packRows, toEventRow, unpackRows, VERIFY_COLUMNS, type TextRow } from '../../src/audit/row-checks.js';
+import { checkRows, packRows, unpackRows } from '../../src/audit/row-checks.js';
+import { EVENT_COPY_COLUMNS, toEventRow, type TextRow } from '../../src/events/copy-rows.js';
 import { verifyLog, verifyReadAhead } from '../../src/audit/verify.js';
 import { EVENT_COLUMNS, safeEvents } from '../../src/events/safe-read.js';
 import { recomputedHash } from '../../src/audit/log-checks.js';
@@ -32,7 +33,7 @@ describe.each(backends)('verify on a worker pool, on %s', (kind) => {
     // A timestamp with microseconds (tampered: quire writes milliseconds) must turn into the same Date too.
     await tamper(database.db, () => sql`UPDATE events SET recorded_at = recorded_at + interval '1.234567 seconds' WHERE stream_version = 2`.execute(database.db));
     const parsed = await safeEvents(database.db).select(EVENT_COLUMNS).execute();
-    const text = await safeEvents(database.db).select(VERIFY_COLUMNS).execute();
+    const text = await safeEvents(database.db).select(EVENT_COPY_COLUMNS).execute();
     expect(text.map(toEventRow)).toEqual(parsed);
     expect(unpackRows(structuredClone(packRows(text)))).toEqual(text);
     const verdicts = checkRows(text);
@@ -63,7 +64,7 @@ describe.each(backends)('verify on a worker pool, on %s', (kind) => {
     for (const zone of [sql`'UTC'`, sql`INTERVAL '+05:30' HOUR TO MINUTE`, sql`INTERVAL '-08:00' HOUR TO MINUTE`]) {
       const text = await database.db.transaction().execute(async (trx) => {
         await sql`SET LOCAL TIME ZONE ${zone}`.execute(trx);
-        return safeEvents(trx).select(VERIFY_COLUMNS).execute();
+        return safeEvents(trx).select(EVENT_COPY_COLUMNS).execute();
       });
       const reference = before(text);
       const tampered = text.flatMap((r, i) => (r.stream_version === 2 || r.stream_version === 4 || (r.stream_version === 3 && r.global_position % 2 === 0) ? [i] : []));

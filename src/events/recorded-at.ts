@@ -15,6 +15,15 @@ export function recordedAtIso(text: string): string {
   return utcTextAsIso(text) ?? new Date(parseTimestamptz(text)).toISOString();
 }
 
+/**
+ * The Date the driver makes of recorded_at's text (parseTimestamptz), by the same fast path: V8
+ * reads an ISO string several times faster than the driver's regular expression reads the text.
+ */
+export function recordedAtDate(text: string): Date {
+  const iso = utcTextAsIso(text);
+  return iso === null ? parseTimestamptz(text) : new Date(iso);
+}
+
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** `YYYY-MM-DD HH:MM:SS[.f{1,6}]+00` as ISO milliseconds, or null when the text is not that. */
