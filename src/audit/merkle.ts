@@ -64,20 +64,19 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
 
 /**
  * Streaming root: O(log n) memory. `stack` holds the roots of complete subtrees of decreasing
- * size (a binary counter); the root folds them from the right.
+ * size: a binary counter of `count` leaves, one root per 1 bit (no size kept: a leaf joins as
+ * many roots as `count` has trailing 1 bits). The root folds them from the right. verify adds a
+ * leaf per event, so nothing is allocated per leaf beyond the node hashes themselves.
  */
 export class MerkleBuilder {
-  private stack: Array<{ hash: Buffer; size: number }> = [];
+  private readonly stack: Uint8Array[] = [];
   count = 0;
 
-  /** Adds one leaf (already leaf-hashed). */
-  addLeaf(leaf: Buffer): void {
-    let item = { hash: leaf, size: 1 };
-    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === item.size) {
-      const left = this.stack.pop()!;
-      item = { hash: nodeHash(left.hash, item.hash), size: left.size * 2 };
-    }
-    this.stack.push(item);
+  /** Adds one leaf (already leaf-hashed; a view is fine: it is not written to). */
+  addLeaf(leaf: Uint8Array): void {
+    let node = leaf;
+    for (let n = this.count; n % 2 === 1; n = (n - 1) / 2) node = nodeHash(this.stack.pop()!, node);
+    this.stack.push(node);
     this.count++;
   }
 
@@ -88,9 +87,9 @@ export class MerkleBuilder {
   /** The root as hex, or null when no leaf was added. */
   root(): string | null {
     if (this.stack.length === 0) return null;
-    let acc = this.stack[this.stack.length - 1]!.hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!.hash, acc);
-    return acc.toString('hex');
+    let acc = this.stack[this.stack.length - 1]!;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!, acc);
+    return Buffer.from(acc.buffer, acc.byteOffset, acc.byteLength).toString('hex');
   }
 }
 

@@ -222,7 +222,7 @@ class SealCursor {
    * first event of a seal that is not the event the seal covers. Not async: it runs for every
    * event, and awaiting each cost the reading thread a microtask an event.
    */
-  place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string, positionedLeaf: Buffer): void {
+  place(at: Omit<Problem, 'kind' | 'message' | 'sealSeq'> & { position: number; checkpoint: Checkpoint }, hash: string, positionedLeaf: Uint8Array): void {
     const s = this.current;
     if (!s) return;
     if (compareCheckpoints(at.checkpoint, s.first) < 0) {
@@ -482,7 +482,7 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: 
           if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
         }
 
-        const leaf = Buffer.from(verdicts.leaves.buffer, verdicts.leaves.byteOffset + i * LEAF_BYTES, LEAF_BYTES);
+        const leaf = verdicts.leaves.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES);
         if (seals.current && compareCheckpoints(checkpoint, seals.current.last) > 0) await seals.reach(checkpoint);
         seals.place(at, r.hash, leaf);
       }
