@@ -475,8 +475,8 @@ async function verifyFrom(db: Kysely<Database>, options: VerifyOptions, source: 
         const pred = version === 1 ? undefined : cached?.version === version - 1 ? cached : looked.get(`${version - 1}@${r.stream_id}`);
         const event = { position, streamId: r.stream_id, version, prevHash: r.prev_hash, hash: r.hash, computedHash: changed.get(i) ?? r.hash, checkpoint };
         for (const found of checkEvent(event, pred)) report({ ...found, ...at });
-        const head = heads.get(r.stream_id);
-        if (!head || head.version < version) {
+        // `cached` is still the stream's head here: nothing above writes `heads`.
+        if (!cached || cached.version < version) {
           heads.delete(r.stream_id);
           heads.set(r.stream_id, { version, hash: r.hash, checkpoint });
           if (heads.size > headCacheSize) heads.delete(heads.keys().next().value!);
