@@ -87,8 +87,7 @@ describe.each(backends)('subscribe on %s', (kind) => {
       // Kill the listener only: killing the pool's idle connections too raced the next append, which
       // could take one before pg had seen it die (CI: "terminating connection due to administrator command").
       const killed = await sql<{ killed: boolean }>`
-        SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
-        WHERE application_name = ${PostgresNotifier.applicationName} AND datname = current_database()`.execute(database.db);
+        SELECT pg_terminate_backend(pid) AS killed FROM unnest(${await listenerPids()}::int[]) AS pid`.execute(database.db);
       expect(killed.rows.some((r) => r.killed)).toBe(true);
 
       // Appended while the listener is down: their notifications are lost.
