@@ -55,12 +55,15 @@ async function rawCursorRead(db: Kysely<Database>): Promise<number> {
   });
 }
 
-function formatRate(n: number, ms: number): string {
-  return `${Math.round((n / ms) * 1000).toLocaleString('en-US')} events/s`;
-}
+const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString('en-US');
+const formatRate = (n: number, ms: number) => `${rate(n, ms)} events/s`;
 
 const reuse = process.env.BENCH_REUSE;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
+  process.exit(2);
+}
 const database = reuse ? await openKept(reuse) : await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_verify', poolMax: 4, log });
 /** A database an earlier run kept (BENCH_KEEP=1): generating 1M events takes a minute each time. */
 async function openKept(name: string): Promise<{ db: Kysely<Database>; close(): Promise<void>; drop(): Promise<void> }> {
@@ -68,11 +71,11 @@ async function openKept(name: string): Promise<{ db: Kysely<Database>; close(): 
   const url = new URL(adminUrl!);
   url.pathname = `/${name}`;
   const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 4, log });
+  // Never dropped here: whoever kept it drops it.
   return { db: handle.db, close: () => handle.close(), drop: () => handle.close() };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString('en-US');
 
 try {
   let generated = '';
@@ -105,6 +108,7 @@ try {
   const ratios = { copy: [] as number[], fetch: [] as number[], rebuild: [] as number[] };
   let clean = true;
   let rss = 0;
+  let events = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     const raw1 = await timed(() => rawCursorRead(database.db));
     const copy = await timed(() => verifyLog(database.db, { cursor: true, publicKeys, ...workers }));
@@ -114,7 +118,7 @@ try {
     const rebuild = await timed(() => rebuildProjections(database.db, new PersonalData(keyEncryptionKey('bench: events in clear need no key'))));
     const raw4 = await timed(() => rawCursorRead(database.db));
     rss = Math.max(rss, process.memoryUsage().rss);
-    const n = raw1.result;
+    const n = (events = raw1.result);
     // A reused log's seals were signed by a key an earlier run threw away: those are its only problems.
     const unknownKeyOnly = (r: Awaited<ReturnType<typeof verifyLog>>) => r.problemCount === r.seals && r.problems.every((p) => p.message.endsWith('give its public key to check the signature'));
     const ok = (r: Awaited<ReturnType<typeof verifyLog>>) => (r.ok || (reuse !== undefined && unknownKeyOnly(r))) && r.events === n;
@@ -134,7 +138,7 @@ try {
   if (!clean) process.exitCode = 1;
   console.log(
     [
-      `events:            ${EVENTS.toLocaleString('en-US')} (${(EVENTS / PER_STREAM).toLocaleString('en-US')} streams × ${PER_STREAM})${reuse ? ` — reused ${reuse} (seal signatures not checked)` : ''}`,
+      `events:            ${events.toLocaleString('en-US')} (${(events / PER_STREAM).toLocaleString('en-US')} streams × ${PER_STREAM})${reuse ? ` — reused ${reuse} (seal signatures not checked)` : ''}`,
       ...(generated ? [generated] : []),
       `rounds:            ${ROUNDS}, events/s; each ratio against the mean of the raw cursor reads just before and after it`,
       '',
