@@ -13,6 +13,7 @@
  *   BENCH_KEEP=1                                  keep the scratch database
  *   BENCH_REUSE=quire_bench_verify_<hex>          measure a database an earlier run kept (no generate, no seal)
  *   BENCH_ROUNDS=3                                rounds of raw / verify / raw / FETCH / raw / rebuild / raw
+ *   BENCH_ENCRYPTED=1                             requests encrypted as the service writes them (data keys), not in clear
  *   BENCH_VERIFY_WORKERS=2                        hash workers of both verifies (default: verifyLog's)
  */
 import { sql, type Kysely } from 'kysely';
@@ -59,6 +60,10 @@ const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleStri
 const formatRate = (n: number, ms: number) => `${rate(n, ms)} events/s`;
 
 const reuse = process.env.BENCH_REUSE;
+// The service encrypts every request's title and params (a data key a report): the rebuild then
+// decrypts each request, one key query a batch. A fixed key, so that a kept log can be reused.
+const encrypted = process.env.BENCH_ENCRYPTED === '1';
+const personalData = new PersonalData(keyEncryptionKey('bench: the key-encryption key of bench:verify logs'));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   console.error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
@@ -81,7 +86,7 @@ try {
   let generated = '';
   if (!reuse) {
     let t0 = performance.now();
-    await generate(database.db, EVENTS);
+    await generate(database.db, EVENTS, encrypted ? { personalData } : {});
     const generateMs = performance.now() - t0;
     await sql`VACUUM ANALYZE events`.execute(database.db);
     t0 = performance.now();
@@ -115,7 +120,7 @@ try {
     const raw2 = await timed(() => rawCursorRead(database.db));
     const fetch = await timed(() => verifyLog(database.db, { cursor: true, copy: false, publicKeys, ...workers }));
     const raw3 = await timed(() => rawCursorRead(database.db));
-    const rebuild = await timed(() => rebuildProjections(database.db, new PersonalData(keyEncryptionKey('bench: events in clear need no key'))));
+    const rebuild = await timed(() => rebuildProjections(database.db, personalData));
     const raw4 = await timed(() => rawCursorRead(database.db));
     rss = Math.max(rss, process.memoryUsage().rss);
     const n = (events = raw1.result);
@@ -138,7 +143,7 @@ try {
   if (!clean) process.exitCode = 1;
   console.log(
     [
-      `events:            ${events.toLocaleString('en-US')} (${(events / PER_STREAM).toLocaleString('en-US')} streams × ${PER_STREAM})${reuse ? ` — reused ${reuse} (seal signatures not checked)` : ''}`,
+      `events:            ${events.toLocaleString('en-US')} (${(events / PER_STREAM).toLocaleString('en-US')} streams × ${PER_STREAM})${encrypted ? ', requests encrypted' : ''}${reuse ? ` — reused ${reuse} (seal signatures not checked)` : ''}`,
       ...(generated ? [generated] : []),
       `rounds:            ${ROUNDS}, events/s; each ratio against the mean of the raw cursor reads just before and after it`,
       '',

@@ -17,6 +17,9 @@ import { chainHash, GENESIS_HASH } from '../../src/events/hash-chain.js';
 import type { RecordedEvent } from '../../src/events/recorded-event.js';
 import { statusRow } from '../../src/projections/report-rows.js';
 import { foldReport, type ReportState } from '../../src/reports/report-state.js';
+import type { PersonalData } from '../../src/reports/personal-data.js';
+import type { ReportDataKeysTable } from '../../src/database/schema.js';
+import type { Insertable } from 'kysely';
 
 export const PER_STREAM = 10;
 const GROUP = 20_000;
@@ -37,6 +40,11 @@ export interface GenerateOptions {
    * log (0: none).
    */
   renderBacklogEvery?: number;
+  /**
+   * Encrypt each request's title and params under a data key of its own, written to
+   * report_data_keys, as the service does (personal-data.ts); default: in clear.
+   */
+  personalData?: PersonalData;
 }
 
 interface GenRow {
@@ -131,15 +139,19 @@ export async function generate(db: Kysely<Database>, total: number, options: Gen
       const ids = Array.from({ length: streams }, () => randomUUID());
       const prev = new Array<string>(streams).fill(GENESIS_HASH);
       const states = new Array<ReportState | null>(streams).fill(null);
+      const dataKeys: Insertable<ReportDataKeysTable>[] = [];
       for (let v = 1; v <= PER_STREAM && made < total; v++) {
         for (let s = 0; s < streams && made < total; s++) {
           const reportId = ids[s]!;
           const streamId = `report-${reportId}`;
           const recordedAt = new Date(t++);
           const renderFails = backlogEvery > 0 && s % backlogEvery === 0;
+          const request = { reportId, template: 'table', title: 'Quarterly revenue by region', params: { columns: ['region', 'revenue'], rows: 120 }, owner: `user-${s % 500}` };
+          const encrypted = v === 1 && options.personalData ? options.personalData.encrypt(request) : null;
+          if (encrypted) dataKeys.push(encrypted.dataKey.row);
           const [type, data] =
             v === 1
-              ? ['ReportRequested', { reportId, template: 'table', title: 'Quarterly revenue by region', params: { columns: ['region', 'revenue'], rows: 120 }, owner: `user-${s % 500}` }]
+              ? ['ReportRequested', encrypted ? encrypted.data : request]
               : v === 2 && !renderFails
                 ? ['ReportRendered', { sha256: 'ab'.repeat(32), bytes: 48_213, pages: 3, renderMs: 412, rendererVersion: 'bench' }]
                 : renderFails
@@ -158,6 +170,7 @@ export async function generate(db: Kysely<Database>, total: number, options: Gen
         }
       }
       await sink.endGroup();
+      for (let i = 0; i < dataKeys.length; i += 1000) await db.insertInto('report_data_keys').values(dataKeys.slice(i, i + 1000)).execute();
       if (options.projection) {
         const rows = states.flatMap((s) => (s ? [statusRow(s)] : []));
         for (let i = 0; i < rows.length; i += 1000) await db.insertInto('report_status').values(rows.slice(i, i + 1000)).execute();
