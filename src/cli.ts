@@ -67,6 +67,32 @@ async function serve(): Promise<void> {
   const workers = config.workersEnabled ? createWorkers(runtime) : undefined;
   workers?.start();
   const sealer = startSealer(runtime);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.log.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down');
+    await gracefulShutdown(
+      {
+        http,
+        metricsServer,
+        workers,
+        sealer,
+        close: async () => {
+          await runtime.close();
+          // The last spans are sent before the process exits.
+          await runningTracing()?.shutdown().catch(() => undefined);
+        },
+      },
+      { drainMs: config.shutdownDrainMs, log: runtime.log, exit: (code) => process.exit(code) },
+    );
+  };
+  // Installed before "listening" is logged, which is what a supervisor (or a test) takes for ready:
+  // a signal right after it must drain, not kill the process (the S3 probe below can take seconds).
+  // `on`, not `once`: a second signal during the drain must not kill the process outright (Ctrl-C
+  // under `npm start` delivers SIGINT twice: from the terminal, and forwarded by npm).
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   runtime.log.info(
     {
       url: http.url,
@@ -93,30 +119,6 @@ async function serve(): Promise<void> {
       );
     }
   }
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    runtime.log.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down');
-    await gracefulShutdown(
-      {
-        http,
-        metricsServer,
-        workers,
-        sealer,
-        close: async () => {
-          await runtime.close();
-          // The last spans are sent before the process exits.
-          await runningTracing()?.shutdown().catch(() => undefined);
-        },
-      },
-      { drainMs: config.shutdownDrainMs, log: runtime.log, exit: (code) => process.exit(code) },
-    );
-  };
-  // `on`, not `once`: a second signal during the drain must not kill the process outright (Ctrl-C
-  // under `npm start` delivers SIGINT twice: from the terminal, and forwarded by npm).
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 async function dbMigrate(): Promise<void> {

@@ -127,6 +127,28 @@ describe('start-up failures', () => {
     }
   });
 
+  it('a SIGTERM as soon as quire says it listens is drained, even while the object-store probe still waits', async () => {
+    const port = await freePort();
+    // Accepts connections and never answers: the start-up probe waits its full timeout (3 s).
+    const silentStore = await occupy();
+    const proc = serve({
+      PORT: String(port),
+      AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${silentStore}`,
+      BUCKET_NAME: 'reports',
+      AWS_ACCESS_KEY_ID: 'key',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+      WORKERS_ENABLED: 'false',
+      LOG_LEVEL: 'info',
+    });
+    await waitFor(() => proc.stdout().includes('quire listening on'), 90_000, 'quire to say it listens');
+    proc.child.kill('SIGTERM');
+    // Exit code 0 from the drain (a process killed by the signal has none).
+    expect(await proc.exited).toBe(0);
+    expect(proc.stdout()).toContain('"signal":"SIGTERM"');
+    expect(proc.stdout()).toMatch(/"msg":"shut down"/);
+  });
+
   it('explains refused credentials (exit 5) and leaves unknown errors alone', () => {
     const refused = Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' });
     expect(explainStartupFailure(refused, { databaseUrl: 'postgres://app:pw@db.internal:6543/quire' })).toEqual({
