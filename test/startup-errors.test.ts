@@ -45,6 +45,15 @@ async function failure(env: Record<string, string>): Promise<{ code: number | nu
   return { code, message };
 }
 
+/** The environment of an S3 object store (bucket "reports") on a loopback port. */
+const s3StoreAt = (port: number) => ({
+  AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
+  BUCKET_NAME: 'reports',
+  AWS_ACCESS_KEY_ID: 'key',
+  AWS_SECRET_ACCESS_KEY: 'secret',
+  S3_FORCE_PATH_STYLE: 'true',
+});
+
 async function occupy(): Promise<number> {
   const port = await freePort();
   const server = createServer();
@@ -103,15 +112,7 @@ describe('start-up failures', () => {
   it('an object store that does not answer: quire starts anyway, says so, and /readyz shows it without failing', async () => {
     const port = await freePort();
     const deadStore = await freePort();
-    const proc = serve({
-      PORT: String(port),
-      AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${deadStore}`,
-      BUCKET_NAME: 'reports',
-      AWS_ACCESS_KEY_ID: 'key',
-      AWS_SECRET_ACCESS_KEY: 'secret',
-      S3_FORCE_PATH_STYLE: 'true',
-      WORKERS_ENABLED: 'false',
-    });
+    const proc = serve({ PORT: String(port), ...s3StoreAt(deadStore), WORKERS_ENABLED: 'false' });
     try {
       await waitFor(() => proc.stderr().includes('object store:'), 90_000, 'the object-store warning');
       expect(proc.stderr()).toContain(`object store: http://127.0.0.1:${deadStore} bucket "reports" does not answer`);
@@ -131,16 +132,7 @@ describe('start-up failures', () => {
     const port = await freePort();
     // Accepts connections and never answers: the start-up probe waits its full timeout (3 s).
     const silentStore = await occupy();
-    const proc = serve({
-      PORT: String(port),
-      AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${silentStore}`,
-      BUCKET_NAME: 'reports',
-      AWS_ACCESS_KEY_ID: 'key',
-      AWS_SECRET_ACCESS_KEY: 'secret',
-      S3_FORCE_PATH_STYLE: 'true',
-      WORKERS_ENABLED: 'false',
-      LOG_LEVEL: 'info',
-    });
+    const proc = serve({ PORT: String(port), ...s3StoreAt(silentStore), WORKERS_ENABLED: 'false', LOG_LEVEL: 'info' });
     await waitFor(() => proc.stdout().includes('quire listening on'), 90_000, 'quire to say it listens');
     proc.child.kill('SIGTERM');
     // Exit code 0 from the drain (a process killed by the signal has none).
