@@ -19,7 +19,7 @@
 import { sql, type Kysely } from 'kysely';
 import { sealPending } from '../src/audit/seal.js';
 import { generateSealKey } from '../src/audit/seal-key.js';
-import { verifyLog } from '../src/audit/verify.js';
+import { verifyLog, type VerifyReport } from '../src/audit/verify.js';
 import { openScratchDatabase } from '../src/database/scratch-database.js';
 import type { Database } from '../src/database/schema.js';
 import { generate, PER_STREAM } from './support/generate-log.js';
@@ -28,7 +28,7 @@ import { createLogger } from '../src/log.js';
 import { keyEncryptionKey, PersonalData } from '../src/reports/personal-data.js';
 import { rebuildProjections } from '../src/projections/rebuild.js';
 import { readFileSync } from 'node:fs';
-import { openDatabase } from '../src/database/connect.js';
+import { openDatabase, type DatabaseHandle } from '../src/database/connect.js';
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
 
@@ -69,17 +69,20 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   console.error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
   process.exit(2);
 }
-const database = reuse ? await openKept(reuse) : await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_verify', poolMax: 4, log });
-/** A database an earlier run kept (BENCH_KEEP=1): generating 1M events takes a minute each time. */
-async function openKept(name: string): Promise<{ db: Kysely<Database>; close(): Promise<void>; drop(): Promise<void> }> {
+const scratch = reuse ? null : await openScratchDatabase('postgres', { adminUrl, prefix: 'quire_bench_verify', poolMax: 4, log });
+const database = scratch ?? (await openKept(reuse!));
+/** A database an earlier run kept (BENCH_KEEP=1): generating 1M events takes a minute each time. Never dropped here. */
+async function openKept(name: string): Promise<DatabaseHandle> {
   if (!/^quire_bench_verify_[0-9a-f]+$/.test(name)) throw new Error(`BENCH_REUSE must name a database an earlier bench:verify kept, got ${name}`);
   const url = new URL(adminUrl!);
   url.pathname = `/${name}`;
-  const handle = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 4, log });
-  // Never dropped here: whoever kept it drops it.
-  return { db: handle.db, close: () => handle.close(), drop: () => handle.close() };
+  return openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 4, log });
 }
 
+// A reused log's seals were signed by a key an earlier run threw away: those are its only problems.
+const unknownKeyOnly = (r: VerifyReport) => r.problemCount === r.seals && r.problems.every((p) => p.message.endsWith('give its public key to check the signature'));
+/** A figure's rate over the raw read's, the raw read timed as the mean of the reads just before and after it (same rows). */
+const ratio = (rawBeforeMs: number, ms: number, rawAfterMs: number) => (rawBeforeMs + rawAfterMs) / 2 / ms;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
@@ -127,14 +130,11 @@ try {
     await sql`VACUUM report_status, report_locations`.execute(database.db);
     rss = Math.max(rss, process.memoryUsage().rss);
     const n = (events = raw1.result);
-    // A reused log's seals were signed by a key an earlier run threw away: those are its only problems.
-    const unknownKeyOnly = (r: Awaited<ReturnType<typeof verifyLog>>) => r.problemCount === r.seals && r.problems.every((p) => p.message.endsWith('give its public key to check the signature'));
-    const ok = (r: Awaited<ReturnType<typeof verifyLog>>) => (r.ok || (reuse !== undefined && unknownKeyOnly(r))) && r.events === n;
+    const ok = (r: VerifyReport) => (r.ok || (reuse !== undefined && unknownKeyOnly(r))) && r.events === n;
     if (!ok(copy.result) || !ok(fetch.result) || rebuild.result.events !== n || [raw2, raw3, raw4].some((r) => r.result !== n) || (!reuse && n !== EVENTS)) {
       console.error('verify did not come out clean:', JSON.stringify({ round, events: n, copy: copy.result.firstProblem, fetch: fetch.result.firstProblem }));
       clean = false;
     }
-    const ratio = (before: number, ms: number, after: number) => (before + after) / 2 / ms;
     const r = { copy: ratio(raw1.ms, copy.ms, raw2.ms), fetch: ratio(raw2.ms, fetch.ms, raw3.ms), rebuild: ratio(raw3.ms, rebuild.ms, raw4.ms) };
     ratios.copy.push(r.copy);
     ratios.fetch.push(r.fetch);
@@ -157,6 +157,6 @@ try {
     ].join('\n'),
   );
 } finally {
-  if (process.env.BENCH_KEEP) await database.close();
-  else await database.drop();
+  if (scratch && !process.env.BENCH_KEEP) await scratch.drop();
+  else await database.close();
 }
