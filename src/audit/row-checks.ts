@@ -1,7 +1,7 @@
 import { unreadableReason } from '../events/read.js';
 import { EVENT_COPY_FIELDS, parseTextRows, type TextRow } from '../events/copy-rows.js';
 import { chainHashOfBody, hashedBodyAt, unstampedFieldsOfRow } from '../events/hash-chain.js';
-import { positionedLeafHash } from './merkle.js';
+import { writePositionedLeaf } from './merkle.js';
 import { recordedAtIso } from '../events/recorded-at.js';
 
 /**
@@ -81,7 +81,8 @@ export function unpackOrderRows(packed: readonly unknown[]): OrderRow[] {
 export function checkRows(rows: readonly TextRow[]): RowVerdicts {
   const changed: RowVerdicts['changed'] = [];
   const unreadable: RowVerdicts['unreadable'] = [];
-  const leaves = new Uint8Array(rows.length * LEAF_BYTES);
+  // Its own ArrayBuffer (not the pool's): it is transferred back to the reading thread.
+  const leaves = Buffer.alloc(rows.length * LEAF_BYTES);
   for (let i = 0; i < rows.length; i++) {
     const text = rows[i]!;
     // What toEventRow and recomputedHash judge, without the Date: recorded_at goes from its text
@@ -100,7 +101,7 @@ export function checkRows(rows: readonly TextRow[]): RowVerdicts {
     if (computed !== text.hash) changed.push([i, computed]);
     const reason = unreadableReason(row);
     if (reason !== null) unreadable.push([i, reason]);
-    leaves.set(positionedLeafHash(Number(text.global_position), text.hash), i * LEAF_BYTES);
+    writePositionedLeaf(leaves, i * LEAF_BYTES, Number(text.global_position), text.hash);
   }
   return { changed, unreadable, leaves };
 }

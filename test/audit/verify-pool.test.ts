@@ -58,7 +58,7 @@ describe.each(backends)('verify on a worker pool, on %s', (kind) => {
       return {
         changed: rows.flatMap((r, i) => (recomputedHash(r) === r.hash ? [] : [[i, recomputedHash(r)]])),
         unreadable: rows.flatMap((r, i) => (unreadableReason(r) === null ? [] : [[i, unreadableReason(r)]])),
-        leaves: new Uint8Array(Buffer.concat(rows.map((r) => positionedLeafHash(r.global_position, r.hash)))),
+        leaves: Buffer.concat(rows.map((r) => positionedLeafHash(r.global_position, r.hash))),
       };
     };
     for (const zone of [sql`'UTC'`, sql`INTERVAL '+05:30' HOUR TO MINUTE`, sql`INTERVAL '-08:00' HOUR TO MINUTE`]) {
