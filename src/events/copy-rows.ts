@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { copyRows, type CopyFields } from './copy-text.js';
 import { parseTimestamptz, recordedAtDate } from './recorded-at.js';
-import type { EventRow } from './recorded-event.js';
+import type { EventRow, FoldRow } from './recorded-event.js';
 import { TRANSACTION_ID } from './safe-read.js';
 
 /**
@@ -83,13 +83,30 @@ export function parseTextRows(bytes: Uint8Array): TextRow[] {
 }
 
 /**
- * COPY text of EVENT_COPY_COLUMNS as the rows the driver returns for EVENT_COLUMNS (toEventRow of
- * parseTextRows), in one pass: one object a row, nothing between the text and it.
+ * The columns a replay folds (FoldRow), data, metadata and recorded_at as text: no ids, no hashes,
+ * a third fewer bytes of COPY than EVENT_COPY_COLUMNS for the server to write and this process to
+ * decode.
  */
-export function parseEventRows(bytes: Uint8Array): EventRow[] {
-  return copyRows(bytes, EVENT_COPY_FIELDS.length, (f) => ({
+export const FOLD_COPY_COLUMNS = [
+  'global_position',
+  'stream_id',
+  'stream_version',
+  'type',
+  'schema_version',
+  sql<string>`data::text`.as('data'),
+  sql<string>`metadata::text`.as('metadata'),
+  sql<string>`recorded_at::text`.as('recorded_at'),
+] as const;
+
+const FOLD_COPY_FIELD_COUNT = FOLD_COPY_COLUMNS.length;
+
+/**
+ * COPY text of FOLD_COPY_COLUMNS as the rows the driver returns for those columns as stored, in
+ * one pass: one object a row, nothing between the text and it.
+ */
+export function parseFoldRows(bytes: Uint8Array): FoldRow[] {
+  return copyRows(bytes, FOLD_COPY_FIELD_COUNT, (f) => ({
     global_position: Number(text(f, 'global_position')),
-    event_id: text(f, 'event_id'),
     stream_id: text(f, 'stream_id'),
     stream_version: Number(text(f, 'stream_version')),
     type: text(f, 'type'),
@@ -97,8 +114,5 @@ export function parseEventRows(bytes: Uint8Array): EventRow[] {
     data: JSON.parse(text(f, 'data')) as unknown,
     metadata: JSON.parse(text(f, 'metadata')) as unknown,
     recorded_at: recordedAtDate(text(f, 'recorded_at')),
-    transaction_id: text(f, 'transaction_id'),
-    prev_hash: text(f, 'prev_hash'),
-    hash: text(f, 'hash'),
   }));
 }

@@ -9,7 +9,7 @@ import type { ExpectedVersion } from './expected-version.js';
 import type { InlineProjection } from './inline-projection.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { headCheckpoint, queryEvents, readAll, readStream, type EventQuery, type QuarantineHandler, type ReadAllResult, type ReadStreamOptions } from './read.js';
-import type { RecordedEvent } from './recorded-event.js';
+import type { FoldableEvent, RecordedEvent } from './recorded-event.js';
 import { subscribe, type SubscribeOptions } from './subscribe.js';
 import type { EventData } from './types.js';
 
@@ -25,7 +25,7 @@ export interface PersonalDataCipher {
   /** The request encrypted under a new data key, and that key's row: append it alongside the request, so that both or neither are written. */
   encrypt(data: RequestedInClear): { data: RequestedEncrypted; dataKey: Alongside };
   /** The events with their personal fields decrypted (or shown as erased when the key is gone). */
-  reveal<E extends RecordedEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]>;
+  reveal<E extends FoldableEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]>;
 }
 
 export interface EventStoreOptions {

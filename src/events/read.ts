@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../database/schema.js';
 import { START, type Checkpoint } from './checkpoint.js';
-import type { EventRow, RecordedEvent } from './recorded-event.js';
+import type { EventRow, FoldableEvent, FoldRow, RecordedEvent } from './recorded-event.js';
 import { checkpointOf, EVENT_COLUMNS, safeEvents, TRANSACTION_ID } from './safe-read.js';
 import { EventMetadata, QuireEventSchema, type EventType, type QuireEvent } from './types.js';
 import { upcast } from './upcasters.js';
@@ -30,6 +30,21 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     prevHash: row.prev_hash,
     hash: row.hash,
   } as RecordedEvent;
+}
+
+/** toRecordedEvent of the columns a fold reads (the projections' replay): upcast and validated alike. */
+export function toFoldableEvent(row: FoldRow): FoldableEvent {
+  const { event, metadata } = validated(row);
+  return {
+    type: event.type,
+    data: event.data,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    globalPosition: row.global_position,
+    schemaVersion: row.schema_version,
+    metadata,
+    recordedAt: row.recorded_at,
+  } as FoldableEvent;
 }
 
 /** The row's payload upcast and checked against its type's schema, and its metadata checked; or CorruptEventError. */

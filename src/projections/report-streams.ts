@@ -2,9 +2,9 @@ import { sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import { copyOutBatches } from '../database/copy-out.js';
 import type { Database } from '../database/schema.js';
-import { EVENT_COPY_COLUMNS, parseEventRows } from '../events/copy-rows.js';
-import { readStreams, toRecordedEvent } from '../events/read.js';
-import type { RecordedEvent } from '../events/recorded-event.js';
+import { FOLD_COPY_COLUMNS, parseFoldRows } from '../events/copy-rows.js';
+import { readStreams, toFoldableEvent } from '../events/read.js';
+import type { FoldableEvent } from '../events/recorded-event.js';
 import { REPORT_STREAM_PREFIX } from '../reports/report-state.js';
 import { ReadAhead } from '../shared/read-ahead.js';
 
@@ -18,7 +18,7 @@ export const REPLAY_PAGE_SIZE = 500;
 const COPY_READ_AHEAD = 2;
 
 /** One report stream's events, in version order. */
-export type ReportStream = RecordedEvent[];
+export type ReportStream = FoldableEvent[];
 
 export interface ReportStreamsOptions {
   /** Streams a batch holds (about: a COPY batch of text is taken whole). */
@@ -56,7 +56,7 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
   // COPY takes no parameters: the prefix is a literal.
   const query = trx
     .selectFrom('events')
-    .select(EVENT_COPY_COLUMNS)
+    .select(FOLD_COPY_COLUMNS)
     .where('stream_id', 'like', sql.lit(`${REPORT_STREAM_PREFIX}%`))
     .orderBy('stream_id')
     .orderBy('stream_version')
@@ -79,8 +79,8 @@ async function* copiedStreams(trx: Transaction<Database>, pool: pg.Pool, pageSiz
     let streams: ReportStream[] = [];
     let current: ReportStream = [];
     for (let batch = await ahead.take(); batch; batch = await ahead.take()) {
-      for (const row of parseEventRows(batch)) {
-        const event = toRecordedEvent(row);
+      for (const row of parseFoldRows(batch)) {
+        const event = toFoldableEvent(row);
         if (current.length > 0 && current[0]!.streamId !== event.streamId) {
           streams.push(current);
           current = [];

@@ -4,7 +4,7 @@ import { resolveSecret } from '../auth/secret.js';
 import type { Config } from '../config.js';
 import type { Database, ReportDataKeysTable } from '../database/schema.js';
 import type { Alongside, AlongsideWriter } from '../events/alongside.js';
-import type { RecordedEvent } from '../events/recorded-event.js';
+import type { FoldableEvent } from '../events/recorded-event.js';
 import { PersonalDataEnvelope, RequestedPersonalData, type EventData } from '../events/types.js';
 import { DataKeyUnavailableError } from './errors.js';
 
@@ -184,7 +184,7 @@ export class PersonalData {
    * (erased) shows ERASED as its title and no params. Other events are returned as they are. One
    * query per call.
    */
-  async reveal<E extends RecordedEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]> {
+  async reveal<E extends FoldableEvent>(db: Kysely<Database>, events: readonly E[]): Promise<E[]> {
     const encrypted = events.filter((e) => e.type === 'ReportRequested' && isEncrypted(e.data));
     if (encrypted.length === 0) return [...events];
     const keys = await this.keys(db, [...new Set(encrypted.map((e) => (e.data as Encrypted).reportId))]);

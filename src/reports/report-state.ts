@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../events/recorded-event.js';
+import type { FoldableEvent } from '../events/recorded-event.js';
 import { clearPersonalData, ENCRYPTED_TITLE, ERASED, isEncrypted } from './personal-data.js';
 
 /**
@@ -170,7 +170,7 @@ const NO_FAILURE = { attempts: 0, lastError: null, failedStage: null, nextAttemp
 
 /** The state a report's first event creates. */
 function newReport(
-  event: RecordedEvent,
+  event: FoldableEvent,
   first: Pick<UnfiledReport, 'reportId' | 'owner' | 'title' | 'template' | 'requestedAt' | 'expiresAt' | 'encrypted'> & { status: 'REQUESTED' | 'IMPORTED' },
 ): ReportState {
   return {
@@ -212,14 +212,14 @@ function settled(webhook: ReportWebhook, deliveryId: string): ReportWebhook {
  * that a retryReport ended; a second volume copy, STORED → STORED, fires nothing). Deliveries go
  * out in order, one at a time.
  */
-export function evolve(state: ReportState | null, event: RecordedEvent): ReportState | null {
+export function evolve(state: ReportState | null, event: FoldableEvent): ReportState | null {
   const next = evolveReport(state, event);
   if (!next || next === state || !next.webhook || !isWebhookStatus(next.status) || next.status === state?.status) return next;
   const delivery: PendingWebhook = { deliveryId: webhookDeliveryId(next.reportId, event.streamVersion), status: next.status, version: event.streamVersion, attempts: 0, dueAt: event.recordedAt };
   return { ...next, webhook: { ...next.webhook, pending: [...next.webhook.pending, delivery] } };
 }
 
-function evolveReport(state: ReportState | null, event: RecordedEvent): ReportState | null {
+function evolveReport(state: ReportState | null, event: FoldableEvent): ReportState | null {
   if (event.type === 'LegacyReportImported') {
     // Dated when the legacy application made it, not when it was imported.
     const { reportId, owner, title, createdAt } = event.data;
@@ -359,6 +359,6 @@ export function isStuckCopy(state: ReportState): boolean {
 }
 
 /** Folds a whole stream (in version order). */
-export function foldReport(events: readonly RecordedEvent[], initial: ReportState | null = null): ReportState | null {
+export function foldReport(events: readonly FoldableEvent[], initial: ReportState | null = null): ReportState | null {
   return events.reduce<ReportState | null>(evolve, initial);
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { copyTextValue, parseCopyText } from '../../src/events/copy-text.js';
-import { EVENT_COPY_COLUMNS, parseEventRows, parseTextRows } from '../../src/events/copy-rows.js';
+import { EVENT_COPY_COLUMNS, FOLD_COPY_COLUMNS, parseFoldRows, parseTextRows } from '../../src/events/copy-rows.js';
 import { checkCopy, checkRows, unpackOrderRows, ORDER_FIELDS } from '../../src/audit/row-checks.js';
 import { sealPending } from '../../src/audit/seal.js';
 import { verifyLog } from '../../src/audit/verify.js';
@@ -44,13 +44,19 @@ describe('COPY text format', () => {
   it('reads a row of events only whole and without NULLs, in column order', () => {
     const line = (fields: string[]) => new TextEncoder().encode(`${fields.join('\t')}\n`);
     const row = ['7', 'e-1', 'report-1', '2', 'ReportFailed', '1', '{"a": "t\\\\tb"}', '{}', '2026-12-03 16:00:00.123456+00', '42', 'p', 'h'];
-    expect(parseEventRows(line(row))).toEqual([
-      { global_position: 7, event_id: 'e-1', stream_id: 'report-1', stream_version: 2, type: 'ReportFailed', schema_version: 1, data: { a: 't\tb' }, metadata: {}, recorded_at: new Date('2026-12-03T16:00:00.123Z'), transaction_id: '42', prev_hash: 'p', hash: 'h' },
+    expect(parseTextRows(line(row))).toEqual([
+      { global_position: 7, event_id: 'e-1', stream_id: 'report-1', stream_version: 2, type: 'ReportFailed', schema_version: 1, data: '{"a": "t\\tb"}', metadata: '{}', recorded_at: '2026-12-03 16:00:00.123456+00', transaction_id: '42', prev_hash: 'p', hash: 'h' },
     ]);
-    expect(parseTextRows(line(row))[0]).toMatchObject({ data: '{"a": "t\\tb"}', recorded_at: '2026-12-03 16:00:00.123456+00' });
-    expect(() => parseEventRows(line(row.map((f, i) => (i === 7 ? '\\N' : f))))).toThrow(/metadata is NULL/);
+    expect(() => parseTextRows(line(row.map((f, i) => (i === 7 ? '\\N' : f))))).toThrow(/metadata is NULL/);
     expect(() => parseTextRows(line(row.slice(0, 11)))).toThrow(/11 fields, expected 12/);
-    expect(() => parseEventRows(line([...row, 'x']))).toThrow(/more than 12 fields/);
+    expect(() => parseTextRows(line([...row, 'x']))).toThrow(/more than 12 fields/);
+    // The columns a replay folds, decoded as the driver would: JSON parsed, recorded_at a Date.
+    const fold = ['7', 'report-1', '2', 'ReportFailed', '1', '{"a": "t\\\\tb"}', '{}', '2026-12-03 16:00:00.123456+00'];
+    expect(parseFoldRows(line(fold))).toEqual([
+      { global_position: 7, stream_id: 'report-1', stream_version: 2, type: 'ReportFailed', schema_version: 1, data: { a: 't\tb' }, metadata: {}, recorded_at: new Date('2026-12-03T16:00:00.123Z') },
+    ]);
+    expect(() => parseFoldRows(line(fold.map((f, i) => (i === 5 ? '\\N' : f))))).toThrow(/data is NULL/);
+    expect(() => parseFoldRows(line(row))).toThrow(/more than 8 fields/);
   });
 
   it('reads a batch of many pieces (decoded 64 KB at a time) exactly as decoding it whole would', () => {
@@ -92,11 +98,11 @@ describe.each(backends.filter((k) => k === 'postgres'))('verify by COPY on %s', 
   const pool = () => postgresPoolOf(database.db)!;
 
   /** The whole safe log as COPY text, in one buffer. */
-  async function copyText(): Promise<Uint8Array> {
+  async function copyText(columns: typeof EVENT_COPY_COLUMNS | typeof FOLD_COPY_COLUMNS = EVENT_COPY_COLUMNS): Promise<Uint8Array> {
     const client = await pool().connect();
     try {
       const parts: Uint8Array[] = [];
-      for await (const batch of copyOutBatches(client, safeEvents(database.db).select(EVENT_COPY_COLUMNS).compile().sql, 1 << 20)) parts.push(batch);
+      for await (const batch of copyOutBatches(client, safeEvents(database.db).select(columns).compile().sql, 1 << 20)) parts.push(batch);
       return new Uint8Array(Buffer.concat(parts));
     } finally {
       client.release();
@@ -121,8 +127,9 @@ describe.each(backends.filter((k) => k === 'postgres'))('verify by COPY on %s', 
     expect(driver.some((r) => r.data.includes('\\t') && r.metadata.includes('😀'))).toBe(true);
     const copied = parseTextRows(await copyText());
     expect(copied).toEqual(driver);
-    // In one pass, the rows the driver returns for the columns as stored (what the rebuild folds).
-    expect(parseEventRows(await copyText())).toEqual(await safeEvents(database.db).select(EVENT_COLUMNS).execute());
+    // In one pass, the rows the driver returns for the columns a replay folds, as stored.
+    const folded = ['global_position', 'stream_id', 'stream_version', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'] as const;
+    expect(parseFoldRows(await copyText(FOLD_COPY_COLUMNS))).toEqual(await safeEvents(database.db).select(folded).execute());
     const { verdicts, order } = checkCopy(await copyText());
     expect(verdicts).toEqual(checkRows(driver));
     expect(unpackOrderRows(order)).toEqual(driver.map((r) => Object.fromEntries(ORDER_FIELDS.map((f) => [f, r[f]]))));
