@@ -98,14 +98,12 @@ export const FOLD_COPY_COLUMNS = [
   sql<string>`recorded_at::text`.as('recorded_at'),
 ] as const;
 
-const FOLD_COPY_FIELD_COUNT = FOLD_COPY_COLUMNS.length;
-
 /**
  * COPY text of FOLD_COPY_COLUMNS as the rows the driver returns for those columns as stored, in
  * one pass: one object a row, nothing between the text and it.
  */
 export function parseFoldRows(bytes: Uint8Array): FoldRow[] {
-  return copyRows(bytes, FOLD_COPY_FIELD_COUNT, (f) => ({
+  return copyRows(bytes, FOLD_COPY_COLUMNS.length, (f) => ({
     global_position: Number(text(f, 'global_position')),
     stream_id: text(f, 'stream_id'),
     stream_version: Number(text(f, 'stream_version')),

@@ -38,10 +38,11 @@ export interface ReportStreamsOptions {
  *
  * On PostgreSQL with a pool of two or more (`pool`): one ordered read over the
  * (stream_id, stream_version) index, streamed by COPY on a second connection that imports `trx`'s
- * snapshot (it sees exactly the log `trx` sees), each row decoded as the driver would have
- * (events/copy-rows.ts) and then upcast and validated as every read is (toRecordedEvent). A stream
- * is handed on when the next one's first row arrives. Otherwise (PGlite, a pool of one): pages of `pageSize`
- * stream ids, each page's events in one statement (readStreams) on `trx`.
+ * snapshot (it sees exactly the log `trx` sees), of only the columns a fold reads, each row decoded
+ * as the driver would have (events/copy-rows.ts) and then upcast and validated as every read is
+ * (toFoldableEvent). A stream is handed on when the next one's first row arrives. Otherwise
+ * (PGlite, a pool of one): pages of `pageSize` stream ids, each page's events in one statement
+ * (readStreams) on `trx`.
  */
 export function reportStreams(trx: Transaction<Database>, options: ReportStreamsOptions): AsyncGenerator<ReportStream[]> {
   const { pool, pageSize } = options;
