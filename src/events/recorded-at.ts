@@ -23,8 +23,8 @@ export function recordedAtIso(text: string): string {
  */
 export function recordedAtDate(text: string): Date {
   if (!isUtcText(text)) return parseTimestamptz(text);
-  const field = (from: number, length: number) => digits(text, from, length);
-  return new Date(Date.UTC(field(0, 4), field(5, 2) - 1, field(8, 2), field(11, 2), field(14, 2), field(17, 2), Number(millisecondDigits(text))));
+  const millis = Date.UTC(digits(text, 0, 4), digits(text, 5, 2) - 1, digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2), Number(millisecondDigits(text)));
+  return new Date(millis);
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
