@@ -9,6 +9,9 @@ import { TRANSACTION_ID } from './safe-read.js';
  * (audit) and the projections' rebuild both stream the log this way, and decode it here.
  */
 
+/** data, metadata and recorded_at as the database's text, in that order (both column lists below). */
+const AS_TEXT = [sql<string>`data::text`.as('data'), sql<string>`metadata::text`.as('metadata'), sql<string>`recorded_at::text`.as('recorded_at')] as const;
+
 /**
  * Every column of `events`, with data, metadata and recorded_at as the database's text: COPY
  * writes every column as text anyway, and verify hashes the text's values on worker threads.
@@ -20,9 +23,7 @@ export const EVENT_COPY_COLUMNS = [
   'stream_version',
   'type',
   'schema_version',
-  sql<string>`data::text`.as('data'),
-  sql<string>`metadata::text`.as('metadata'),
-  sql<string>`recorded_at::text`.as('recorded_at'),
+  ...AS_TEXT,
   TRANSACTION_ID,
   'prev_hash',
   'hash',
@@ -93,9 +94,7 @@ export const FOLD_COPY_COLUMNS = [
   'stream_version',
   'type',
   'schema_version',
-  sql<string>`data::text`.as('data'),
-  sql<string>`metadata::text`.as('metadata'),
-  sql<string>`recorded_at::text`.as('recorded_at'),
+  ...AS_TEXT,
 ] as const;
 
 /**
